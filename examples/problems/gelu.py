@@ -1,0 +1,30 @@
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Model(nn.Module):
+    """Exact (erf-based) GELU: y = 0.5 * x * (1 + erf(x / sqrt(2)))."""
+
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.gelu(x)
+
+
+batch_size = 16
+dim = 262144
+
+# Globals rebound for the GPU-sized variant (`--size gpu`).
+# 4.3 GB in + 4.3 GB out = 8.6 GB moved -> ~2 ms at 4.3 TB/s.
+SIZES = {"gpu": {"batch_size": 4096, "dim": 262144}}
+
+
+def get_inputs():
+    x = torch.randn(batch_size, dim)
+    return [x]
+
+
+def get_init_inputs():
+    return []

@@ -1,0 +1,3 @@
+"""pragma-kernels: verified, faster kernels for PyTorch operators."""
+
+__version__ = "0.1.0"
