@@ -1,0 +1,234 @@
+"""The `pragma` command: a thin layer over problems, evaluate and doctor.
+
+Exit codes scripts can rely on:
+  0  success (verified / timed)
+  1  the candidate failed verification (the verdict says why)
+  2  bad input: a malformed problem or solution path, an unknown option value
+  3  the tool itself failed (worker error) -- please report
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pragma_kernels.errors import PragmaError, ProblemError
+from pragma_kernels.isolation import Limits
+from pragma_kernels.verdict import Verdict, VerdictKind
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+
+app = typer.Typer(
+    help="Make PyTorch operators fast: verified C++ (CPU) and Triton (GPU) kernels.",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+ProblemArg = Annotated[Path, typer.Argument(help="KernelBench-format problem file (.py)")]
+SizeOpt = Annotated[str | None, typer.Option(help="Problem size from the file's SIZES "
+                                                  "(e.g. cpu, gpu); default: the target's")]
+ThreadsOpt = Annotated[int | None, typer.Option(help="CPU threads for reference and candidate "
+                                                     "(default: all available cores)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON")]
+
+
+def _bad_input(message: str) -> typer.Exit:
+    err_console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(EXIT_BAD_INPUT)
+
+
+def _require_file(path: Path, what: str) -> None:
+    if not path.is_file():
+        raise _bad_input(f"{path}: no such {what} file. Fix: give the path of a .py file")
+
+
+def _exit_code(verdict: Verdict) -> int:
+    if verdict.ok:
+        return EXIT_OK
+    if verdict.kind == VerdictKind.PROBLEM_ERROR:
+        return EXIT_BAD_INPUT
+    if verdict.kind == VerdictKind.WORKER_ERROR:
+        return EXIT_INTERNAL
+    return EXIT_FAILED
+
+
+def _print_verdict(verdict: Verdict) -> None:
+    style = "green" if verdict.ok else "red"
+    console.print(f"[bold {style}]{verdict.kind.value}[/bold {style}]  {verdict.summary()}")
+    if verdict.trials:
+        table = Table("trial", "seed", "ok", "max abs err", "max rel err", "mismatch")
+        for number, trial in enumerate(verdict.trials, 1):
+            table.add_row(str(number), str(trial.seed), "yes" if trial.ok else "no",
+                          _fmt(trial.max_abs_err), _fmt(trial.max_rel_err),
+                          _fmt(trial.mismatch_fraction))
+        console.print(table)
+    if not verdict.ok:
+        for label, text in (("stage", verdict.stage), ("where", verdict.location),
+                            ("cause", verdict.cause), ("remedy", verdict.remedy)):
+            if text:
+                console.print(f"  [bold]{label}:[/bold] {text}")
+        if verdict.stderr_tail and verdict.kind in (VerdictKind.CRASH, VerdictKind.WORKER_ERROR,
+                                                    VerdictKind.BUILD, VerdictKind.TIMEOUT):
+            console.print("  [bold]output (tail):[/bold]")
+            console.print(verdict.stderr_tail[-1500:], markup=False, highlight=False)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"
+
+
+@app.command()
+def verify(
+    problem: ProblemArg,
+    solution: Annotated[Path, typer.Argument(help="Candidate file defining ModelNew")],
+    trials: Annotated[int, typer.Option(min=1, help="Fresh random input sets")] = 3,
+    atol: Annotated[float, typer.Option(help="Absolute tolerance")] = 1e-2,
+    rtol: Annotated[float, typer.Option(help="Relative tolerance")] = 1e-2,
+    seed: Annotated[int | None, typer.Option(help="Fix the seeds (default: fresh)")] = None,
+    size: SizeOpt = None,
+    threads: ThreadsOpt = None,
+    timeout: Annotated[float, typer.Option(help="Wall-clock limit, seconds")] = 300.0,
+    memory_mb: Annotated[int | None, typer.Option(help="Memory limit (default 75% of RAM)")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build the candidate in an isolated worker and compare it with the reference."""
+    from pragma_kernels.evaluate import VerifyOptions
+    from pragma_kernels.evaluate import verify as run_verify
+    from pragma_kernels.targets import Target
+
+    _require_file(problem, "problem")
+    _require_file(solution, "solution")
+    options = VerifyOptions(trials=trials, atol=atol, rtol=rtol, seed=seed, size=size,
+                            limits=Limits(timeout_s=timeout, memory_mb=memory_mb))
+    verdict = run_verify(problem, solution, Target.cpu(threads), options)
+    if as_json:
+        print(verdict.model_dump_json(indent=2))
+    else:
+        _print_verdict(verdict)
+    raise typer.Exit(_exit_code(verdict))
+
+
+@app.command("time")
+def time_command(
+    problem: ProblemArg,
+    solution: Annotated[Path | None, typer.Argument(help="Candidate file (omit to time only "
+                                                         "the baselines)")] = None,
+    baseline: Annotated[list[str] | None, typer.Option(
+        help="eager and/or compile (repeatable; default: both)")] = None,
+    budget: Annotated[float, typer.Option(help="Seconds of samples per timed callable")] = 2.0,
+    check: Annotated[bool, typer.Option(help="Verify the candidate before timing it")] = True,
+    size: SizeOpt = None,
+    threads: ThreadsOpt = None,
+    timeout: Annotated[float, typer.Option(help="Wall-clock limit, seconds")] = 900.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Time the candidate against PyTorch eager and torch.compile with one protocol."""
+    from pragma_kernels.evaluate import BASELINES, TimeOptions, VerifyOptions, time_problem
+    from pragma_kernels.evaluate import verify as run_verify
+    from pragma_kernels.targets import Target
+    from pragma_kernels.timing import Protocol
+
+    _require_file(problem, "problem")
+    if solution is not None:
+        _require_file(solution, "solution")
+    baselines = tuple(baseline or BASELINES)
+    for name in baselines:
+        if name not in BASELINES:
+            raise _bad_input(f"unknown baseline {name!r}. Fix: use one of {', '.join(BASELINES)}")
+    target = Target.cpu(threads)
+    correctness = None
+    if solution is not None and check:
+        correctness = run_verify(problem, solution, target, VerifyOptions(size=size))
+        if not correctness.ok:
+            if as_json:
+                print(correctness.model_dump_json(indent=2))
+            else:
+                console.print("[red]not timed: the candidate failed verification[/red]")
+                _print_verdict(correctness)
+            raise typer.Exit(_exit_code(correctness))
+    options = TimeOptions(baselines=baselines, protocol=Protocol(budget_s=budget), size=size,
+                          limits=Limits(timeout_s=timeout))
+    report = time_problem(problem, solution, target, options)
+    report.correctness = correctness
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2))
+        raise typer.Exit(_exit_code(report.verdict))
+    if not report.verdict.ok:
+        _print_verdict(report.verdict)
+        raise typer.Exit(_exit_code(report.verdict))
+    table = Table(title=f"{report.problem} (size {report.size}, {target.threads} threads)")
+    for column in ("", "median ms", "IQR ms", "CV", "samples", "speedup of candidate"):
+        table.add_column(column, justify="right" if column else "left")
+    for label, timing in report.timings.items():
+        speedup = report.speedup(label)
+        note = f" (compile {timing.setup_s:.1f} s)" if timing.setup_s else ""
+        table.add_row(label + note, f"{timing.median_ms:.4g}", f"{timing.iqr_ms:.3g}",
+                      f"{timing.cv:.1%}", f"{timing.samples}x{timing.calls_per_sample}",
+                      f"{speedup:.2f}x" if speedup else "")
+    console.print(table)
+    console.print(f"method: {report.method}")
+    if correctness is not None:
+        console.print(f"correctness: {correctness.summary()}")
+
+
+@app.command()
+def problems(
+    target: Annotated[Path, typer.Argument(help="A problem file or a directory of them")],
+    size: SizeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List KernelBench-format problems with their categories; bad files are reported."""
+    from pragma_kernels.problems import load_problems
+
+    if not target.exists():
+        raise _bad_input(f"{target}: no such file or directory")
+    try:
+        found, errors = load_problems(target, size)
+    except ProblemError as exc:
+        raise _bad_input(str(exc)) from None
+    if as_json:
+        print(json.dumps({"problems": [{"name": p.name, "path": str(p.path), "category": p.category,
+                                        "category_from": p.category_from, "sizes": list(p.sizes)}
+                                       for p in found],
+                          "errors": [str(e) for e in errors]}, indent=2))
+    else:
+        table = Table("name", "category", "from", "sizes", title=f"{len(found)} problems in {target}")
+        for p in found:
+            table.add_row(p.name, p.category, p.category_from, ", ".join(("default", *p.sizes)))
+        console.print(table)
+        counts = {}
+        for p in found:
+            counts[p.category] = counts.get(p.category, 0) + 1
+        console.print("  ".join(f"{c}: {n}" for c, n in sorted(counts.items())))
+        for error in errors:
+            err_console.print(f"[red]bad problem:[/red] {error}")
+    raise typer.Exit(EXIT_BAD_INPUT if errors and not found else EXIT_OK)
+
+
+@app.command()
+def doctor() -> None:
+    """Show what works on this machine (compiler, SIMD, torch, GPU, ncu, perf, valgrind)."""
+    from pragma_kernels.doctor import run_checks
+
+    colours = {"ok": "green", "warn": "yellow", "missing": "red"}
+    for group, checks in run_checks().items():
+        table = Table("check", "status", "detail", "what to do", title=group, title_justify="left")
+        for check in checks:
+            colour = colours[check.status]
+            table.add_row(check.name, f"[{colour}]{check.status}[/{colour}]", check.detail,
+                          check.fix)
+        console.print(table)
+
+
+def main() -> None:
+    try:
+        app()
+    except PragmaError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise SystemExit(EXIT_BAD_INPUT) from None

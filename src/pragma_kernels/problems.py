@@ -1,0 +1,143 @@
+"""Load KernelBench-format problems: a .py file with `Model`, `get_inputs`, `get_init_inputs`.
+
+Files are imported, never modified. A problem may offer other sizes as
+`SIZES = {"gpu": {"batch_size": 4096, ...}}`: loading with `size="gpu"` rebinds
+those module globals, which `get_inputs()` reads at call time. Files without
+SIZES (e.g. a KernelBench checkout) run at their one size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import re
+import sys
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+from pragma_kernels.categories import CATEGORIES, infer_category
+from pragma_kernels.errors import ProblemError
+
+REQUIRED = {
+    "Model": "define `class Model(nn.Module)` with the reference forward()",
+    "get_inputs": "define `def get_inputs(): return [torch.randn(...), ...]`",
+    "get_init_inputs": "define `def get_init_inputs(): return []` (the Model constructor's args)",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    name: str
+    path: Path
+    category: str
+    category_from: str  # "override" | "file" | "inferred"
+    size: str  # the SIZES key applied, or "default"
+    sizes: tuple[str, ...] = field(default=())  # sizes the file offers besides its default
+
+    @property
+    def source(self) -> str:
+        return self.path.read_text()
+
+
+def _module_name(path: Path) -> str:
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
+    stem = re.sub(r"\W", "_", path.stem)
+    return f"pragma_problem_{stem}_{digest}"
+
+
+def _first_user_frame(exc: BaseException, path: Path) -> str:
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path)]
+    return f" (line {frames[-1].lineno})" if frames else ""
+
+
+def import_module(path: Path, size: str | None = None) -> ModuleType:
+    """Import a problem file as a fresh module, applying SIZES[size] when offered."""
+    path = Path(path)
+    if not path.is_file():
+        raise ProblemError(str(path), "no such file", "give the path of a KernelBench-format .py file")
+    if path.suffix != ".py":
+        raise ProblemError(str(path), "not a Python file", "give a .py file defining Model, "
+                           "get_inputs and get_init_inputs")
+    try:
+        code = compile(path.read_text(), str(path), "exec")
+    except SyntaxError as exc:
+        raise ProblemError(str(path), f"syntax error at line {exc.lineno}: {exc.msg}",
+                           "correct the Python syntax (check with `python -m py_compile FILE`)")
+    except UnicodeDecodeError:
+        raise ProblemError(str(path), "not UTF-8 text", "save the file as UTF-8") from None
+    module = ModuleType(_module_name(path))
+    module.__file__ = str(path)
+    sys.modules[module.__name__] = module  # dataclasses and pickling look modules up here
+    try:
+        exec(code, module.__dict__)
+    except Exception as exc:
+        raise ProblemError(str(path), f"importing it raised {type(exc).__name__}: {exc}"
+                           f"{_first_user_frame(exc, path)}",
+                           "make the file importable on its own (`python FILE` must not fail)")
+    for attribute, fix in REQUIRED.items():
+        if not callable(getattr(module, attribute, None)):
+            raise ProblemError(str(path), f"it defines no `{attribute}`", fix)
+    import torch.nn as nn
+
+    if not (isinstance(module.Model, type) and issubclass(module.Model, nn.Module)):
+        raise ProblemError(str(path), "`Model` is not a subclass of torch.nn.Module",
+                           "declare it as `class Model(nn.Module)`")
+    sizes = getattr(module, "SIZES", {}) or {}
+    if size and size != "default" and size in sizes:
+        for name, value in sizes[size].items():
+            if name not in module.__dict__:
+                raise ProblemError(str(path), f"SIZES[{size!r}] rebinds {name!r}, which the file "
+                                   "does not define", f"define `{name} = ...` at module level")
+            setattr(module, name, value)
+    return module
+
+
+def load_problem(path: str | Path, size: str | None = None, category: str | None = None) -> Problem:
+    """Import and check the file's structure; raises ProblemError naming the file and the fix."""
+    path = Path(path)
+    module = import_module(path, size)
+    sizes = tuple(getattr(module, "SIZES", {}) or {})
+    applied = size if size in sizes else "default"
+    if category is not None:
+        if category not in CATEGORIES:
+            raise ProblemError(str(path), f"unknown category {category!r}",
+                               f"use one of: {', '.join(CATEGORIES)}")
+        chosen, origin = category, "override"
+    elif getattr(module, "CATEGORY", None) in CATEGORIES:
+        chosen, origin = module.CATEGORY, "file"
+    else:
+        chosen, origin = infer_category(path.stem, path.read_text()), "inferred"
+    return Problem(path.stem, path.resolve(), chosen, origin, applied, sizes)
+
+
+def _natural_key(path: Path) -> tuple:
+    return tuple(int(p) if p.isdigit() else p.lower() for p in re.split(r"(\d+)", path.name))
+
+
+def problem_files(directory: Path) -> list[Path]:
+    return sorted((p for p in directory.glob("*.py") if not p.name.startswith("_")),
+                  key=_natural_key)
+
+
+def load_problems(
+    target: str | Path, size: str | None = None
+) -> tuple[list[Problem], list[ProblemError]]:
+    """Load one file or every .py file of a directory; bad files are reported, not fatal."""
+    target = Path(target)
+    if target.is_dir():
+        files = problem_files(target)
+        if not files:
+            raise ProblemError(str(target), "the directory holds no .py problem files",
+                               "point at a directory of KernelBench-format files "
+                               "(e.g. KernelBench/level1)")
+    else:
+        files = [target]
+    problems, errors = [], []
+    for file in files:
+        try:
+            problems.append(load_problem(file, size))
+        except ProblemError as exc:
+            errors.append(exc)
+    return problems, errors
