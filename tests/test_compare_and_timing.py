@@ -1,0 +1,61 @@
+"""Output comparison and the timing protocol's statistics (pure code)."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from pragma_kernels.compare import compare_outputs
+from pragma_kernels.timing import Protocol, measure_interleaved, summarise
+from pragma_kernels.verdict import VerdictKind
+
+
+def test_equal_within_tolerance_reports_error_statistics():
+    ref = torch.ones(100)
+    result = compare_outputs(ref, ref + 0.005, atol=1e-2, rtol=1e-2)
+    assert result.kind is None
+    assert abs(result.max_abs_err - 0.005) < 1e-6 and result.mismatch_fraction == 0.0
+
+
+def test_mismatch_fraction_and_kinds():
+    ref = torch.zeros(100)
+    cand = ref.clone()
+    cand[:25] = 1.0
+    result = compare_outputs(ref, cand, 1e-2, 1e-2)
+    assert result.kind == VerdictKind.NUMERICAL_MISMATCH
+    assert result.mismatch_fraction == 0.25 and result.max_abs_err == 1.0
+    assert compare_outputs(ref, ref.double(), 1e-2, 1e-2).kind == VerdictKind.DTYPE_MISMATCH
+    assert compare_outputs(ref, ref[:50], 1e-2, 1e-2).kind == VerdictKind.SHAPE_MISMATCH
+    assert compare_outputs(ref, [ref, ref], 1e-2, 1e-2).kind == VerdictKind.OUTPUT_TYPE
+    assert compare_outputs(ref, ref / 0, 1e-2, 1e-2).kind == VerdictKind.NON_FINITE
+
+
+def test_integer_outputs_must_match_exactly():
+    ref = torch.tensor([1, 2, 3])
+    assert compare_outputs(ref, ref.clone(), 1e-2, 1e-2).kind is None
+    wrong = compare_outputs(ref, torch.tensor([1, 2, 4]), 1e-2, 1e-2)
+    assert wrong.kind == VerdictKind.NUMERICAL_MISMATCH and "1 of 3" in wrong.detail
+
+
+def test_matching_infinities_are_not_errors():
+    ref = torch.tensor([1.0, float("inf"), float("-inf")])
+    assert compare_outputs(ref, ref.clone(), 1e-2, 1e-2).kind is None
+    flipped = torch.tensor([1.0, float("-inf"), float("-inf")])
+    assert compare_outputs(ref, flipped, 1e-2, 1e-2).kind == VerdictKind.NUMERICAL_MISMATCH
+
+
+def test_summarise_median_iqr_cv():
+    timing = summarise("x", [0.001, 0.002, 0.003, 0.004, 0.005], calls_per_sample=1)
+    assert timing.median_ms == 3.0 and timing.iqr_ms == 2.0 and timing.min_ms == 1.0
+    assert abs(timing.cv - (2 ** 0.5) / 3) < 1e-9
+
+
+def test_interleaved_measurement_orders_fast_and_slow_and_groups_tiny_calls():
+    protocol = Protocol(warmup_s=0.01, budget_s=0.1, min_samples=5)
+    timings = measure_interleaved({"fast": lambda: None, "slow": lambda: time.sleep(0.002)},
+                                  protocol)
+    assert timings["fast"].median_ms < timings["slow"].median_ms
+    assert 1.9 < timings["slow"].median_ms < 10
+    assert timings["fast"].calls_per_sample > 1 and timings["slow"].calls_per_sample == 1
+    assert timings["slow"].samples >= 5
