@@ -48,14 +48,25 @@ def test_matching_infinities_are_not_errors():
 def test_summarise_median_iqr_cv():
     timing = summarise("x", [0.001, 0.002, 0.003, 0.004, 0.005], calls_per_sample=1)
     assert timing.median_ms == 3.0 and timing.iqr_ms == 2.0 and timing.min_ms == 1.0
-    assert abs(timing.cv - (2 ** 0.5) / 3) < 1e-9
+    assert abs(timing.cv - (2**0.5) / 3) < 1e-9
 
 
 def test_interleaved_measurement_orders_fast_and_slow_and_groups_tiny_calls():
     protocol = Protocol(warmup_s=0.01, budget_s=0.1, min_samples=5)
-    timings = measure_interleaved({"fast": lambda: None, "slow": lambda: time.sleep(0.002)},
-                                  protocol)
+    timings = measure_interleaved(
+        {"fast": lambda: None, "slow": lambda: time.sleep(0.002)}, protocol
+    )
     assert timings["fast"].median_ms < timings["slow"].median_ms
     assert 1.9 < timings["slow"].median_ms < 10
     assert timings["fast"].calls_per_sample > 1 and timings["slow"].calls_per_sample == 1
     assert timings["slow"].samples >= 5
+
+
+def test_explain_refines_the_cause_from_the_error_text():
+    from pragma_kernels.verdict import explain
+
+    cause, _ = explain(VerdictKind.NUMERICAL_MISMATCH, "4 of 4 elements (mismatch_fraction=1)")
+    assert cause.startswith("Every element differs")
+    cause, remedy = explain(VerdictKind.BUILD, "error: 'expf' was not declared in this scope")
+    assert "header" in cause and "<cmath>" in remedy
+    assert explain(VerdictKind.CRASH)[0].startswith("The worker process died")

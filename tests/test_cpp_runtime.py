@@ -79,14 +79,18 @@ def test_wrong_calls_raise_before_reaching_cpp(args, message):
 def test_unknown_function_and_empty_exports_are_clear_errors():
     lib = cpp.load(SCALE)
     with pytest.raises(CppCallError, match="exports no function 'nope'.*scale, count_positive"):
-        lib.nope
+        _ = lib.nope
     with pytest.raises(PragmaError, match="exports no function"):
         cpp.load("int helper() { return 1; }")
 
 
 def test_flags_outside_the_allow_list_are_refused():
     assert check_flags(["-O3", "-march=native", "-fopenmp", "-DBLOCK=64"]) == (
-        "-O3", "-march=native", "-fopenmp", "-DBLOCK=64")
+        "-O3",
+        "-march=native",
+        "-fopenmp",
+        "-DBLOCK=64",
+    )
     for bad in ["-fplugin=x.so", "-o", "/tmp/x", "-Wl,-rpath,.", "-lfoo", "@args", "-DX=$(rm)"]:
         with pytest.raises(FlagError, match="not allowed"):
             check_flags([bad])
@@ -115,8 +119,10 @@ extern "C" void broken(float* x) {
 
 
 def test_parse_diagnostics_maps_only_the_generated_file():
-    log = ("/cache/ab/kernel.cpp:3:5: error: 'y' was not declared in this scope\n"
-           "/usr/include/cmath:10:1: note: in expansion\n")
+    log = (
+        "/cache/ab/kernel.cpp:3:5: error: 'y' was not declared in this scope\n"
+        "/usr/include/cmath:10:1: note: in expansion\n"
+    )
     found = parse_diagnostics(log, "/cache/ab/kernel.cpp", Origin("sol.py", 20))
     assert [str(d) for d in found] == [
         "sol.py:22:5: error: 'y' was not declared in this scope",

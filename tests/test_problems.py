@@ -36,7 +36,10 @@ def test_directory_load_reports_bad_files_without_stopping():
     problems, errors = load_problems(FIXTURES)
     assert {p.name for p in problems} == {"tiny_relu", "model_raises", "non_tensor_output"}
     assert sorted(Path(e.path).name for e in errors) == [
-        "import_fails.py", "no_get_inputs.py", "syntax_error.py"]
+        "import_fails.py",
+        "no_get_inputs.py",
+        "syntax_error.py",
+    ]
 
 
 def test_sizes_rebind_module_globals_only_when_asked():

@@ -53,25 +53,43 @@ CORRECT = RELU_CPP + model_new("out = torch.empty_like(x)\nlib.relu(x, out, x.nu
 # kind -> (candidate source after HEADER, text expected in the message or cause)
 FIXTURES: dict[VerdictKind, tuple[str, str]] = {
     VerdictKind.SYNTAX: ("def broken(:\n    pass\n", "line"),
-    VerdictKind.BAD_FLAGS: (RELU_CPP.replace('["-O3"]', '["-O3", "-fplugin=evil.so"]')
-                            + model_new("return x"), "-fplugin=evil.so"),
-    VerdictKind.BUILD: (RELU_CPP.replace("out[i] =", "out[i] = undefined_name +")
-                        + model_new("return x"), "undefined_name"),
-    VerdictKind.IMPORT: ("import definitely_not_a_module\n" + model_new("return x"),
-                         "definitely_not_a_module"),
+    VerdictKind.BAD_FLAGS: (
+        RELU_CPP.replace('["-O3"]', '["-O3", "-fplugin=evil.so"]') + model_new("return x"),
+        "-fplugin=evil.so",
+    ),
+    VerdictKind.BUILD: (
+        RELU_CPP.replace("out[i] =", "out[i] = undefined_name +") + model_new("return x"),
+        "undefined_name",
+    ),
+    VerdictKind.IMPORT: (
+        "import definitely_not_a_module\n" + model_new("return x"),
+        "definitely_not_a_module",
+    ),
     VerdictKind.MISSING_MODEL_NEW: ("class Model2(nn.Module):\n    pass\n", "ModelNew"),
     VerdictKind.SIGNATURE: (model_new("return x", init_args=", hidden_size"), "hidden_size"),
-    VerdictKind.BAD_CALL: (RELU_CPP + model_new(
-        "out = torch.empty_like(x)\nlib.relu(x.t(), out, x.numel())\nreturn out"),
-        "contiguous"),
-    VerdictKind.RUNTIME_ERROR: (model_new("raise RuntimeError('kernel exploded')"),
-                                "kernel exploded"),
-    VerdictKind.CRASH: (RELU_CPP.replace("out[i] =", "out[i * 100000000] =") + model_new(
-        "out = torch.empty_like(x)\nlib.relu(x, out, x.numel())\nreturn out"), "SIGSEGV"),
-    VerdictKind.TIMEOUT: (RELU_CPP.replace("++i)", "i += 0)") + model_new(
-        "out = torch.empty_like(x)\nlib.relu(x, out, x.numel())\nreturn out"), "no result"),
-    VerdictKind.OUT_OF_MEMORY: (model_new("y = torch.ones(2**33)\nreturn x.relu() + y[0]"),
-                                "memory"),
+    VerdictKind.BAD_CALL: (
+        RELU_CPP
+        + model_new("out = torch.empty_like(x)\nlib.relu(x.t(), out, x.numel())\nreturn out"),
+        "contiguous",
+    ),
+    VerdictKind.RUNTIME_ERROR: (
+        model_new("raise RuntimeError('kernel exploded')"),
+        "kernel exploded",
+    ),
+    VerdictKind.CRASH: (
+        RELU_CPP.replace("out[i] =", "out[i * 100000000] =")
+        + model_new("out = torch.empty_like(x)\nlib.relu(x, out, x.numel())\nreturn out"),
+        "SIGSEGV",
+    ),
+    VerdictKind.TIMEOUT: (
+        RELU_CPP.replace("++i)", "i += 0)")
+        + model_new("out = torch.empty_like(x)\nlib.relu(x, out, x.numel())\nreturn out"),
+        "no result",
+    ),
+    VerdictKind.OUT_OF_MEMORY: (
+        model_new("y = torch.ones(2**33)\nreturn x.relu() + y[0]"),
+        "memory",
+    ),
     VerdictKind.OUTPUT_TYPE: (model_new("return (x.relu(), x)"), "tuple"),
     VerdictKind.SHAPE_MISMATCH: (model_new("return x.relu().flatten()"), "shape"),
     VerdictKind.DTYPE_MISMATCH: (model_new("return x.relu().double()"), "float64"),
@@ -114,15 +132,19 @@ def test_failure_kind_is_classified(tmp_path, target, kind):
 
 def test_build_error_points_at_the_line_in_the_candidate_file(tmp_path, target):
     verdict, candidate = run(tmp_path, FIXTURES[VerdictKind.BUILD][0], target)
-    line = next(i for i, text in enumerate(candidate.read_text().splitlines(), 1)
-                if "undefined_name" in text)
+    line = next(
+        i
+        for i, text in enumerate(candidate.read_text().splitlines(), 1)
+        if "undefined_name" in text
+    )
     assert verdict.location == f"{candidate}:{line}"
 
 
 def test_crash_is_located_at_the_python_call_that_entered_cpp(tmp_path, target):
     verdict, candidate = run(tmp_path, FIXTURES[VerdictKind.CRASH][0], target)
-    line = next(i for i, text in enumerate(candidate.read_text().splitlines(), 1)
-                if "lib.relu(" in text)
+    line = next(
+        i for i, text in enumerate(candidate.read_text().splitlines(), 1) if "lib.relu(" in text
+    )
     assert verdict.location == f"{candidate}:{line}"
     assert "forward" in (verdict.stage or "")
 

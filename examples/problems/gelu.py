@@ -13,7 +13,7 @@ class Model(nn.Module):
         return F.gelu(x)
 
 
-batch_size = 16
+batch_size = 32
 dim = 262144
 
 # Globals rebound for the GPU-sized variant (`--size gpu`).

@@ -12,7 +12,7 @@ class Model(nn.Module):
         return torch.matmul(A, B.T)
 
 
-M = 512
+M = 1024
 K = 1024
 N = 1024
 

@@ -12,7 +12,7 @@ class Model(nn.Module):
         return torch.matmul(A, B)
 
 
-M = 2048
+M = 8192
 K = 8192
 
 # Globals rebound for the GPU-sized variant (`--size gpu`).

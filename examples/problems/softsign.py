@@ -12,7 +12,7 @@ class Model(nn.Module):
         return x / (1 + torch.abs(x))
 
 
-batch_size = 16
+batch_size = 24
 dim = 262144
 
 # Globals rebound for the GPU-sized variant (`--size gpu`).

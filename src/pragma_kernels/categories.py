@@ -15,22 +15,37 @@ CATEGORIES = ("matmul", "activation", "normalization", "pooling_reduction", "con
 _NAME_RULES: tuple[tuple[str, str], ...] = (
     ("others", r"loss|cumsum|cumprod|cumulative|scan|cross entropy|kl div|hinge|huber|triplet"),
     ("conv", r"conv|convolution"),
-    ("normalization", r"norm\b|norm |normaliz|layernorm|batchnorm|groupnorm|instancenorm|rmsnorm"
-                      r"|frobenius|l1 norm|l2 norm"),
-    ("activation", r"relu|gelu|elu\b|selu|sigmoid|tanh|softmax|softplus|softsign|swish|silu"
-                   r"|hardtanh|hardsigmoid|mish|activation|logsoftmax|log softmax"),
+    (
+        "normalization",
+        r"norm\b|norm |normaliz|layernorm|batchnorm|groupnorm|instancenorm|rmsnorm"
+        r"|frobenius|l1 norm|l2 norm",
+    ),
+    (
+        "activation",
+        r"relu|gelu|elu\b|selu|sigmoid|tanh|softmax|softplus|softsign|swish|silu"
+        r"|hardtanh|hardsigmoid|mish|activation|logsoftmax|log softmax",
+    ),
     ("matmul", r"matmul|gemm|\bmm\b|bmm|matrix|matvec|gemv|einsum|multiplication|diag"),
-    ("pooling_reduction", r"pool|argmax|argmin|reduction|reduce|\bsum\b|\bmean\b|\bmax\b|\bmin\b"
-                          r"|\bprod\b|product"),
+    (
+        "pooling_reduction",
+        r"pool|argmax|argmin|reduction|reduce|\bsum\b|\bmean\b|\bmax\b|\bmin\b"
+        r"|\bprod\b|product",
+    ),
 )
 
 _SOURCE_RULES: tuple[tuple[str, str], ...] = (
     ("conv", r"nn\.Conv|F\.conv|conv_transpose"),
-    ("normalization", r"nn\.(LayerNorm|BatchNorm|GroupNorm|InstanceNorm)|F\.(layer|batch|group)_norm"
-                      r"|\.norm\(|rsqrt"),
+    (
+        "normalization",
+        r"nn\.(LayerNorm|BatchNorm|GroupNorm|InstanceNorm)|F\.(layer|batch|group)_norm"
+        r"|\.norm\(|rsqrt",
+    ),
     ("others", r"_loss\(|Loss\(|cumsum|cumprod"),
-    ("pooling_reduction", r"nn\.\w*Pool|F\.\w*pool|argmax|argmin|\.sum\(|\.mean\(|\.max\(|\.min\("
-                          r"|\.prod\(|torch\.(sum|mean|max|min|prod)\("),
+    (
+        "pooling_reduction",
+        r"nn\.\w*Pool|F\.\w*pool|argmax|argmin|\.sum\(|\.mean\(|\.max\(|\.min\("
+        r"|\.prod\(|torch\.(sum|mean|max|min|prod)\(",
+    ),
     ("matmul", r"matmul|torch\.mm\(|torch\.bmm\(|@|einsum|nn\.Linear|F\.linear"),
     ("activation", r"relu|gelu|sigmoid|tanh|softmax|softplus|softsign|silu|elu|hardtanh|mish"),
 )

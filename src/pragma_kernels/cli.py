@@ -25,16 +25,22 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
 app = typer.Typer(
     help="Make PyTorch operators fast: verified C++ (CPU) and Triton (GPU) kernels.",
-    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
 )
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 ProblemArg = Annotated[Path, typer.Argument(help="KernelBench-format problem file (.py)")]
-SizeOpt = Annotated[str | None, typer.Option(help="Problem size from the file's SIZES "
-                                                  "(e.g. cpu, gpu); default: the target's")]
-ThreadsOpt = Annotated[int | None, typer.Option(help="CPU threads for reference and candidate "
-                                                     "(default: all available cores)")]
+SizeOpt = Annotated[
+    str | None,
+    typer.Option(help="Problem size from the file's SIZES (e.g. cpu, gpu); default: the target's"),
+]
+ThreadsOpt = Annotated[
+    int | None,
+    typer.Option(help="CPU threads for reference and candidate (default: all available cores)"),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON")]
 
 
@@ -64,17 +70,30 @@ def _print_verdict(verdict: Verdict) -> None:
     if verdict.trials:
         table = Table("trial", "seed", "ok", "max abs err", "max rel err", "mismatch")
         for number, trial in enumerate(verdict.trials, 1):
-            table.add_row(str(number), str(trial.seed), "yes" if trial.ok else "no",
-                          _fmt(trial.max_abs_err), _fmt(trial.max_rel_err),
-                          _fmt(trial.mismatch_fraction))
+            table.add_row(
+                str(number),
+                str(trial.seed),
+                "yes" if trial.ok else "no",
+                _fmt(trial.max_abs_err),
+                _fmt(trial.max_rel_err),
+                _fmt(trial.mismatch_fraction),
+            )
         console.print(table)
     if not verdict.ok:
-        for label, text in (("stage", verdict.stage), ("where", verdict.location),
-                            ("cause", verdict.cause), ("remedy", verdict.remedy)):
+        for label, text in (
+            ("stage", verdict.stage),
+            ("where", verdict.location),
+            ("cause", verdict.cause),
+            ("remedy", verdict.remedy),
+        ):
             if text:
                 console.print(f"  [bold]{label}:[/bold] {text}")
-        if verdict.stderr_tail and verdict.kind in (VerdictKind.CRASH, VerdictKind.WORKER_ERROR,
-                                                    VerdictKind.BUILD, VerdictKind.TIMEOUT):
+        if verdict.stderr_tail and verdict.kind in (
+            VerdictKind.CRASH,
+            VerdictKind.WORKER_ERROR,
+            VerdictKind.BUILD,
+            VerdictKind.TIMEOUT,
+        ):
             console.print("  [bold]output (tail):[/bold]")
             console.print(verdict.stderr_tail[-1500:], markup=False, highlight=False)
 
@@ -104,8 +123,14 @@ def verify(
 
     _require_file(problem, "problem")
     _require_file(solution, "solution")
-    options = VerifyOptions(trials=trials, atol=atol, rtol=rtol, seed=seed, size=size,
-                            limits=Limits(timeout_s=timeout, memory_mb=memory_mb))
+    options = VerifyOptions(
+        trials=trials,
+        atol=atol,
+        rtol=rtol,
+        seed=seed,
+        size=size,
+        limits=Limits(timeout_s=timeout, memory_mb=memory_mb),
+    )
     verdict = run_verify(problem, solution, Target.cpu(threads), options)
     if as_json:
         print(verdict.model_dump_json(indent=2))
@@ -117,10 +142,12 @@ def verify(
 @app.command("time")
 def time_command(
     problem: ProblemArg,
-    solution: Annotated[Path | None, typer.Argument(help="Candidate file (omit to time only "
-                                                         "the baselines)")] = None,
-    baseline: Annotated[list[str] | None, typer.Option(
-        help="eager and/or compile (repeatable; default: both)")] = None,
+    solution: Annotated[
+        Path | None, typer.Argument(help="Candidate file (omit to time only the baselines)")
+    ] = None,
+    baseline: Annotated[
+        list[str] | None, typer.Option(help="eager and/or compile (repeatable; default: both)")
+    ] = None,
     budget: Annotated[float, typer.Option(help="Seconds of samples per timed callable")] = 2.0,
     check: Annotated[bool, typer.Option(help="Verify the candidate before timing it")] = True,
     size: SizeOpt = None,
@@ -152,8 +179,12 @@ def time_command(
                 console.print("[red]not timed: the candidate failed verification[/red]")
                 _print_verdict(correctness)
             raise typer.Exit(_exit_code(correctness))
-    options = TimeOptions(baselines=baselines, protocol=Protocol(budget_s=budget), size=size,
-                          limits=Limits(timeout_s=timeout))
+    options = TimeOptions(
+        baselines=baselines,
+        protocol=Protocol(budget_s=budget),
+        size=size,
+        limits=Limits(timeout_s=timeout),
+    )
     report = time_problem(problem, solution, target, options)
     report.correctness = correctness
     if as_json:
@@ -168,9 +199,14 @@ def time_command(
     for label, timing in report.timings.items():
         speedup = report.speedup(label)
         note = f" (compile {timing.setup_s:.1f} s)" if timing.setup_s else ""
-        table.add_row(label + note, f"{timing.median_ms:.4g}", f"{timing.iqr_ms:.3g}",
-                      f"{timing.cv:.1%}", f"{timing.samples}x{timing.calls_per_sample}",
-                      f"{speedup:.2f}x" if speedup else "")
+        table.add_row(
+            label + note,
+            f"{timing.median_ms:.4g}",
+            f"{timing.iqr_ms:.3g}",
+            f"{timing.cv:.1%}",
+            f"{timing.samples}x{timing.calls_per_sample}",
+            f"{speedup:.2f}x" if speedup else "",
+        )
     console.print(table)
     console.print(f"method: {report.method}")
     if correctness is not None:
@@ -193,12 +229,28 @@ def problems(
     except ProblemError as exc:
         raise _bad_input(str(exc)) from None
     if as_json:
-        print(json.dumps({"problems": [{"name": p.name, "path": str(p.path), "category": p.category,
-                                        "category_from": p.category_from, "sizes": list(p.sizes)}
-                                       for p in found],
-                          "errors": [str(e) for e in errors]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "problems": [
+                        {
+                            "name": p.name,
+                            "path": str(p.path),
+                            "category": p.category,
+                            "category_from": p.category_from,
+                            "sizes": list(p.sizes),
+                        }
+                        for p in found
+                    ],
+                    "errors": [str(e) for e in errors],
+                },
+                indent=2,
+            )
+        )
     else:
-        table = Table("name", "category", "from", "sizes", title=f"{len(found)} problems in {target}")
+        table = Table(
+            "name", "category", "from", "sizes", title=f"{len(found)} problems in {target}"
+        )
         for p in found:
             table.add_row(p.name, p.category, p.category_from, ", ".join(("default", *p.sizes)))
         console.print(table)
@@ -221,8 +273,9 @@ def doctor() -> None:
         table = Table("check", "status", "detail", "what to do", title=group, title_justify="left")
         for check in checks:
             colour = colours[check.status]
-            table.add_row(check.name, f"[{colour}]{check.status}[/{colour}]", check.detail,
-                          check.fix)
+            table.add_row(
+                check.name, f"[{colour}]{check.status}[/{colour}]", check.detail, check.fix
+            )
         console.print(table)
 
 

@@ -50,8 +50,10 @@ def _describe(value) -> str:
 def compare_outputs(reference, candidate, atol: float, rtol: float) -> Comparison:
     ref_list, cand_list = flatten_outputs(reference), flatten_outputs(candidate)
     if cand_list is None or ref_list is None or len(ref_list) != len(cand_list):
-        return Comparison(VerdictKind.OUTPUT_TYPE, f"reference returned {_describe(reference)}, "
-                                                   f"candidate returned {_describe(candidate)}")
+        return Comparison(
+            VerdictKind.OUTPUT_TYPE,
+            f"reference returned {_describe(reference)}, candidate returned {_describe(candidate)}",
+        )
     worst = Comparison(None, max_abs_err=0.0, max_rel_err=0.0, mismatch_fraction=0.0)
     for index, (ref, cand) in enumerate(zip(ref_list, cand_list, strict=True)):
         where = f"output {index}: " if len(ref_list) > 1 else ""
@@ -63,48 +65,62 @@ def compare_outputs(reference, candidate, atol: float, rtol: float) -> Compariso
     return worst
 
 
-def compare_tensors(ref: torch.Tensor, cand: torch.Tensor, atol: float, rtol: float,
-                    where: str = "") -> Comparison:
+def compare_tensors(
+    ref: torch.Tensor, cand: torch.Tensor, atol: float, rtol: float, where: str = ""
+) -> Comparison:
     if tuple(ref.shape) != tuple(cand.shape):
-        return Comparison(VerdictKind.SHAPE_MISMATCH, f"{where}expected shape {tuple(ref.shape)}, "
-                                                      f"got {tuple(cand.shape)}")
+        return Comparison(
+            VerdictKind.SHAPE_MISMATCH,
+            f"{where}expected shape {tuple(ref.shape)}, got {tuple(cand.shape)}",
+        )
     if ref.dtype != cand.dtype:
-        return Comparison(VerdictKind.DTYPE_MISMATCH, f"{where}expected dtype {ref.dtype}, "
-                                                      f"got {cand.dtype}")
+        return Comparison(
+            VerdictKind.DTYPE_MISMATCH, f"{where}expected dtype {ref.dtype}, got {cand.dtype}"
+        )
     if ref.device != cand.device:
         cand = cand.to(ref.device)
     if ref.numel() == 0:
         return Comparison(None, max_abs_err=0.0, max_rel_err=0.0, mismatch_fraction=0.0)
     if not (ref.is_floating_point() or ref.is_complex()):
-        wrong = (ref != cand)
+        wrong = ref != cand
         fraction = wrong.float().mean().item()
         if fraction:
-            return Comparison(VerdictKind.NUMERICAL_MISMATCH,
-                              f"{where}{wrong.sum().item()} of {ref.numel()} integer elements "
-                              f"differ (mismatch_fraction={fraction:.4g})",
-                              mismatch_fraction=fraction)
+            return Comparison(
+                VerdictKind.NUMERICAL_MISMATCH,
+                f"{where}{wrong.sum().item()} of {ref.numel()} integer elements "
+                f"differ (mismatch_fraction={fraction:.4g})",
+                mismatch_fraction=fraction,
+            )
         return Comparison(None, max_abs_err=0.0, max_rel_err=0.0, mismatch_fraction=0.0)
 
     ref64, cand64 = ref.double(), cand.double()
     bad_finite = torch.isfinite(ref64) & ~torch.isfinite(cand64)
     if bad_finite.any():
-        return Comparison(VerdictKind.NON_FINITE, f"{where}{bad_finite.sum().item()} elements are "
-                                                  "NaN/Inf where the reference is finite",
-                          mismatch_fraction=bad_finite.double().mean().item())
+        return Comparison(
+            VerdictKind.NON_FINITE,
+            f"{where}{bad_finite.sum().item()} elements are NaN/Inf where the reference is finite",
+            mismatch_fraction=bad_finite.double().mean().item(),
+        )
     diff = (ref64 - cand64).abs()
     both_finite = torch.isfinite(ref64) & torch.isfinite(cand64)
     diff = torch.where(both_finite, diff, torch.zeros_like(diff))
     # Non-finite in both must agree exactly (same inf sign, NaN where NaN).
-    same_special = torch.where(both_finite, True, (ref64 == cand64) | (ref64.isnan() & cand64.isnan()))
+    same_special = torch.where(
+        both_finite, True, (ref64 == cand64) | (ref64.isnan() & cand64.isnan())
+    )
     # Relative error only where the reference is not ~0, else it is meaningless.
     rel = torch.where(ref64.abs() > atol, diff / ref64.abs().clamp_min(atol), 0.0)
     wrong = (diff > atol + rtol * ref64.abs()) | ~same_special
     fraction = wrong.double().mean().item()
-    stats = dict(max_abs_err=diff.max().item(), max_rel_err=rel.max().item(),
-                 mismatch_fraction=fraction)
+    stats = dict(
+        max_abs_err=diff.max().item(), max_rel_err=rel.max().item(), mismatch_fraction=fraction
+    )
     if fraction > 0:
-        return Comparison(VerdictKind.NUMERICAL_MISMATCH,
-                          f"{where}{wrong.sum().item()} of {ref.numel()} elements differ beyond "
-                          f"atol={atol:g}, rtol={rtol:g} (max abs err {stats['max_abs_err']:.4g}, "
-                          f"mismatch_fraction={fraction:.4g})", **stats)
+        return Comparison(
+            VerdictKind.NUMERICAL_MISMATCH,
+            f"{where}{wrong.sum().item()} of {ref.numel()} elements differ beyond "
+            f"atol={atol:g}, rtol={rtol:g} (max abs err {stats['max_abs_err']:.4g}, "
+            f"mismatch_fraction={fraction:.4g})",
+            **stats,
+        )
     return Comparison(None, **stats)

@@ -34,20 +34,48 @@ def _run(command: list[str], timeout: float = 30) -> tuple[int, str]:
 def check_compiler() -> list[Check]:
     compiler = config.cxx_compiler()
     if shutil.which(compiler) is None:
-        return [Check("C++ compiler", "missing", f"{compiler} not found",
-                      f"install g++ or set {config.ENV_CXX}; CPU candidates need it")]
+        return [
+            Check(
+                "C++ compiler",
+                "missing",
+                f"{compiler} not found",
+                f"install g++ or set {config.ENV_CXX}; CPU candidates need it",
+            )
+        ]
     _, version = _run([compiler, "--version"])
     checks = [Check("C++ compiler", "ok", version.splitlines()[0] if version else compiler)]
     code, target = _run([compiler, "-march=native", "-Q", "--help=target"])
-    simd = [name for name in ("sse4.2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vnni",
-                              "avx512bf16", "amx-tile")
-            if re.search(rf"-m{re.escape(name)}\s+\[enabled\]", target)]
-    checks.append(Check("SIMD with -march=native", "ok" if simd else "warn",
-                        " ".join(simd) or "could not read the compiler's target flags"))
+    simd = [
+        name
+        for name in (
+            "sse4.2",
+            "avx",
+            "avx2",
+            "fma",
+            "avx512f",
+            "avx512bw",
+            "avx512vnni",
+            "avx512bf16",
+            "amx-tile",
+        )
+        if re.search(rf"-m{re.escape(name)}\s+\[enabled\]", target)
+    ]
+    checks.append(
+        Check(
+            "SIMD with -march=native",
+            "ok" if simd else "warn",
+            " ".join(simd) or "could not read the compiler's target flags",
+        )
+    )
     code, out = _run([compiler, "-fopenmp", "-x", "c++", "-E", "-", "-o", "/dev/null"], 30)
-    checks.append(Check("OpenMP (-fopenmp)", "ok" if code == 0 else "missing",
-                        "available" if code == 0 else out.strip()[-200:],
-                        "" if code == 0 else "install libgomp (part of gcc)"))
+    checks.append(
+        Check(
+            "OpenMP (-fopenmp)",
+            "ok" if code == 0 else "missing",
+            "available" if code == 0 else out.strip()[-200:],
+            "" if code == 0 else "install libgomp (part of gcc)",
+        )
+    )
     return checks
 
 
@@ -56,8 +84,14 @@ def check_python_packages() -> list[Check]:
 
     checks = [Check("torch", "ok", f"{torch.__version__} ({torch.get_num_threads()} threads)")]
     if importlib.util.find_spec("triton") is None:
-        checks.append(Check("triton", "missing", "not installed",
-                            "needed only for GPU candidates: pip install triton"))
+        checks.append(
+            Check(
+                "triton",
+                "missing",
+                "not installed",
+                "needed only for GPU candidates: pip install triton",
+            )
+        )
     else:
         import triton
 
@@ -70,32 +104,60 @@ def check_gpu() -> list[Check]:
 
     if not torch.cuda.is_available():
         why = "this torch build has no CUDA" if torch.version.cuda is None else "no GPU visible"
-        return [Check("GPU", "missing", why, "GPU targets need an NVIDIA GPU and a CUDA build "
-                      "of torch; CPU targets work without")]
+        return [
+            Check(
+                "GPU",
+                "missing",
+                why,
+                "GPU targets need an NVIDIA GPU and a CUDA build "
+                "of torch; CPU targets work without",
+            )
+        ]
     props = torch.cuda.get_device_properties(0)
-    return [Check("GPU", "ok", f"{props.name}, {props.multi_processor_count} SMs, "
-                               f"{props.total_memory / 2**30:.0f} GiB")]
+    return [
+        Check(
+            "GPU",
+            "ok",
+            f"{props.name}, {props.multi_processor_count} SMs, "
+            f"{props.total_memory / 2**30:.0f} GiB",
+        )
+    ]
 
 
 def check_ncu() -> Check:
     path = shutil.which("ncu")
     if path is None:
-        return Check("Nsight Compute (ncu)", "missing", "not on PATH",
-                     "GPU profiles fall back to CUDA events and Triton metadata")
+        return Check(
+            "Nsight Compute (ncu)",
+            "missing",
+            "not on PATH",
+            "GPU profiles fall back to CUDA events and Triton metadata",
+        )
     _, out = _run([path, "--version"])
     return Check("Nsight Compute (ncu)", "ok", out.strip().splitlines()[-1] if out else path)
 
 
 def check_perf() -> Check:
     if shutil.which("perf") is None:
-        return Check("perf hardware counters", "missing", "perf not installed",
-                     "apt-get install linux-perf; CPU profiles fall back to valgrind")
+        return Check(
+            "perf hardware counters",
+            "missing",
+            "perf not installed",
+            "apt-get install linux-perf; CPU profiles fall back to valgrind",
+        )
     code, out = _run(["perf", "stat", "-x,", "-e", "instructions,cycles", "true"])
     if code != 0 or "not supported" in out or "<not counted>" in out:
-        reason = "hardware events not supported (a VM without a virtual PMU?)" \
-            if "not supported" in out or "<not counted>" in out else out.strip()[-200:]
-        return Check("perf hardware counters", "missing", reason,
-                     "top-down needs the PMU; CPU profiles fall back to valgrind cachegrind")
+        reason = (
+            "hardware events not supported (a VM without a virtual PMU?)"
+            if "not supported" in out or "<not counted>" in out
+            else out.strip()[-200:]
+        )
+        return Check(
+            "perf hardware counters",
+            "missing",
+            reason,
+            "top-down needs the PMU; CPU profiles fall back to valgrind cachegrind",
+        )
     return Check("perf hardware counters", "ok", "instructions and cycles countable")
 
 

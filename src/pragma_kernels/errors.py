@@ -35,7 +35,8 @@ class FlagError(PragmaError):
     def __init__(self, flag: str, allowed: tuple[str, ...]):
         self.flag, self.allowed = flag, allowed
         super().__init__(
-            f"compiler flag {flag!r} is not allowed. Fix: use only these flags: {', '.join(allowed)}"
+            f"compiler flag {flag!r} is not allowed. "
+            f"Fix: use only these flags: {', '.join(allowed)}"
         )
 
     def __reduce__(self):

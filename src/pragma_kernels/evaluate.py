@@ -49,8 +49,11 @@ class TimeReport:
 
     def to_dict(self) -> dict:
         return {
-            "problem": self.problem, "target": self.target.kind, "size": self.size,
-            "threads": self.target.threads, "method": self.method,
+            "problem": self.problem,
+            "target": self.target.kind,
+            "size": self.size,
+            "threads": self.target.threads,
+            "method": self.method,
             "timings": {k: v.model_dump() for k, v in self.timings.items()},
             "speedup": {b: self.speedup(b) for b in BASELINES if b in self.timings},
             "verdict": self.verdict.model_dump(mode="json"),
@@ -63,13 +66,24 @@ def fresh_seeds(count: int, seed: int | None) -> list[int]:
     return [generator.randrange(2**31) for _ in range(count)]
 
 
-def verify(problem: str | Path, solution: str | Path | None, target: Target,
-           options: VerifyOptions = VerifyOptions()) -> Verdict:
+def verify(
+    problem: str | Path,
+    solution: str | Path | None,
+    target: Target,
+    options: VerifyOptions = VerifyOptions(),
+) -> Verdict:
     """Compare the candidate with the reference on `options.trials` fresh input sets."""
-    job = Job(action="verify", problem=str(problem), solution=str(solution) if solution else None,
-              size=options.size or target.default_size, device=target.device,
-              threads=target.threads, seeds=fresh_seeds(options.trials, options.seed),
-              atol=options.atol, rtol=options.rtol)
+    job = Job(
+        action="verify",
+        problem=str(problem),
+        solution=str(solution) if solution else None,
+        size=options.size or target.default_size,
+        device=target.device,
+        threads=target.threads,
+        seeds=fresh_seeds(options.trials, options.seed),
+        atol=options.atol,
+        rtol=options.rtol,
+    )
     return run_isolated(job, options.limits).verdict
 
 
@@ -82,18 +96,34 @@ class TimeOptions:
     limits: Limits = Limits(timeout_s=900)
 
 
-def time_problem(problem: str | Path, solution: str | Path | None, target: Target,
-                 options: TimeOptions = TimeOptions()) -> TimeReport:
+def time_problem(
+    problem: str | Path,
+    solution: str | Path | None,
+    target: Target,
+    options: TimeOptions = TimeOptions(),
+) -> TimeReport:
     """Time the baselines and the candidate in one worker, interleaved, same threads."""
     unknown = set(options.baselines) - set(BASELINES)
     if unknown:
         raise ValueError(f"unknown baseline(s) {sorted(unknown)}; choose from {BASELINES}")
     size = options.size or target.default_size
-    job = Job(action="time", problem=str(problem), solution=str(solution) if solution else None,
-              size=size, device=target.device, threads=target.threads,
-              seeds=fresh_seeds(1, options.seed), baselines=list(options.baselines),
-              protocol=options.protocol.__dict__)
+    job = Job(
+        action="time",
+        problem=str(problem),
+        solution=str(solution) if solution else None,
+        size=size,
+        device=target.device,
+        threads=target.threads,
+        seeds=fresh_seeds(1, options.seed),
+        baselines=list(options.baselines),
+        protocol=options.protocol.__dict__,
+    )
     result = run_isolated(job, options.limits)
-    return TimeReport(problem=Path(problem).stem, target=target, size=size,
-                      timings=result.timings, verdict=result.verdict,
-                      method=options.protocol.describe())
+    return TimeReport(
+        problem=Path(problem).stem,
+        target=target,
+        size=size,
+        timings=result.timings,
+        verdict=result.verdict,
+        method=options.protocol.describe(),
+    )

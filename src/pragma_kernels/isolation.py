@@ -59,9 +59,14 @@ def run_isolated(job: Job, limits: Limits = Limits()) -> JobResult:
         job_path.write_text(job.model_dump_json())
         env = {**os.environ, "OMP_NUM_THREADS": str(job.threads), "PYTHONUNBUFFERED": "1"}
         command = [sys.executable, "-m", "pragma_kernels.worker", str(job_path), str(result_path)]
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   env=env, preexec_fn=_limit_memory(limits.memory_bytes()),
-                                   start_new_session=True)  # a timeout kills its whole group
+        process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            preexec_fn=_limit_memory(limits.memory_bytes()),
+            start_new_session=True,
+        )  # a timeout kills its whole group
         timed_out = False
         try:
             output, _ = process.communicate(timeout=limits.timeout_s)
@@ -75,8 +80,14 @@ def run_isolated(job: Job, limits: Limits = Limits()) -> JobResult:
             try:
                 return JobResult.model_validate_json(result_path.read_text())
             except ValidationError as exc:
-                return JobResult(verdict=failure(VerdictKind.WORKER_ERROR, f"bad result: {exc}",
-                                                 stage=stage, stderr_tail=tail))
+                return JobResult(
+                    verdict=failure(
+                        VerdictKind.WORKER_ERROR,
+                        f"bad result: {exc}",
+                        stage=stage,
+                        stderr_tail=tail,
+                    )
+                )
         verdict = _classify_exit(process.returncode, timed_out, limits, stage, tail)
         verdict.location = crash_location(tail, job.solution)
         return JobResult(verdict=verdict)
@@ -94,17 +105,37 @@ def crash_location(tail: str, solution: str | None) -> str | None:
 
 def _classify_exit(returncode: int, timed_out: bool, limits: Limits, stage: str, tail: str):
     if timed_out:
-        return failure(VerdictKind.TIMEOUT, f"no result after {limits.timeout_s:g} s (during "
-                       f"{stage})", stage=stage, stderr_tail=tail)
+        return failure(
+            VerdictKind.TIMEOUT,
+            f"no result after {limits.timeout_s:g} s (during {stage})",
+            stage=stage,
+            stderr_tail=tail,
+        )
     if "bad_alloc" in tail or "MemoryError" in tail or "Cannot allocate memory" in tail:
-        return failure(VerdictKind.OUT_OF_MEMORY, f"ran out of memory during {stage} (limit "
-                       f"{limits.memory_bytes() / 2**30:.1f} GiB)", stage=stage, stderr_tail=tail)
+        return failure(
+            VerdictKind.OUT_OF_MEMORY,
+            f"ran out of memory during {stage} (limit {limits.memory_bytes() / 2**30:.1f} GiB)",
+            stage=stage,
+            stderr_tail=tail,
+        )
     if returncode < 0:
         name = _signal_name(-returncode)
         if name == "SIGKILL":  # not ours: the kernel's OOM killer is the usual sender
-            return failure(VerdictKind.OUT_OF_MEMORY, f"killed by SIGKILL during {stage} (likely "
-                           "the system's out-of-memory killer)", stage=stage, stderr_tail=tail)
-        return failure(VerdictKind.CRASH, f"worker died on {name} during {stage}", stage=stage,
-                       stderr_tail=tail)
-    return failure(VerdictKind.WORKER_ERROR, f"worker exited with status {returncode} during "
-                   f"{stage}", stage=stage, stderr_tail=tail)
+            return failure(
+                VerdictKind.OUT_OF_MEMORY,
+                f"killed by SIGKILL during {stage} (likely the system's out-of-memory killer)",
+                stage=stage,
+                stderr_tail=tail,
+            )
+        return failure(
+            VerdictKind.CRASH,
+            f"worker died on {name} during {stage}",
+            stage=stage,
+            stderr_tail=tail,
+        )
+    return failure(
+        VerdictKind.WORKER_ERROR,
+        f"worker exited with status {returncode} during {stage}",
+        stage=stage,
+        stderr_tail=tail,
+    )

@@ -9,7 +9,6 @@ SIZES (e.g. a KernelBench checkout) run at their one size.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import re
 import sys
 import traceback
@@ -56,15 +55,23 @@ def import_module(path: Path, size: str | None = None) -> ModuleType:
     """Import a problem file as a fresh module, applying SIZES[size] when offered."""
     path = Path(path)
     if not path.is_file():
-        raise ProblemError(str(path), "no such file", "give the path of a KernelBench-format .py file")
+        raise ProblemError(
+            str(path), "no such file", "give the path of a KernelBench-format .py file"
+        )
     if path.suffix != ".py":
-        raise ProblemError(str(path), "not a Python file", "give a .py file defining Model, "
-                           "get_inputs and get_init_inputs")
+        raise ProblemError(
+            str(path),
+            "not a Python file",
+            "give a .py file defining Model, get_inputs and get_init_inputs",
+        )
     try:
         code = compile(path.read_text(), str(path), "exec")
     except SyntaxError as exc:
-        raise ProblemError(str(path), f"syntax error at line {exc.lineno}: {exc.msg}",
-                           "correct the Python syntax (check with `python -m py_compile FILE`)")
+        raise ProblemError(
+            str(path),
+            f"syntax error at line {exc.lineno}: {exc.msg}",
+            "correct the Python syntax (check with `python -m py_compile FILE`)",
+        ) from None
     except UnicodeDecodeError:
         raise ProblemError(str(path), "not UTF-8 text", "save the file as UTF-8") from None
     module = ModuleType(_module_name(path))
@@ -73,23 +80,31 @@ def import_module(path: Path, size: str | None = None) -> ModuleType:
     try:
         exec(code, module.__dict__)
     except Exception as exc:
-        raise ProblemError(str(path), f"importing it raised {type(exc).__name__}: {exc}"
-                           f"{_first_user_frame(exc, path)}",
-                           "make the file importable on its own (`python FILE` must not fail)")
+        raise ProblemError(
+            str(path),
+            f"importing it raised {type(exc).__name__}: {exc}{_first_user_frame(exc, path)}",
+            "make the file importable on its own (`python FILE` must not fail)",
+        ) from None
     for attribute, fix in REQUIRED.items():
         if not callable(getattr(module, attribute, None)):
             raise ProblemError(str(path), f"it defines no `{attribute}`", fix)
     import torch.nn as nn
 
     if not (isinstance(module.Model, type) and issubclass(module.Model, nn.Module)):
-        raise ProblemError(str(path), "`Model` is not a subclass of torch.nn.Module",
-                           "declare it as `class Model(nn.Module)`")
+        raise ProblemError(
+            str(path),
+            "`Model` is not a subclass of torch.nn.Module",
+            "declare it as `class Model(nn.Module)`",
+        )
     sizes = getattr(module, "SIZES", {}) or {}
     if size and size != "default" and size in sizes:
         for name, value in sizes[size].items():
             if name not in module.__dict__:
-                raise ProblemError(str(path), f"SIZES[{size!r}] rebinds {name!r}, which the file "
-                                   "does not define", f"define `{name} = ...` at module level")
+                raise ProblemError(
+                    str(path),
+                    f"SIZES[{size!r}] rebinds {name!r}, which the file does not define",
+                    f"define `{name} = ...` at module level",
+                )
             setattr(module, name, value)
     return module
 
@@ -102,8 +117,9 @@ def load_problem(path: str | Path, size: str | None = None, category: str | None
     applied = size if size in sizes else "default"
     if category is not None:
         if category not in CATEGORIES:
-            raise ProblemError(str(path), f"unknown category {category!r}",
-                               f"use one of: {', '.join(CATEGORIES)}")
+            raise ProblemError(
+                str(path), f"unknown category {category!r}", f"use one of: {', '.join(CATEGORIES)}"
+            )
         chosen, origin = category, "override"
     elif getattr(module, "CATEGORY", None) in CATEGORIES:
         chosen, origin = module.CATEGORY, "file"
@@ -117,8 +133,9 @@ def _natural_key(path: Path) -> tuple:
 
 
 def problem_files(directory: Path) -> list[Path]:
-    return sorted((p for p in directory.glob("*.py") if not p.name.startswith("_")),
-                  key=_natural_key)
+    return sorted(
+        (p for p in directory.glob("*.py") if not p.name.startswith("_")), key=_natural_key
+    )
 
 
 def load_problems(
@@ -129,9 +146,11 @@ def load_problems(
     if target.is_dir():
         files = problem_files(target)
         if not files:
-            raise ProblemError(str(target), "the directory holds no .py problem files",
-                               "point at a directory of KernelBench-format files "
-                               "(e.g. KernelBench/level1)")
+            raise ProblemError(
+                str(target),
+                "the directory holds no .py problem files",
+                "point at a directory of KernelBench-format files (e.g. KernelBench/level1)",
+            )
     else:
         files = [target]
     problems, errors = [], []

@@ -36,8 +36,10 @@ class Timing(BaseModel):
     setup_s: float | None = None  # e.g. torch.compile's compile time, not in the figures
 
     def describe(self) -> str:
-        return (f"{self.median_ms:.4g} ms median (IQR {self.iqr_ms:.3g}, CV {self.cv:.1%}, "
-                f"n={self.samples}x{self.calls_per_sample})")
+        return (
+            f"{self.median_ms:.4g} ms median (IQR {self.iqr_ms:.3g}, CV {self.cv:.1%}, "
+            f"n={self.samples}x{self.calls_per_sample})"
+        )
 
 
 @dataclass(frozen=True)
@@ -50,9 +52,11 @@ class Protocol:
     min_sample_s: float = 1e-3  # group calls shorter than this into one sample
 
     def describe(self) -> str:
-        return (f"wall clock (perf_counter), warm-up {self.warmup_s:g} s, samples of >= "
-                f"{self.min_sample_s * 1e3:g} ms within {self.budget_s:g} s per callable, "
-                "interleaved rotation, median")
+        return (
+            f"wall clock (perf_counter), warm-up {self.warmup_s:g} s, samples of >= "
+            f"{self.min_sample_s * 1e3:g} ms within {self.budget_s:g} s per callable, "
+            "interleaved rotation, median"
+        )
 
 
 def _quantile(sorted_values: list[float], q: float) -> float:
@@ -65,10 +69,17 @@ def summarise(label: str, per_call_s: list[float], calls_per_sample: int, **extr
     values = sorted(v * 1e3 for v in per_call_s)
     mean = statistics.fmean(values)
     std = statistics.pstdev(values) if len(values) > 1 else 0.0
-    return Timing(label=label, median_ms=statistics.median(values),
-                  iqr_ms=_quantile(values, 0.75) - _quantile(values, 0.25),
-                  cv=std / mean if mean else 0.0, mean_ms=mean, min_ms=values[0],
-                  samples=len(values), calls_per_sample=calls_per_sample, **extra)
+    return Timing(
+        label=label,
+        median_ms=statistics.median(values),
+        iqr_ms=_quantile(values, 0.75) - _quantile(values, 0.25),
+        cv=std / mean if mean else 0.0,
+        mean_ms=mean,
+        min_ms=values[0],
+        samples=len(values),
+        calls_per_sample=calls_per_sample,
+        **extra,
+    )
 
 
 def _time_calls(fn: Callable[[], object], calls: int, sync: Sync) -> float:
@@ -98,22 +109,33 @@ def measure_interleaved(
 ) -> dict[str, Timing]:
     """Time every callable under the same protocol; returns per-call Timing by label."""
     per_call = {label: _warm_up(fn, protocol, sync) for label, fn in callables.items()}
-    group = {label: max(1, math.ceil(protocol.min_sample_s / max(t, 1e-9)))
-             for label, t in per_call.items()}
-    rounds = min(max(int(protocol.budget_s / max(per_call[label] * group[label], 1e-9))
-                     for label in callables), protocol.max_samples)
+    group = {
+        label: max(1, math.ceil(protocol.min_sample_s / max(t, 1e-9)))
+        for label, t in per_call.items()
+    }
+    rounds = min(
+        max(
+            int(protocol.budget_s / max(per_call[label] * group[label], 1e-9))
+            for label in callables
+        ),
+        protocol.max_samples,
+    )
     rounds = max(rounds, protocol.min_samples)
     samples: dict[str, list[float]] = {label: [] for label in callables}
     labels = list(callables)
     deadline = time.perf_counter() + protocol.budget_s * len(labels) * 1.5
     for index in range(rounds):
-        for label in labels[index % len(labels):] + labels[:index % len(labels)]:
-            if len(samples[label]) * per_call[label] * group[label] >= protocol.budget_s and \
-                    len(samples[label]) >= protocol.min_samples:
+        for label in labels[index % len(labels) :] + labels[: index % len(labels)]:
+            if (
+                len(samples[label]) * per_call[label] * group[label] >= protocol.budget_s
+                and len(samples[label]) >= protocol.min_samples
+            ):
                 continue
             calls = group[label]
             samples[label].append(_time_calls(callables[label], calls, sync) / calls)
         if index + 1 >= protocol.min_samples and time.perf_counter() > deadline:
             break
-    return {label: summarise(label, values, group[label], method=protocol.describe())
-            for label, values in samples.items()}
+    return {
+        label: summarise(label, values, group[label], method=protocol.describe())
+        for label, values in samples.items()
+    }

@@ -30,7 +30,9 @@ class VerdictKind(StrEnum):
     DTYPE_MISMATCH = "dtype_mismatch"
     NUMERICAL_MISMATCH = "numerical_mismatch"
     NON_FINITE = "non_finite"
-    PROBLEM_ERROR = "problem_error"  # the reference itself failed: the user's file, not the candidate
+    PROBLEM_ERROR = (
+        "problem_error"  # the reference itself failed: the user's file, not the candidate
+    )
     WORKER_ERROR = "worker_error"  # our own machinery failed
 
 
@@ -66,8 +68,10 @@ class Verdict(BaseModel):
     def summary(self) -> str:
         if self.ok and self.trials:
             err = f"{self.max_abs_err:.3g}" if self.max_abs_err is not None else "n/a"
-            return (f"ok: {len(self.trials)} input sets match (max abs err {err}, "
-                    f"atol={self.atol:g}, rtol={self.rtol:g})")
+            return (
+                f"ok: {len(self.trials)} input sets match (max abs err {err}, "
+                f"atol={self.atol:g}, rtol={self.rtol:g})"
+            )
         if self.ok:
             return "ok"
         where = f" at {self.location}" if self.location else ""
@@ -76,79 +80,134 @@ class Verdict(BaseModel):
 
 # Default cause and remedy per kind; `explain` refines them from the error text.
 _DEFAULTS: dict[VerdictKind, tuple[str, str]] = {
-    VerdictKind.SYNTAX: ("The Python file does not parse.",
-                         "Fix the Python syntax at the line shown; return only the code."),
-    VerdictKind.BAD_FLAGS: ("A compiler flag outside the allow-list was requested.",
-                            "Use only the allowed flags, e.g. -O3 -march=native -fopenmp."),
-    VerdictKind.BUILD: ("The C++ compiler rejected the source.",
-                        "Fix the first compiler error shown; include the standard headers you use."),
-    VerdictKind.IMPORT: ("Importing the candidate raised an exception outside the C++ build.",
-                         "Import only torch, math and the provided loader; run top-level code only "
-                         "to build the kernel."),
-    VerdictKind.MISSING_MODEL_NEW: ("The file defines no `ModelNew` nn.Module class.",
-                                    "Define `class ModelNew(nn.Module)` with Model's constructor "
-                                    "and forward signatures."),
-    VerdictKind.SIGNATURE: ("ModelNew's constructor or forward does not accept the arguments "
-                            "Model accepts.",
-                            "Copy Model's __init__ and forward parameter lists exactly."),
-    VerdictKind.BAD_CALL: ("A compiled function was called with arguments that do not fit its C "
-                           "signature (caught before the call).",
-                           "Pass contiguous CPU tensors of the declared dtype for pointers and "
-                           "Python ints/floats for scalars, in the declared order."),
-    VerdictKind.RUNTIME_ERROR: ("The candidate raised an exception while running.",
-                                "Read the error and the line it names; check shapes and dtypes."),
-    VerdictKind.CRASH: ("The worker process died on a signal: usually an out-of-bounds read or "
-                        "write in the C++ code.",
-                        "Check loop bounds and index arithmetic against the tensor sizes; make "
-                        "sure every output element is written exactly once."),
-    VerdictKind.TIMEOUT: ("The candidate did not finish within the time limit: an endless loop, "
-                          "a deadlock, or an algorithm far slower than the reference.",
-                          "Check loop termination and nested-loop trip counts; avoid O(n^2) work "
-                          "where the reference is O(n)."),
-    VerdictKind.OUT_OF_MEMORY: ("The candidate exceeded the memory limit.",
-                                "Avoid materialising large intermediates; write into one "
-                                "preallocated output."),
-    VerdictKind.OUTPUT_TYPE: ("forward returned a different kind of value than the reference.",
-                              "Return the same structure (a tensor, or a tuple of tensors) as "
-                              "Model.forward."),
-    VerdictKind.SHAPE_MISMATCH: ("The output shape differs from the reference.",
-                                 "Check reduced dims, keepdim, and how the output is allocated."),
-    VerdictKind.DTYPE_MISMATCH: ("The output dtype differs from the reference.",
-                                 "Allocate the output with the reference's dtype (e.g. int64 for "
-                                 "argmax)."),
-    VerdictKind.NUMERICAL_MISMATCH: ("The values differ from the reference beyond the tolerance.",
-                                     "Check the formula, the reduction axis, the indexing "
-                                     "(strides), and that every element is written."),
-    VerdictKind.NON_FINITE: ("The output has NaN or Inf where the reference is finite.",
-                             "Guard divisions and exp (subtract the max before exp); initialise "
-                             "accumulators."),
-    VerdictKind.PROBLEM_ERROR: ("The reference problem itself failed, so the candidate could "
-                                "not be judged.", "Fix the problem file; run it on its own."),
-    VerdictKind.WORKER_ERROR: ("The verifier's worker failed for a reason unrelated to the "
-                               "candidate.", "Re-run; if it repeats, report it with the stderr."),
+    VerdictKind.SYNTAX: (
+        "The Python file does not parse.",
+        "Fix the Python syntax at the line shown; return only the code.",
+    ),
+    VerdictKind.BAD_FLAGS: (
+        "A compiler flag outside the allow-list was requested.",
+        "Use only the allowed flags, e.g. -O3 -march=native -fopenmp.",
+    ),
+    VerdictKind.BUILD: (
+        "The C++ compiler rejected the source.",
+        "Fix the first compiler error shown; include the standard headers you use.",
+    ),
+    VerdictKind.IMPORT: (
+        "Importing the candidate raised an exception outside the C++ build.",
+        "Import only torch, math and the provided loader; run top-level code only "
+        "to build the kernel.",
+    ),
+    VerdictKind.MISSING_MODEL_NEW: (
+        "The file defines no `ModelNew` nn.Module class.",
+        "Define `class ModelNew(nn.Module)` with Model's constructor and forward signatures.",
+    ),
+    VerdictKind.SIGNATURE: (
+        "ModelNew's constructor or forward does not accept the arguments Model accepts.",
+        "Copy Model's __init__ and forward parameter lists exactly.",
+    ),
+    VerdictKind.BAD_CALL: (
+        "A compiled function was called with arguments that do not fit its C "
+        "signature (caught before the call).",
+        "Pass contiguous CPU tensors of the declared dtype for pointers and "
+        "Python ints/floats for scalars, in the declared order.",
+    ),
+    VerdictKind.RUNTIME_ERROR: (
+        "The candidate raised an exception while running.",
+        "Read the error and the line it names; check shapes and dtypes.",
+    ),
+    VerdictKind.CRASH: (
+        "The worker process died on a signal: usually an out-of-bounds read or "
+        "write in the C++ code.",
+        "Check loop bounds and index arithmetic against the tensor sizes; make "
+        "sure every output element is written exactly once.",
+    ),
+    VerdictKind.TIMEOUT: (
+        "The candidate did not finish within the time limit: an endless loop, "
+        "a deadlock, or an algorithm far slower than the reference.",
+        "Check loop termination and nested-loop trip counts; avoid O(n^2) work "
+        "where the reference is O(n).",
+    ),
+    VerdictKind.OUT_OF_MEMORY: (
+        "The candidate exceeded the memory limit.",
+        "Avoid materialising large intermediates; write into one preallocated output.",
+    ),
+    VerdictKind.OUTPUT_TYPE: (
+        "forward returned a different kind of value than the reference.",
+        "Return the same structure (a tensor, or a tuple of tensors) as Model.forward.",
+    ),
+    VerdictKind.SHAPE_MISMATCH: (
+        "The output shape differs from the reference.",
+        "Check reduced dims, keepdim, and how the output is allocated.",
+    ),
+    VerdictKind.DTYPE_MISMATCH: (
+        "The output dtype differs from the reference.",
+        "Allocate the output with the reference's dtype (e.g. int64 for argmax).",
+    ),
+    VerdictKind.NUMERICAL_MISMATCH: (
+        "The values differ from the reference beyond the tolerance.",
+        "Check the formula, the reduction axis, the indexing "
+        "(strides), and that every element is written.",
+    ),
+    VerdictKind.NON_FINITE: (
+        "The output has NaN or Inf where the reference is finite.",
+        "Guard divisions and exp (subtract the max before exp); initialise accumulators.",
+    ),
+    VerdictKind.PROBLEM_ERROR: (
+        "The reference problem itself failed, so the candidate could not be judged.",
+        "Fix the problem file; run it on its own.",
+    ),
+    VerdictKind.WORKER_ERROR: (
+        "The verifier's worker failed for a reason unrelated to the candidate.",
+        "Re-run; if it repeats, report it with the stderr.",
+    ),
 }
 
 # Refinements: (kind, pattern in the error text) -> (cause, remedy).
 _REFINEMENTS: tuple[tuple[VerdictKind, str, str, str], ...] = (
-    (VerdictKind.BUILD, r"was not declared in this scope|has not been declared",
-     "A name is used before it is declared, or a standard header is missing.",
-     "Include the header that declares it (<cmath>, <cstdint>, <algorithm>, <immintrin.h>) or "
-     "declare the helper before use."),
-    (VerdictKind.BUILD, r"no such file or directory",
-     "An #include names a header that is not available (torch headers are not used here).",
-     "Use only standard C++ headers and <immintrin.h>/<omp.h>."),
-    (VerdictKind.BUILD, r"cannot convert|invalid conversion",
-     "A value has the wrong type for where it is used.",
-     "Check pointer constness and types (const float* for inputs, float* for outputs)."),
-    (VerdictKind.RUNTIME_ERROR, r"CUDA|cuda",
-     "The candidate tried to use CUDA on the CPU target.", "Keep every tensor on the CPU."),
-    (VerdictKind.RUNTIME_ERROR, r"index .* out of (range|bounds)",
-     "An index is outside a tensor's bounds.", "Check index arithmetic against the shapes."),
-    (VerdictKind.RUNTIME_ERROR, r"(size|shape).*(mismatch|must match|invalid)",
-     "Tensor shapes do not fit the operation.", "Print or assert the shapes you compute with."),
-    (VerdictKind.NUMERICAL_MISMATCH, r"mismatch_fraction=1\.0|all elements",
-     "Every element differs: likely the wrong formula, the wrong axis, or an output never written.",
-     "Compare the formula with Model.forward term by term; check the reduction dim."),
+    (
+        VerdictKind.BUILD,
+        r"was not declared in this scope|has not been declared",
+        "A name is used before it is declared, or a standard header is missing.",
+        "Include the header that declares it (<cmath>, <cstdint>, <algorithm>, <immintrin.h>) or "
+        "declare the helper before use.",
+    ),
+    (
+        VerdictKind.BUILD,
+        r"no such file or directory",
+        "An #include names a header that is not available (torch headers are not used here).",
+        "Use only standard C++ headers and <immintrin.h>/<omp.h>.",
+    ),
+    (
+        VerdictKind.BUILD,
+        r"cannot convert|invalid conversion",
+        "A value has the wrong type for where it is used.",
+        "Check pointer constness and types (const float* for inputs, float* for outputs).",
+    ),
+    (
+        VerdictKind.RUNTIME_ERROR,
+        r"CUDA|cuda",
+        "The candidate tried to use CUDA on the CPU target.",
+        "Keep every tensor on the CPU.",
+    ),
+    (
+        VerdictKind.RUNTIME_ERROR,
+        r"index .* out of (range|bounds)",
+        "An index is outside a tensor's bounds.",
+        "Check index arithmetic against the shapes.",
+    ),
+    (
+        VerdictKind.RUNTIME_ERROR,
+        r"(size|shape).*(mismatch|must match|invalid)",
+        "Tensor shapes do not fit the operation.",
+        "Print or assert the shapes you compute with.",
+    ),
+    (
+        VerdictKind.NUMERICAL_MISMATCH,
+        r"mismatch_fraction=1\)",
+        "Every element differs: likely the wrong formula, the wrong axis, or an output never "
+        "written.",
+        "Compare the formula with Model.forward term by term; check the reduction dim.",
+    ),
 )
 
 

@@ -66,8 +66,11 @@ class Worker:
         if self.job.solution is None:
             return None
         target = str(Path(self.job.solution).resolve())
-        frames = [f for f in traceback.extract_tb(exc.__traceback__)
-                  if str(Path(f.filename).resolve()) == target]
+        frames = [
+            f
+            for f in traceback.extract_tb(exc.__traceback__)
+            if str(Path(f.filename).resolve()) == target
+        ]
         return f"{self.job.solution}:{frames[-1].lineno}" if frames else None
 
     def fail(self, kind: VerdictKind, exc: BaseException | str, **fields) -> Failed:
@@ -80,11 +83,15 @@ class Worker:
         text = str(exc)
         if isinstance(exc, CppCallError):
             return self.fail(VerdictKind.BAD_CALL, exc)
-        if isinstance(exc, MemoryError) or "can't allocate memory" in text or \
-                "out of memory" in text.lower():
+        if (
+            isinstance(exc, MemoryError)
+            or "can't allocate memory" in text
+            or "out of memory" in text.lower()
+        ):
             return self.fail(VerdictKind.OUT_OF_MEMORY, exc)
-        if isinstance(exc, TypeError) and ("positional argument" in text or
-                                           "keyword argument" in text):
+        if isinstance(exc, TypeError) and (
+            "positional argument" in text or "keyword argument" in text
+        ):
             return self.fail(VerdictKind.SIGNATURE, exc)
         return self.fail(VerdictKind.RUNTIME_ERROR, exc)
 
@@ -105,8 +112,9 @@ class Worker:
         try:
             code = compile(path.read_text(), str(path), "exec")
         except SyntaxError as exc:
-            raise self.fail(VerdictKind.SYNTAX, f"line {exc.lineno}: {exc.msg}",
-                            location=f"{path}:{exc.lineno}") from None
+            raise self.fail(
+                VerdictKind.SYNTAX, f"line {exc.lineno}: {exc.msg}", location=f"{path}:{exc.lineno}"
+            ) from None
         module = ModuleType("pragma_candidate")
         module.__file__ = str(path)
         sys.modules[module.__name__] = module
@@ -118,8 +126,9 @@ class Worker:
         except BuildError as exc:
             errors = [d for d in exc.diagnostics if d.severity == "error"]
             location = f"{errors[0].file}:{errors[0].line}" if errors else None
-            raise self.fail(VerdictKind.BUILD, str(exc), location=location,
-                            stderr_tail=exc.log[-4000:]) from None
+            raise self.fail(
+                VerdictKind.BUILD, str(exc), location=location, stderr_tail=exc.log[-4000:]
+            ) from None
         except CppCallError as exc:
             raise self.fail(VerdictKind.BAD_CALL, exc) from None
         except PragmaError as exc:
@@ -133,8 +142,10 @@ class Worker:
 
         if not (isinstance(model_new, type) and issubclass(model_new, nn.Module)):
             found = "nothing" if model_new is None else type(model_new).__name__
-            raise self.fail(VerdictKind.MISSING_MODEL_NEW, f"`ModelNew` is {found}, expected an "
-                            "nn.Module subclass")
+            raise self.fail(
+                VerdictKind.MISSING_MODEL_NEW,
+                f"`ModelNew` is {found}, expected an nn.Module subclass",
+            )
         return model_new
 
     def build_models(self, problem: ModuleType, model_new: type | None):
@@ -146,9 +157,12 @@ class Worker:
             torch.manual_seed(self.job.seeds[0])
             reference = problem.Model(*init).to(self.job.device)
         except Exception as exc:
-            raise self.fail(VerdictKind.PROBLEM_ERROR, f"{self.job.problem}: the reference Model "
-                            f"could not be built: {type(exc).__name__}: {exc}. Fix: make "
-                            "Model(*get_init_inputs()) work on its own") from None
+            raise self.fail(
+                VerdictKind.PROBLEM_ERROR,
+                f"{self.job.problem}: the reference Model "
+                f"could not be built: {type(exc).__name__}: {exc}. Fix: make "
+                "Model(*get_init_inputs()) work on its own",
+            ) from None
         if model_new is None:
             return reference, None
         self.enter("construct candidate")
@@ -167,11 +181,16 @@ class Worker:
         try:
             inputs = problem.get_inputs()
         except Exception as exc:
-            raise self.fail(VerdictKind.PROBLEM_ERROR, f"{self.job.problem}: get_inputs() raised "
-                            f"{type(exc).__name__}: {exc}") from None
+            raise self.fail(
+                VerdictKind.PROBLEM_ERROR,
+                f"{self.job.problem}: get_inputs() raised {type(exc).__name__}: {exc}",
+            ) from None
         if not isinstance(inputs, (list, tuple)):
-            raise self.fail(VerdictKind.PROBLEM_ERROR, f"{self.job.problem}: get_inputs() returned "
-                            f"{type(inputs).__name__}. Fix: return a list of tensors")
+            raise self.fail(
+                VerdictKind.PROBLEM_ERROR,
+                f"{self.job.problem}: get_inputs() returned "
+                f"{type(inputs).__name__}. Fix: return a list of tensors",
+            )
         return [x.to(self.job.device) if isinstance(x, torch.Tensor) else x for x in inputs]
 
     def run_reference(self, reference, inputs: list):
@@ -181,13 +200,19 @@ class Worker:
         try:
             out = reference(*inputs)
         except Exception as exc:
-            raise self.fail(VerdictKind.PROBLEM_ERROR, f"{self.job.problem}: Model.forward raised "
-                            f"{type(exc).__name__}: {exc}. Fix: run the file's Model on "
-                            "get_inputs() on its own") from None
+            raise self.fail(
+                VerdictKind.PROBLEM_ERROR,
+                f"{self.job.problem}: Model.forward raised "
+                f"{type(exc).__name__}: {exc}. Fix: run the file's Model on "
+                "get_inputs() on its own",
+            ) from None
         if flatten_outputs(out) is None:
-            raise self.fail(VerdictKind.PROBLEM_ERROR, f"{self.job.problem}: Model.forward "
-                            f"returned {type(out).__name__}. Fix: return a tensor or a tuple of "
-                            "tensors")
+            raise self.fail(
+                VerdictKind.PROBLEM_ERROR,
+                f"{self.job.problem}: Model.forward "
+                f"returned {type(out).__name__}. Fix: return a tensor or a tuple of "
+                "tensors",
+            )
         return out
 
     def verify(self) -> JobResult:
@@ -213,15 +238,32 @@ class Worker:
                     raise self.classify_exception(exc) from None
                 self.enter(f"compare (trial {number})")
                 result = compare_outputs(expected, got, self.job.atol, self.job.rtol)
-                trials.append(Trial(seed=seed, ok=result.kind is None, detail=result.detail,
-                                    max_abs_err=result.max_abs_err,
-                                    max_rel_err=result.max_rel_err,
-                                    mismatch_fraction=result.mismatch_fraction))
+                trials.append(
+                    Trial(
+                        seed=seed,
+                        ok=result.kind is None,
+                        detail=result.detail,
+                        max_abs_err=result.max_abs_err,
+                        max_rel_err=result.max_rel_err,
+                        mismatch_fraction=result.mismatch_fraction,
+                    )
+                )
                 if result.kind is not None:
-                    raise self.fail(result.kind, result.detail, trials=trials,
-                                    **_error_stats(trials), **self._tolerance())
-        verdict = Verdict(ok=True, kind=VerdictKind.OK, trials=trials, stage="done",
-                          **_error_stats(trials), **self._tolerance())
+                    raise self.fail(
+                        result.kind,
+                        result.detail,
+                        trials=trials,
+                        **_error_stats(trials),
+                        **self._tolerance(),
+                    )
+        verdict = Verdict(
+            ok=True,
+            kind=VerdictKind.OK,
+            trials=trials,
+            stage="done",
+            **_error_stats(trials),
+            **self._tolerance(),
+        )
         return JobResult(verdict=verdict)
 
     def _tolerance(self) -> dict:
@@ -246,8 +288,11 @@ class Worker:
                 try:
                     compiled(*inputs)
                 except Exception as exc:
-                    raise self.fail(VerdictKind.WORKER_ERROR, f"torch.compile of the reference "
-                                    f"failed: {type(exc).__name__}: {str(exc)[:1500]}") from None
+                    raise self.fail(
+                        VerdictKind.WORKER_ERROR,
+                        f"torch.compile of the reference "
+                        f"failed: {type(exc).__name__}: {str(exc)[:1500]}",
+                    ) from None
                 setup["compile"] = time.perf_counter() - start
                 callables["compile"] = lambda: compiled(*inputs)
             if candidate is not None:
@@ -255,16 +300,18 @@ class Worker:
                 callables["candidate"] = lambda: candidate(*own)
             self.enter("timing")
             try:
-                timings = measure_interleaved(callables, Protocol(**self.job.protocol), _sync(
-                    self.job.device))
+                timings = measure_interleaved(
+                    callables, Protocol(**self.job.protocol), _sync(self.job.device)
+                )
             except Exception as exc:
                 raise self.classify_exception(exc) from None
         for label, seconds in setup.items():
             timings[label].setup_s = seconds
         for timing in timings.values():
             timing.threads = self.job.threads
-        return JobResult(verdict=Verdict(ok=True, kind=VerdictKind.OK, stage="done"),
-                         timings=timings)
+        return JobResult(
+            verdict=Verdict(ok=True, kind=VerdictKind.OK, stage="done"), timings=timings
+        )
 
 
 def _clone(value):

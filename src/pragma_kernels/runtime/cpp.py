@@ -24,12 +24,23 @@ from pragma_kernels.runtime.cpp_flags import ALLOWED_FLAGS, DEFAULT_FLAGS
 __all__ = ["ALLOWED_FLAGS", "DEFAULT_FLAGS", "CppModule", "load"]
 
 _SCALAR_CTYPES = {
-    "float": ctypes.c_float, "double": ctypes.c_double, "bool": ctypes.c_bool,
-    "int": ctypes.c_int, "int32_t": ctypes.c_int32, "unsigned": ctypes.c_uint,
-    "unsigned int": ctypes.c_uint, "uint32_t": ctypes.c_uint32, "int64_t": ctypes.c_int64,
-    "long": ctypes.c_long, "long long": ctypes.c_longlong, "size_t": ctypes.c_size_t,
-    "uint64_t": ctypes.c_uint64, "int16_t": ctypes.c_int16, "int8_t": ctypes.c_int8,
-    "uint8_t": ctypes.c_uint8, "ptrdiff_t": ctypes.c_ssize_t,
+    "float": ctypes.c_float,
+    "double": ctypes.c_double,
+    "bool": ctypes.c_bool,
+    "int": ctypes.c_int,
+    "int32_t": ctypes.c_int32,
+    "unsigned": ctypes.c_uint,
+    "unsigned int": ctypes.c_uint,
+    "uint32_t": ctypes.c_uint32,
+    "int64_t": ctypes.c_int64,
+    "long": ctypes.c_long,
+    "long long": ctypes.c_longlong,
+    "size_t": ctypes.c_size_t,
+    "uint64_t": ctypes.c_uint64,
+    "int16_t": ctypes.c_int16,
+    "int8_t": ctypes.c_int8,
+    "uint8_t": ctypes.c_uint8,
+    "ptrdiff_t": ctypes.c_ssize_t,
 }
 
 
@@ -38,8 +49,9 @@ class CppFunction:
 
     def __init__(self, spec: CFunction, symbol):
         self.spec = spec
-        symbol.argtypes = [ctypes.c_void_p if p.pointer else _SCALAR_CTYPES[p.base]
-                           for p in spec.params]
+        symbol.argtypes = [
+            ctypes.c_void_p if p.pointer else _SCALAR_CTYPES[p.base] for p in spec.params
+        ]
         symbol.restype = None if spec.returns == "void" else _SCALAR_CTYPES[spec.returns]
         self._symbol = symbol
         self.__doc__ = spec.signature()
@@ -62,9 +74,11 @@ class CppModule:
         functions = self.__dict__.get("functions", {})
         if name in functions:
             return functions[name]
-        raise CppCallError(f"the C++ source exports no function {name!r}; exported: "
-                           f"{', '.join(functions) or 'none'}. Fix: declare it as "
-                           f'`extern "C" void {name}(...)`')
+        raise CppCallError(
+            f"the C++ source exports no function {name!r}; exported: "
+            f"{', '.join(functions) or 'none'}. Fix: declare it as "
+            f'`extern "C" void {name}(...)`'
+        )
 
     def __dir__(self):
         return [*super().__dir__(), *self.functions]
@@ -82,11 +96,13 @@ def load(source: str, flags: Sequence[str] = DEFAULT_FLAGS, name: str = "kernel"
     except ValueError as exc:
         raise PragmaError(f"cannot export the C++ functions: {exc}") from None
     if not exports:
-        raise PragmaError('the C++ source exports no function. Fix: define the entry points as '
-                          '`extern "C" void name(const float* x, float* out, int64_t n) {...}`')
+        raise PragmaError(
+            "the C++ source exports no function. Fix: define the entry points as "
+            '`extern "C" void name(const float* x, float* out, int64_t n) {...}`'
+        )
     caller = inspect.stack(context=0)[1].filename
     library = build_shared_library(source, tuple(flags), name, find_origin(source, caller))
     handle = ctypes.CDLL(str(library), mode=ctypes.RTLD_LOCAL)
-    return CppModule(str(library), {f.name: CppFunction(f, getattr(handle, f.name))
-                                    for f in exports})
-
+    return CppModule(
+        str(library), {f.name: CppFunction(f, getattr(handle, f.name)) for f in exports}
+    )

@@ -33,8 +33,20 @@ POINTER_DTYPES: dict[str, tuple[torch.dtype, ...]] = {
 }
 
 INTEGER_SCALARS = {
-    "int", "int32_t", "int64_t", "long", "long long", "size_t", "unsigned", "unsigned int",
-    "uint32_t", "uint64_t", "int16_t", "int8_t", "uint8_t", "ptrdiff_t",
+    "int",
+    "int32_t",
+    "int64_t",
+    "long",
+    "long long",
+    "size_t",
+    "unsigned",
+    "unsigned int",
+    "uint32_t",
+    "uint64_t",
+    "int16_t",
+    "int8_t",
+    "uint8_t",
+    "ptrdiff_t",
 }
 FLOAT_SCALARS = {"float", "double"}
 SCALAR_TYPES = INTEGER_SCALARS | FLOAT_SCALARS | {"bool"}
@@ -50,7 +62,9 @@ class CParam:
     const: bool
 
     def describe(self) -> str:
-        return f"{'const ' if self.const else ''}{self.base}{'*' if self.pointer else ''} {self.name}"
+        return (
+            f"{'const ' if self.const else ''}{self.base}{'*' if self.pointer else ''} {self.name}"
+        )
 
 
 @dataclass(frozen=True)
@@ -71,8 +85,9 @@ def strip_comments(source: str) -> str:
         text = match.group(0)
         return re.sub(r"[^\n]", " ", text) if text.startswith("/") else text
 
-    return re.sub(r'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', blank, source,
-                  flags=re.S)
+    return re.sub(
+        r'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', blank, source, flags=re.S
+    )
 
 
 def _normalise_type(text: str) -> str:
@@ -82,11 +97,15 @@ def _normalise_type(text: str) -> str:
 def parse_param(text: str, index: int) -> CParam:
     text = _normalise_type(text.replace("*", " * "))
     if "&" in text or "[" in text:
-        raise ValueError(f"parameter {index + 1} ({text!r}): references and arrays are not "
-                         "supported; use a pointer")
+        raise ValueError(
+            f"parameter {index + 1} ({text!r}): references and arrays are not "
+            "supported; use a pointer"
+        )
     pointers = text.count("*")
     if pointers > 1:
-        raise ValueError(f"parameter {index + 1} ({text!r}): pointers to pointers are not supported")
+        raise ValueError(
+            f"parameter {index + 1} ({text!r}): pointers to pointers are not supported"
+        )
     const = pointers == 1 and "const" in text.split("*")[0].split()
     words = [w for w in text.replace("*", " ").split() if w not in _QUALIFIERS]
     known = POINTER_DTYPES if pointers else SCALAR_TYPES
@@ -96,8 +115,10 @@ def parse_param(text: str, index: int) -> CParam:
             name = words[n] if n < len(words) else f"arg{index}"
             return CParam(name=name, base=base, pointer=bool(pointers), const=const)
     kinds = "pointer element" if pointers else "scalar"
-    raise ValueError(f"parameter {index + 1} ({text!r}): unsupported {kinds} type; "
-                     f"use one of: {', '.join(sorted(known))}")
+    raise ValueError(
+        f"parameter {index + 1} ({text!r}): unsupported {kinds} type; "
+        f"use one of: {', '.join(sorted(known))}"
+    )
 
 
 _BLOCK = re.compile(r'extern\s+"C"\s*\{')
@@ -155,9 +176,11 @@ def parse_exports(source: str) -> list[CFunction]:
             line = text.count("\n", 0, match.start("name")) + 1
             returns = " ".join(w for w in match.group("ret").split() if w not in _QUALIFIERS)
             if returns != "void" and returns not in SCALAR_TYPES:
-                raise ValueError(f"line {line}: function {match.group('name')} returns "
-                                 f"{returns!r}; return void (write results into an output tensor) "
-                                 "or a scalar")
+                raise ValueError(
+                    f"line {line}: function {match.group('name')} returns "
+                    f"{returns!r}; return void (write results into an output tensor) "
+                    "or a scalar"
+                )
             raw = match.group("params").strip()
             pieces = [] if raw in ("", "void") else raw.split(",")
             try:
@@ -171,16 +194,20 @@ def parse_exports(source: str) -> list[CFunction]:
 def _describe_value(value: object) -> str:
     if isinstance(value, torch.Tensor):
         layout = "contiguous" if value.is_contiguous() else "non-contiguous"
-        return (f"a {layout} {str(value.dtype).removeprefix('torch.')} tensor on "
-                f"{value.device} of shape {tuple(value.shape)}")
+        return (
+            f"a {layout} {str(value.dtype).removeprefix('torch.')} tensor on "
+            f"{value.device} of shape {tuple(value.shape)}"
+        )
     return f"{type(value).__name__} {value!r}"[:120]
 
 
 def check_call(function: CFunction, args: tuple[object, ...]) -> list[int | float]:
     """Validate `args` against the C signature; return the raw values to pass."""
     if len(args) != len(function.params):
-        raise CppCallError(f"{function.signature()}: called with {len(args)} arguments, expects "
-                           f"{len(function.params)}")
+        raise CppCallError(
+            f"{function.signature()}: called with {len(args)} arguments, expects "
+            f"{len(function.params)}"
+        )
     raw: list[int | float] = []
     for position, (param, value) in enumerate(zip(function.params, args, strict=True), 1):
         where = f"{function.name}(): argument {position} '{param.describe()}'"
@@ -195,8 +222,9 @@ def _check_pointer(where: str, param: CParam, value: object) -> int:
     dtypes = POINTER_DTYPES[param.base]
     wanted = "/".join(str(d).removeprefix("torch.") for d in dtypes) or "any-dtype"
     if not isinstance(value, torch.Tensor):
-        raise CppCallError(f"{where} expects a contiguous {wanted} CPU tensor, got "
-                           f"{_describe_value(value)}")
+        raise CppCallError(
+            f"{where} expects a contiguous {wanted} CPU tensor, got {_describe_value(value)}"
+        )
     problem = None
     if value.device.type != "cpu":
         problem = "move it to the CPU"
@@ -207,16 +235,20 @@ def _check_pointer(where: str, param: CParam, value: object) -> int:
     elif not param.const and value.requires_grad:
         problem = "write into a tensor that does not require grad (use torch.empty)"
     if problem:
-        raise CppCallError(f"{where} expects a contiguous {wanted} CPU tensor, got "
-                           f"{_describe_value(value)}. Fix: {problem}")
+        raise CppCallError(
+            f"{where} expects a contiguous {wanted} CPU tensor, got "
+            f"{_describe_value(value)}. Fix: {problem}"
+        )
     return value.data_ptr()
 
 
 def _check_scalar(where: str, param: CParam, value: object) -> int | float:
     if isinstance(value, torch.Tensor):
-        raise CppCallError(f"{where} expects a Python {'float' if param.base in FLOAT_SCALARS else 'int'}"
-                           f", got {_describe_value(value)}. Fix: pass .item() or a size such as "
-                           "x.numel()")
+        raise CppCallError(
+            f"{where} expects a Python {'float' if param.base in FLOAT_SCALARS else 'int'}"
+            f", got {_describe_value(value)}. Fix: pass .item() or a size such as "
+            "x.numel()"
+        )
     if param.base in FLOAT_SCALARS:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)

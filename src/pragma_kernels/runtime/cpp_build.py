@@ -68,8 +68,10 @@ def compiler_identity(compiler: str) -> str:
     """Path and version line of the compiler; part of the cache key."""
     path = shutil.which(compiler)
     if path is None:
-        raise PragmaError(f"C++ compiler {compiler!r} not found. Fix: install g++ (e.g. "
-                          f"`apt-get install g++`) or set {config.ENV_CXX} to a compiler")
+        raise PragmaError(
+            f"C++ compiler {compiler!r} not found. Fix: install g++ (e.g. "
+            f"`apt-get install g++`) or set {config.ENV_CXX} to a compiler"
+        )
     version = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30)
     return f"{path}\n{version.stdout.splitlines()[0] if version.stdout else ''}"
 
@@ -101,7 +103,9 @@ def build_shared_library(
         done = subprocess.run(command, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         os.unlink(tmp)
-        raise BuildError(" ".join(command), f"compiler timed out after {BUILD_TIMEOUT_S} s", [])
+        raise BuildError(
+            " ".join(command), f"compiler timed out after {BUILD_TIMEOUT_S} s", []
+        ) from None
     if done.returncode != 0:
         os.unlink(tmp)
         log = done.stderr + done.stdout

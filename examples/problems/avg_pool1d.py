@@ -1,0 +1,34 @@
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    """1-D average pooling (kernel_size=8, stride=1, padding=4) over the last dim."""
+
+    def __init__(self, kernel_size: int, stride: int, padding: int):
+        super().__init__()
+        self.pool = nn.AvgPool1d(kernel_size=kernel_size, stride=stride, padding=padding)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(x)
+
+
+batch_size = 16
+channels = 96
+length = 4096
+kernel_size = 8
+stride = 1
+padding = 4
+
+# Globals rebound for the GPU-sized variant (`--size gpu`).
+# 4.3 GB in + 4.3 GB out = 8.6 GB moved -> ~2 ms at 4.3 TB/s.
+SIZES = {"gpu": {"batch_size": 64, "channels": 128, "length": 131072}}
+
+
+def get_inputs():
+    x = torch.randn(batch_size, channels, length)
+    return [x]
+
+
+def get_init_inputs():
+    return [kernel_size, stride, padding]

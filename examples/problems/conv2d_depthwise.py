@@ -1,0 +1,36 @@
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    """Depthwise 2-D convolution (groups=channels), 3x3 kernel, padding 1, with bias."""
+
+    def __init__(self, channels: int, kernel_size: int):
+        super().__init__()
+        self.conv = nn.Conv2d(
+            channels, channels, kernel_size, padding=kernel_size // 2, groups=channels
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+batch_size = 4
+channels = 96
+kernel_size = 3
+height = 128
+width = 128
+
+# Globals rebound for the GPU-sized variant (`--size gpu`).
+# 2.1 GB in + 2.1 GB out = 4.3 GB moved -> ~1 ms at 4.3 TB/s; depthwise kernels
+# usually reach well under peak bandwidth, so expect ~2-4 ms.
+SIZES = {"gpu": {"batch_size": 16, "channels": 128, "height": 512, "width": 512}}
+
+
+def get_inputs():
+    x = torch.randn(batch_size, channels, height, width)
+    return [x]
+
+
+def get_init_inputs():
+    return [channels, kernel_size]

@@ -1,0 +1,42 @@
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    """Transposed 2-D convolution, 3x3 kernel, stride 2 (2x upsampling), with bias."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int):
+        super().__init__()
+        self.conv_t = nn.ConvTranspose2d(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride=2,
+            padding=kernel_size // 2,
+            output_padding=1,
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv_t(x)
+
+
+batch_size = 4
+in_channels = 64
+out_channels = 32
+kernel_size = 3
+height = 64
+width = 64
+
+# Globals rebound for the GPU-sized variant (`--size gpu`).
+# 2*B*Cin*H*W*Cout*9 = 80 GFLOP -> ~3 ms at ~25-30 TFLOP/s (cuDNN may use TF32);
+# 0.54 GB in + 1.1 GB out.
+SIZES = {"gpu": {"batch_size": 32, "height": 256, "width": 256}}
+
+
+def get_inputs():
+    x = torch.randn(batch_size, in_channels, height, width)
+    return [x]
+
+
+def get_init_inputs():
+    return [in_channels, out_channels, kernel_size]

@@ -1,0 +1,31 @@
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    """Inclusive cumulative sum (prefix sum) along dim 1."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cumsum(x, dim=self.dim)
+
+
+batch_size = 32
+dim = 262144
+scan_dim = 1
+
+# Globals rebound for the GPU-sized variant (`--size gpu`).
+# 4.3 GB in + 4.3 GB out = 8.6 GB moved -> ~2 ms at 4.3 TB/s.
+SIZES = {"gpu": {"batch_size": 4096, "dim": 262144}}
+
+
+def get_inputs():
+    x = torch.randn(batch_size, dim)
+    return [x]
+
+
+def get_init_inputs():
+    return [scan_dim]

@@ -1,0 +1,122 @@
+"""The `pragma` command: output and exit codes scripts rely on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from pragma_kernels.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, app
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).parent / "fixtures" / "problems"
+runner = CliRunner()
+
+IDENTITY = """
+import torch.nn as nn
+
+
+class ModelNew(nn.Module):
+    def forward(self, x):
+        return x
+"""
+
+
+def test_problems_lists_categories_and_reports_bad_files():
+    result = runner.invoke(app, ["problems", str(FIXTURES), "--json"])
+    assert result.exit_code == EXIT_OK
+    listing = json.loads(result.stdout)
+    assert {p["name"]: p["category"] for p in listing["problems"]}["tiny_relu"] == "activation"
+    assert len(listing["errors"]) == 3 and any("syntax_error.py" in e for e in listing["errors"])
+
+
+def test_problems_on_a_kernelbench_shaped_directory(tmp_path):
+    level1 = tmp_path / "KernelBench" / "level1"
+    level1.mkdir(parents=True)
+    source = (FIXTURES / "tiny_relu.py").read_text()
+    for name in [
+        "1_Square_matrix_multiplication_",
+        "19_ReLU",
+        "23_Softmax",
+        "36_RMSNorm_",
+        "41_Max_Pooling_1D",
+        "54_conv_standard_3D__square_input__square_kernel",
+        "89_cumsum",
+        "100_HingeLoss",
+    ]:
+        (level1 / f"{name}.py").write_text(source)
+    result = runner.invoke(app, ["problems", str(level1)])
+    assert result.exit_code == EXIT_OK
+    for text in ["matmul", "activation", "normalization", "pooling_reduction", "conv", "others"]:
+        assert text in result.stdout
+    # Natural order: 1, 19, 23, ..., 100.
+    assert (
+        result.stdout.index("1_Square")
+        < result.stdout.index("19_ReLU")
+        < result.stdout.index("100_HingeLoss")
+    )
+
+
+def test_verify_exit_codes(tmp_path):
+    wrong = tmp_path / "wrong.py"
+    wrong.write_text(IDENTITY)
+    problem = str(FIXTURES / "tiny_relu.py")
+    result = runner.invoke(app, ["verify", problem, str(wrong), "--threads", "1"])
+    assert result.exit_code == EXIT_FAILED
+    assert "numerical_mismatch" in result.stdout and "remedy" in result.stdout
+    missing = runner.invoke(app, ["verify", problem, str(tmp_path / "nope.py")])
+    assert missing.exit_code == EXIT_BAD_INPUT and "no such solution" in missing.stderr
+    broken = runner.invoke(app, ["verify", str(FIXTURES / "model_raises.py"), str(wrong)])
+    assert broken.exit_code == EXIT_BAD_INPUT
+
+
+def test_time_reports_baselines_as_json():
+    result = runner.invoke(
+        app,
+        [
+            "time",
+            str(FIXTURES / "tiny_relu.py"),
+            "--baseline",
+            "eager",
+            "--budget",
+            "0.2",
+            "--threads",
+            "1",
+            "--json",
+        ],
+    )
+    assert result.exit_code == EXIT_OK, result.stdout
+    report = json.loads(result.stdout)
+    eager = report["timings"]["eager"]
+    assert eager["median_ms"] > 0 and eager["threads"] == 1 and eager["samples"] >= 10
+    assert "candidate" not in report["timings"]
+
+
+def test_time_refuses_to_time_a_wrong_candidate(tmp_path):
+    wrong = tmp_path / "wrong.py"
+    wrong.write_text(IDENTITY)
+    result = runner.invoke(
+        app,
+        [
+            "time",
+            str(FIXTURES / "tiny_relu.py"),
+            str(wrong),
+            "--baseline",
+            "eager",
+            "--threads",
+            "1",
+        ],
+    )
+    assert result.exit_code == EXIT_FAILED and "not timed" in result.stdout
+
+
+def test_unknown_baseline_is_bad_input():
+    result = runner.invoke(app, ["time", str(FIXTURES / "tiny_relu.py"), "--baseline", "jit"])
+    assert result.exit_code == EXIT_BAD_INPUT and "unknown baseline" in result.stderr
+
+
+def test_doctor_reports_the_compiler():
+    result = runner.invoke(app, ["doctor"])
+    assert result.exit_code == EXIT_OK
+    assert "C++ compiler" in result.stdout and "torch" in result.stdout
