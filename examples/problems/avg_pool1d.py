@@ -22,7 +22,7 @@ padding = 4
 
 # Globals rebound for the GPU-sized variant (`--size gpu`).
 # 4.3 GB in + 4.3 GB out = 8.6 GB moved -> ~2 ms at 4.3 TB/s.
-SIZES = {"gpu": {"batch_size": 64, "channels": 128, "length": 131072}}
+SIZES = {"gpu": {"batch_size": 16, "channels": 128, "length": 131072}}
 
 
 def get_inputs():

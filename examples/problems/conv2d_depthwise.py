@@ -24,7 +24,7 @@ width = 128
 # Globals rebound for the GPU-sized variant (`--size gpu`).
 # 2.1 GB in + 2.1 GB out = 4.3 GB moved -> ~1 ms at 4.3 TB/s; depthwise kernels
 # usually reach well under peak bandwidth, so expect ~2-4 ms.
-SIZES = {"gpu": {"batch_size": 16, "channels": 128, "height": 512, "width": 512}}
+SIZES = {"gpu": {"batch_size": 8, "channels": 128, "height": 512, "width": 512}}
 
 
 def get_inputs():

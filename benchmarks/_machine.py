@@ -1,0 +1,27 @@
+"""Describe the machine a benchmark ran on, for the header of its results."""
+
+from __future__ import annotations
+
+import platform
+import re
+from pathlib import Path
+
+from pragma_kernels.targets import available_cpus
+
+
+def cpu_model() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or "unknown CPU"
+    match = re.search(r"model name\s*:\s*(.+)", text)
+    return match.group(1).strip() if match else "unknown CPU"
+
+
+def describe() -> str:
+    import torch
+
+    return (
+        f"{cpu_model()}, {available_cpus()} cores available, {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}, torch {torch.__version__}"
+    )
