@@ -28,10 +28,7 @@ def test_one_solution_per_category_at_least():
 
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.stem)
 def test_hand_written_solution_verifies(solution):
-    assert (
-        "Hand-written reference solution"
-        in solution.read_text().split("\n", 3)[0] + solution.read_text().split("\n", 3)[1]
-    )
+    assert "Hand-written reference solution" in solution.read_text()[:200]
     problem = ROOT / "examples" / "problems" / solution.name
     verdict = verify(problem, solution, Target.cpu(), VerifyOptions())
     assert verdict.ok, verdict.model_dump_json(indent=1)
