@@ -20,6 +20,7 @@ reduce_dim = 1
 
 # Globals rebound for the GPU-sized variant (`--size gpu`).
 # Reads 8.6 GB, writes 4 MB -> ~2 ms at 4.3 TB/s.
+# Measured: 2.6 ms eager on one H200 (torch 2.11).
 SIZES = {"gpu": {"batch_size": 128, "dim1": 4096, "dim2": 4096}}
 
 

@@ -21,7 +21,9 @@ stride = 1
 padding = 4
 
 # Globals rebound for the GPU-sized variant (`--size gpu`).
-# 4.3 GB in + 4.3 GB out = 8.6 GB moved -> ~2 ms at 4.3 TB/s.
+# 1.1 GB in + 1.1 GB out = 2.1 GB moved -> ~0.5 ms at 4.3 TB/s if bandwidth
+# bound; the eager kernel (via avg_pool2d) runs well under that.
+# Measured: 2.8 ms eager on one H200 (torch 2.11).
 SIZES = {"gpu": {"batch_size": 16, "channels": 128, "length": 131072}}
 
 

@@ -13,7 +13,7 @@ class Model(nn.Module):
         return self.conv(x)
 
 
-batch_size = 4
+batch_size = 8
 in_channels = 64
 out_channels = 128
 kernel_size = 3
@@ -21,8 +21,9 @@ height = 64
 width = 64
 
 # Globals rebound for the GPU-sized variant (`--size gpu`).
-# 2*B*Cout*H*W*Cin*9 = 155 GFLOP -> ~4-5 ms at ~30-40 TFLOP/s (cuDNN may use TF32);
-# 0.27 GB in + 0.54 GB out.
+# 2*B*Cout*H*W*Cin*9 = 309 GFLOP -> ~3 ms at ~100 TFLOP/s (cuDNN uses TF32 by
+# default); 0.54 GB in + 1.1 GB out.
+# Measured: 2.8 ms eager on one H200 (torch 2.11).
 SIZES = {"gpu": {"batch_size": 32, "height": 256, "width": 256}}
 
 

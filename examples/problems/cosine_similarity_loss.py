@@ -14,11 +14,12 @@ class Model(nn.Module):
         return torch.mean(1 - cosine_sim)
 
 
-batch_size = 96
+batch_size = 192
 dim = 32768
 
 # Globals rebound for the GPU-sized variant (`--size gpu`).
 # Eager norms + normalize + dot: ~9 passes over 1.1 GB = 9.7 GB -> ~2.3 ms.
+# Measured: 3.1 ms eager on one H200 (torch 2.11).
 SIZES = {"gpu": {"batch_size": 4096, "dim": 65536}}
 
 

@@ -18,6 +18,7 @@ dim = 262144
 
 # Globals rebound for the GPU-sized variant (`--size gpu`).
 # 4.3 GB in + 4.3 GB out = 8.6 GB moved -> ~2 ms at 4.3 TB/s.
+# Measured: 2.1 ms eager on one H200 (torch 2.11).
 SIZES = {"gpu": {"batch_size": 4096, "dim": 262144}}
 
 

@@ -12,12 +12,13 @@ class Model(nn.Module):
         return torch.matmul(A, B)
 
 
-M = 1024
+M = 2048
 K = 256
 N = 2048
 
 # Globals rebound for the GPU-sized variant (`--size gpu`).
 # 2*M*K*N = 137 GFLOP -> ~2.7 ms at ~50 TFLOP/s fp32 (no TF32); 235 MB in+out.
+# Measured: 2.8 ms eager on one H200 (torch 2.11).
 SIZES = {"gpu": {"M": 8192, "K": 2048, "N": 4096}}
 
 

@@ -16,6 +16,7 @@ N = 1024
 
 # Globals rebound for the GPU-sized variant (`--size gpu`).
 # 2*N^3 = 137 GFLOP -> ~2.7 ms at ~50 TFLOP/s fp32 (no TF32); 201 MB in+out.
+# Measured: 2.7 ms eager on one H200 (torch 2.11).
 SIZES = {"gpu": {"N": 4096}}
 
 

@@ -17,6 +17,7 @@ dim = 262144
 
 # Globals rebound for the GPU-sized variant (`--size gpu`).
 # Norm pass + divide pass, ~3 x 4.3 GB = 13 GB moved -> ~3 ms at 4.3 TB/s.
+# Measured: 4.1 ms eager on one H200 (torch 2.11).
 SIZES = {"gpu": {"batch_size": 4096, "dim": 262144}}
 
 

@@ -19,6 +19,7 @@ hidden = 1024
 
 # Globals rebound for the GPU-sized variant (`--size gpu`).
 # 4.3 GB in + 4.3 GB out = 8.6 GB moved -> ~2 ms at 4.3 TB/s.
+# Measured: 3.2 ms eager on one H200 (torch 2.11).
 SIZES = {"gpu": {"batch_size": 32, "seq_len": 4096, "hidden": 8192}}
 
 

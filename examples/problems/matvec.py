@@ -17,6 +17,7 @@ K = 8192
 
 # Globals rebound for the GPU-sized variant (`--size gpu`).
 # Reads the 8.6 GB matrix once -> ~2.2 ms at ~4 TB/s (memory bound).
+# Measured: 2.3 ms eager on one H200 (torch 2.11).
 SIZES = {"gpu": {"M": 16384, "K": 131072}}
 
 

@@ -23,6 +23,7 @@ padding = 1
 
 # Globals rebound for the GPU-sized variant (`--size gpu`).
 # 4.3 GB in + 1.1 GB out = 5.4 GB moved -> ~1.3 ms at 4.3 TB/s.
+# Measured: 4.1 ms eager on one H200 (torch 2.11).
 SIZES = {"gpu": {"batch_size": 64, "height": 512, "width": 512}}
 
 

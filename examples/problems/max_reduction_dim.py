@@ -13,13 +13,14 @@ class Model(nn.Module):
         return torch.max(x, dim=self.dim)[0]
 
 
-batch_size = 32
+batch_size = 64
 dim1 = 512
 dim2 = 1024
 reduce_dim = 2
 
 # Globals rebound for the GPU-sized variant (`--size gpu`).
-# Reads 8.6 GB, writes 2 MB -> ~2 ms at 4.3 TB/s.
+# Reads 8.6 GB, writes 2 MB (+ int64 indices) -> ~2 ms at 4.3 TB/s.
+# Measured: 2.3 ms eager on one H200 (torch 2.11).
 SIZES = {"gpu": {"batch_size": 128, "dim1": 4096, "dim2": 4096}}
 
 

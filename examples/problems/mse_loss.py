@@ -17,6 +17,7 @@ dim = 262144
 
 # Globals rebound for the GPU-sized variant (`--size gpu`).
 # Eager sub + pow + mean: ~6 passes over 2.1 GB = 13 GB -> ~3 ms at 4.3 TB/s.
+# Measured: 3.0 ms eager on one H200 (torch 2.11).
 SIZES = {"gpu": {"batch_size": 4096, "dim": 131072}}
 
 

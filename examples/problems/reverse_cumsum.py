@@ -13,12 +13,14 @@ class Model(nn.Module):
         return torch.cumsum(x.flip(self.dim), dim=self.dim).flip(self.dim)
 
 
-batch_size = 24
+batch_size = 32
 dim = 262144
 scan_dim = 1
 
 # Globals rebound for the GPU-sized variant (`--size gpu`).
-# Eager flip + cumsum + flip: ~6 passes over 2.1 GB = 13 GB -> ~3 ms at 4.3 TB/s.
+# Eager flip + cumsum + flip: ~6 passes over 1.1 GB = 6.4 GB -> ~1.5 ms at
+# 4.3 TB/s; scans run below peak bandwidth.
+# Measured: 2.9 ms eager on one H200 (torch 2.11).
 SIZES = {"gpu": {"batch_size": 2048, "dim": 131072}}
 
 

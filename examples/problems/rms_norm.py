@@ -22,6 +22,7 @@ dim2 = 128
 
 # Globals rebound for the GPU-sized variant (`--size gpu`).
 # Eager: ~5 passes over 2.1 GB = 11 GB moved -> ~2.5 ms at 4.3 TB/s.
+# Measured: 3.3 ms eager on one H200 (torch 2.11).
 SIZES = {"gpu": {"batch_size": 32, "dim1": 512, "dim2": 512}}
 
 

@@ -17,6 +17,7 @@ dim = 262144
 
 # Globals rebound for the GPU-sized variant (`--size gpu`).
 # Rows of 512 KB, ~3 reads + 1 write of 2.1 GB = 8.6 GB moved -> ~2 ms at 4.3 TB/s.
+# Measured: 2.1 ms eager on one H200 (torch 2.11).
 SIZES = {"gpu": {"batch_size": 4096, "dim": 131072}}
 
 

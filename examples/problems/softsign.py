@@ -12,11 +12,12 @@ class Model(nn.Module):
         return x / (1 + torch.abs(x))
 
 
-batch_size = 24
+batch_size = 32
 dim = 262144
 
 # Globals rebound for the GPU-sized variant (`--size gpu`).
 # 3 eager kernels, ~7 passes over 2.1 GB = 15 GB moved -> ~3.5 ms at 4.3 TB/s.
+# Measured: 3.5 ms eager on one H200 (torch 2.11).
 SIZES = {"gpu": {"batch_size": 4096, "dim": 131072}}
 
 
