@@ -117,6 +117,7 @@ def time_problem(
         seeds=fresh_seeds(1, options.seed),
         baselines=list(options.baselines),
         protocol=options.protocol.__dict__,
+        env=options.protocol.environment(),
     )
     result = run_isolated(job, options.limits)
     return TimeReport(

@@ -57,7 +57,12 @@ def run_isolated(job: Job, limits: Limits = Limits()) -> JobResult:
         progress = Path(tmp, "progress")
         job = job.model_copy(update={"progress_path": str(progress)})
         job_path.write_text(job.model_dump_json())
-        env = {**os.environ, "OMP_NUM_THREADS": str(job.threads), "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            "OMP_NUM_THREADS": str(job.threads),
+            "PYTHONUNBUFFERED": "1",
+            **job.env,
+        }
         command = [sys.executable, "-m", "pragma_kernels.worker", str(job_path), str(result_path)]
         process = subprocess.Popen(
             command,

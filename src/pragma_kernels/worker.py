@@ -37,6 +37,7 @@ class Job(BaseModel):
     baselines: list[str] = ["eager"]
     protocol: dict = {}
     progress_path: str = ""
+    env: dict[str, str] = {}  # extra environment for the worker process
 
 
 class JobResult(BaseModel):

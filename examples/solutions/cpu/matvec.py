@@ -1,8 +1,8 @@
 """Hand-written reference solution (not model output): matrix-vector product A @ B in C++.
 
 Why it is fast: the product is bound by reading A once. Each thread streams a contiguous band
-of rows, four rows at a time against the same chunk of B (B stays in L1/L2), with 4 vector
-accumulators per row so the FMAs keep up with memory.
+of rows, four rows at a time, so every vector load of B (which stays in L1/L2) feeds four FMAs
+into four independent vector accumulators.
 """
 
 import torch
