@@ -194,17 +194,18 @@ def time_command(
         _print_verdict(report.verdict)
         raise typer.Exit(_exit_code(report.verdict))
     table = Table(title=f"{report.problem} (size {report.size}, {target.threads} threads)")
-    for column in ("", "median ms", "IQR ms", "CV", "samples", "speedup of candidate"):
+    columns = ("", "median ms", "IQR ms", "CV", "samples", "setup s", "candidate speedup")
+    for column in columns:
         table.add_column(column, justify="right" if column else "left")
     for label, timing in report.timings.items():
-        speedup = report.speedup(label)
-        note = f" (compile {timing.setup_s:.1f} s)" if timing.setup_s else ""
+        speedup = None if label == "candidate" else report.speedup(label)
         table.add_row(
-            label + note,
+            label,
             f"{timing.median_ms:.4g}",
             f"{timing.iqr_ms:.3g}",
             f"{timing.cv:.1%}",
             f"{timing.samples}x{timing.calls_per_sample}",
+            f"{timing.setup_s:.1f}" if timing.setup_s else "",
             f"{speedup:.2f}x" if speedup else "",
         )
     console.print(table)
