@@ -297,8 +297,9 @@ class Worker:
                 setup["compile"] = time.perf_counter() - start
                 callables["compile"] = lambda: compiled(*inputs)
             if candidate is not None:
-                own = [_clone(x) for x in inputs]
-                callables["candidate"] = lambda: candidate(*own)
+                # The same input tensors as the baselines: on a VM, two copies can sit in
+                # memory of different speed and skew the ratio (verify() uses own copies).
+                callables["candidate"] = lambda: candidate(*inputs)
             self.enter("timing")
             try:
                 timings = measure_interleaved(
