@@ -35,10 +35,6 @@ class Problem:
     size: str  # the SIZES key applied, or "default"
     sizes: tuple[str, ...] = field(default=())  # sizes the file offers besides its default
 
-    @property
-    def source(self) -> str:
-        return self.path.read_text()
-
 
 def _module_name(path: Path) -> str:
     digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
