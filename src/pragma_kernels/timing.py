@@ -33,7 +33,9 @@ class Timing(BaseModel):
     calls_per_sample: int
     threads: int | None = None
     method: str = ""
-    setup_s: float | None = None  # e.g. torch.compile's compile time, not in the figures
+    setup_s: float | None = None  # first call: torch.compile / Triton compile + autotune
+    event_median_ms: float | None = None  # GPU: CUDA-event median
+    host_median_ms: float | None = None  # GPU: device-synchronised host-timed median
 
     def describe(self) -> str:
         return (

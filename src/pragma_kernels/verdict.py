@@ -23,6 +23,10 @@ class VerdictKind(StrEnum):
     BAD_CALL = "bad_call"
     RUNTIME_ERROR = "runtime_error"
     CRASH = "crash"
+    TRITON_COMPILE = "triton_compile"
+    OUT_OF_RESOURCES = "out_of_resources"  # shared memory / registers beyond the GPU's limit
+    ILLEGAL_MEMORY_ACCESS = "illegal_memory_access"
+    LAUNCH_ERROR = "launch_error"
     TIMEOUT = "timeout"
     OUT_OF_MEMORY = "out_of_memory"
     OUTPUT_TYPE = "output_type"
@@ -63,6 +67,7 @@ class Verdict(BaseModel):
     max_rel_err: float | None = None
     mismatch_fraction: float | None = None
     stderr_tail: str = ""
+    details: dict = Field(default_factory=dict)  # kind-specific facts, e.g. a resource limit
     seconds: float | None = None
 
     def summary(self) -> str:
@@ -120,6 +125,28 @@ _DEFAULTS: dict[VerdictKind, tuple[str, str]] = {
         "write in the C++ code.",
         "Check loop bounds and index arithmetic against the tensor sizes; make "
         "sure every output element is written exactly once.",
+    ),
+    VerdictKind.TRITON_COMPILE: (
+        "Triton could not compile a kernel: an unsupported construct or a type/shape error in "
+        "the @triton.jit code.",
+        "Fix the kernel line shown; block sizes given to tl.arange must be tl.constexpr powers "
+        "of two, and only tl.* operations work inside a kernel.",
+    ),
+    VerdictKind.OUT_OF_RESOURCES: (
+        "A kernel needs more shared memory or registers than the GPU provides (see the limit).",
+        "Reduce BLOCK sizes or num_stages (shared memory), or num_warps/BLOCK (registers); "
+        "prune the autotune configs that exceed the limit.",
+    ),
+    VerdictKind.ILLEGAL_MEMORY_ACCESS: (
+        "A kernel read or wrote outside a tensor (the CUDA context was lost; the worker was "
+        "discarded).",
+        "Mask every tl.load/tl.store with the bounds (offs < n); use int64 offsets when "
+        "index products can pass 2**31; check strides and the grid size.",
+    ),
+    VerdictKind.LAUNCH_ERROR: (
+        "A kernel launch was rejected: the grid or block configuration is invalid for this GPU.",
+        "Keep grid dimensions within limits (y and z < 65536), num_warps a power of two <= 32, "
+        "and pass every kernel argument.",
     ),
     VerdictKind.TIMEOUT: (
         "The candidate did not finish within the time limit: an endless loop, "

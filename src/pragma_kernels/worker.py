@@ -4,23 +4,25 @@ Started by isolation.py as `python -m pragma_kernels.worker JOB.json RESULT.json
 It loads the problem and the untrusted candidate, writes the stage it is in to
 a progress file (so a crash or hang can be placed), and writes the result JSON.
 Every failure it can observe becomes a Verdict; what it cannot (a segfault, a
-hang, the OOM killer) the parent classifies from the exit status.
+hang, the OOM killer) the parent classifies from the exit status. One job per
+process also means a CUDA context broken by an illegal access dies with it.
 """
 
 from __future__ import annotations
 
 import faulthandler
+import importlib.util
 import sys
 import time
-import traceback
 from pathlib import Path
 from types import ModuleType
 
 from pydantic import BaseModel
 
-from pragma_kernels.compare import compare_outputs
-from pragma_kernels.errors import BuildError, CppCallError, FlagError, PragmaError, ProblemError
-from pragma_kernels.timing import Protocol, Timing, measure_interleaved
+from pragma_kernels.classify import Classified, classify_import_error, classify_run_error
+from pragma_kernels.compare import compare_outputs, flatten_outputs
+from pragma_kernels.errors import ProblemError
+from pragma_kernels.timing import Timing
 from pragma_kernels.verdict import Trial, Verdict, VerdictKind, failure
 
 
@@ -30,6 +32,7 @@ class Job(BaseModel):
     solution: str | None = None
     size: str | None = None
     device: str = "cpu"
+    dtype: str = "float32"
     threads: int = 1
     seeds: list[int] = [0, 1, 2]
     atol: float = 1e-2
@@ -54,47 +57,35 @@ class Failed(Exception):
 
 class Worker:
     def __init__(self, job: Job):
+        import torch
+
         self.job = job
         self.stage = "start"
+        self.dtype = getattr(torch, job.dtype)
 
     def enter(self, stage: str) -> None:
         self.stage = stage
         if self.job.progress_path:
             Path(self.job.progress_path).write_text(stage)
 
-    # -- locating errors in the candidate -------------------------------------------------
-    def _location(self, exc: BaseException) -> str | None:
-        if self.job.solution is None:
-            return None
-        target = str(Path(self.job.solution).resolve())
-        frames = [
-            f
-            for f in traceback.extract_tb(exc.__traceback__)
-            if str(Path(f.filename).resolve()) == target
-        ]
-        return f"{self.job.solution}:{frames[-1].lineno}" if frames else None
-
-    def fail(self, kind: VerdictKind, exc: BaseException | str, **fields) -> Failed:
-        message = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
-        location = None if isinstance(exc, str) else self._location(exc)
-        fields.setdefault("location", location)
+    def fail(self, kind: VerdictKind, message: str, **fields) -> Failed:
+        fields.setdefault("dtype", self.job.dtype)
         return Failed(failure(kind, message[:4000], stage=self.stage, **fields))
 
-    def classify_exception(self, exc: BaseException) -> Failed:
-        text = str(exc)
-        if isinstance(exc, CppCallError):
-            return self.fail(VerdictKind.BAD_CALL, exc)
-        if (
-            isinstance(exc, MemoryError)
-            or "can't allocate memory" in text
-            or "out of memory" in text.lower()
-        ):
-            return self.fail(VerdictKind.OUT_OF_MEMORY, exc)
-        if isinstance(exc, TypeError) and (
-            "positional argument" in text or "keyword argument" in text
-        ):
-            return self.fail(VerdictKind.SIGNATURE, exc)
-        return self.fail(VerdictKind.RUNTIME_ERROR, exc)
+    def failed(self, classified: Classified) -> Failed:
+        return self.fail(
+            classified.kind, classified.message, location=classified.location, **classified.fields
+        )
+
+    def problem_error(self, what: str, exc: BaseException | None = None) -> Failed:
+        raised = f" raised {type(exc).__name__}: {exc}" if exc else ""
+        return self.fail(VerdictKind.PROBLEM_ERROR, f"{self.job.problem}: {what}{raised}")
+
+    def sync(self) -> None:
+        if self.job.device.startswith("cuda"):
+            import torch
+
+            torch.cuda.synchronize()
 
     # -- stages ---------------------------------------------------------------------------
     def load_problem(self) -> ModuleType:
@@ -107,40 +98,21 @@ class Worker:
             raise self.fail(VerdictKind.PROBLEM_ERROR, str(exc)) from None
 
     def load_candidate(self) -> type:
-        assert self.job.solution is not None
-        path = Path(self.job.solution)
-        self.enter("load candidate")
-        try:
-            code = compile(path.read_text(), str(path), "exec")
-        except SyntaxError as exc:
-            raise self.fail(
-                VerdictKind.SYNTAX, f"line {exc.lineno}: {exc.msg}", location=f"{path}:{exc.lineno}"
-            ) from None
-        module = ModuleType("pragma_candidate")
-        module.__file__ = str(path)
-        sys.modules[module.__name__] = module
-        self.enter("import candidate (C++ build)")
-        try:
-            exec(code, module.__dict__)
-        except FlagError as exc:
-            raise self.fail(VerdictKind.BAD_FLAGS, exc) from None
-        except BuildError as exc:
-            errors = [d for d in exc.diagnostics if d.severity == "error"]
-            location = f"{errors[0].file}:{errors[0].line}" if errors else None
-            raise self.fail(
-                VerdictKind.BUILD, str(exc), location=location, stderr_tail=exc.log[-4000:]
-            ) from None
-        except CppCallError as exc:
-            raise self.fail(VerdictKind.BAD_CALL, exc) from None
-        except PragmaError as exc:
-            raise self.fail(VerdictKind.BUILD, exc) from None
-        except MemoryError as exc:
-            raise self.fail(VerdictKind.OUT_OF_MEMORY, exc) from None
-        except Exception as exc:
-            raise self.fail(VerdictKind.IMPORT, exc) from None
-        model_new = getattr(module, "ModelNew", None)
+        """Import the candidate as a real module (Triton reads kernel source from the file)."""
         import torch.nn as nn
 
+        path = Path(self.job.solution or "")
+        self.enter("import candidate (build)")
+        spec = importlib.util.spec_from_file_location("pragma_candidate", path)
+        if spec is None or spec.loader is None:
+            raise self.fail(VerdictKind.IMPORT, f"{path}: not an importable Python file")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            raise self.failed(classify_import_error(exc, self.job.solution)) from None
+        model_new = getattr(module, "ModelNew", None)
         if not (isinstance(model_new, type) and issubclass(model_new, nn.Module)):
             found = "nothing" if model_new is None else type(model_new).__name__
             raise self.fail(
@@ -156,22 +128,17 @@ class Worker:
         try:
             init = problem.get_init_inputs()
             torch.manual_seed(self.job.seeds[0])
-            reference = problem.Model(*init).to(self.job.device)
+            reference = problem.Model(*init).to(device=self.job.device, dtype=self.dtype)
         except Exception as exc:
-            raise self.fail(
-                VerdictKind.PROBLEM_ERROR,
-                f"{self.job.problem}: the reference Model "
-                f"could not be built: {type(exc).__name__}: {exc}. Fix: make "
-                "Model(*get_init_inputs()) work on its own",
-            ) from None
+            raise self.problem_error("Model(*get_init_inputs())", exc) from None
         if model_new is None:
             return reference, None
         self.enter("construct candidate")
         try:
             torch.manual_seed(self.job.seeds[0])
-            candidate = model_new(*init).to(self.job.device)
+            candidate = model_new(*init).to(device=self.job.device, dtype=self.dtype)
         except Exception as exc:
-            raise self.classify_exception(exc) from None
+            raise self.failed(classify_run_error(exc, self.job.solution)) from None
         return reference, candidate
 
     def make_inputs(self, problem: ModuleType, seed: int) -> list:
@@ -182,39 +149,40 @@ class Worker:
         try:
             inputs = problem.get_inputs()
         except Exception as exc:
-            raise self.fail(
-                VerdictKind.PROBLEM_ERROR,
-                f"{self.job.problem}: get_inputs() raised {type(exc).__name__}: {exc}",
-            ) from None
+            raise self.problem_error("get_inputs()", exc) from None
         if not isinstance(inputs, (list, tuple)):
-            raise self.fail(
-                VerdictKind.PROBLEM_ERROR,
-                f"{self.job.problem}: get_inputs() returned "
-                f"{type(inputs).__name__}. Fix: return a list of tensors",
+            raise self.problem_error(
+                f"get_inputs() returned {type(inputs).__name__}; Fix: return a list of tensors"
             )
-        return [x.to(self.job.device) if isinstance(x, torch.Tensor) else x for x in inputs]
+        # KernelBench's precision handling: floating inputs take the requested dtype.
+        return [
+            (x.to(self.job.device, self.dtype) if x.is_floating_point() else x.to(self.job.device))
+            if isinstance(x, torch.Tensor)
+            else x
+            for x in inputs
+        ]
 
     def run_reference(self, reference, inputs: list):
-        from pragma_kernels.compare import flatten_outputs
-
         self.enter("reference forward")
         try:
             out = reference(*inputs)
+            self.sync()
         except Exception as exc:
-            raise self.fail(
-                VerdictKind.PROBLEM_ERROR,
-                f"{self.job.problem}: Model.forward raised "
-                f"{type(exc).__name__}: {exc}. Fix: run the file's Model on "
-                "get_inputs() on its own",
-            ) from None
+            raise self.problem_error("Model.forward(*get_inputs())", exc) from None
         if flatten_outputs(out) is None:
-            raise self.fail(
-                VerdictKind.PROBLEM_ERROR,
-                f"{self.job.problem}: Model.forward "
-                f"returned {type(out).__name__}. Fix: return a tensor or a tuple of "
-                "tensors",
+            raise self.problem_error(
+                f"Model.forward returned {type(out).__name__}; Fix: return "
+                "a tensor or a tuple of tensors"
             )
         return out
+
+    def run_candidate(self, candidate, inputs: list):
+        try:
+            out = candidate(*inputs)
+            self.sync()  # asynchronous GPU faults surface here, still in the candidate's stage
+            return out
+        except Exception as exc:
+            raise self.failed(classify_run_error(exc, self.job.solution)) from None
 
     def verify(self) -> JobResult:
         import torch
@@ -231,12 +199,7 @@ class Worker:
                     trials.append(Trial(seed=seed, ok=True, detail="reference only"))
                     continue
                 self.enter(f"candidate forward (trial {number}, seed {seed})")
-                try:
-                    got = candidate(*[_clone(x) for x in inputs])
-                    if self.job.device != "cpu":
-                        torch.cuda.synchronize()
-                except Exception as exc:
-                    raise self.classify_exception(exc) from None
+                got = self.run_candidate(candidate, [_clone(x) for x in inputs])
                 self.enter(f"compare (trial {number})")
                 result = compare_outputs(expected, got, self.job.atol, self.job.rtol)
                 trials.append(
@@ -251,24 +214,37 @@ class Worker:
                 )
                 if result.kind is not None:
                     raise self.fail(
-                        result.kind,
-                        result.detail,
-                        trials=trials,
-                        **_error_stats(trials),
-                        **self._tolerance(),
+                        result.kind, result.detail, trials=trials, **self._stats(trials)
                     )
-        verdict = Verdict(
-            ok=True,
-            kind=VerdictKind.OK,
-            trials=trials,
-            stage="done",
-            **_error_stats(trials),
-            **self._tolerance(),
+        return JobResult(
+            verdict=Verdict(
+                ok=True,
+                kind=VerdictKind.OK,
+                trials=trials,
+                stage="done",
+                dtype=self.job.dtype,
+                **self._stats(trials),
+            )
         )
-        return JobResult(verdict=verdict)
 
-    def _tolerance(self) -> dict:
-        return {"atol": self.job.atol, "rtol": self.job.rtol}
+    def _stats(self, trials: list[Trial]) -> dict:
+        def worst(attribute: str) -> float | None:
+            values = [getattr(t, attribute) for t in trials if getattr(t, attribute) is not None]
+            return max(values) if values else None
+
+        return {
+            "atol": self.job.atol,
+            "rtol": self.job.rtol,
+            **{name: worst(name) for name in ("max_abs_err", "max_rel_err", "mismatch_fraction")},
+        }
+
+    def first_call(self, label: str, fn) -> float:
+        """Run once and return the seconds it took: compile, autotune, caches."""
+        self.enter(f"first call: {label}")
+        start = time.perf_counter()
+        fn()
+        self.sync()
+        return time.perf_counter() - start
 
     def time(self) -> JobResult:
         import torch
@@ -282,38 +258,46 @@ class Worker:
             self.run_reference(reference, inputs)
             if "eager" in self.job.baselines:
                 callables["eager"] = lambda: reference(*inputs)
-            if "compile" in self.job.baselines:
-                self.enter("torch.compile baseline (compiling)")
-                compiled = torch.compile(reference)
-                start = time.perf_counter()
-                try:
-                    compiled(*inputs)
-                except Exception as exc:
-                    raise self.fail(
-                        VerdictKind.WORKER_ERROR,
-                        f"torch.compile of the reference "
-                        f"failed: {type(exc).__name__}: {str(exc)[:1500]}",
-                    ) from None
-                setup["compile"] = time.perf_counter() - start
-                callables["compile"] = lambda: compiled(*inputs)
+            for name in ("compile", "compile-max-autotune"):
+                if name in self.job.baselines:
+                    mode = "max-autotune" if name.endswith("autotune") else None
+                    compiled = torch.compile(reference, mode=mode)
+                    try:
+                        setup[name] = self.first_call(name, lambda c=compiled: c(*inputs))
+                    except Exception as exc:
+                        raise self.fail(
+                            VerdictKind.WORKER_ERROR,
+                            f"torch.compile of the reference failed: {type(exc).__name__}: {exc}",
+                        ) from None
+                    callables[name] = lambda c=compiled: c(*inputs)
             if candidate is not None:
                 # The same input tensors as the baselines: on a VM, two copies can sit in
                 # memory of different speed and skew the ratio (verify() uses own copies).
                 callables["candidate"] = lambda: candidate(*inputs)
+                setup["candidate"] = self.first_call(
+                    "candidate", lambda: self.run_candidate(candidate, inputs)
+                )
             self.enter("timing")
             try:
-                timings = measure_interleaved(
-                    callables, Protocol(**self.job.protocol), _sync(self.job.device)
-                )
+                timings = self.measure(callables)
             except Exception as exc:
-                raise self.classify_exception(exc) from None
-        for label, seconds in setup.items():
-            timings[label].setup_s = seconds
-        for timing in timings.values():
+                raise self.failed(classify_run_error(exc, self.job.solution)) from None
+        for label, timing in timings.items():
+            timing.setup_s = setup.get(label)
             timing.threads = self.job.threads
         return JobResult(
-            verdict=Verdict(ok=True, kind=VerdictKind.OK, stage="done"), timings=timings
+            verdict=Verdict(ok=True, kind=VerdictKind.OK, stage="done", dtype=self.job.dtype),
+            timings=timings,
         )
+
+    def measure(self, callables: dict) -> dict[str, Timing]:
+        if self.job.device.startswith("cuda"):
+            from pragma_kernels.timing_gpu import GpuProtocol, measure_cuda
+
+            return measure_cuda(callables, GpuProtocol(**self.job.protocol))
+        from pragma_kernels.timing import Protocol, measure_interleaved
+
+        return measure_interleaved(callables, Protocol(**self.job.protocol))
 
 
 def _clone(value):
@@ -322,28 +306,12 @@ def _clone(value):
     return value.clone() if isinstance(value, torch.Tensor) else value
 
 
-def _sync(device: str):
-    if device == "cpu":
-        return lambda: None
-    import torch
-
-    return torch.cuda.synchronize
-
-
-def _error_stats(trials: list[Trial]) -> dict:
-    def worst(attribute: str) -> float | None:
-        values = [getattr(t, attribute) for t in trials if getattr(t, attribute) is not None]
-        return max(values) if values else None
-
-    return {name: worst(name) for name in ("max_abs_err", "max_rel_err", "mismatch_fraction")}
-
-
 def run_job(job: Job) -> JobResult:
     import torch
 
     torch.set_num_threads(job.threads)
-    worker = Worker(job)
     try:
+        worker = Worker(job)
         return worker.verify() if job.action == "verify" else worker.time()
     except Failed as failed:
         return JobResult(verdict=failed.verdict)
