@@ -102,13 +102,39 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.3g}"
 
 
+TargetOpt = Annotated[
+    str | None, typer.Option(help="cpu or gpu (default: gpu if one is present, else cpu)")
+]
+DtypeOpt = Annotated[str, typer.Option(help="float32, float16 or bfloat16 (inputs and weights)")]
+
+
+def _target(kind: str | None, threads: int | None):
+    from pragma_kernels.targets import Target
+
+    try:
+        return Target.resolve(kind, threads)
+    except ValueError as exc:
+        raise _bad_input(str(exc)) from None
+
+
+def _check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
+    if value not in choices:
+        raise _bad_input(f"unknown {what} {value!r}. Fix: use one of {', '.join(choices)}")
+
+
 @app.command()
 def verify(
     problem: ProblemArg,
     solution: Annotated[Path, typer.Argument(help="Candidate file defining ModelNew")],
+    target: TargetOpt = None,
+    dtype: DtypeOpt = "float32",
     trials: Annotated[int, typer.Option(min=1, help="Fresh random input sets")] = 3,
-    atol: Annotated[float, typer.Option(help="Absolute tolerance")] = 1e-2,
-    rtol: Annotated[float, typer.Option(help="Relative tolerance")] = 1e-2,
+    atol: Annotated[
+        float | None, typer.Option(help="Absolute tolerance (default per dtype)")
+    ] = None,
+    rtol: Annotated[
+        float | None, typer.Option(help="Relative tolerance (default per dtype)")
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Fix the seeds (default: fresh)")] = None,
     size: SizeOpt = None,
     threads: ThreadsOpt = None,
@@ -116,22 +142,26 @@ def verify(
     memory_mb: Annotated[int | None, typer.Option(help="Memory limit (default 75% of RAM)")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Build the candidate in an isolated worker and compare it with the reference."""
-    from pragma_kernels.evaluate import VerifyOptions
+    """Build the candidate in an isolated worker and compare it with the reference.
+
+    Example: pragma verify examples/problems/rms_norm.py examples/solutions/cpu/rms_norm.py
+    """
+    from pragma_kernels.evaluate import DTYPES, VerifyOptions
     from pragma_kernels.evaluate import verify as run_verify
-    from pragma_kernels.targets import Target
 
     _require_file(problem, "problem")
     _require_file(solution, "solution")
+    _check_choice(dtype, DTYPES, "dtype")
     options = VerifyOptions(
         trials=trials,
         atol=atol,
         rtol=rtol,
+        dtype=dtype,
         seed=seed,
         size=size,
         limits=Limits(timeout_s=timeout, memory_mb=memory_mb),
     )
-    verdict = run_verify(problem, solution, Target.cpu(threads), options)
+    verdict = run_verify(problem, solution, _target(target, threads), options)
     if as_json:
         print(verdict.model_dump_json(indent=2))
     else:
@@ -145,33 +175,48 @@ def time_command(
     solution: Annotated[
         Path | None, typer.Argument(help="Candidate file (omit to time only the baselines)")
     ] = None,
+    target: TargetOpt = None,
+    dtype: DtypeOpt = "float32",
     baseline: Annotated[
-        list[str] | None, typer.Option(help="eager and/or compile (repeatable; default: both)")
+        list[str] | None,
+        typer.Option(
+            help="eager, compile, compile-max-autotune (repeatable; default: eager and compile)"
+        ),
     ] = None,
-    budget: Annotated[float, typer.Option(help="Seconds of samples per timed callable")] = 2.0,
+    budget: Annotated[
+        float | None, typer.Option(help="Seconds of samples per timed callable")
+    ] = None,
     check: Annotated[bool, typer.Option(help="Verify the candidate before timing it")] = True,
     size: SizeOpt = None,
     threads: ThreadsOpt = None,
     timeout: Annotated[float, typer.Option(help="Wall-clock limit, seconds")] = 900.0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Time the candidate against PyTorch eager and torch.compile with one protocol."""
-    from pragma_kernels.evaluate import BASELINES, TimeOptions, VerifyOptions, time_problem
+    """Time the candidate against PyTorch eager and torch.compile with one protocol.
+
+    Example: pragma time examples/problems/softmax.py examples/solutions/gpu/softmax.py
+    """
+    from pragma_kernels.evaluate import (
+        BASELINES,
+        DEFAULT_BASELINES,
+        DTYPES,
+        TimeOptions,
+        VerifyOptions,
+        time_problem,
+    )
     from pragma_kernels.evaluate import verify as run_verify
-    from pragma_kernels.targets import Target
-    from pragma_kernels.timing import Protocol
 
     _require_file(problem, "problem")
     if solution is not None:
         _require_file(solution, "solution")
-    baselines = tuple(baseline or BASELINES)
+    _check_choice(dtype, DTYPES, "dtype")
+    baselines = tuple(baseline or DEFAULT_BASELINES)
     for name in baselines:
-        if name not in BASELINES:
-            raise _bad_input(f"unknown baseline {name!r}. Fix: use one of {', '.join(BASELINES)}")
-    target = Target.cpu(threads)
+        _check_choice(name, BASELINES, "baseline")
+    resolved = _target(target, threads)
     correctness = None
     if solution is not None and check:
-        correctness = run_verify(problem, solution, target, VerifyOptions(size=size))
+        correctness = run_verify(problem, solution, resolved, VerifyOptions(size=size, dtype=dtype))
         if not correctness.ok:
             if as_json:
                 print(correctness.model_dump_json(indent=2))
@@ -181,11 +226,12 @@ def time_command(
             raise typer.Exit(_exit_code(correctness))
     options = TimeOptions(
         baselines=baselines,
-        protocol=Protocol(budget_s=budget),
+        budget_s=budget,
+        dtype=dtype,
         size=size,
         limits=Limits(timeout_s=timeout),
     )
-    report = time_problem(problem, solution, target, options)
+    report = time_problem(problem, solution, resolved, options)
     report.correctness = correctness
     if as_json:
         print(json.dumps(report.to_dict(), indent=2))
@@ -193,7 +239,15 @@ def time_command(
     if not report.verdict.ok:
         _print_verdict(report.verdict)
         raise typer.Exit(_exit_code(report.verdict))
-    table = Table(title=f"{report.problem} (size {report.size}, {target.threads} threads)")
+    _print_timings(report)
+    if correctness is not None:
+        console.print(f"correctness: {correctness.summary()}")
+
+
+def _print_timings(report) -> None:
+    table = Table(
+        title=f"{report.problem} (size {report.size}, {report.dtype}, {report.target.describe()})"
+    )
     columns = ("", "median ms", "IQR ms", "CV", "samples", "setup s", "candidate speedup")
     for column in columns:
         table.add_column(column, justify="right" if column else "left")
@@ -210,8 +264,9 @@ def time_command(
         )
     console.print(table)
     console.print(f"method: {report.method}")
-    if correctness is not None:
-        console.print(f"correctness: {correctness.summary()}")
+    for label, timing in report.timings.items():
+        if "WARNING" in timing.method:
+            console.print(f"[yellow]{label}:[/yellow] {timing.method.split('; WARNING: ')[-1]}")
 
 
 @app.command()

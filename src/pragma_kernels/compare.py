@@ -12,14 +12,6 @@ import torch
 
 from pragma_kernels.verdict import VerdictKind
 
-# KernelBench v0.1 tolerances (the PRAGMA paper's setting) per dtype.
-DEFAULT_TOLERANCE: dict[torch.dtype, float] = {
-    torch.float32: 1e-2,
-    torch.float16: 1e-2,
-    torch.bfloat16: 1e-2,
-    torch.float64: 1e-6,
-}
-
 
 @dataclass(frozen=True)
 class Comparison:
