@@ -124,6 +124,47 @@ def check_gpu() -> list[Check]:
     ]
 
 
+def check_hardware() -> list[Check]:
+    from pragma_kernels.hardware import detect_cpu, detect_gpu
+
+    cpu = detect_cpu()
+    caches = ", ".join(f"{k} {v // 1024} KiB" for k, v in cpu.caches.items())
+    checks = [
+        Check(
+            "CPU",
+            "ok" if not cpu.notes else "warn",
+            f"{cpu.model}; {cpu.available_cpus} of {cpu.logical_cpus} CPUs available; "
+            f"{caches}; SIMD {' '.join(cpu.simd) or 'unknown'}",
+            "; ".join(cpu.notes),
+        )
+    ]
+    gpu = detect_gpu()
+    if gpu is not None:
+        clocks = (
+            f"; max SM {gpu.max_sm_clock_mhz} MHz, memory {gpu.max_memory_clock_mhz} MHz"
+            if gpu.max_sm_clock_mhz
+            else ""
+        )
+        peaks = (
+            f"; peaks: {gpu.peaks.dram_gbps:g} GB/s, FP32 {gpu.peaks.fp32_tflops:g}, TF32 "
+            f"{gpu.peaks.tf32_tflops:g}, FP16 {gpu.peaks.fp16_tflops:g}, BF16 "
+            f"{gpu.peaks.bf16_tflops:g} TFLOP/s ({gpu.peaks.source})"
+            if gpu.peaks
+            else ""
+        )
+        checks.append(
+            Check(
+                "GPU spec",
+                "ok" if gpu.peaks else "warn",
+                f"{gpu.name}, sm_{gpu.compute_capability.replace('.', '')}, "
+                f"{gpu.sm_count} SMs, L2 {gpu.l2_bytes / 2**20:.0f} MiB, "
+                f"{gpu.memory_bytes / 2**30:.0f} GiB{clocks}{peaks}",
+                "; ".join(gpu.notes),
+            )
+        )
+    return checks
+
+
 def check_ncu() -> Check:
     path = shutil.which("ncu")
     if path is None:
@@ -170,6 +211,7 @@ def check_valgrind() -> Check:
 
 def run_checks() -> dict[str, list[Check]]:
     return {
+        "Hardware": check_hardware(),
         "CPU target": check_compiler(),
         "Python": check_python_packages(),
         "GPU target": check_gpu(),

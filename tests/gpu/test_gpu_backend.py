@@ -1,0 +1,93 @@
+"""The GPU backend on a real GPU: verdict kinds, fresh workers after a fault, the timer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pragma_kernels.evaluate import TimeOptions, VerifyOptions, time_problem, verify
+from pragma_kernels.isolation import Limits
+from pragma_kernels.targets import Target
+from pragma_kernels.verdict import VerdictKind
+
+from .. import triton_candidates as candidates
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ROOT / "tests" / "fixtures" / "problems" / "tiny_relu.py"
+RELU = ROOT / "examples" / "problems" / "relu.py"
+
+
+@pytest.fixture(scope="module")
+def target() -> Target:
+    return Target.gpu()
+
+
+def write(tmp_path: Path, source: str) -> Path:
+    path = tmp_path / "candidate.py"
+    path.write_text(source)
+    return path
+
+
+def check(tmp_path, source, target, problem=TINY, **options):
+    return verify(
+        problem,
+        write(tmp_path, source),
+        target,
+        VerifyOptions(limits=Limits(timeout_s=120), **options),
+    )
+
+
+def test_triton_relu_passes_at_gpu_size_in_every_dtype(tmp_path, target):
+    for dtype in ("float32", "float16", "bfloat16"):
+        verdict = check(tmp_path, candidates.RELU, target, problem=RELU, dtype=dtype)
+        assert verdict.ok, verdict.model_dump_json(indent=1)
+        assert verdict.dtype == dtype
+
+
+def test_illegal_memory_access_is_classified_and_the_next_worker_is_clean(tmp_path, target):
+    verdict = check(tmp_path, candidates.OUT_OF_BOUNDS, target)
+    assert verdict.kind in (VerdictKind.ILLEGAL_MEMORY_ACCESS, VerdictKind.CRASH), (
+        verdict.model_dump_json(indent=1)
+    )
+    again = check(tmp_path, candidates.RELU, target)
+    assert again.ok, again.model_dump_json(indent=1)
+
+
+def test_triton_compile_error_points_at_the_kernel_line(tmp_path, target):
+    verdict = check(tmp_path, candidates.COMPILE_ERROR, target)
+    assert verdict.kind == VerdictKind.TRITON_COMPILE, verdict.model_dump_json(indent=1)
+    assert verdict.location and verdict.location.startswith(str(tmp_path / "candidate.py"))
+    assert verdict.cause and verdict.remedy
+
+
+def test_out_of_resources_reports_the_limit(tmp_path, target):
+    verdict = check(tmp_path, candidates.OUT_OF_RESOURCES, target)
+    assert verdict.kind == VerdictKind.OUT_OF_RESOURCES, verdict.model_dump_json(indent=1)
+    assert verdict.details["limit"] > 0 and verdict.details["required"] > verdict.details["limit"]
+
+
+def test_side_stream_work_is_not_timed_as_fast(tmp_path, target):
+    candidate = write(tmp_path, candidates.SIDE_STREAM)
+    assert verify(RELU, candidate, target, VerifyOptions()).ok
+    report = time_problem(RELU, candidate, target, TimeOptions(baselines=("eager",), budget_s=0.3))
+    assert report.verdict.ok, report.verdict.model_dump_json(indent=1)
+    timing = report.timings["candidate"]
+    # 20 ReLU passes cannot be faster than the one eager ReLU; events alone would say so.
+    assert timing.host_median_ms > 10 * timing.event_median_ms
+    assert "WARNING" in timing.method
+    assert report.speedup("eager") < 0.1
+
+
+def test_timer_reports_events_and_host_figures_that_agree_for_plain_kernels(tmp_path, target):
+    report = time_problem(
+        RELU,
+        write(tmp_path, candidates.RELU),
+        target,
+        TimeOptions(baselines=("eager",), budget_s=0.3),
+    )
+    for timing in report.timings.values():
+        assert timing.samples >= 100
+        assert "WARNING" not in timing.method
+        assert abs(timing.host_median_ms - timing.event_median_ms) < 0.2 * timing.event_median_ms
+    assert report.timings["candidate"].setup_s > 0
