@@ -156,3 +156,18 @@ def test_a_wrong_reference_is_the_problems_fault_not_the_candidates(tmp_path, ta
     verdict = verify(problem, candidate, target, VerifyOptions(limits=Limits(timeout_s=60)))
     assert verdict.kind == VerdictKind.PROBLEM_ERROR
     assert "model_raises.py" in verdict.message and "reference is broken" in verdict.message
+
+
+def test_resident_memory_watchdog_kills_a_worker_past_the_limit():
+    """GPU workers have no address-space limit (CUDA reserves far more); RSS is watched."""
+    import subprocess
+    import sys
+
+    from pragma_kernels.isolation import _watch
+
+    hog = subprocess.Popen(
+        [sys.executable, "-c", "x = bytearray(400 * 2**20); import time; time.sleep(30)"],
+        start_new_session=True,
+    )
+    assert _watch(hog, Limits(timeout_s=20, memory_mb=100)) == "memory"
+    assert hog.returncode is not None

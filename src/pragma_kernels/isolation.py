@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,9 +37,10 @@ class Limits:
         return int(physical * 0.75)
 
 
-def _limit_memory(limit: int):
+def _limit_memory(limit: int | None):
     def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        if limit is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
     return apply
@@ -49,6 +51,35 @@ def _signal_name(number: int) -> str:
         return signal.Signals(number).name
     except ValueError:
         return f"signal {number}"
+
+
+def _resident_bytes(pid: int) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
+    return int(match.group(1)) * 1024 if match else 0
+
+
+def _watch(process: subprocess.Popen, limits: Limits) -> str:
+    """Wait for the worker; kill its group on timeout or resident memory past the limit."""
+    deadline = time.monotonic() + limits.timeout_s
+    limit = limits.memory_bytes()
+    while process.poll() is None:
+        reason = (
+            "timeout"
+            if time.monotonic() > deadline
+            else "memory"
+            if _resident_bytes(process.pid) > limit
+            else None
+        )
+        if reason:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            return reason
+        time.sleep(0.05)
+    return "exited"
 
 
 def run_isolated(job: Job, limits: Limits = Limits()) -> JobResult:
@@ -64,24 +95,23 @@ def run_isolated(job: Job, limits: Limits = Limits()) -> JobResult:
             **job.env,
         }
         command = [sys.executable, "-m", "pragma_kernels.worker", str(job_path), str(result_path)]
-        process = subprocess.Popen(
-            command,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=env,
-            preexec_fn=_limit_memory(limits.memory_bytes()),
-            start_new_session=True,
-        )  # a timeout kills its whole group
-        timed_out = False
-        try:
-            output, _ = process.communicate(timeout=limits.timeout_s)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            os.killpg(process.pid, signal.SIGKILL)
-            output, _ = process.communicate()
-        tail = output.decode(errors="replace")[-4000:]
+        # CPU workers get an address-space limit (allocations fail cleanly inside); CUDA
+        # reserves far more address space than memory, so GPU workers are watched instead.
+        address_limit = limits.memory_bytes() if job.device == "cpu" else None
+        with open(Path(tmp, "output"), "w+b") as output:
+            process = subprocess.Popen(
+                command,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                env=env,
+                preexec_fn=_limit_memory(address_limit),
+                start_new_session=True,  # a timeout kills its whole group
+            )
+            ending = _watch(process, limits)
+            output.seek(0)
+            tail = output.read().decode(errors="replace")[-4000:]
         stage = progress.read_text() if progress.exists() else "start"
-        if not timed_out and process.returncode == 0 and result_path.exists():
+        if ending == "exited" and process.returncode == 0 and result_path.exists():
             try:
                 return JobResult.model_validate_json(result_path.read_text())
             except ValidationError as exc:
@@ -93,7 +123,7 @@ def run_isolated(job: Job, limits: Limits = Limits()) -> JobResult:
                         stderr_tail=tail,
                     )
                 )
-        verdict = _classify_exit(process.returncode, timed_out, limits, stage, tail)
+        verdict = _classify_exit(process.returncode, ending, limits, stage, tail)
         verdict.location = crash_location(tail, job.solution)
         return JobResult(verdict=verdict)
 
@@ -108,8 +138,17 @@ def crash_location(tail: str, solution: str | None) -> str | None:
     return f"{solution}:{lines[0]}" if lines else None
 
 
-def _classify_exit(returncode: int, timed_out: bool, limits: Limits, stage: str, tail: str):
-    if timed_out:
+def _classify_exit(returncode: int, ending: str, limits: Limits, stage: str, tail: str):
+    if ending == "memory":
+        return failure(
+            VerdictKind.OUT_OF_MEMORY,
+            f"resident memory passed the limit of "
+            f"{limits.memory_bytes() / 2**30:.1f} GiB during {stage}; the worker was "
+            "killed",
+            stage=stage,
+            stderr_tail=tail,
+        )
+    if ending == "timeout":
         return failure(
             VerdictKind.TIMEOUT,
             f"no result after {limits.timeout_s:g} s (during {stage})",
