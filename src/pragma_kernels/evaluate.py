@@ -7,7 +7,7 @@ runs in the caller's process.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pragma_kernels.isolation import Limits, run_isolated
@@ -48,6 +48,7 @@ class TimeReport:
     verdict: Verdict  # ok unless timing itself failed
     method: str = ""
     correctness: Verdict | None = None  # from a verify run before timing, when asked for
+    repeats: list[dict[str, Timing]] = field(default_factory=list)
 
     def speedup(self, baseline: str) -> float | None:
         base, cand = self.timings.get(baseline), self.timings.get("candidate")
@@ -111,6 +112,7 @@ class TimeOptions:
     dtype: str = "float32"
     size: str | None = None
     seed: int | None = None
+    repeats: int = 1  # measure this many times in one worker (repeatability checks)
     limits: Limits = Limits(timeout_s=900)
 
     def protocol(self, target: Target) -> Protocol | GpuProtocol:
@@ -141,6 +143,7 @@ def time_problem(
         threads=target.threads,
         seeds=fresh_seeds(1, options.seed),
         baselines=list(options.baselines),
+        repeats=options.repeats,
         protocol=protocol.__dict__,
         env=protocol.environment() if isinstance(protocol, Protocol) else {},
     )
@@ -156,4 +159,5 @@ def time_problem(
         timings=result.timings,
         verdict=result.verdict,
         method=method,
+        repeats=result.repeats,
     )

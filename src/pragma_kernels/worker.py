@@ -38,6 +38,7 @@ class Job(BaseModel):
     atol: float = 1e-2
     rtol: float = 1e-2
     baselines: list[str] = ["eager"]
+    repeats: int = 1  # timing only: measure this many times in the same worker
     protocol: dict = {}
     progress_path: str = ""
     env: dict[str, str] = {}  # extra environment for the worker process
@@ -46,6 +47,7 @@ class Job(BaseModel):
 class JobResult(BaseModel):
     verdict: Verdict
     timings: dict[str, Timing] = {}
+    repeats: list[dict[str, Timing]] = []  # every measurement when the job asked for repeats
 
 
 class Failed(Exception):
@@ -279,15 +281,17 @@ class Worker:
                 )
             self.enter("timing")
             try:
-                timings = self.measure(callables)
+                repeats = [self.measure(callables) for _ in range(self.job.repeats)]
             except Exception as exc:
                 raise self.failed(classify_run_error(exc, self.job.solution)) from None
-        for label, timing in timings.items():
-            timing.setup_s = setup.get(label)
-            timing.threads = self.job.threads
+        for timings in repeats:
+            for label, timing in timings.items():
+                timing.setup_s = setup.get(label)
+                timing.threads = self.job.threads
         return JobResult(
             verdict=Verdict(ok=True, kind=VerdictKind.OK, stage="done", dtype=self.job.dtype),
-            timings=timings,
+            timings=repeats[0],
+            repeats=repeats if self.job.repeats > 1 else [],
         )
 
     def measure(self, callables: dict) -> dict[str, Timing]:

@@ -1,9 +1,8 @@
 """Hand-written reference solution (not model output): argmax over one dim in Triton (int64 out).
 
-Why it is fast: x is viewed as (outer, reduce, inner); each program owns a block of contiguous
-inner columns and walks the reduced dim keeping a running (max, index) per tile lane, so the
-loop is pure vector loads and selects; lanes are merged once at the end. One read of x.
-Ties give the first index and NaN wins (first NaN), like torch.
+x is viewed as (outer, reduce, inner); each program owns a block of contiguous inner columns and
+keeps a running (max, index) per tile lane down the reduced dim: vector loads and selects only,
+lanes merged once at the end, one read of x. Ties -> first index, NaN wins (first NaN), as torch.
 """
 
 import torch

@@ -1,14 +1,13 @@
 """Hand-written reference solution (not model output): 1x1 Conv2d (+ bias) as a Triton GEMM.
 
-Why it is fast: per image, out (C_out x HW) = W (C_out x C_in) @ x (C_in x HW). Each program
-computes a (C_out block x spatial block) tile with tl.dot, adds the bias in registers and
-stores it once: x is read once (all C_out blocks of a spatial tile run back to back, so it
-comes from L2), the output written once, no im2col and no separate bias pass.
+Per image, out (C_out x HW) = W (C_out x C_in) @ x (C_in x HW): each program computes a (C_out
+block x spatial block) tile with tl.dot and adds the bias in registers. x is read once, the
+output written once; no im2col, no separate bias pass.
 
-Precision: fp32 uses TF32 tensor cores, like cuDNN's default for the reference conv. With
-K = C_in = 64 and the default init (|w| <= 1/sqrt(C_in)), emulated TF32 gave max error ~2e-3
-(truncation) / ~1e-3 (rounding) at the GPU size, well within atol = rtol = 1e-2; the error
-grows like sqrt(C_in) * |w| ~ constant for this init.
+Precision (fp32): TF32 tensor cores, as cuDNN uses by default for the reference conv. With
+K = C_in = 64 and the default init (|w| <= 1/sqrt(C_in)), emulated TF32 on a 65536-pixel slice
+of the GPU problem gave max error 2.4e-3 (truncation) / 1e-3 (rounding), well within
+atol = rtol = 1e-2; for this init the error stays ~constant as C_in grows (sqrt(C_in) * |w|).
 """
 
 import torch

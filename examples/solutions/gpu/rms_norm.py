@@ -1,8 +1,8 @@
 """Hand-written reference solution (not model output): RMS norm over dim 1 in Triton.
 
-Why it is fast: eager makes ~5 full passes (pow, mean, add, sqrt, divide). Here each program
-holds a (features x spatial block) tile in registers, reduces the sum of squares over the
-features and rescales the same registers: one read and one write of x.
+Eager makes ~5 full passes (pow, mean, add, sqrt, divide). Each program holds a (features x
+spatial block) tile in registers, reduces the sum of squares over the features and rescales the
+same registers: one read and one write of x.
 """
 
 import torch

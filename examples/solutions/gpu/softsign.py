@@ -1,7 +1,7 @@
 """Hand-written reference solution (not model output): softsign x / (1 + |x|) in Triton.
 
-Why it is fast: eager runs abs, add and divide as three kernels (~7 passes over memory); this
-is one fused pass, one read and one write, with contiguous vectorised loads.
+Eager runs abs, add and divide as three kernels (~7 passes over memory); this is one fused
+pass, one read and one write, with contiguous vectorised loads.
 """
 
 import torch

@@ -1,7 +1,7 @@
 """Hand-written reference solution (not model output): swish x * sigmoid(x) in Triton.
 
-Why it is fast: eager runs sigmoid and multiply as two kernels (~5 passes over memory); this
-is one fused pass, one read and one write, with contiguous vectorised loads.
+Eager runs sigmoid and multiply as two kernels (~5 passes over memory); this is one fused pass,
+one read and one write, with contiguous vectorised loads.
 """
 
 import torch
