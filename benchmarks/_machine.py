@@ -18,10 +18,20 @@ def cpu_model() -> str:
     return match.group(1).strip() if match else "unknown CPU"
 
 
-def describe() -> str:
+def describe(gpu: bool = False) -> str:
     import torch
 
-    return (
+    text = (
         f"{cpu_model()}, {available_cpus()} cores available, {platform.system()} "
         f"{platform.release()}, Python {platform.python_version()}, torch {torch.__version__}"
     )
+    if gpu and torch.cuda.is_available():
+        import triton
+
+        props = torch.cuda.get_device_properties(0)
+        text = (
+            f"{props.name} ({props.multi_processor_count} SMs, "
+            f"{props.L2_cache_size / 2**20:.0f} MiB L2), triton {triton.__version__}, CUDA "
+            f"{torch.version.cuda}; host: {text}"
+        )
+    return text

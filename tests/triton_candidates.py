@@ -38,24 +38,22 @@ OUT_OF_BOUNDS = RELU.replace("mask=mask", "").replace(
 COMPILE_ERROR = RELU.replace("BLOCK=256", "BLOCK=100").replace(
     "triton.cdiv(n, 256)", "triton.cdiv(n, 100)"
 )
-# A block far beyond the shared memory of any GPU.
-OUT_OF_RESOURCES = (
-    HEADER
-    + """
+# A 256x256 fp32 dot stages 256 KiB operands in shared memory: more than any GPU has.
+OUT_OF_RESOURCES = HEADER + """
 @triton.jit
-def big_kernel(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
+def big_kernel(a_ptr, out_ptr, BLOCK: tl.constexpr):
     offs = tl.arange(0, BLOCK)
-    a = tl.load(x_ptr + offs[:, None] * 0 + offs[None, :] * 0)
-    tl.store(out_ptr + offs, tl.sum(tl.dot(a, a), axis=1) * 0.0, mask=offs < n)
+    tile = offs[:, None] * BLOCK + offs[None, :]
+    a = tl.load(a_ptr + tile)
+    tl.store(out_ptr + tile, tl.dot(a, a))
 
 
 class ModelNew(nn.Module):
     def forward(self, x):
-        out = torch.empty(x.numel(), device=x.device, dtype=x.dtype)
-        big_kernel[(1,)](x, out, x.numel(), BLOCK=1024, num_stages=4)
+        a = torch.zeros(256 * 256, device=x.device, dtype=torch.float32)
+        big_kernel[(1,)](a, torch.empty_like(a), BLOCK=256)
         return torch.relu(x)
 """
-)
 # Correct result on the current stream, but the expensive part runs on a side stream,
 # so CUDA events on the current stream see almost nothing.
 SIDE_STREAM = (
