@@ -34,7 +34,7 @@ def check(tmp_path, source, target, problem=TINY, **options):
         problem,
         write(tmp_path, source),
         target,
-        VerifyOptions(limits=Limits(timeout_s=120), **options),
+        VerifyOptions(limits=Limits(timeout_s=60), **options),
     )
 
 
