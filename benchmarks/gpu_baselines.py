@@ -59,6 +59,8 @@ def main() -> None:
                 f"{eager.median_ms / compiled.median_ms:.2f}x | {flagged} |"
             )
         print(lines[-1], flush=True)
+        if args.out:  # written as it goes: a run cut short keeps what it measured
+            args.out.write_text("\n".join(lines) + "\n")
     lines.append(f"\nTimer: {report.method}")
     if args.out:
         args.out.write_text("\n".join(lines) + "\n")

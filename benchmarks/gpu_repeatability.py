@@ -49,6 +49,8 @@ def main() -> None:
         if not verdict.ok:
             lines.append(f"| {solution.stem} | {verdict.summary()[:150]} | | | | | |")
             print(lines[-1], flush=True)
+        if args.out:  # written as it goes: a run cut short keeps what it measured
+            args.out.write_text("\n".join(lines) + "\n")
             continue
         report = time_problem(
             problem,
@@ -59,6 +61,8 @@ def main() -> None:
         if not report.verdict.ok:
             lines.append(f"| {solution.stem} | timing failed: {report.verdict.summary()[:150]} |")
             print(lines[-1], flush=True)
+        if args.out:  # written as it goes: a run cut short keeps what it measured
+            args.out.write_text("\n".join(lines) + "\n")
             continue
         method = report.method
         cand = [r["candidate"].median_ms for r in report.repeats]
@@ -70,6 +74,8 @@ def main() -> None:
             f"{cv(cand):.2%} | {cv(eager):.2%} | {statistics.fmean(speedups):.2f}x |"
         )
         print(lines[-1], flush=True)
+        if args.out:  # written as it goes: a run cut short keeps what it measured
+            args.out.write_text("\n".join(lines) + "\n")
     lines.append(f"\nTimer: {method}")
     if args.out:
         args.out.write_text("\n".join(lines) + "\n")

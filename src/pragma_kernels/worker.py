@@ -130,7 +130,8 @@ class Worker:
         try:
             init = problem.get_init_inputs()
             torch.manual_seed(self.job.seeds[0])
-            reference = problem.Model(*init).to(device=self.job.device, dtype=self.dtype)
+            with torch.device(self.job.device):  # GPU-sized weights are made on the GPU
+                reference = problem.Model(*init).to(device=self.job.device, dtype=self.dtype)
         except Exception as exc:
             raise self.problem_error("Model(*get_init_inputs())", exc) from None
         if model_new is None:
@@ -138,7 +139,8 @@ class Worker:
         self.enter("construct candidate")
         try:
             torch.manual_seed(self.job.seeds[0])
-            candidate = model_new(*init).to(device=self.job.device, dtype=self.dtype)
+            with torch.device(self.job.device):
+                candidate = model_new(*init).to(device=self.job.device, dtype=self.dtype)
         except Exception as exc:
             raise self.failed(classify_run_error(exc, self.job.solution)) from None
         return reference, candidate
@@ -149,7 +151,10 @@ class Worker:
         self.enter(f"get_inputs (seed {seed})")
         torch.manual_seed(seed)
         try:
-            inputs = problem.get_inputs()
+            # Random inputs are drawn on the target device: multi-GB GPU inputs drawn by the
+            # CPU's generator take tens of seconds.
+            with torch.device(self.job.device):
+                inputs = problem.get_inputs()
         except Exception as exc:
             raise self.problem_error("get_inputs()", exc) from None
         if not isinstance(inputs, (list, tuple)):
