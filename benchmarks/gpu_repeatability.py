@@ -31,6 +31,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--budget", type=float, default=0.3)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("names", nargs="*", help="solutions to time (default: all)")
     args = parser.parse_args()
 
     target = Target.gpu()
@@ -44,6 +45,8 @@ def main() -> None:
     print("\n".join(lines), flush=True)
     method = ""
     for solution in sorted((ROOT / "examples" / "solutions" / "gpu").glob("*.py")):
+        if args.names and solution.stem not in args.names:
+            continue
         problem = ROOT / "examples" / "problems" / solution.name
         verdict = verify(problem, solution, target, VerifyOptions())
         if not verdict.ok:
