@@ -43,6 +43,13 @@ def main() -> None:
         "|---|---|---:|---|---:|---:|---:|",
     ]
     print("\n".join(lines), flush=True)
+
+    def emit(line: str) -> None:
+        lines.append(line)
+        print(line, flush=True)
+        if args.out:  # written as it goes: a run cut short keeps what it measured
+            args.out.write_text("\n".join(lines) + "\n")
+
     method = ""
     for solution in sorted((ROOT / "examples" / "solutions" / "gpu").glob("*.py")):
         if args.names and solution.stem not in args.names:
@@ -50,10 +57,7 @@ def main() -> None:
         problem = ROOT / "examples" / "problems" / solution.name
         verdict = verify(problem, solution, target, VerifyOptions())
         if not verdict.ok:
-            lines.append(f"| {solution.stem} | {verdict.summary()[:150]} | | | | | |")
-            print(lines[-1], flush=True)
-        if args.out:  # written as it goes: a run cut short keeps what it measured
-            args.out.write_text("\n".join(lines) + "\n")
+            emit(f"| {solution.stem} | {verdict.summary()[:150]} | | | | | |")
             continue
         report = time_problem(
             problem,
@@ -62,23 +66,17 @@ def main() -> None:
             TimeOptions(baselines=("eager",), budget_s=args.budget, repeats=args.runs),
         )
         if not report.verdict.ok:
-            lines.append(f"| {solution.stem} | timing failed: {report.verdict.summary()[:150]} |")
-            print(lines[-1], flush=True)
-        if args.out:  # written as it goes: a run cut short keeps what it measured
-            args.out.write_text("\n".join(lines) + "\n")
+            emit(f"| {solution.stem} | timing failed: {report.verdict.summary()[:150]} |")
             continue
         method = report.method
         cand = [r["candidate"].median_ms for r in report.repeats]
         eager = [r["eager"].median_ms for r in report.repeats]
         speedups = [e / c for e, c in zip(eager, cand, strict=True)]
-        lines.append(
+        emit(
             f"| {solution.stem} | yes (max abs err {verdict.max_abs_err:.2g}) | "
             f"{statistics.median(eager):.3f} | {', '.join(f'{v:.4f}' for v in cand)} | "
             f"{cv(cand):.2%} | {cv(eager):.2%} | {statistics.fmean(speedups):.2f}x |"
         )
-        print(lines[-1], flush=True)
-        if args.out:  # written as it goes: a run cut short keeps what it measured
-            args.out.write_text("\n".join(lines) + "\n")
     lines.append(f"\nTimer: {method}")
     if args.out:
         args.out.write_text("\n".join(lines) + "\n")
