@@ -89,8 +89,11 @@ def measure_cuda(
             begin.record()
             callables[label]()
             end.record()
+            # Device-wide sync between reps: work a callable left on another stream must
+            # not overlap (and slow) the next callable's rep. Seen on the H200: a
+            # side-stream candidate inflated the interleaved eager figure ~10x.
+            torch.cuda.synchronize()
             events[label].append((begin, end))
-    torch.cuda.synchronize()
 
     overhead = _host_overhead_ms(torch)
     method = protocol.describe(l2_bytes)
