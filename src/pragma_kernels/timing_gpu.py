@@ -4,9 +4,11 @@ Protocol (Triton do_bench / KernelBench style): warm-up, then for each
 repetition write a buffer twice the L2's size (so no input is served from L2),
 record a start event, call, record an end event; median of >= 100 repetitions,
 callables interleaved round by round. Events only see the current stream, so a
-candidate that does its work on a side stream would look fast: a host-timed
-cross-check (device synchronised before and after each call) catches that, and
-when the two disagree the host figure is reported instead, with a warning.
+candidate that does its work on a side stream would look fast: every rep is
+also host-timed between device-wide synchronisations, which sees all streams;
+when the paired figures disagree the host figure is reported instead, with a
+warning. The synchronisation also keeps work left on another stream from
+overlapping (and slowing) the next callable's rep.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ class GpuProtocol:
     budget_s: float = 1.0  # per callable, for the event-timed repetitions
     min_reps: int = 100
     max_reps: int = 1000
-    cross_check_reps: int = 20
     # Host and events agree when host <= events * (1 + tolerance) + launch/sync overhead.
     cross_check_tolerance: float = 0.10
     flush_l2: bool = True
@@ -38,8 +39,8 @@ class GpuProtocol:
         )
         return (
             f"CUDA events, {flush}median of >= {self.min_reps} reps within "
-            f"{self.budget_s:g} s per callable, interleaved; cross-checked by "
-            f"{self.cross_check_reps} host-timed reps with device-wide synchronisation"
+            f"{self.budget_s:g} s per callable, interleaved; every rep also host-timed "
+            "between device-wide synchronisations (cross-check)"
         )
 
 
@@ -81,18 +82,21 @@ def measure_cuda(
     )
 
     labels = list(callables)
-    events = {label: [] for label in labels}
+    events: dict[str, list] = {label: [] for label in labels}
+    host_ms: dict[str, list[float]] = {label: [] for label in labels}
     for index in range(reps):
         for label in labels[index % len(labels) :] + labels[: index % len(labels)]:
             flush()
             begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            # Device-wide sync around each rep: the host time then covers work on every
+            # stream, and nothing a callable left running can overlap the next one's rep.
+            torch.cuda.synchronize()
+            start = time.perf_counter()
             begin.record()
             callables[label]()
             end.record()
-            # Device-wide sync between reps: work a callable left on another stream must
-            # not overlap (and slow) the next callable's rep. Seen on the H200: a
-            # side-stream candidate inflated the interleaved eager figure ~10x.
             torch.cuda.synchronize()
+            host_ms[label].append((time.perf_counter() - start) * 1e3)
             events[label].append((begin, end))
 
     overhead = _host_overhead_ms(torch)
@@ -100,19 +104,11 @@ def measure_cuda(
     timings = {}
     for label in labels:
         event_ms = [begin.elapsed_time(end) for begin, end in events[label]]
-        host_ms = []
-        for _ in range(protocol.cross_check_reps):
-            flush()
-            torch.cuda.synchronize()
-            start = time.perf_counter()
-            callables[label]()
-            torch.cuda.synchronize()
-            host_ms.append((time.perf_counter() - start) * 1e3)
-        event_median, host_median = statistics.median(event_ms), statistics.median(host_ms)
+        event_median, host_median = statistics.median(event_ms), statistics.median(host_ms[label])
         agrees = (
             host_median <= event_median * (1 + protocol.cross_check_tolerance) + overhead + 0.02
         )
-        samples = event_ms if agrees else [max(h - overhead, 0.0) for h in host_ms]
+        samples = event_ms if agrees else [max(h - overhead, 0.0) for h in host_ms[label]]
         note = (
             ""
             if agrees
