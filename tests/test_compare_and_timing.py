@@ -70,3 +70,20 @@ def test_explain_refines_the_cause_from_the_error_text():
     cause, remedy = explain(VerdictKind.BUILD, "error: 'expf' was not declared in this scope")
     assert "header" in cause and "<cmath>" in remedy
     assert explain(VerdictKind.CRASH)[0].startswith("The worker process died")
+
+
+def test_rotation_gives_each_callable_each_position():
+    from pragma_kernels.timing import rotation
+
+    orders = [rotation(["a", "b", "c"], i) for i in range(3)]
+    assert orders == [["a", "b", "c"], ["b", "c", "a"], ["c", "a", "b"]]
+
+
+def test_gpu_reconcile_keeps_events_when_host_agrees_and_flags_side_stream_work():
+    from pragma_kernels.timing_gpu import GpuProtocol, reconcile
+
+    plain = reconcile("k", [2.0, 2.1, 2.0], [2.05, 2.15, 2.06], 0.01, GpuProtocol(), "m")
+    assert plain.median_ms == 2.0 and "WARNING" not in plain.method
+    side = reconcile("k", [0.4, 0.4, 0.4], [40.0, 41.0, 40.5], 0.01, GpuProtocol(), "m")
+    assert abs(side.median_ms - 40.49) < 1e-6 and "WARNING" in side.method
+    assert (side.event_median_ms, side.host_median_ms) == (0.4, 40.5)

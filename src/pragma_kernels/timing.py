@@ -99,6 +99,12 @@ def summarise(label: str, per_call_s: list[float], calls_per_sample: int, **extr
     )
 
 
+def rotation(labels: list[str], index: int) -> list[str]:
+    """Round `index`'s order: each callable takes each position in turn."""
+    shift = index % len(labels)
+    return labels[shift:] + labels[:shift]
+
+
 def _time_calls(fn: Callable[[], object], calls: int, sync: Sync) -> float:
     sync()
     start = time.perf_counter()
@@ -142,7 +148,7 @@ def measure_interleaved(
     labels = list(callables)
     deadline = time.perf_counter() + protocol.budget_s * len(labels) * 1.5
     for index in range(rounds):
-        for label in labels[index % len(labels) :] + labels[: index % len(labels)]:
+        for label in rotation(labels, index):
             if (
                 len(samples[label]) * per_call[label] * group[label] >= protocol.budget_s
                 and len(samples[label]) >= protocol.min_samples

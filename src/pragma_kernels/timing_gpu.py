@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pragma_kernels.timing import Timing, summarise
+from pragma_kernels.timing import Timing, rotation, summarise
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,45 @@ def _host_overhead_ms(torch, reps: int = 50) -> float:
     return statistics.median(samples)
 
 
+def reconcile(
+    label: str,
+    event_ms: list[float],
+    host_ms: list[float],
+    overhead_ms: float,
+    protocol: GpuProtocol,
+    method: str,
+) -> Timing:
+    """One callable's Timing from its paired event and host figures (pure).
+
+    Events are the figure unless the host-timed reps (which see every stream) are
+    clearly slower: then work ran outside the current stream and the host figure,
+    less the measured synchronisation overhead, is reported with a warning.
+    """
+    event_median, host_median = statistics.median(event_ms), statistics.median(host_ms)
+    limit = event_median * (1 + protocol.cross_check_tolerance) + overhead_ms + 0.02
+    if host_median <= limit:
+        samples, note = event_ms, ""
+    else:
+        samples = [max(h - overhead_ms, 0.0) for h in host_ms]
+        note = (
+            f"; WARNING: host-timed {host_median:.4g} ms vs events {event_median:.4g} ms: "
+            "work outside the current stream? reporting the host-timed figure"
+        )
+    timing = summarise(label, [v / 1e3 for v in samples], calls_per_sample=1, method=method + note)
+    timing.event_median_ms, timing.host_median_ms = event_median, host_median
+    return timing
+
+
+def _estimate_seconds(fn: Callable[[], object], protocol: GpuProtocol, torch) -> float:
+    """Warm up (compile caches, clocks) and return the seconds per synchronised call."""
+    calls, start = 0, time.perf_counter()
+    while calls < 3 or time.perf_counter() - start < protocol.warmup_s:
+        fn()
+        torch.cuda.synchronize()
+        calls += 1
+    return (time.perf_counter() - start) / calls
+
+
 def measure_cuda(
     callables: dict[str, Callable[[], object]], protocol: GpuProtocol = GpuProtocol()
 ) -> dict[str, Timing]:
@@ -62,31 +101,16 @@ def measure_cuda(
 
     l2_bytes = torch.cuda.get_device_properties(torch.cuda.current_device()).L2_cache_size
     flush_buffer = torch.empty(max(2 * l2_bytes, 2**20), dtype=torch.int8, device="cuda")
-
-    def flush() -> None:
-        if protocol.flush_l2:
-            flush_buffer.zero_()
-
-    # Warm-up and per-call estimate (device-synchronised).
-    estimate = {}
-    for label, fn in callables.items():
-        calls, start = 0, time.perf_counter()
-        while calls < 3 or time.perf_counter() - start < protocol.warmup_s:
-            fn()
-            torch.cuda.synchronize()
-            calls += 1
-        estimate[label] = (time.perf_counter() - start) / calls
+    slowest = max(_estimate_seconds(fn, protocol, torch) for fn in callables.values())
     reps = max(
-        protocol.min_reps,
-        min(protocol.max_reps, int(protocol.budget_s / max(max(estimate.values()), 1e-6))),
+        protocol.min_reps, min(protocol.max_reps, int(protocol.budget_s / max(slowest, 1e-6)))
     )
-
-    labels = list(callables)
-    events: dict[str, list] = {label: [] for label in labels}
-    host_ms: dict[str, list[float]] = {label: [] for label in labels}
+    events: dict[str, list] = {label: [] for label in callables}
+    host_ms: dict[str, list[float]] = {label: [] for label in callables}
     for index in range(reps):
-        for label in labels[index % len(labels) :] + labels[: index % len(labels)]:
-            flush()
+        for label in rotation(list(callables), index):
+            if protocol.flush_l2:
+                flush_buffer.zero_()
             begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             # Device-wide sync around each rep: the host time then covers work on every
             # stream, and nothing a callable left running can overlap the next one's rep.
@@ -98,29 +122,16 @@ def measure_cuda(
             torch.cuda.synchronize()
             host_ms[label].append((time.perf_counter() - start) * 1e3)
             events[label].append((begin, end))
-
     overhead = _host_overhead_ms(torch)
     method = protocol.describe(l2_bytes)
-    timings = {}
-    for label in labels:
-        event_ms = [begin.elapsed_time(end) for begin, end in events[label]]
-        event_median, host_median = statistics.median(event_ms), statistics.median(host_ms[label])
-        agrees = (
-            host_median <= event_median * (1 + protocol.cross_check_tolerance) + overhead + 0.02
+    return {
+        label: reconcile(
+            label,
+            [b.elapsed_time(e) for b, e in events[label]],
+            host_ms[label],
+            overhead,
+            protocol,
+            method,
         )
-        samples = event_ms if agrees else [max(h - overhead, 0.0) for h in host_ms[label]]
-        note = (
-            ""
-            if agrees
-            else (
-                f"; WARNING: host-timed {host_median:.4g} ms vs events {event_median:.4g} ms: work "
-                "outside the current stream? reporting the host-timed figure"
-            )
-        )
-        timing = summarise(
-            label, [v / 1e3 for v in samples], calls_per_sample=1, method=method + note
-        )
-        timing.event_median_ms = event_median
-        timing.host_median_ms = host_median
-        timings[label] = timing
-    return timings
+        for label in callables
+    }
