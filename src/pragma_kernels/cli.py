@@ -201,10 +201,8 @@ def time_command(
         DEFAULT_BASELINES,
         DTYPES,
         TimeOptions,
-        VerifyOptions,
         time_problem,
     )
-    from pragma_kernels.evaluate import verify as run_verify
 
     _require_file(problem, "problem")
     if solution is not None:
@@ -216,14 +214,7 @@ def time_command(
     resolved = _target(target, threads)
     correctness = None
     if solution is not None and check:
-        correctness = run_verify(problem, solution, resolved, VerifyOptions(size=size, dtype=dtype))
-        if not correctness.ok:
-            if as_json:
-                print(correctness.model_dump_json(indent=2))
-            else:
-                console.print("[red]not timed: the candidate failed verification[/red]")
-                _print_verdict(correctness)
-            raise typer.Exit(_exit_code(correctness))
+        correctness = _verify_before_timing(problem, solution, resolved, size, dtype, as_json)
     options = TimeOptions(
         baselines=baselines,
         budget_s=budget,
@@ -242,6 +233,22 @@ def time_command(
     _print_timings(report)
     if correctness is not None:
         console.print(f"correctness: {correctness.summary()}")
+
+
+def _verify_before_timing(problem, solution, target, size, dtype, as_json) -> Verdict:
+    """Speedups of a wrong candidate mean nothing: verify first, stop with its verdict."""
+    from pragma_kernels.evaluate import VerifyOptions
+    from pragma_kernels.evaluate import verify as run_verify
+
+    verdict = run_verify(problem, solution, target, VerifyOptions(size=size, dtype=dtype))
+    if not verdict.ok:
+        if as_json:
+            print(verdict.model_dump_json(indent=2))
+        else:
+            console.print("[red]not timed: the candidate failed verification[/red]")
+            _print_verdict(verdict)
+        raise typer.Exit(_exit_code(verdict))
+    return verdict
 
 
 def _print_timings(report) -> None:

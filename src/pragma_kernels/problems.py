@@ -92,6 +92,12 @@ def import_module(path: Path, size: str | None = None) -> ModuleType:
             "`Model` is not a subclass of torch.nn.Module",
             "declare it as `class Model(nn.Module)`",
         )
+    _apply_size(module, path, size)
+    return module
+
+
+def _apply_size(module: ModuleType, path: Path, size: str | None) -> None:
+    """Rebind the globals of SIZES[size], when the file offers that size."""
     sizes = getattr(module, "SIZES", {}) or {}
     if size and size != "default" and size in sizes:
         for name, value in sizes[size].items():
@@ -102,7 +108,6 @@ def import_module(path: Path, size: str | None = None) -> ModuleType:
                     f"define `{name} = ...` at module level",
                 )
             setattr(module, name, value)
-    return module
 
 
 def load_problem(path: str | Path, size: str | None = None, category: str | None = None) -> Problem:
