@@ -4,8 +4,7 @@
     ├── ProblemError               a problem file is malformed (names the file)
     ├── FlagError                  a C++ compiler flag is not on the allow-list
     ├── BuildError                 the C++ compiler rejected a candidate (diagnostics attached)
-    ├── CppCallError               a compiled function was called with the wrong arguments
-    └── WorkerError                the isolated worker could not be started or answered nonsense
+    └── CppCallError               a compiled function was called with the wrong arguments
 
 Candidate failures during verification are *not* raised to the caller: they
 become a `Verdict` (see verify.py). These classes are raised inside the worker
@@ -70,7 +69,3 @@ class BuildError(PragmaError):
 
 class CppCallError(PragmaError, TypeError):
     """Wrong argument to a compiled function: caught before the call, so no segfault."""
-
-
-class WorkerError(PragmaError):
-    pass

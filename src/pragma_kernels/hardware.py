@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pragma_kernels import config
@@ -66,9 +66,6 @@ class GpuSpec:
     peaks: GpuPeaks | None = None
     notes: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 @dataclass
 class CpuSpec:
@@ -78,9 +75,6 @@ class CpuSpec:
     caches: dict[str, int]  # "L1d", "L2", "L3" -> bytes (per instance, as the OS reports)
     simd: list[str]
     notes: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 # -- pure parsing ---------------------------------------------------------------------------

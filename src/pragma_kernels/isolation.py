@@ -83,6 +83,13 @@ def _watch(process: subprocess.Popen, limits: Limits) -> str:
 
 
 def run_isolated(job: Job, limits: Limits = Limits()) -> JobResult:
+    start = time.monotonic()
+    result = _run(job, limits)
+    result.verdict.seconds = round(time.monotonic() - start, 3)
+    return result
+
+
+def _run(job: Job, limits: Limits) -> JobResult:
     with tempfile.TemporaryDirectory(prefix="pragma-job-") as tmp:
         job_path, result_path = Path(tmp, "job.json"), Path(tmp, "result.json")
         progress = Path(tmp, "progress")

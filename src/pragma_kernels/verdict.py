@@ -68,7 +68,7 @@ class Verdict(BaseModel):
     mismatch_fraction: float | None = None
     stderr_tail: str = ""
     details: dict = Field(default_factory=dict)  # kind-specific facts, e.g. a resource limit
-    seconds: float | None = None
+    seconds: float | None = None  # wall time of the worker that judged it
 
     def summary(self) -> str:
         if self.ok and self.trials:
