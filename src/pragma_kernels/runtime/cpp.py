@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import ctypes
 import inspect
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 from pragma_kernels.errors import CppCallError, PragmaError
 from pragma_kernels.runtime.cpp_abi import CFunction, check_call, parse_exports
 from pragma_kernels.runtime.cpp_build import build_shared_library, find_origin
 from pragma_kernels.runtime.cpp_flags import ALLOWED_FLAGS, DEFAULT_FLAGS
 
-__all__ = ["ALLOWED_FLAGS", "DEFAULT_FLAGS", "CppModule", "load"]
+__all__ = ["ALLOWED_FLAGS", "DEFAULT_FLAGS", "CppModule", "RecordedCall", "load", "recording"]
 
 _SCALAR_CTYPES = {
     "float": ctypes.c_float,
@@ -44,11 +47,36 @@ _SCALAR_CTYPES = {
 }
 
 
+@dataclass
+class RecordedCall:
+    """One call into C++, kept so a profiler can replay it natively (e.g. under valgrind)."""
+
+    function: CFunction
+    source: str
+    flags: tuple[str, ...]
+    args: list  # pointer arguments: a copy of the tensor before the call; scalars as given
+    seconds: float
+
+
+_recorder: list[RecordedCall] | None = None
+
+
+@contextmanager
+def recording() -> Iterator[list[RecordedCall]]:
+    """Record every checked C++ call made inside the block (with copies of its inputs)."""
+    global _recorder
+    previous, _recorder = _recorder, []
+    try:
+        yield _recorder
+    finally:
+        _recorder = previous
+
+
 class CppFunction:
     """A compiled function whose arguments are checked against its C signature."""
 
-    def __init__(self, spec: CFunction, symbol):
-        self.spec = spec
+    def __init__(self, spec: CFunction, symbol, source: str = "", flags: tuple[str, ...] = ()):
+        self.spec, self.source, self.flags = spec, source, flags
         symbol.argtypes = [
             ctypes.c_void_p if p.pointer else _SCALAR_CTYPES[p.base] for p in spec.params
         ]
@@ -57,7 +85,19 @@ class CppFunction:
         self.__doc__ = spec.signature()
 
     def __call__(self, *args):
-        return self._symbol(*check_call(self.spec, args))
+        raw = check_call(self.spec, args)
+        if _recorder is None:
+            return self._symbol(*raw)
+        snapshot = [
+            a.detach().clone() if p.pointer else a
+            for p, a in zip(self.spec.params, args, strict=True)
+        ]
+        start = time.perf_counter()
+        result = self._symbol(*raw)
+        _recorder.append(
+            RecordedCall(self.spec, self.source, self.flags, snapshot, time.perf_counter() - start)
+        )
+        return result
 
     def __repr__(self) -> str:
         return f"<C++ {self.spec.signature()}>"
@@ -104,5 +144,6 @@ def load(source: str, flags: Sequence[str] = DEFAULT_FLAGS, name: str = "kernel"
     library = build_shared_library(source, tuple(flags), name, find_origin(source, caller))
     handle = ctypes.CDLL(str(library), mode=ctypes.RTLD_LOCAL)
     return CppModule(
-        str(library), {f.name: CppFunction(f, getattr(handle, f.name)) for f in exports}
+        str(library),
+        {f.name: CppFunction(f, getattr(handle, f.name), source, tuple(flags)) for f in exports},
     )

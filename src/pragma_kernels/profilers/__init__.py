@@ -1,0 +1,1 @@
+"""Static CPU profilers: what the compiler did with a candidate, read without running it."""

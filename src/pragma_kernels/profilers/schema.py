@@ -1,0 +1,109 @@
+"""One schema for every profiler's output: metrics with units, sources and meanings.
+
+A Profile holds per-kernel metrics (a candidate may launch several kernels or
+call several C++ functions), an aggregate weighted by each kernel's share of
+the time, the profiler's own findings (e.g. Nsight's OPT rules), and what could
+not be collected and why: a missing number is stated, never invented.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+# Metrics that add up across kernels (bytes, counts, time); the rest are averaged by time.
+_ADDITIVE_UNITS = {"byte", "bytes", "ms", "us", "ns", "s", "count", "instructions", "cycles"}
+
+
+class Metric(BaseModel):
+    name: str
+    value: float | str | None
+    unit: str = ""
+    source: str  # the tool that produced the number: "cachegrind", "ncu", "static: objdump", ...
+    meaning: str = ""  # from the knowledge compendium, filled for prompts
+
+    def is_numeric(self) -> bool:
+        return isinstance(self.value, (int, float)) and not isinstance(self.value, bool)
+
+    def render(self) -> str:
+        value = f"{self.value:.4g}" if self.is_numeric() else str(self.value)
+        unit = f" {self.unit}" if self.unit else ""
+        meaning = f" -- {self.meaning}" if self.meaning else ""
+        return f"{self.name} = {value}{unit} [{self.source}]{meaning}"
+
+
+class Finding(BaseModel):
+    """A profiler's own advice, e.g. an Nsight Compute rule result."""
+
+    severity: str  # "OPT" | "WRN" | "INF"
+    message: str
+    estimated_speedup_pct: float | None = None
+    source: str = ""
+
+
+class Unavailable(BaseModel):
+    what: str  # a metric or a whole profiler, e.g. "top-down (perf)"
+    why: str  # e.g. "hardware events not supported: a VM without a virtual PMU"
+    source: str = ""
+
+
+class KernelProfile(BaseModel):
+    name: str
+    time_share: float = 1.0  # fraction of the candidate's kernel time, 0..1
+    metrics: list[Metric] = Field(default_factory=list)
+
+
+class Profile(BaseModel):
+    tools: list[str]
+    target: str  # "cpu" | "gpu"
+    kernels: list[KernelProfile] = Field(default_factory=list)
+    metrics: list[Metric] = Field(default_factory=list)  # whole-candidate metrics
+    findings: list[Finding] = Field(default_factory=list)
+    unavailable: list[Unavailable] = Field(default_factory=list)
+
+    def metric(self, name: str) -> Metric | None:
+        """A whole-candidate metric, else the time-weighted aggregate over kernels."""
+        for metric in self.metrics:
+            if metric.name == name:
+                return metric
+        return next((m for m in self.aggregate() if m.name == name), None)
+
+    def aggregate(self) -> list[Metric]:
+        """Numeric kernel metrics combined: additive units summed, the rest time-weighted."""
+        if len(self.kernels) == 1:
+            return list(self.kernels[0].metrics)
+        combined: dict[str, list[tuple[float, Metric]]] = {}
+        for kernel in self.kernels:
+            for metric in kernel.metrics:
+                if metric.is_numeric():
+                    combined.setdefault(metric.name, []).append((kernel.time_share, metric))
+        result = []
+        for name, pairs in combined.items():
+            first = pairs[0][1]
+            if first.unit.lower() in _ADDITIVE_UNITS:
+                value = sum(m.value for _, m in pairs)
+            else:
+                weight = sum(share for share, _ in pairs) or 1.0
+                value = sum(share * m.value for share, m in pairs) / weight
+            result.append(first.model_copy(update={"name": name, "value": value}))
+        return result
+
+    def render_text(self, max_metrics_per_kernel: int = 40) -> str:
+        """Compact text for an LLM prompt: every number with its unit, source and meaning."""
+        lines = [f"Profile ({self.target}; tools: {', '.join(self.tools)})"]
+        lines += [f"  {m.render()}" for m in self.metrics]
+        for kernel in self.kernels:
+            lines.append(f"Kernel {kernel.name} ({kernel.time_share:.0%} of kernel time):")
+            lines += [f"  {m.render()}" for m in kernel.metrics[:max_metrics_per_kernel]]
+        if self.findings:
+            lines.append("Profiler findings:")
+            for finding in self.findings:
+                gain = (
+                    f" (est. speedup {finding.estimated_speedup_pct:g}%)"
+                    if finding.estimated_speedup_pct is not None
+                    else ""
+                )
+                lines.append(f"  {finding.severity}: {finding.message}{gain}")
+        if self.unavailable:
+            lines.append("Not collected:")
+            lines += [f"  {u.what}: {u.why}" for u in self.unavailable]
+        return "\n".join(lines)
