@@ -39,7 +39,9 @@ COMPILE_ERROR = RELU.replace("BLOCK=256", "BLOCK=100").replace(
     "triton.cdiv(n, 256)", "triton.cdiv(n, 100)"
 )
 # A 256x256 fp32 dot stages 256 KiB operands in shared memory: more than any GPU has.
-OUT_OF_RESOURCES = HEADER + """
+OUT_OF_RESOURCES = (
+    HEADER
+    + """
 @triton.jit
 def big_kernel(a_ptr, out_ptr, BLOCK: tl.constexpr):
     offs = tl.arange(0, BLOCK)
@@ -54,6 +56,7 @@ class ModelNew(nn.Module):
         big_kernel[(1,)](a, torch.empty_like(a), BLOCK=256)
         return torch.relu(x)
 """
+)
 # Correct result on the current stream, but the expensive part runs on a side stream,
 # so CUDA events on the current stream see almost nothing.
 SIDE_STREAM = (

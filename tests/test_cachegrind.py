@@ -1,0 +1,123 @@
+"""The cachegrind profiler: harness generation and parsing (pure), and one real replay."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+
+from pragma_kernels.profilers.cachegrind import (
+    harness_source,
+    metrics_from_counts,
+    parse_cachegrind_out,
+    profile_calls,
+    replay_flags,
+)
+from pragma_kernels.runtime import cpp
+from pragma_kernels.runtime.cpp_abi import parse_exports
+
+SCALE = r"""
+#include <cstdint>
+extern "C" void scale(const float* x, float* out, int64_t n, float factor) {
+    for (int64_t i = 0; i < n; ++i) out[i] = x[i] > 0 ? x[i] * factor : 0.0f;
+}
+"""
+
+CG_OUT = """desc: I1 cache: 32768 B, 64 B, 8-way associative
+cmd: ./replay
+events: Ir I1mr ILmr Dr D1mr DLmr Dw D1mw DLmw Bc Bcm Bi Bim
+fl=kernel0.cpp
+fn=scale
+3 100 1 1 40 5 2 20 3 1 10 2 0 0
+4 50 0 0 10 1 0 0 0 0 5 1
+fn=scale._omp_fn.0
+5 10
+fl=/usr/include/stdio.h
+fn=main
+9 7 0 0 1
+summary: 167 1 1 51 6 2 20 3 1 15 3 0 0
+"""
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("PRAGMA_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def test_parse_cachegrind_out_sums_functions_and_reads_the_summary():
+    counts = parse_cachegrind_out(CG_OUT)
+    assert counts.total["Ir"] == 167 and counts.total["Bcm"] == 3
+    assert counts.by_function["scale"]["Ir"] == 150 and counts.by_function["scale"]["Dr"] == 50
+    assert counts.by_function["scale._omp_fn.0"]["Ir"] == 10
+    with pytest.raises(ValueError, match="events"):
+        parse_cachegrind_out("not a profile")
+
+
+def test_derived_rates():
+    metrics = {
+        m.name: m.value
+        for m in metrics_from_counts(
+            {
+                "Ir": 100,
+                "Dr": 30,
+                "Dw": 10,
+                "D1mr": 3,
+                "D1mw": 1,
+                "DLmr": 1,
+                "DLmw": 0,
+                "Bc": 20,
+                "Bcm": 5,
+                "Bi": 0,
+                "Bim": 0,
+            }
+        )
+    }
+    assert metrics["D1_miss_rate"] == 0.1 and metrics["LL_miss_rate"] == 0.025
+    assert metrics["branch_mispredict_rate"] == 0.25
+
+
+def test_harness_declares_the_function_and_passes_exact_scalars():
+    function = parse_exports(SCALE)[0]
+    call = cpp.RecordedCall(
+        function, SCALE, ("-O3",), [torch.ones(4), torch.empty(4), 4, 0.1], 0.001
+    )
+    text = harness_source([call], [["c0a0.bin", "c0a1.bin", None, None]], [[16, 16, 0, 0]])
+    assert 'extern "C" void scale(const float* x, float* out, int64_t n, float factor);' in text
+    assert (
+        "scale((const float*)c0a0, (float*)c0a1, (int64_t)4LL, (float)0x1.999999999999ap-4)" in text
+    )
+    assert "if (argc > 1) return 0;" in text
+
+
+def test_replay_flags_remove_avx512():
+    assert replay_flags(("-O3", "-march=native", "-mavx512f")) == [
+        "-O3",
+        "-march=native",
+        "-mno-avx512f",
+    ]
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
+def test_replay_counts_only_the_kernel_with_its_source_labelled():
+    lib = cpp.load(SCALE, flags=["-O1"])
+    x = torch.randn(20000)
+    out = torch.empty_like(x)
+    with cpp.recording() as calls:
+        lib.scale(x, out, x.numel(), 2.0)
+    kernels, notes = profile_calls(calls)
+    assert [k.name for k in kernels] == ["scale"], notes
+    metrics = {m.name: m.value for m in kernels[0].metrics}
+    assert metrics["Ir"] > 5 * x.numel()  # a handful of instructions per element
+    assert metrics["Bc"] >= x.numel()
+    assert all(m.source == "cachegrind" for m in kernels[0].metrics)
+    assert any("AVX-512" in n.what for n in notes)
+
+
+def test_a_replay_too_long_for_the_budget_is_refused_with_the_reason():
+    function = parse_exports(SCALE)[0]
+    call = cpp.RecordedCall(
+        function, SCALE, ("-O3",), [torch.ones(4), torch.empty(4), 4, 1.0], seconds=1.0
+    )
+    kernels, notes = profile_calls([call], budget_s=5)
+    assert kernels == [] and "smaller size" in notes[0].why
