@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pragma_kernels.isolation import Limits, run_isolated
+from pragma_kernels.profilers.schema import Profile
 from pragma_kernels.targets import Target
 from pragma_kernels.timing import Protocol, Timing
 from pragma_kernels.timing_gpu import GpuProtocol
@@ -161,3 +162,28 @@ def time_problem(
         method=method,
         repeats=result.repeats,
     )
+
+
+PROFILE_LIMITS = Limits(timeout_s=600)
+
+
+def profile_candidate(
+    problem: str | Path,
+    solution: str | Path,
+    target: Target,
+    size: str | None = None,
+    limits: Limits = PROFILE_LIMITS,
+) -> tuple[Verdict, Profile | None]:
+    """Profile a candidate in an isolated worker (verify it first: profiles of wrong code
+    mislead)."""
+    job = Job(
+        action="profile",
+        problem=str(problem),
+        solution=str(solution),
+        size=size or target.default_size,
+        device=target.device,
+        threads=target.threads,
+        seeds=fresh_seeds(1, None),
+    )
+    result = run_isolated(job, limits)
+    return result.verdict, result.profile

@@ -22,12 +22,13 @@ from pydantic import BaseModel
 from pragma_kernels.classify import Classified, classify_import_error, classify_run_error
 from pragma_kernels.compare import compare_outputs, flatten_outputs
 from pragma_kernels.errors import ProblemError
+from pragma_kernels.profilers.schema import Profile
 from pragma_kernels.timing import Timing
 from pragma_kernels.verdict import Trial, Verdict, VerdictKind, failure
 
 
 class Job(BaseModel):
-    action: str  # "verify" | "time"
+    action: str  # "verify" | "time" | "profile"
     problem: str
     solution: str | None = None
     size: str | None = None
@@ -48,6 +49,7 @@ class JobResult(BaseModel):
     verdict: Verdict
     timings: dict[str, Timing] = {}
     repeats: list[dict[str, Timing]] = []  # every measurement when the job asked for repeats
+    profile: Profile | None = None
 
 
 class Failed(Exception):
@@ -299,6 +301,55 @@ class Worker:
             repeats=repeats if self.job.repeats > 1 else [],
         )
 
+    def profile(self) -> JobResult:
+        """Profile the candidate (verified beforehand) on one input set."""
+        from pragma_kernels.profilers.cpu import profile_cpu
+
+        if self.job.device != "cpu":
+            raise self.fail(
+                VerdictKind.WORKER_ERROR,
+                "GPU profiling is not available yet: only CPU candidates can be profiled",
+            )
+        problem = self.load_problem()
+        reference, candidate = self.build_models(problem, self.load_candidate())
+        inputs = self.make_inputs(problem, self.job.seeds[0])
+        self.run_reference(reference, inputs)
+        self.enter("profiling")
+        try:
+            profile = profile_cpu(
+                candidate,
+                inputs,
+                reference,
+                self.job.threads,
+                self.job.solution or "",
+                self.small_calls(problem),
+            )
+        except Exception as exc:
+            raise self.failed(classify_run_error(exc, self.job.solution)) from None
+        return JobResult(
+            verdict=Verdict(ok=True, kind=VerdictKind.OK, stage="done"), profile=profile
+        )
+
+    def small_calls(self, problem: ModuleType):
+        """A recorder of the candidate's C++ calls at the problem's 'tiny' size, if offered."""
+        if "tiny" not in (getattr(problem, "SIZES", None) or {}):
+            return None
+
+        def record() -> list:
+            import torch
+
+            from pragma_kernels.problems import import_module
+            from pragma_kernels.runtime import cpp
+
+            tiny = import_module(Path(self.job.problem), "tiny")
+            _, candidate = self.build_models(tiny, self.load_candidate())
+            inputs = self.make_inputs(tiny, self.job.seeds[0])
+            with torch.no_grad(), cpp.recording() as calls:
+                candidate(*inputs)
+            return calls
+
+        return record
+
     def measure(self, callables: dict) -> dict[str, Timing]:
         if self.job.device.startswith("cuda"):
             from pragma_kernels.timing_gpu import GpuProtocol, measure_cuda
@@ -321,7 +372,9 @@ def run_job(job: Job) -> JobResult:
     torch.set_num_threads(job.threads)
     try:
         worker = Worker(job)
-        return worker.verify() if job.action == "verify" else worker.time()
+        return {"verify": worker.verify, "time": worker.time, "profile": worker.profile}[
+            job.action
+        ]()
     except Failed as failed:
         return JobResult(verdict=failed.verdict)
 

@@ -157,7 +157,7 @@ def per_kernel(
     total = {e: max(full.total.get(e, 0) - load_only.total.get(e, 0), 0) for e in full.total}
     callees = {e: max(total[e] - sum(k.get(e, 0) for k in kernels.values()), 0) for e in total}
     if callees.get("Ir", 0) > 0.01 * total.get("Ir", 0):
-        kernels["callees (libm, libc, ...)"] = callees
+        kernels["callees (OpenMP runtime, libm, ...)"] = callees
     total_ir = sum(k.get("Ir", 0) for k in kernels.values()) or 1
     return [
         KernelProfile(

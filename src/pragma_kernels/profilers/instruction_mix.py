@@ -1,16 +1,17 @@
 """Static floating-point instruction mix of a built C++ candidate (x86-64 only).
 
-The vectoriser's remarks say what it intended; the disassembly says what was emitted: e.g.
-a float sum without -ffast-math is "vectorised" but its adds stay scalar (in-order
-reduction). Counts are static (each instruction once, however often it runs).
+The vectoriser's remarks say what it intended; the disassembly says what was emitted (a
+float sum without -ffast-math is "vectorised" but its adds stay scalar). Counts are static
+(each instruction once, however often it runs), so by default only innermost loop bodies
+are counted: a vectorised loop's unrolled scalar remainder would otherwise outnumber it.
 
-Counting rule: only floating-point *arithmetic* counts, i.e. the add, sub, mul, div, min,
-max, sqrt, rsqrt, rcp, fused multiply-add/sub (all vfmadd/vfmsub/vfnmadd/vfnmsub forms),
-addsub, horizontal add/sub and dot-product families. Their `ss`/`sd` forms are scalar FP,
-their `ps`/`pd` forms packed FP, with the width read from the widest xmm (128), ymm (256) or
-zmm (512) register in the operands. Moves, logic (`vxorps` zeroing, `vandps` for fabs),
-shuffles, blends, broadcasts, compares, rounding and conversions are not arithmetic and are
-not counted; x87 and integer SIMD are not counted either.
+Counting rule: FP arithmetic and compare instructions only: the add, sub, mul, div, min,
+max, sqrt, rsqrt, rcp, fused multiply-add/sub (vfmadd/vfmsub/vfnmadd/vfnmsub/vfmaddsub...),
+addsub, horizontal add/sub, dot-product and compare (cmp*, comi, ucomi) families. Their
+`ss`/`sd` forms are scalar, their `ps`/`pd` forms packed, of the width of the widest xmm
+(128), ymm (256) or zmm (512) register among the operands. Moves, logic (`vxorps` zeroing,
+`vandps` for fabs), shuffles, blends, broadcasts, rounding and conversions are not counted,
+nor x87, half precision or integer SIMD.
 """
 
 from __future__ import annotations
@@ -27,12 +28,17 @@ from pragma_kernels.errors import PragmaError
 OBJDUMP_TIMEOUT_S = 60
 _FP_ARITH = re.compile(
     r"v?(?:add|sub|mul|div|min|max|sqrt|rsqrt(?:14|28)?|rcp(?:14|28)?|addsub|hadd|hsub|dp"
-    r"|dpbf16|f(?:n?madd|n?msub|maddsub|msubadd)(?:132|213|231)?)(?P<kind>ss|sd|ps|pd)"
+    r"|dpbf16|f(?:n?madd|n?msub|maddsub|msubadd)(?:132|213|231)?|cmp[a-z_]*|u?comi)"
+    r"(?P<kind>ss|sd|ps|pd)"
 )
 _WIDTH = {"x": 128, "y": 256, "z": 512}
 _REGISTER = re.compile(r"%([xyz])mm\d+")
 _SYMBOL = re.compile(r"^[0-9a-f]+ <(?P<name>[^>]+)>:$")
-_INSTRUCTION = re.compile(r"^\s+[0-9a-f]+:\s+(?P<insn>\S.*)$")
+_INSTRUCTION = re.compile(r"^\s+(?P<addr>[0-9a-f]+):\s+(?P<insn>\S.*)$")
+_JUMP = re.compile(r"j[a-z]+|loop[a-z]*")
+_NO_FALLTHROUGH = ("jmp", "ret", "ud2", "hlt")
+_BRANCH = re.compile(r"(?P<target>[0-9a-f]+) <(?P<symbol>[^>+]+)(?:\+0x[0-9a-f]+)?>")
+Insn = tuple[str, int, str, str]  # function, address, mnemonic, operands
 _PREFIXES = {"rep", "repz", "repe", "repnz", "repne", "lock", "notrack", "bnd", "data16"}
 # Toolchain boilerplate in every shared object's .text, never the candidate's code.
 _CRT = {"deregister_tm_clones", "register_tm_clones", "__do_global_dtors_aux", "frame_dummy"}
@@ -43,6 +49,8 @@ class InstructionMix:
     """Static counts of instructions in the selected functions of one library."""
 
     total: int = 0  # every instruction objdump lists, alignment nops included
+    counted: int = 0  # instructions in `scope`, where the FP counts below come from
+    scope: str = ""  # "N innermost loops", or "whole functions ..." (see classify_disassembly)
     scalar_fp: int = 0
     packed_fp_by_width: dict[int, int] = field(default_factory=dict)  # bits -> count
     max_vector_width_bits: int = 0  # widest packed FP arithmetic instruction; 0 if none
@@ -54,7 +62,7 @@ class InstructionMix:
         return sum(self.packed_fp_by_width.values())
 
     def packed_simd_fraction(self) -> float:
-        """Packed share of FP arithmetic instructions (not of FLOPs); 0 when there are none."""
+        """Packed share of the counted FP instructions (not of FLOPs); 0 when there are none."""
         fp = self.packed_fp + self.scalar_fp
         return self.packed_fp / fp if fp else 0.0
 
@@ -72,12 +80,12 @@ class InstructionMix:
         widths = ", ".join(
             f"{bits}-bit: {n}" for bits, n in sorted(self.packed_fp_by_width.items(), reverse=True)
         )
-        where = f" in {', '.join(self.symbols)}" if self.symbols else ""
+        where = f" of {', '.join(self.symbols)}" if self.symbols else ""
         return (
-            f"static FP arithmetic instructions{where}: {self.packed_fp} packed"
+            f"static FP arithmetic/compare instructions in {self.scope}{where} ({self.counted} of "
+            f"{self.total} instructions): {self.packed_fp} packed"
             f"{f' ({widths})' if widths else ''}, {self.scalar_fp} scalar; packed SIMD fraction "
-            f"{self.packed_simd_fraction():.2f}; widest packed FP {self.max_vector_width_bits} "
-            f"bits; {self.total} instructions in total"
+            f"{self.packed_simd_fraction():.2f}; widest packed FP {self.max_vector_width_bits} bits"
         )
 
 
@@ -88,17 +96,13 @@ def select_functions(text: str, functions: list[str] | None) -> str:
     and `.part.N` splits. With no names, every .text function except toolchain boilerplate.
     Raises PragmaError naming any function that is not in the disassembly.
     """
-    kept: list[str] = []
-    found: set[str] = set()
-    keep = False
-    section = ""
+    kept, found, keep, section = [], set(), False, ""
     for line in text.splitlines():
         if line.startswith("Disassembly of section "):
             section = line.removeprefix("Disassembly of section ").rstrip(":")
             keep = False
             continue
-        m = _SYMBOL.match(line)
-        if m:
+        if m := _SYMBOL.match(line):
             name = m["name"]
             if functions is None:
                 keep = section == ".text" and name not in _CRT
@@ -118,33 +122,103 @@ def select_functions(text: str, functions: list[str] | None) -> str:
     return "\n".join(header + kept)
 
 
-def classify_disassembly(text: str) -> InstructionMix:
-    """Count instructions in `objdump -d --no-show-raw-insn` text (AT&T syntax)."""
+def _instructions(text: str) -> list[Insn]:
+    """(function, address, mnemonic, operands) for every instruction, prefixes dropped."""
+    found, symbol = [], ""
+    for line in text.splitlines():
+        if m := _SYMBOL.match(line):
+            symbol = m["name"]
+        elif (m := _INSTRUCTION.match(line)) and not m["insn"].startswith("(bad)"):
+            words = m["insn"].split(None, 1)
+            while len(words) > 1 and words[0] in _PREFIXES:
+                words = words[1].split(None, 1)
+            found.append((symbol, int(m["addr"], 16), words[0], "".join(words[1:])))
+    return found
+
+
+def _innermost_loops(insns: list[Insn]) -> list[list[Insn]]:
+    """The instructions of each innermost natural loop (one that holds no other loop).
+
+    Per function: basic blocks from the direct branches, dominators, then back edges (a
+    branch to a block that dominates it), as a compiler defines loops. Out-of-line code that
+    jumps back into a block laid out earlier is therefore not mistaken for a loop.
+    """
+    loops = []
+    for fn in dict.fromkeys(i[0] for i in insns):
+        items = [i for i in insns if i[0] == fn]
+        target: dict[int, int | None] = {}
+        leaders = {items[0][1]}
+        for k, (_, addr, mnemonic, operands) in enumerate(items):
+            if _JUMP.fullmatch(mnemonic) or mnemonic.startswith(_NO_FALLTHROUGH):
+                b = _BRANCH.fullmatch(operands.split("#")[0].strip())
+                target[addr] = int(b["target"], 16) if b and b["symbol"] == fn else None
+                leaders |= {target[addr]} | ({items[k + 1][1]} if k + 1 < len(items) else set())
+        starts = [k for k, i in enumerate(items) if i[1] in leaders] + [len(items)]
+        blocks = [items[a:b] for a, b in zip(starts, starts[1:], strict=False)]
+        index = {blk[0][1]: n for n, blk in enumerate(blocks)}
+        succ: list[set[int]] = []
+        for n, blk in enumerate(blocks):
+            last = blk[-1]
+            nxt = {index[target[last[1]]]} if target.get(last[1]) in index else set()
+            falls = not last[2].startswith(_NO_FALLTHROUGH) and n + 1 < len(blocks)
+            succ.append(nxt | ({n + 1} if falls else set()))
+        pred = [{m for m in range(len(blocks)) if n in succ[m]} for n in range(len(blocks))]
+        reach, todo = {0}, [0]
+        while todo:
+            for m in succ[todo.pop()] - reach:
+                reach.add(m)
+                todo.append(m)
+        dom = {n: set(reach) for n in reach} | {0: {0}}
+        changed = True
+        while changed:
+            changed = False
+            for n in sorted(reach - {0}):
+                new = {n} | set.intersection(*(dom[m] for m in pred[n] & reach))
+                changed |= new != dom[n]
+                dom[n] = new
+        body: dict[int, set[int]] = {}
+        for tail in reach:
+            for head in succ[tail] & dom[tail]:  # a back edge tail -> head
+                seen, todo = body.setdefault(head, {head}), [tail]
+                while todo:
+                    if (m := todo.pop()) not in seen:
+                        seen.add(m)
+                        todo += pred[m] & reach
+        for head, nodes in body.items():
+            if not any(h != head and h in nodes for h in body):
+                loops.append([i for n in sorted(nodes) for i in blocks[n]])
+    return loops
+
+
+def classify_disassembly(text: str, loops_only: bool = True) -> InstructionMix:
+    """Count instructions in `objdump -d --no-show-raw-insn` text (AT&T syntax).
+
+    With `loops_only`, FP arithmetic is counted in innermost loop bodies only (the code that
+    runs most often), so scalar remainder and setup code does not dilute a vectorised loop;
+    when there is no loop, everything is counted and `scope` says so.
+    """
     fmt = re.search(r"file format (\S+)", text)
     symbols = tuple(m["name"] for m in map(_SYMBOL.match, text.splitlines()) if m)
     if fmt and "x86-64" not in fmt.group(1):
         return InstructionMix(symbols=symbols, note=f"not x86-64 code ({fmt.group(1)})")
-    total = scalar = 0
-    packed: dict[int, int] = {}
-    for line in text.splitlines():
-        m = _INSTRUCTION.match(line)
-        if not m or m["insn"].startswith("(bad)"):
-            continue
-        total += 1
-        words = m["insn"].split(None, 1)
-        while len(words) > 1 and words[0] in _PREFIXES:
-            words = words[1].split(None, 1)
-        arith = _FP_ARITH.fullmatch(words[0])
-        if not arith:
+    every = _instructions(text)
+    loops = _innermost_loops(every) if loops_only else []
+    insns = [i for loop in loops for i in loop] if loops else every
+    scope = f"{len(loops)} innermost loop{'s' * (len(loops) > 1)}" if loops else "whole functions"
+    scope += " (no loop found)" if loops_only and not loops else ""
+    scalar, packed = 0, {}
+    for _, _, mnemonic, operands in insns:
+        if not (arith := _FP_ARITH.fullmatch(mnemonic)):
             continue
         if arith["kind"] in ("ss", "sd"):
             scalar += 1
-            continue
-        operands = words[1] if len(words) > 1 else ""
-        bits = max((_WIDTH[r] for r in _REGISTER.findall(operands)), default=128)
-        packed[bits] = packed.get(bits, 0) + 1
+        else:
+            bits = max((_WIDTH[r] for r in _REGISTER.findall(operands)), default=128)
+            packed[bits] = packed.get(bits, 0) + 1
     return InstructionMix(
-        total=total,
+        total=len(every),
+        counted=len(insns),
+        scope=scope,
         scalar_fp=scalar,
         packed_fp_by_width=dict(sorted(packed.items())),
         max_vector_width_bits=max(packed, default=0),
@@ -153,7 +227,7 @@ def classify_disassembly(text: str) -> InstructionMix:
 
 
 def instruction_mix(library: Path, functions: list[str] | None = None) -> InstructionMix:
-    """Disassemble `library` with objdump and count the FP arithmetic of `functions`.
+    """Disassemble `library` with objdump and count the FP instructions of `functions`.
 
     Returns a zero mix with a `note` off x86-64; raises PragmaError when objdump is missing
     or fails, or when a named function is not in the library.
@@ -163,9 +237,7 @@ def instruction_mix(library: Path, functions: list[str] | None = None) -> Instru
         return InstructionMix(note=f"the instruction classes are x86-64 only; this is {machine}")
     objdump = shutil.which("objdump")
     if objdump is None:
-        raise PragmaError(
-            "objdump not found, so the instruction mix cannot be read. Fix: install binutils"
-        )
+        raise PragmaError("objdump not found, so no instruction mix. Fix: install binutils")
     command = [objdump, "-d", "--no-show-raw-insn", str(library)]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=OBJDUMP_TIMEOUT_S)

@@ -56,6 +56,7 @@ class RecordedCall:
     flags: tuple[str, ...]
     args: list  # pointer arguments: a copy of the tensor before the call; scalars as given
     seconds: float
+    library: str = ""  # the built shared object the call went to
 
 
 _recorder: list[RecordedCall] | None = None
@@ -75,8 +76,15 @@ def recording() -> Iterator[list[RecordedCall]]:
 class CppFunction:
     """A compiled function whose arguments are checked against its C signature."""
 
-    def __init__(self, spec: CFunction, symbol, source: str = "", flags: tuple[str, ...] = ()):
-        self.spec, self.source, self.flags = spec, source, flags
+    def __init__(
+        self,
+        spec: CFunction,
+        symbol,
+        source: str = "",
+        flags: tuple[str, ...] = (),
+        library: str = "",
+    ):
+        self.spec, self.source, self.flags, self.library = spec, source, flags, library
         symbol.argtypes = [
             ctypes.c_void_p if p.pointer else _SCALAR_CTYPES[p.base] for p in spec.params
         ]
@@ -95,7 +103,14 @@ class CppFunction:
         start = time.perf_counter()
         result = self._symbol(*raw)
         _recorder.append(
-            RecordedCall(self.spec, self.source, self.flags, snapshot, time.perf_counter() - start)
+            RecordedCall(
+                self.spec,
+                self.source,
+                self.flags,
+                snapshot,
+                time.perf_counter() - start,
+                self.library,
+            )
         )
         return result
 
@@ -145,5 +160,8 @@ def load(source: str, flags: Sequence[str] = DEFAULT_FLAGS, name: str = "kernel"
     handle = ctypes.CDLL(str(library), mode=ctypes.RTLD_LOCAL)
     return CppModule(
         str(library),
-        {f.name: CppFunction(f, getattr(handle, f.name), source, tuple(flags)) for f in exports},
+        {
+            f.name: CppFunction(f, getattr(handle, f.name), source, tuple(flags), str(library))
+            for f in exports
+        },
     )

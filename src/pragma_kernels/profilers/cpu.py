@@ -1,0 +1,206 @@
+"""The CPU profile of a C++ candidate: every source that works here, each number labelled.
+
+Runs inside the isolated worker, after the candidate was verified. Sources:
+perf top-down where the PMU exists (else stated as unavailable, with why),
+cachegrind on a native replay of the recorded C++ calls, the compiler's
+vectorisation remarks, the built object's instruction mix, thread scaling
+(1 vs N threads) and the roofline position against this machine's measured
+copy bandwidth.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from pragma_kernels.doctor import check_perf
+from pragma_kernels.profilers import cachegrind
+from pragma_kernels.profilers.schema import Metric, Profile, Unavailable
+from pragma_kernels.runtime.cpp import RecordedCall
+from pragma_kernels.runtime.cpp_build import find_origin
+
+# Simulated seconds allowed for cachegrind before falling back to a smaller size.
+CACHEGRIND_BUDGET_S = 8.0
+
+
+def _median_seconds(fn: Callable[[], object], budget_s: float = 0.5, min_calls: int = 5) -> float:
+    fn()
+    samples, deadline = [], time.perf_counter() + budget_s
+    while len(samples) < min_calls or time.perf_counter() < deadline:
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    samples.sort()
+    return samples[len(samples) // 2]
+
+
+def thread_scaling(fn: Callable[[], object], threads: int) -> list[Metric]:
+    """Time at 1 thread over time at N threads (torch and the kernels share one OpenMP pool)."""
+    import torch
+
+    if threads < 2:
+        return []
+    at_n = _median_seconds(fn)
+    torch.set_num_threads(1)
+    try:
+        at_one = _median_seconds(fn)
+    finally:
+        torch.set_num_threads(threads)
+    scaling = at_one / at_n
+    return [
+        Metric(
+            name="thread_scaling", value=scaling, unit="x", source=f"timing: 1 vs {threads} threads"
+        ),
+        Metric(
+            name="parallel_efficiency",
+            value=scaling / threads,
+            unit="ratio",
+            source=f"timing: 1 vs {threads} threads",
+        ),
+    ]
+
+
+def copy_bandwidth_gbps(megabytes: int = 256) -> float:
+    """This machine's achievable memory bandwidth: a large tensor copy (read + write)."""
+    import torch
+
+    source = torch.empty(megabytes * 2**20 // 4)
+    target = torch.empty_like(source)
+    seconds = _median_seconds(lambda: target.copy_(source), budget_s=0.3)
+    return 2 * source.numel() * 4 / seconds / 1e9
+
+
+def roofline(bytes_moved: int, flops: float, seconds: float, peak_gbps: float) -> list[Metric]:
+    source = "roofline: tensor bytes / time vs measured copy bandwidth"
+    achieved = bytes_moved / seconds / 1e9
+    metrics = [
+        Metric(name="achieved_dram_gbps", value=achieved, unit="GB/s", source=source),
+        Metric(name="roofline_fraction", value=achieved / peak_gbps, unit="ratio", source=source),
+    ]
+    if flops > 0:
+        metrics += [
+            Metric(
+                name="achieved_gflops",
+                value=flops / seconds / 1e9,
+                unit="GFLOP/s",
+                source="torch.utils.flop_counter / time",
+            ),
+            Metric(
+                name="arithmetic_intensity",
+                value=flops / bytes_moved,
+                unit="FLOP/byte",
+                source="torch.utils.flop_counter / tensor bytes",
+            ),
+        ]
+    return metrics
+
+
+def static_metrics(
+    calls: list[RecordedCall], candidate_file: str
+) -> tuple[list[Metric], list[Unavailable]]:
+    """Vectorisation remarks and instruction mix for each distinct built source."""
+    from pragma_kernels.profilers.instruction_mix import instruction_mix
+    from pragma_kernels.profilers.vectorisation import vectorisation_report
+
+    metrics, missing = [], []
+    for source, flags, library in sorted({(c.source, c.flags, c.library) for c in calls}):
+        try:
+            report = vectorisation_report(source, flags, find_origin(source, candidate_file))
+            metrics += [
+                Metric(name=k, value=v, unit="count", source="static: g++ -fopt-info-vec")
+                for k, v in report.metrics().items()
+            ]
+            if report.summary_lines():
+                metrics.append(
+                    Metric(
+                        name="vectorisation_notes",
+                        value="; ".join(report.summary_lines()),
+                        source="static: g++ -fopt-info-vec",
+                    )
+                )
+        except Exception as exc:  # a profiler failing is data, not the end of the profile
+            missing.append(Unavailable(what="vectorisation report", why=str(exc)[:300]))
+        names = sorted({c.function.name for c in calls if c.library == library})
+        mix = instruction_mix(library, names)
+        metrics += [
+            Metric(
+                name=k,
+                value=v,
+                unit="bits" if "bits" in k else "",
+                source="static: objdump instruction mix",
+            )
+            for k, v in mix.metrics().items()
+        ]
+    return metrics, missing
+
+
+def profile_cpu(
+    candidate,
+    inputs: list,
+    reference,
+    threads: int,
+    candidate_file: str,
+    small_calls: Callable[[], list[RecordedCall]] | None = None,
+) -> Profile:
+    """Profile one verified CPU candidate on one input set.
+
+    `small_calls` records the candidate's C++ calls on a smaller size of the problem:
+    used for cachegrind when the simulated run at this size would take too long.
+    """
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from pragma_kernels.runtime import cpp
+
+    profile = Profile(tools=["cachegrind", "g++ -fopt-info-vec", "objdump", "timing"], target="cpu")
+    perf = check_perf()
+    if perf.status != "ok":
+        profile.unavailable.append(
+            Unavailable(
+                what="top-down level 1 and hardware counters (perf)", why=perf.detail, source="perf"
+            )
+        )
+    with torch.no_grad():
+        candidate(*inputs)  # warm: first-call costs out of the recording
+        with cpp.recording() as calls:
+            outputs = candidate(*inputs)
+        seconds = _median_seconds(lambda: candidate(*inputs))
+        with FlopCounterMode(display=False) as counter:
+            reference(*inputs)
+        profile.metrics += thread_scaling(lambda: candidate(*inputs), threads)
+    tensors = [
+        t
+        for t in [*inputs, *(outputs if isinstance(outputs, (list, tuple)) else [outputs])]
+        if isinstance(t, torch.Tensor)
+    ]
+    bytes_moved = sum(t.numel() * t.element_size() for t in tensors)
+    profile.metrics.insert(
+        0,
+        Metric(name="time_ms", value=seconds * 1e3, unit="ms", source="timing: median wall clock"),
+    )
+    profile.metrics += roofline(
+        bytes_moved, counter.get_total_flops(), seconds, copy_bandwidth_gbps()
+    )
+    if not calls:
+        profile.unavailable.append(
+            Unavailable(
+                what="C++ profiles", why="the candidate made no C++ call through the loader"
+            )
+        )
+        return profile
+    kernels, missing = cachegrind.profile_calls(calls, CACHEGRIND_BUDGET_S)
+    if not kernels and small_calls is not None and any("smaller size" in m.why for m in missing):
+        kernels, missing = cachegrind.profile_calls(small_calls(), CACHEGRIND_BUDGET_S)
+        missing.append(
+            Unavailable(
+                what="cachegrind at the profiled size",
+                why="too slow to simulate; its counts come from the problem's 'tiny' size",
+                source="cachegrind",
+            )
+        )
+    profile.kernels += kernels
+    profile.unavailable += missing
+    static, missing = static_metrics(calls, candidate_file)
+    profile.metrics += static
+    profile.unavailable += missing
+    return profile
