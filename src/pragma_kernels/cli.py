@@ -277,6 +277,64 @@ def _print_timings(report) -> None:
 
 
 @app.command()
+def profile(
+    problem: ProblemArg,
+    solution: Annotated[Path, typer.Argument(help="Candidate file defining ModelNew")],
+    target: TargetOpt = None,
+    size: SizeOpt = None,
+    threads: ThreadsOpt = None,
+    check: Annotated[bool, typer.Option(help="Verify the candidate before profiling it")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Profile a verified candidate: every metric with its unit, source and meaning.
+
+    Example: pragma profile examples/problems/rms_norm.py examples/solutions/cpu/rms_norm.py
+    """
+    from pragma_kernels.evaluate import profile_candidate
+
+    _require_file(problem, "problem")
+    _require_file(solution, "solution")
+    resolved = _target(target, threads)
+    if resolved.kind != "cpu":
+        raise _bad_input(
+            "GPU profiling (Nsight Compute and its fallback) is not built yet. "
+            "Fix: profile a CPU candidate with --target cpu"
+        )
+    if check:
+        _verify_before_timing(problem, solution, resolved, size, "float32", as_json)
+    verdict, result = profile_candidate(problem, solution, resolved, size)
+    if result is None:
+        _print_verdict(verdict)
+        raise typer.Exit(_exit_code(verdict))
+    if as_json:
+        print(result.model_dump_json(indent=2))
+        raise typer.Exit(EXIT_OK)
+    _print_profile(result)
+
+
+def _print_profile(result) -> None:
+    table = Table("kernel", "metric", "value", "unit", "source", title=f"profile ({result.target})")
+    for metric in result.metrics:
+        table.add_row("(whole)", metric.name, _value(metric.value), metric.unit, metric.source)
+    for kernel in result.kernels:
+        for metric in kernel.metrics:
+            table.add_row(
+                f"{kernel.name} ({kernel.time_share:.0%})",
+                metric.name,
+                _value(metric.value),
+                metric.unit,
+                metric.source,
+            )
+    console.print(table)
+    for item in result.unavailable:
+        console.print(f"[yellow]not collected:[/yellow] {item.what}: {item.why}")
+
+
+def _value(value) -> str:
+    return f"{value:.4g}" if isinstance(value, (int, float)) else str(value)
+
+
+@app.command()
 def problems(
     target: Annotated[Path, typer.Argument(help="A problem file or a directory of them")],
     size: SizeOpt = None,

@@ -344,8 +344,10 @@ class Worker:
             tiny = import_module(Path(self.job.problem), "tiny")
             _, candidate = self.build_models(tiny, self.load_candidate())
             inputs = self.make_inputs(tiny, self.job.seeds[0])
-            with torch.no_grad(), cpp.recording() as calls:
-                candidate(*inputs)
+            with torch.no_grad():
+                candidate(*inputs)  # warm: a cold call's wall time misleads the estimate
+                with cpp.recording() as calls:
+                    candidate(*inputs)
             return calls
 
         return record

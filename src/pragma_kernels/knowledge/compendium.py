@@ -181,7 +181,8 @@ def parse_compendium(text: str, source: str = "<string>") -> Compendium:
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as e:
-        raise CompendiumError(source, f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}")
+        problem = f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}"
+        raise CompendiumError(source, problem) from None
     if not isinstance(raw, dict) or not isinstance(raw.get("metrics"), list):
         raise CompendiumError(source, 'expected an object with a "metrics" list')
     docs: list[MetricDoc] = []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from pragma_kernels.doctor import check_perf
 from pragma_kernels.profilers import cachegrind
@@ -121,16 +122,17 @@ def static_metrics(
         except Exception as exc:  # a profiler failing is data, not the end of the profile
             missing.append(Unavailable(what="vectorisation report", why=str(exc)[:300]))
         names = sorted({c.function.name for c in calls if c.library == library})
-        mix = instruction_mix(library, names)
+        try:
+            mix = instruction_mix(Path(library), names)
+        except Exception as exc:  # as above
+            missing.append(Unavailable(what="instruction mix", why=str(exc)[:300]))
+            continue
+        source = "static: objdump instruction mix"
         metrics += [
-            Metric(
-                name=k,
-                value=v,
-                unit="bits" if "bits" in k else "",
-                source="static: objdump instruction mix",
-            )
+            Metric(name=k, value=v, unit="bits" if "bits" in k else "", source=source)
             for k, v in mix.metrics().items()
         ]
+        metrics.append(Metric(name="instruction_mix_notes", value=mix.summary(), source=source))
     return metrics, missing
 
 
@@ -190,7 +192,8 @@ def profile_cpu(
         return profile
     kernels, missing = cachegrind.profile_calls(calls, CACHEGRIND_BUDGET_S)
     if not kernels and small_calls is not None and any("smaller size" in m.why for m in missing):
-        kernels, missing = cachegrind.profile_calls(small_calls(), CACHEGRIND_BUDGET_S)
+        # Tiny by construction; valgrind's own timeout still bounds a pathological kernel.
+        kernels, missing = cachegrind.profile_calls(small_calls(), budget_s=float("inf"))
         missing.append(
             Unavailable(
                 what="cachegrind at the profiled size",

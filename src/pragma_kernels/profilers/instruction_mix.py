@@ -5,13 +5,12 @@ float sum without -ffast-math is "vectorised" but its adds stay scalar). Counts 
 (each instruction once, however often it runs), so by default only innermost loop bodies
 are counted: a vectorised loop's unrolled scalar remainder would otherwise outnumber it.
 
-Counting rule: FP arithmetic and compare instructions only: the add, sub, mul, div, min,
-max, sqrt, rsqrt, rcp, fused multiply-add/sub (vfmadd/vfmsub/vfnmadd/vfnmsub/vfmaddsub...),
-addsub, horizontal add/sub, dot-product and compare (cmp*, comi, ucomi) families. Their
-`ss`/`sd` forms are scalar, their `ps`/`pd` forms packed, of the width of the widest xmm
-(128), ymm (256) or zmm (512) register among the operands. Moves, logic (`vxorps` zeroing,
-`vandps` for fabs), shuffles, blends, broadcasts, rounding and conversions are not counted,
-nor x87, half precision or integer SIMD.
+Counting rule: FP arithmetic and compare instructions only (add, sub, mul, div, min, max,
+sqrt, rsqrt, rcp, all fused multiply-add/sub forms, addsub, horizontal add/sub, dot product,
+cmp*, comi, ucomi). Their `ss`/`sd` forms are scalar, `ps`/`pd` packed, as wide as the widest
+xmm (128), ymm (256) or zmm (512) operand. Moves, logic (`vxorps` zeroing, `vandps` for
+fabs), shuffles, blends, broadcasts, rounding, conversions, x87, FP16 and integer SIMD are
+not counted.
 """
 
 from __future__ import annotations
@@ -162,7 +161,9 @@ def _innermost_loops(insns: list[Insn]) -> list[list[Insn]]:
             nxt = {index[target[last[1]]]} if target.get(last[1]) in index else set()
             falls = not last[2].startswith(_NO_FALLTHROUGH) and n + 1 < len(blocks)
             succ.append(nxt | ({n + 1} if falls else set()))
-        pred = [{m for m in range(len(blocks)) if n in succ[m]} for n in range(len(blocks))]
+        pred: list[set[int]] = [set() for _ in blocks]
+        for m, n in ((m, n) for m, ss in enumerate(succ) for n in ss):
+            pred[n].add(m)
         reach, todo = {0}, [0]
         while todo:
             for m in succ[todo.pop()] - reach:
@@ -227,10 +228,10 @@ def classify_disassembly(text: str, loops_only: bool = True) -> InstructionMix:
 
 
 def instruction_mix(library: Path, functions: list[str] | None = None) -> InstructionMix:
-    """Disassemble `library` with objdump and count the FP instructions of `functions`.
+    """Count the FP instructions of `functions` in `library` (see module docstring).
 
-    Returns a zero mix with a `note` off x86-64; raises PragmaError when objdump is missing
-    or fails, or when a named function is not in the library.
+    A zero mix with a `note` off x86-64; PragmaError if objdump is missing or fails, or a
+    named function is not in the library.
     """
     machine = platform.machine().lower()
     if machine not in ("x86_64", "amd64"):

@@ -31,7 +31,8 @@ _REMARK = re.compile(
     r"(?P<indent> +)(?P<msg>.*)$"
 )
 _VECTORISED = re.compile(r"^loop vectorized using (?:(?P<bytes>\d+) byte|variable length) vectors")
-_REASON_START = ("not vectorized", "failed:")
+_REASON_START = ("not vectorized", "failed:", "statement clobbers memory")
+_CLOBBER = re.compile(r"^statement clobbers memory: .*?([\w.]+) \(.*$")
 # Reasons that name a GIMPLE detail of one vector mode rather than the source-level cause.
 _VAGUE = ("no vectype for stmt", "bad data references", "bad data access", "bad data dependence")
 
@@ -87,6 +88,7 @@ def _clean_reason(message: str) -> str:
     text = re.sub(r"^(not vectorized[:,]?|failed:)\s*", "", first.strip()).rstrip(". ;")
     text = re.sub(r"(between data-refs) .*$", r"\1", text)
     text = re.sub(r"(for stmt|in stmt): .*$", r"\1", text)  # "not supported: <stmt>" kept
+    text = _CLOBBER.sub(r"call to \1 (may clobber memory)", text)
     scalar = re.search(r"scalar_type: (.+)", rest)
     return f"{text} (scalar type {scalar.group(1).strip()})" if scalar else text
 

@@ -1,0 +1,83 @@
+"""CPU profiles: the schema, and `profile` on every hand-written CPU solution (no PMU here)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pragma_kernels.cli import app
+from pragma_kernels.evaluate import profile_candidate
+from pragma_kernels.profilers.schema import KernelProfile, Metric, Profile, Unavailable
+from pragma_kernels.targets import Target
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = sorted((ROOT / "examples" / "solutions" / "cpu").glob("*.py"))
+
+
+def test_profile_json_round_trip_aggregate_and_text():
+    profile = Profile(
+        tools=["cachegrind"],
+        target="cpu",
+        kernels=[
+            KernelProfile(
+                name="a",
+                time_share=0.75,
+                metrics=[
+                    Metric(name="Ir", value=300, unit="count", source="cachegrind"),
+                    Metric(name="D1_miss_rate", value=0.1, unit="ratio", source="cachegrind"),
+                ],
+            ),
+            KernelProfile(
+                name="b",
+                time_share=0.25,
+                metrics=[
+                    Metric(name="Ir", value=100, unit="count", source="cachegrind"),
+                    Metric(name="D1_miss_rate", value=0.5, unit="ratio", source="cachegrind"),
+                ],
+            ),
+        ],
+        unavailable=[Unavailable(what="top-down (perf)", why="no PMU")],
+    )
+    assert Profile.model_validate_json(profile.model_dump_json()) == profile
+    assert profile.metric("Ir").value == 400  # counts add up
+    assert abs(profile.metric("D1_miss_rate").value - 0.2) < 1e-12  # rates weighted by time
+    text = profile.render_text()
+    assert "Kernel a (75% of kernel time)" in text and "Ir = 300 count [cachegrind]" in text
+    assert "Not collected:\n  top-down (perf): no PMU" in text
+
+
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.stem)
+def test_profile_of_each_cpu_solution_has_cachegrind_vectorisation_and_roofline(solution):
+    problem = ROOT / "examples" / "problems" / solution.name
+    verdict, profile = profile_candidate(problem, solution, Target.cpu())
+    assert verdict.ok and profile is not None, verdict.model_dump_json(indent=1)
+    sources = {m.source for m in profile.metrics} | {
+        m.source for k in profile.kernels for m in k.metrics
+    }
+    assert "cachegrind" in sources, profile.render_text()
+    assert any(s.startswith("static: g++ -fopt-info-vec") for s in sources)
+    assert any(s.startswith("roofline") for s in sources)
+    assert profile.metric("Ir").value > 0 and profile.metric("roofline_fraction").value > 0
+    top_down = [u for u in profile.unavailable if "top-down" in u.what]
+    assert top_down and top_down[0].why  # this CI machine has no PMU: stated, with the reason
+
+
+def test_cli_profile_json():
+    runner = CliRunner()
+    solution = ROOT / "examples" / "solutions" / "cpu" / "softsign.py"
+    result = runner.invoke(
+        app,
+        [
+            "profile",
+            str(ROOT / "examples" / "problems" / "softsign.py"),
+            str(solution),
+            "--json",
+            "--no-check",
+        ],
+    )
+    assert result.exit_code == 0, result.stdout
+    profile = json.loads(result.stdout)
+    assert profile["target"] == "cpu" and profile["kernels"][0]["name"] == "softsign"

@@ -1,0 +1,246 @@
+"""Static CPU profilers: g++ vectorisation remarks and the objdump FP instruction mix."""
+
+from __future__ import annotations
+
+import ast
+import os
+from pathlib import Path
+
+import pytest
+
+from pragma_kernels.errors import BuildError, PragmaError
+from pragma_kernels.profilers.instruction_mix import (
+    classify_disassembly,
+    instruction_mix,
+    select_functions,
+)
+from pragma_kernels.profilers.vectorisation import (
+    LoopNote,
+    parse_opt_info,
+    vectorisation_report,
+)
+from pragma_kernels.runtime.cpp_build import Origin, build_shared_library, find_origin
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Line 4: vectorisable; line 7: loop-carried dependency through x.
+TWO_LOOPS = """#include <cstdint>
+extern "C" void mul(const float* __restrict__ a, const float* __restrict__ b,
+                    float* __restrict__ out, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) out[i] = a[i] * b[i];
+}
+extern "C" void recur(const float* __restrict__ a, float* __restrict__ x, int64_t n) {
+    for (int64_t i = 1; i < n; ++i) x[i] = x[i - 1] * 0.5f + a[i];
+}
+"""
+
+# Real g++ 12.2 output (-O3 -march=native -fopt-info-vec-optimized
+# -fopt-info-vec-missed-internals), trimmed: `mul` vectorised at line 6 (main loop and
+# epilogue), basic-block noise at 7:1, `recur` at line 10 (the top-level reason is the
+# misleading "no vectype"; the nested one names the dependence), std::accumulate vectorised
+# inside a system header.
+OPT_INFO_SAMPLE = """\
+s.cpp:6:27: missed:  Vectorization factor too high for epilogue loop.
+s.cpp:6:27: optimized: loop vectorized using 64 byte vectors
+s.cpp:6:27: optimized: loop vectorized using 32 byte vectors
+s.cpp:7:1: missed:  not vectorized: no grouped stores in basic block.
+s.cpp:10:51: missed:   not vectorized, possible dependence between data-refs *_4 and *_9
+s.cpp:10:27: missed:  bad data dependence.
+s.cpp:10:27: missed:   not vectorized: no vectype for stmt: _5 = *_4;
+ scalar_type: float
+s.cpp:10:27: missed:  bad data references.
+s.cpp:10:27: missed: couldn't vectorize loop
+s.cpp:10:51: missed: not vectorized: no vectype for stmt: _5 = *_4;
+ scalar_type: float
+s.cpp:11:1: missed:  not vectorized: no grouped stores in basic block.
+/usr/include/c++/12/bits/stl_numeric.h:140:22: missed:  bad data references.
+/usr/include/c++/12/bits/stl_numeric.h:140:22: optimized: loop vectorized using 64 byte vectors
+s.cpp:13:100: missed:  not vectorized: no grouped stores in basic block.
+"""
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("PRAGMA_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def test_parse_opt_info_keeps_own_loops_widest_vectors_and_specific_reason():
+    notes = parse_opt_info(OPT_INFO_SAMPLE, "s.cpp", None)
+    assert notes == [
+        LoopNote("s.cpp", 6, vector_bytes=64),
+        LoopNote("s.cpp", 10, reason="possible dependence between data-refs"),
+    ]
+
+
+def test_parse_opt_info_maps_lines_through_origin():
+    notes = parse_opt_info(OPT_INFO_SAMPLE, "/tmp/build/s.cpp", Origin("sol.py", 20))
+    assert [(n.file, n.line) for n in notes] == [("sol.py", 25), ("sol.py", 29)]
+    assert notes[0].describe() == "sol.py:25: loop vectorised (64-byte vectors)"
+    assert notes[1].describe() == (
+        "sol.py:29: not vectorised: possible dependence between data-refs"
+    )
+
+
+def test_parse_opt_info_plain_missed_output_and_versioning():
+    text = (
+        "k.cpp:3:27: optimized: loop vectorized using 16 byte vectors\n"
+        "k.cpp:3:27: optimized:  loop versioned for vectorization because of possible aliasing\n"
+        "k.cpp:9:35: missed: couldn't vectorize loop\n"
+        "k.cpp:9:35: missed: failed: evolution of base is not affine.\n"
+        "k.cpp:12:20: missed: couldn't vectorize loop\n"
+        "k.cpp:12:20: missed: not vectorized: control flow in loop.\n"
+        "k.cpp:15:27: missed: couldn't vectorize loop\n"
+        "k.cpp:15:49: missed: statement clobbers memory: _13 = ext (_4);\n"
+    )
+    notes = parse_opt_info(text, "k.cpp")
+    assert notes[0] == LoopNote("k.cpp", 3, 16, "", versioned_for_alias=True)
+    reasons = [n.reason for n in notes[1:]]
+    assert reasons == [
+        "evolution of base is not affine",
+        "control flow in loop",
+        "call to ext (may clobber memory)",
+    ]
+
+
+def test_vectorisation_report_finds_the_vectorised_and_the_dependent_loop():
+    report = vectorisation_report(TWO_LOOPS, ("-O3", "-march=native"), Origin("sol.py", 10))
+    assert [(n.file, n.line) for n in report.vectorised] == [("sol.py", 13)]
+    assert report.vectorised[0].vector_bytes >= 16
+    assert [(n.file, n.line) for n in report.missed] == [("sol.py", 16)]
+    assert "dependence" in report.missed[0].reason
+    assert report.metrics() == {"vectorised_loops": 1.0, "missed_vectorisation_loops": 1.0}
+    assert report.summary_lines()[0].startswith("sol.py:16: not vectorised: ")
+    assert "-fopt-info-vec" in report.command and "-march=native" in report.command
+
+
+def test_vectorisation_report_errors_name_the_problem(monkeypatch):
+    with pytest.raises(BuildError) as info:
+        vectorisation_report("int f() { return nope; }\n", ("-O2",), Origin("sol.py", 30))
+    assert any(d.file == "sol.py" and d.line == 30 for d in info.value.diagnostics)
+    monkeypatch.setenv("PRAGMA_CXX", "no-such-compiler-pragma")
+    with pytest.raises(PragmaError, match="not found"):
+        vectorisation_report(TWO_LOOPS, ("-O2",))
+
+
+def test_summary_lines_put_missed_first_and_respect_the_limit():
+    report = vectorisation_report(TWO_LOOPS, ("-O3",))
+    assert len(report.summary_lines(limit=1)) == 1
+    assert report.summary_lines(limit=1)[0] == "... and 2 more loops"
+
+
+DISASSEMBLY = """
+kernel.so:     file format elf64-x86-64
+
+
+Disassembly of section .plt:
+
+0000000000001020 <GOMP_parallel@plt>:
+    1020:	jmp    *0x2fba(%rip)        # 4010 <GOMP_parallel@GOMP_4.0>
+
+Disassembly of section .text:
+
+0000000000001100 <scale>:
+    1100:	test   %rdx,%rdx
+    1103:	jle    1144 <scale+0x44>
+    1105:	xor    %eax,%eax
+    1107:	vxorps %xmm3,%xmm3,%xmm3
+    1110:	vmovups (%rdi,%rax,4),%zmm0
+    1117:	vfmadd213ps (%rsi,%rax,4),%zmm1,%zmm0
+    111d:	vaddps %zmm2,%zmm0,%zmm0{%k1}
+    1123:	vmovups %zmm0,(%rsi,%rax,4)
+    112a:	add    $0x10,%rax
+    112e:	cmp    %rax,%rdx
+    1131:	jne    1110 <scale+0x10>
+    1133:	vmulss %xmm1,%xmm0,%xmm0
+    1137:	vaddss %xmm2,%xmm0,%xmm0
+    113b:	vmaxps %ymm4,%ymm5,%ymm6
+    113f:	vzeroupper
+    1142:	ret
+    1143:	nop
+    1144:	vsqrtss %xmm0,%xmm0,%xmm0
+    1148:	vucomiss %xmm0,%xmm1
+    114b:	jne    1133 <scale+0x33>
+    114d:	ret
+
+0000000000001150 <scale._omp_fn.0>:
+    1150:	vcvtsi2ss %rdi,%xmm0,%xmm0
+    1155:	ret
+
+0000000000001160 <other>:
+    1160:	vmulpd %xmm1,%xmm0,%xmm0
+    1164:	ret
+"""
+
+
+def test_classify_counts_fp_arithmetic_in_innermost_loops_by_width():
+    mix = classify_disassembly(select_functions(DISASSEMBLY, ["scale"]))
+    # One real loop (1110..1131). 1144 -> 1133 branches back but 1133 does not dominate it.
+    assert mix.scope == "1 innermost loop"
+    assert (mix.scalar_fp, mix.packed_fp_by_width, mix.max_vector_width_bits) == (0, {512: 2}, 512)
+    assert mix.packed_simd_fraction() == 1.0
+    assert (mix.total, mix.counted) == (23, 7)
+    assert mix.symbols == ("scale", "scale._omp_fn.0")
+
+
+def test_classify_whole_functions_and_metrics():
+    mix = classify_disassembly(select_functions(DISASSEMBLY, None), loops_only=False)
+    # vmulss vaddss vsqrtss vucomiss scalar; vfmadd213ps vaddps (zmm) vmaxps (ymm) vmulpd (xmm)
+    assert (mix.scalar_fp, mix.packed_fp_by_width) == (4, {128: 1, 256: 1, 512: 2})
+    assert mix.metrics() == {
+        "packed_simd_fraction": 0.5,
+        "max_vector_width_bits": 512.0,
+        "scalar_fp_instructions": 4.0,
+        "packed_fp_instructions": 4.0,
+    }
+    assert "whole functions" in mix.summary() and "512-bit: 2" in mix.summary()
+    assert "GOMP_parallel@plt" not in mix.symbols
+
+
+def test_classify_other_architecture_and_missing_function():
+    mix = classify_disassembly("k.so:     file format elf64-littleaarch64\n")
+    assert mix.metrics()["packed_fp_instructions"] == 0 and "aarch64" in mix.note
+    assert classify_disassembly("").packed_simd_fraction() == 0.0
+    with pytest.raises(PragmaError, match="nope"):
+        select_functions(DISASSEMBLY, ["scale", "nope"])
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    flags = next((line for line in text.splitlines() if line.startswith("flags")), "flags:")
+    return set(flags.split(":", 1)[1].split())
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="instruction classes are x86-64 only")
+def test_instruction_mix_vectorised_vs_unoptimised_build():
+    fast_library = build_shared_library(TWO_LOOPS, ("-O3", "-march=native"), "two")
+    fast = instruction_mix(fast_library, ["mul"])
+    assert fast.packed_simd_fraction() > 0.5
+    if "avx2" in _cpu_flags():
+        assert fast.max_vector_width_bits >= 256
+    dependent = instruction_mix(fast_library, ["recur"])
+    assert dependent.packed_simd_fraction() == 0.0 and dependent.scalar_fp > 0
+    slow = instruction_mix(build_shared_library(TWO_LOOPS, ("-O0",), "two"), ["mul"])
+    assert slow.packed_simd_fraction() == 0.0 and slow.scalar_fp > 0
+    assert slow.max_vector_width_bits == 0
+
+
+def test_shipped_softsign_solution_reports_its_vectorised_loop():
+    path = ROOT / "examples" / "solutions" / "cpu" / "softsign.py"
+    tree = ast.parse(path.read_text())
+    source = next(
+        n.value.value
+        for n in tree.body
+        if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "SOURCE"
+    )
+    origin = find_origin(source, str(path))
+    report = vectorisation_report(source, ("-O3", "-march=native", "-fopenmp"), origin)
+    assert len(report.vectorised) >= 1
+    note = report.vectorised[0]
+    assert note.file == str(path) and note.vector_bytes >= 16
+    lines = path.read_text().splitlines()
+    loop = next(n for n, text in enumerate(lines, 1) if "for (int64_t i" in text)
+    # g++ places an OpenMP loop at its body's first statement, a plain loop at its `for`.
+    assert note.line in (loop, loop + 1)
