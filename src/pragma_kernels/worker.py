@@ -304,6 +304,7 @@ class Worker:
     def profile(self) -> JobResult:
         """Profile the candidate (verified beforehand) on one input set."""
         from pragma_kernels.profilers.cpu import profile_cpu
+        from pragma_kernels.profilers.meanings import attach_meanings
 
         if self.job.device != "cpu":
             raise self.fail(
@@ -327,7 +328,8 @@ class Worker:
         except Exception as exc:
             raise self.failed(classify_run_error(exc, self.job.solution)) from None
         return JobResult(
-            verdict=Verdict(ok=True, kind=VerdictKind.OK, stage="done"), profile=profile
+            verdict=Verdict(ok=True, kind=VerdictKind.OK, stage="done"),
+            profile=attach_meanings(profile),
         )
 
     def small_calls(self, problem: ModuleType):
