@@ -81,3 +81,44 @@ def test_cli_profile_json():
     assert result.exit_code == 0, result.stdout
     profile = json.loads(result.stdout)
     assert profile["target"] == "cpu" and profile["kernels"][0]["name"] == "softsign"
+
+
+def test_unknown_metric_is_refused_with_the_closest_names():
+    from pragma_kernels.errors import PragmaError
+    from pragma_kernels.profilers.requests import validate
+
+    known = {"D1mr", "DLmr", "I1mr", "Ir", "cycles"}
+    assert validate(["D1mr"], "cpu", known) == ["D1mr"]
+    with pytest.raises(PragmaError, match=r"unknown metric 'D1mrr' \(did you mean D1mr"):
+        validate(["D1mrr"], "cpu", known)
+
+
+def test_requested_metric_that_cannot_be_collected_is_stated_with_the_reason():
+    from pragma_kernels.profilers.requests import account_for
+
+    profile = Profile(
+        tools=["cachegrind"],
+        target="cpu",
+        metrics=[Metric(name="Ir", value=1, source="cachegrind")],
+        unavailable=[Unavailable(what="top-down level 1 (perf)", why="no PMU", source="perf")],
+    )
+    account_for(profile, ["Ir", "topdown-be-bound"])
+    stated = [u for u in profile.unavailable if u.what.startswith("topdown-be-bound")]
+    assert stated and stated[0].why == "no PMU"
+    assert not any(u.what.startswith("Ir") for u in profile.unavailable)
+
+
+def test_cli_profile_refuses_an_unknown_metric():
+    runner = CliRunner()
+    solution = ROOT / "examples" / "solutions" / "cpu" / "softsign.py"
+    result = runner.invoke(
+        app,
+        [
+            "profile",
+            str(ROOT / "examples" / "problems" / "softsign.py"),
+            str(solution),
+            "--metrics",
+            "branch_mispredict_rat",
+        ],
+    )
+    assert result.exit_code == 2 and "branch_mispredict_rate" in result.stderr

@@ -284,6 +284,9 @@ def profile(
     size: SizeOpt = None,
     threads: ThreadsOpt = None,
     check: Annotated[bool, typer.Option(help="Verify the candidate before profiling it")] = True,
+    metrics: Annotated[
+        str | None, typer.Option(help="Extra metrics by name, comma-separated")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Profile a verified candidate: every metric with its unit, source and meaning.
@@ -291,6 +294,7 @@ def profile(
     Example: pragma profile examples/problems/rms_norm.py examples/solutions/cpu/rms_norm.py
     """
     from pragma_kernels.evaluate import profile_candidate
+    from pragma_kernels.profilers.requests import validate
 
     _require_file(problem, "problem")
     _require_file(solution, "solution")
@@ -300,9 +304,14 @@ def profile(
             "GPU profiling (Nsight Compute and its fallback) is not built yet. "
             "Fix: profile a CPU candidate with --target cpu"
         )
+    requested = [m.strip() for m in (metrics or "").split(",") if m.strip()]
+    try:
+        validate(requested, resolved.kind)
+    except PragmaError as exc:
+        raise _bad_input(str(exc)) from None
     if check:
         _verify_before_timing(problem, solution, resolved, size, "float32", as_json)
-    verdict, result = profile_candidate(problem, solution, resolved, size)
+    verdict, result = profile_candidate(problem, solution, resolved, size, requested)
     if result is None:
         _print_verdict(verdict)
         raise typer.Exit(_exit_code(verdict))

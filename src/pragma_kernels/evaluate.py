@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pragma_kernels.isolation import Limits, run_isolated
+from pragma_kernels.profilers.requests import validate
 from pragma_kernels.profilers.schema import Profile
 from pragma_kernels.targets import Target
 from pragma_kernels.timing import Protocol, Timing
@@ -172,6 +173,7 @@ def profile_candidate(
     solution: str | Path,
     target: Target,
     size: str | None = None,
+    metrics: list[str] | None = None,
     limits: Limits = PROFILE_LIMITS,
 ) -> tuple[Verdict, Profile | None]:
     """Profile a candidate in an isolated worker (verify it first: profiles of wrong code
@@ -184,6 +186,7 @@ def profile_candidate(
         device=target.device,
         threads=target.threads,
         seeds=fresh_seeds(1, None),
+        metrics=validate(metrics or [], target.kind),
     )
     result = run_isolated(job, limits)
     return result.verdict, result.profile

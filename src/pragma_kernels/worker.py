@@ -40,6 +40,7 @@ class Job(BaseModel):
     rtol: float = 1e-2
     baselines: list[str] = ["eager"]
     repeats: int = 1  # timing only: measure this many times in the same worker
+    metrics: list[str] = []  # profile only: extra metrics asked for by name
     protocol: dict = {}
     progress_path: str = ""
     env: dict[str, str] = {}  # extra environment for the worker process
@@ -305,6 +306,7 @@ class Worker:
         """Profile the candidate (verified beforehand) on one input set."""
         from pragma_kernels.profilers.cpu import profile_cpu
         from pragma_kernels.profilers.meanings import attach_meanings
+        from pragma_kernels.profilers.requests import account_for
 
         if self.job.device != "cpu":
             raise self.fail(
@@ -329,7 +331,7 @@ class Worker:
             raise self.failed(classify_run_error(exc, self.job.solution)) from None
         return JobResult(
             verdict=Verdict(ok=True, kind=VerdictKind.OK, stage="done"),
-            profile=attach_meanings(profile),
+            profile=attach_meanings(account_for(profile, self.job.metrics)),
         )
 
     def small_calls(self, problem: ModuleType):
