@@ -44,25 +44,9 @@ CPU_BOTTLENECKS: tuple[str, ...] = (
 )
 BOTTLENECKS: tuple[str, ...] = GPU_BOTTLENECKS + CPU_BOTTLENECKS
 
-Profiler = Literal["ncu", "perf", "cachegrind", "static_cpu", "gpu_fallback"]
-Bottleneck = Literal[
-    "memory_bound",
-    "compute_bound",
-    "latency_register_occupancy",
-    "low_occupancy_shared_memory",
-    "uncoalesced_access",
-    "bank_conflicts",
-    "warp_divergence",
-    "launch_tail_bound",
-    "tensor_cores_unused",
-    "many_small_kernels",
-    "not_vectorised",
-    "memory_cache_bound",
-    "branch_mispredict",
-    "single_threaded",
-    "poor_data_reuse",
-    "frontend_bound",
-]
+# Literal over the tuples above (a subscript tuple is unpacked), so each name list is written once.
+Profiler = Literal[PROFILERS]
+Bottleneck = Literal[BOTTLENECKS]
 
 # Short fields: the text goes into LLM prompts for every metric of a profile.
 Text = Annotated[str, Field(min_length=1, max_length=200)]
