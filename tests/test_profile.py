@@ -62,7 +62,7 @@ def test_profile_of_each_cpu_solution_has_cachegrind_vectorisation_and_roofline(
     assert any(s.startswith("roofline") for s in sources)
     assert profile.metric("Ir").value > 0 and profile.metric("roofline_fraction").value > 0
     top_down = [u for u in profile.unavailable if "top-down" in u.what]
-    assert top_down and top_down[0].why  # this CI machine has no PMU: stated, with the reason
+    assert top_down and top_down[0].why  # no PMU on this CI machine: stated, with the reason
 
 
 def test_cli_profile_json():
