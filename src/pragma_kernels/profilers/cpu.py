@@ -10,6 +10,8 @@ copy bandwidth.
 
 from __future__ import annotations
 
+import functools
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,40 +37,47 @@ def _median_seconds(fn: Callable[[], object], budget_s: float = 0.5, min_calls: 
     return samples[len(samples) // 2]
 
 
-def thread_scaling(fn: Callable[[], object], threads: int) -> list[Metric]:
-    """Time at 1 thread over time at N threads (torch and the kernels share one OpenMP pool)."""
+def thread_scaling(fn: Callable[[], object], threads: int, at_n: float) -> list[Metric]:
+    """Time at 1 thread over `at_n`, the time at N threads (torch and the kernels share one
+    OpenMP pool, so torch.set_num_threads sets both)."""
     import torch
 
     if threads < 2:
         return []
-    at_n = _median_seconds(fn)
     torch.set_num_threads(1)
     try:
         at_one = _median_seconds(fn)
     finally:
         torch.set_num_threads(threads)
     scaling = at_one / at_n
+    source = f"timing: 1 vs {threads} threads"
     return [
-        Metric(
-            name="thread_scaling", value=scaling, unit="x", source=f"timing: 1 vs {threads} threads"
-        ),
-        Metric(
-            name="parallel_efficiency",
-            value=scaling / threads,
-            unit="ratio",
-            source=f"timing: 1 vs {threads} threads",
-        ),
+        Metric(name="thread_scaling", value=scaling, unit="x", source=source),
+        Metric(name="parallel_efficiency", value=scaling / threads, unit="ratio", source=source),
     ]
 
 
-def copy_bandwidth_gbps(megabytes: int = 256) -> float:
-    """This machine's achievable memory bandwidth: a large tensor copy (read + write)."""
+@functools.cache
+def copy_bandwidth_gbps(threads: int, megabytes: int = 256) -> float:
+    """This machine's achievable memory bandwidth: a large tensor copy (read + write), measured
+    once per process and cached on disk per CPU model and thread count."""
     import torch
+
+    from pragma_kernels import config
+    from pragma_kernels.hardware import detect_cpu
+
+    key = re.sub(r"\W+", "_", f"{detect_cpu().model}_{threads}t_{megabytes}mb")
+    cached = config.cache_dir() / "bandwidth" / key
+    if cached.exists():
+        return float(cached.read_text())
 
     source = torch.empty(megabytes * 2**20 // 4)
     target = torch.empty_like(source)
     seconds = _median_seconds(lambda: target.copy_(source), budget_s=0.3)
-    return 2 * source.numel() * 4 / seconds / 1e9
+    gbps = 2 * source.numel() * 4 / seconds / 1e9
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_text(f"{gbps}")
+    return gbps
 
 
 def roofline(bytes_moved: int, flops: float, seconds: float, peak_gbps: float) -> list[Metric]:
@@ -171,7 +180,7 @@ def profile_cpu(
         seconds = _median_seconds(lambda: candidate(*inputs))
         with FlopCounterMode(display=False) as counter:
             reference(*inputs)
-        profile.metrics += thread_scaling(lambda: candidate(*inputs), threads)
+        profile.metrics += thread_scaling(lambda: candidate(*inputs), threads, seconds)
     tensors = [
         t
         for t in [*inputs, *(outputs if isinstance(outputs, (list, tuple)) else [outputs])]
@@ -183,7 +192,7 @@ def profile_cpu(
         Metric(name="time_ms", value=seconds * 1e3, unit="ms", source="timing: median wall clock"),
     )
     profile.metrics += roofline(
-        bytes_moved, counter.get_total_flops(), seconds, copy_bandwidth_gbps()
+        bytes_moved, counter.get_total_flops(), seconds, copy_bandwidth_gbps(threads)
     )
     if not calls:
         profile.unavailable.append(
