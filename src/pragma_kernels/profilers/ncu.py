@@ -1,0 +1,170 @@
+"""Nsight Compute: the command that profiles only the candidate's kernels, and its output parsed.
+
+Pure functions (command building, CSV and rule parsing); running ncu happens in
+the GPU profile job. Facts from the H200 probe (shared/gpu-notes.md): the CSV
+starts with the program's own output and `==PROF==` lines, the table begins at
+the `"ID"` header, row 2 holds units, numbers carry thousands separators; a
+15-metric default set took 10 replay passes (~7.5 s); rule results print as
+`OPT ... Est. Speedup: 25%`. Only launches inside the NVTX range NVTX_RANGE are
+profiled, so the reference, the warm-up and the autotuner are skipped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from pragma_kernels.profilers.schema import Finding, KernelProfile, Metric
+
+SOURCE = "ncu"
+NVTX_RANGE = "pragma_candidate"
+TIME_METRIC = "gpu__time_duration.sum"
+# PRAGMA's default set (time, occupancy and its limiter, registers, shared memory, tensor
+# pipes, DRAM and SM throughput) plus cache hit rates and the main stall reasons.
+DEFAULT_METRICS: tuple[str, ...] = (
+    TIME_METRIC,
+    "sm__warps_active.avg.pct_of_peak_sustained_active",
+    "sm__maximum_warps_per_active_cycle_pct",
+    "launch__occupancy_limit_registers",
+    "launch__occupancy_limit_shared_mem",
+    "launch__occupancy_limit_warps",
+    "launch__occupancy_limit_blocks",
+    "launch__registers_per_thread",
+    "launch__shared_mem_per_block_static",
+    "launch__shared_mem_per_block_dynamic",
+    "launch__grid_size",
+    "launch__block_size",
+    "launch__waves_per_multiprocessor",
+    "sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active",
+    "dram__throughput.avg.pct_of_peak_sustained_elapsed",
+    "dram__bytes_read.sum",
+    "dram__bytes_write.sum",
+    "sm__throughput.avg.pct_of_peak_sustained_elapsed",
+    "l1tex__t_sector_hit_rate.pct",
+    "lts__t_sector_hit_rate.pct",
+    "smsp__average_warp_latency_issue_stalled_long_scoreboard",
+    "smsp__average_warp_latency_issue_stalled_barrier",
+)
+_UNIT_SCALE = {
+    "ns": ("ns", 1.0),
+    "us": ("ns", 1e3),
+    "usecond": ("ns", 1e3),
+    "ms": ("ns", 1e6),
+    "msecond": ("ns", 1e6),
+    "nsecond": ("ns", 1.0),
+    "byte": ("bytes", 1.0),
+    "Kbyte": ("bytes", 1e3),
+    "Mbyte": ("bytes", 1e6),
+    "Gbyte": ("bytes", 1e9),
+}
+
+
+def ncu_command(
+    program: list[str],
+    metrics: tuple[str, ...] | list[str] = DEFAULT_METRICS,
+    sections: tuple[str, ...] = ("SpeedOfLight",),
+) -> list[str]:
+    """ncu over `program`, counting only kernels launched inside the NVTX range."""
+    section_args = [arg for name in sections for arg in ("--section", name)]
+    return [
+        "ncu",
+        "--target-processes",
+        "all",
+        "--nvtx",
+        "--nvtx-include",
+        f"{NVTX_RANGE}/",
+        "--metrics",
+        ",".join(metrics),
+        *section_args,
+        "--print-details",
+        "all",
+        "--csv",
+        "--page",
+        "raw",
+        *program,
+    ]
+
+
+def _number(text: str) -> float | str:
+    cleaned = text.replace(",", "").strip()
+    try:
+        return float(cleaned)
+    except ValueError:
+        return text.strip()
+
+
+def parse_raw_csv(text: str) -> list[KernelProfile]:
+    """Per-launch metrics from `--csv --page raw` output (program output before it ignored)."""
+    start = text.find('"ID"')
+    if start < 0:
+        return []
+    rows = list(csv.reader(io.StringIO(text[start:])))
+    header, units, records = rows[0], rows[1], [r for r in rows[2:] if len(r) == len(rows[0])]
+    metric_columns = [i for i, name in enumerate(header) if "__" in name]
+    name_column = header.index("Kernel Name") if "Kernel Name" in header else None
+    kernels = []
+    for record in records:
+        metrics = []
+        for column in metric_columns:
+            value, unit = _number(record[column]), units[column]
+            if isinstance(value, float) and unit in _UNIT_SCALE:
+                unit, scale = _UNIT_SCALE[unit]
+                value *= scale
+            metrics.append(Metric(name=header[column], value=value, unit=unit, source=SOURCE))
+        name = record[name_column] if name_column is not None else f"kernel {record[0]}"
+        kernels.append(KernelProfile(name=name, metrics=metrics))
+    _set_time_shares(kernels)
+    return kernels
+
+
+def _set_time_shares(kernels: list[KernelProfile]) -> None:
+    times = [
+        next((m.value for m in k.metrics if m.name == TIME_METRIC and m.is_numeric()), 0.0)
+        for k in kernels
+    ]
+    total = sum(times)
+    for kernel, spent in zip(kernels, times, strict=True):
+        kernel.time_share = spent / total if total else 1.0 / len(kernels)
+
+
+_RULE = re.compile(r"^\s*(OPT|WRN|INF)\s+(.*)$")
+_SPEEDUP = re.compile(r"Est\.\s*(?:Local\s+)?Speedup:\s*([\d.]+)%")
+
+
+def parse_rule_findings(text: str) -> list[Finding]:
+    """Nsight's rule results: an OPT/WRN/INF line, its continuation lines, the est. speedup."""
+    findings: list[Finding] = []
+    current: list[str] = []
+    severity = ""
+
+    def close() -> None:
+        if current:
+            message = " ".join(current)
+            speedup = _SPEEDUP.search(message)
+            findings.append(
+                Finding(
+                    severity=severity,
+                    source=SOURCE,
+                    message=_SPEEDUP.sub("", message).strip(" ,;"),
+                    estimated_speedup_pct=float(speedup.group(1)) if speedup else None,
+                )
+            )
+
+    for line in text.splitlines():
+        match = _RULE.match(line)
+        if match:
+            close()
+            severity, current = match.group(1), [match.group(2).strip()]
+        elif current and line.startswith(" " * 10) and line.strip():
+            current.append(line.strip())
+        else:
+            close()
+            current = []
+    close()
+    return findings
+
+
+def parse_query_metrics(text: str) -> set[str]:
+    """Metric base names from `ncu --query-metrics` (first column of the table)."""
+    return {m.group(1) for m in re.finditer(r"^([a-z][a-z0-9_]*__[a-z0-9_.]+)\s", text, re.M)}

@@ -1,0 +1,82 @@
+"""Nsight Compute output parsing (pure; the GPU run itself is in tests/gpu)."""
+
+from pragma_kernels.profilers.ncu import (
+    NVTX_RANGE,
+    ncu_command,
+    parse_query_metrics,
+    parse_raw_csv,
+    parse_rule_findings,
+)
+
+# Shaped like the H200 probe's output: program output and ==PROF== lines first, units in
+# row 2, thousands separators, one row per launch.
+RAW = """result 0.123
+==PROF== Connected to process 4242
+==PROF== Profiling "softmax_kernel": 0%....50%....100% - 10 passes
+"ID","Process ID","Process Name","Host Name","Kernel Name","gpu__time_duration.sum",\
+"dram__bytes_read.sum","sm__warps_active.avg.pct_of_peak_sustained_active",\
+"launch__registers_per_thread"
+"","","","","","usecond","Mbyte","%","register/thread"
+"0","4242","python3","h","softmax_kernel","36.35","1,398.40","61.2","54"
+"1","4242","python3","h","scale_kernel","12.12","67.10","80.0","32"
+"""
+
+RULES = """    Section: GPU Speed Of Light Throughput
+    ----------------------- ----------- ------------
+    DRAM Throughput                   %        78.21
+    ----------------------- ----------- ------------
+
+    OPT   Memory is more heavily utilized than Compute: Look at the Memory Workload Analysis
+          section to identify the DRAM bottleneck. Est. Speedup: 25%
+    INF   The kernel uses 54 registers per thread.
+
+    Section: Occupancy
+"""
+
+
+def test_raw_csv_per_launch_with_units_normalised_and_time_shares():
+    kernels = parse_raw_csv(RAW)
+    assert [k.name for k in kernels] == ["softmax_kernel", "scale_kernel"]
+    first = {m.name: m for m in kernels[0].metrics}
+    assert first["gpu__time_duration.sum"].value == 36350.0
+    assert first["gpu__time_duration.sum"].unit == "ns"
+    assert first["dram__bytes_read.sum"].value == 1398.4e6
+    assert first["launch__registers_per_thread"].value == 54
+    assert abs(kernels[0].time_share - 36.35 / 48.47) < 1e-9
+    assert all(m.source == "ncu" for m in kernels[0].metrics)
+
+
+def test_no_table_gives_no_kernels():
+    assert parse_raw_csv("==PROF== No kernels were profiled.") == []
+
+
+def test_rule_findings_with_continuations_and_estimated_speedup():
+    findings = parse_rule_findings(RULES)
+    assert [f.severity for f in findings] == ["OPT", "INF"]
+    assert findings[0].estimated_speedup_pct == 25.0
+    assert "identify the DRAM bottleneck" in findings[0].message
+    assert "Est." not in findings[0].message
+    assert findings[1].estimated_speedup_pct is None
+
+
+def test_command_profiles_only_the_candidates_nvtx_range():
+    command = ncu_command(["python3", "run.py"], ["gpu__time_duration.sum"])
+    assert command[:7] == [
+        "ncu",
+        "--target-processes",
+        "all",
+        "--nvtx",
+        "--nvtx-include",
+        f"{NVTX_RANGE}/",
+        "--metrics",
+    ]
+    assert command[-2:] == ["python3", "run.py"] and "--csv" in command
+
+
+def test_query_metrics_names():
+    text = (
+        "Device NVIDIA H200 (GH100)\n---\nMetric Name    Metric Description\n"
+        "dram__bytes_read  # of bytes read from DRAM\n"
+        "sm__warps_active  # of warps active\n"
+    )
+    assert parse_query_metrics(text) == {"dram__bytes_read", "sm__warps_active"}
