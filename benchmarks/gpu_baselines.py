@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shard", default="0/1", help="i/n: every n-th problem from i")
+    parser.add_argument("--start", type=int, default=0, help="skip the first N problems")
     parser.add_argument("--budget", type=float, default=0.5)
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--out", type=Path)
@@ -41,7 +42,7 @@ def main() -> None:
         "|---|---|---:|---:|---:|---:|---|",
     ]
     print("\n".join(lines), flush=True)
-    for problem in problems[index::count]:
+    for problem in problems[args.start :][index::count]:
         report = time_problem(
             problem.path, None, target, TimeOptions(budget_s=args.budget, dtype=args.dtype)
         )
