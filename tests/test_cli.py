@@ -120,3 +120,19 @@ def test_doctor_reports_the_compiler():
     result = runner.invoke(app, ["doctor"])
     assert result.exit_code == EXIT_OK
     assert "C++ compiler" in result.stdout and "torch" in result.stdout
+
+
+def test_problems_category_overrides_from_a_toml_file(tmp_path):
+    overrides = tmp_path / "categories.toml"
+    overrides.write_text('tiny_relu = "others"\n')
+    result = runner.invoke(
+        app, ["problems", str(FIXTURES), "--categories", str(overrides), "--json"]
+    )
+    listing = {p["name"]: p for p in json.loads(result.stdout)["problems"]}
+    assert (listing["tiny_relu"]["category"], listing["tiny_relu"]["category_from"]) == (
+        "others",
+        "override",
+    )
+    overrides.write_text('tiny_relu = "fancy"\n')
+    bad = runner.invoke(app, ["problems", str(FIXTURES), "--categories", str(overrides)])
+    assert bad.exit_code == 2 and "is not a category" in bad.stderr

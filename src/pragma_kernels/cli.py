@@ -347,15 +347,20 @@ def _value(value) -> str:
 def problems(
     target: Annotated[Path, typer.Argument(help="A problem file or a directory of them")],
     size: SizeOpt = None,
+    categories: Annotated[
+        Path | None,
+        typer.Option(help='TOML file of `name = "category"` overrides (for files you cannot edit)'),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List KernelBench-format problems with their categories; bad files are reported."""
-    from pragma_kernels.problems import load_problems
+    from pragma_kernels.problems import load_category_overrides, load_problems
 
     if not target.exists():
         raise _bad_input(f"{target}: no such file or directory")
     try:
-        found, errors = load_problems(target, size)
+        overrides = load_category_overrides(categories) if categories else None
+        found, errors = load_problems(target, size, overrides)
     except ProblemError as exc:
         raise _bad_input(str(exc)) from None
     if as_json:

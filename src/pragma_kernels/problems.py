@@ -139,10 +139,36 @@ def problem_files(directory: Path) -> list[Path]:
     )
 
 
+def load_category_overrides(path: str | Path) -> dict[str, str]:
+    """A TOML file of `problem-name = "category"` lines: categories for files one cannot edit."""
+    import tomllib
+
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ProblemError(
+            str(path),
+            f"cannot read the category overrides ({exc})",
+            'write lines like `19_ReLU = "activation"`',
+        ) from None
+    for name, category in data.items():
+        if category not in CATEGORIES:
+            raise ProblemError(
+                str(path),
+                f"{name} = {category!r} is not a category",
+                f"use one of: {', '.join(CATEGORIES)}",
+            )
+    return data
+
+
 def load_problems(
-    target: str | Path, size: str | None = None
+    target: str | Path, size: str | None = None, categories: dict[str, str] | None = None
 ) -> tuple[list[Problem], list[ProblemError]]:
-    """Load one file or every .py file of a directory; bad files are reported, not fatal."""
+    """Load one file or every .py file of a directory; bad files are reported, not fatal.
+
+    `categories` maps file stems to categories, overriding what the files say or imply.
+    """
     target = Path(target)
     if target.is_dir():
         files = problem_files(target)
@@ -157,7 +183,7 @@ def load_problems(
     problems, errors = [], []
     for file in files:
         try:
-            problems.append(load_problem(file, size))
+            problems.append(load_problem(file, size, (categories or {}).get(file.stem)))
         except ProblemError as exc:
             errors.append(exc)
     return problems, errors
