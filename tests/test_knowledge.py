@@ -16,31 +16,12 @@ from pragma_kernels.knowledge.compendium import (
     CompendiumError,
     parse_compendium,
 )
+from pragma_kernels.profilers.ncu import DEFAULT_METRICS
 
 REQUIRED: dict[str, tuple[str, ...]] = {
+    # Every metric the ncu adapter collects by default, plus the common extras.
     "ncu": (
-        "gpu__time_duration.sum",
-        "sm__warps_active.avg.pct_of_peak_sustained_active",
-        "sm__maximum_warps_per_active_cycle_pct",
-        "launch__occupancy_limit_registers",
-        "launch__occupancy_limit_shared_mem",
-        "launch__occupancy_limit_warps",
-        "launch__occupancy_limit_blocks",
-        "launch__registers_per_thread",
-        "launch__shared_mem_per_block_static",
-        "launch__shared_mem_per_block_dynamic",
-        "launch__grid_size",
-        "launch__block_size",
-        "launch__waves_per_multiprocessor",
-        "sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active",
-        "dram__throughput.avg.pct_of_peak_sustained_elapsed",
-        "dram__bytes_read.sum",
-        "dram__bytes_write.sum",
-        "sm__throughput.avg.pct_of_peak_sustained_elapsed",
-        "l1tex__t_sector_hit_rate.pct",
-        "lts__t_sector_hit_rate.pct",
-        "smsp__average_warp_latency_issue_stalled_long_scoreboard",
-        "smsp__average_warp_latency_issue_stalled_barrier",
+        *DEFAULT_METRICS,
         "smsp__average_warp_latency_issue_stalled_mio_throttle",
         "smsp__average_warp_latency_issue_stalled_math_pipe_throttle",
         "smsp__thread_inst_executed_per_inst_executed.ratio",
