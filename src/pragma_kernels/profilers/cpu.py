@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pragma_kernels.doctor import check_perf
 from pragma_kernels.profilers import cachegrind
+from pragma_kernels.profilers.roofline import roofline_metrics
 from pragma_kernels.profilers.schema import Metric, Profile, Unavailable
 from pragma_kernels.runtime.cpp import RecordedCall
 from pragma_kernels.runtime.cpp_build import find_origin
@@ -81,28 +82,15 @@ def copy_bandwidth_gbps(threads: int, megabytes: int = 256) -> float:
 
 
 def roofline(bytes_moved: int, flops: float, seconds: float, peak_gbps: float) -> list[Metric]:
-    source = "roofline: tensor bytes / time vs measured copy bandwidth"
-    achieved = bytes_moved / seconds / 1e9
-    metrics = [
-        Metric(name="achieved_dram_gbps", value=achieved, unit="GB/s", source=source),
-        Metric(name="roofline_fraction", value=achieved / peak_gbps, unit="ratio", source=source),
-    ]
-    if flops > 0:
-        metrics += [
-            Metric(
-                name="achieved_gflops",
-                value=flops / seconds / 1e9,
-                unit="GFLOP/s",
-                source="torch.utils.flop_counter / time",
-            ),
-            Metric(
-                name="arithmetic_intensity",
-                value=flops / bytes_moved,
-                unit="FLOP/byte",
-                source="torch.utils.flop_counter / tensor bytes",
-            ),
-        ]
-    return metrics
+    """Memory roof only: no FLOP/s peak is known for the CPU (FLOPs come from the reference)."""
+    return roofline_metrics(
+        bytes_moved,
+        flops,
+        seconds,
+        peak_gbps,
+        None,
+        "roofline: tensor bytes / time vs measured copy bandwidth",
+    )
 
 
 def static_metrics(

@@ -1,0 +1,41 @@
+"""Roofline position: achieved bandwidth and FLOP rate against the bound that applies.
+
+Pure arithmetic shared by the CPU profile and the GPU fallback. The attainable
+rate for a kernel of arithmetic intensity I (FLOP/byte) is min(peak FLOP/s,
+I x peak bandwidth); `roofline_fraction` is the achieved share of it. Without a
+FLOP peak (or FLOPs) only the memory roof is used.
+"""
+
+from __future__ import annotations
+
+from pragma_kernels.profilers.schema import Metric
+
+
+def roofline_metrics(
+    bytes_moved: int,
+    flops: float,
+    seconds: float,
+    peak_gbps: float,
+    peak_gflops: float | None,
+    source: str,
+) -> list[Metric]:
+    achieved_gbps = bytes_moved / seconds / 1e9
+    metrics = [Metric(name="achieved_dram_gbps", value=achieved_gbps, unit="GB/s", source=source)]
+    if flops > 0:
+        intensity = flops / bytes_moved
+        achieved_gflops = flops / seconds / 1e9
+        metrics += [
+            Metric(name="achieved_gflops", value=achieved_gflops, unit="GFLOP/s", source=source),
+            Metric(name="arithmetic_intensity", value=intensity, unit="FLOP/byte", source=source),
+        ]
+    if flops > 0 and peak_gflops:
+        attainable = min(peak_gflops, intensity * peak_gbps)
+        bound = "compute" if peak_gflops <= intensity * peak_gbps else "memory"
+        fraction = achieved_gflops / attainable
+    else:
+        bound, fraction = "memory", achieved_gbps / peak_gbps
+    return [
+        *metrics,
+        Metric(name="roofline_bound", value=bound, source=source),
+        Metric(name="roofline_fraction", value=fraction, unit="ratio", source=source),
+    ]

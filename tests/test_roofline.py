@@ -1,0 +1,30 @@
+"""Roofline arithmetic (pure)."""
+
+import pytest
+
+from pragma_kernels.profilers.roofline import roofline_metrics
+
+
+def values(metrics):
+    return {m.name: m.value for m in metrics}
+
+
+def test_memory_bound_kernel_against_the_bandwidth_roof():
+    # H200-like peaks: 4800 GB/s, 67 TFLOP/s fp32. A copy-like kernel: 8 GB in 2 ms.
+    got = values(roofline_metrics(8 * 10**9, 2 * 10**9, 2e-3, 4800, 67000, "test"))
+    assert got["achieved_dram_gbps"] == pytest.approx(4000)
+    assert got["roofline_bound"] == "memory"
+    assert got["roofline_fraction"] == pytest.approx(4000 / 4800)
+
+
+def test_compute_bound_kernel_against_the_flop_roof():
+    # A GEMM: 1.1e12 FLOP over 0.2 GB in 20 ms -> intensity 5500, far past the ridge.
+    got = values(roofline_metrics(2 * 10**8, 1.1e12, 20e-3, 4800, 67000, "test"))
+    assert got["roofline_bound"] == "compute"
+    assert got["roofline_fraction"] == pytest.approx(55000 / 67000)
+
+
+def test_without_flops_or_a_flop_peak_only_the_memory_roof_applies():
+    got = values(roofline_metrics(10**9, 0, 1e-3, 2000, None, "test"))
+    assert got["roofline_bound"] == "memory" and got["roofline_fraction"] == pytest.approx(0.5)
+    assert "arithmetic_intensity" not in got
