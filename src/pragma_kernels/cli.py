@@ -398,6 +398,60 @@ def problems(
     raise typer.Exit(EXIT_BAD_INPUT if errors and not found else EXIT_OK)
 
 
+knowledge_app = typer.Typer(help="The profiling-knowledge compendium.", no_args_is_help=True)
+app.add_typer(knowledge_app, name="knowledge")
+
+
+@knowledge_app.command("build")
+def knowledge_build(
+    profiler: Annotated[str, typer.Option(help="ncu, perf, cachegrind, static_cpu, gpu_fallback")],
+    source: Annotated[
+        list[Path],
+        typer.Option(
+            help="Documentation file(s): e.g. saved `ncu --query-metrics`, `perf list --details`, "
+            "man pages (repeatable)"
+        ),
+    ],
+    base_url: Annotated[str, typer.Option(help="OpenAI-compatible endpoint")],
+    model: Annotated[str, typer.Option(help="Model name at that endpoint")],
+    out: Annotated[Path, typer.Option(help="Where to write the rebuilt compendium (JSON)")],
+    metric: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Metrics to (re)build (repeatable; default: the profiler's current entries)"
+        ),
+    ] = None,
+    api_key_env: Annotated[str, typer.Option(help="Env var holding the API key")] = (
+        "OPENAI_API_KEY"
+    ),
+) -> None:
+    """Rebuild compendium entries: an LLM summarises each doc chunk, then merges per profiler.
+
+    Example: pragma knowledge build --profiler perf --source perf-list.txt
+    --base-url http://127.0.0.1:8000/v1 --model my-model --out compendium.json
+    """
+    from pragma_kernels.knowledge import load_compendium
+    from pragma_kernels.knowledge.build import (
+        OpenAICompatible,
+        build_entries,
+        read_sources,
+        updated_compendium,
+        write_compendium,
+    )
+    from pragma_kernels.knowledge.compendium import PROFILERS
+
+    _check_choice(profiler, PROFILERS, "profiler")
+    base = load_compendium()
+    names = metric or base.names(profiler)
+    try:
+        chunks = read_sources(source, profiler)
+        entries = build_entries(chunks, names, OpenAICompatible(base_url, model, api_key_env))
+    except PragmaError as exc:
+        raise _bad_input(str(exc)) from None
+    write_compendium(updated_compendium(base, entries), out)
+    console.print(f"{len(entries)} entries for {profiler} from {len(chunks)} chunks -> {out}")
+
+
 @app.command()
 def doctor() -> None:
     """Show what works on this machine (compiler, SIMD, torch, GPU, ncu, perf, valgrind)."""

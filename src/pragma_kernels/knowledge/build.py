@@ -1,0 +1,154 @@
+"""`pragma knowledge build`: rebuild compendium entries with PRAGMA's two-stage method.
+
+Stage 1: an LLM summarises each raw documentation chunk (the profiler's own
+listing such as `ncu --query-metrics` or `perf list --details`, man pages,
+user-supplied files). Stage 2: an LLM merges a profiler's summaries into the
+common schema (MetricDoc), one JSON answer, validated like the shipped file.
+The LLM is reached through one method (`complete`), so tests replay scripted
+replies from a local server through the real `openai` SDK.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from pragma_kernels.errors import PragmaError
+from pragma_kernels.knowledge.compendium import BOTTLENECKS, Compendium, MetricDoc
+
+CHUNK_CHARS = 6000
+
+
+class Completer(Protocol):
+    def complete(self, prompt: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class OpenAICompatible:
+    """Any OpenAI-compatible chat endpoint (OpenAI, DeepSeek, vLLM, Ollama, ...)."""
+
+    base_url: str
+    model: str
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout_s: float = 120.0
+
+    def complete(self, prompt: str) -> str:
+        from openai import OpenAI, OpenAIError
+
+        try:
+            return self._complete(OpenAI, prompt)
+        except OpenAIError as exc:
+            raise PragmaError(
+                f"the LLM at {self.base_url} failed: {exc}. Fix: check --base-url, "
+                f"--model and the key in ${self.api_key_env}"
+            ) from None
+
+    def _complete(self, OpenAI, prompt: str) -> str:  # noqa: N803 - the SDK's client class
+        client = OpenAI(
+            base_url=self.base_url,
+            api_key=os.environ.get(self.api_key_env, "none"),
+            timeout=self.timeout_s,
+            max_retries=2,
+        )
+        reply = client.chat.completions.create(
+            model=self.model, messages=[{"role": "user", "content": prompt}], temperature=0
+        )
+        return reply.choices[0].message.content or ""
+
+
+@dataclass(frozen=True)
+class DocChunk:
+    profiler: str
+    source: str
+    text: str
+
+
+def chunk_text(text: str, profiler: str, source: str, limit: int = CHUNK_CHARS) -> list[DocChunk]:
+    """Split on blank lines into chunks of at most ~`limit` characters (pure)."""
+    chunks, current = [], ""
+    for block in re.split(r"\n\s*\n", text):
+        if current and len(current) + len(block) > limit:
+            chunks.append(DocChunk(profiler, source, current.strip()))
+            current = ""
+        current += block + "\n\n"
+    if current.strip():
+        chunks.append(DocChunk(profiler, source, current.strip()))
+    return chunks
+
+
+_templates = Environment(
+    loader=PackageLoader("pragma_kernels.knowledge", "prompts"),
+    undefined=StrictUndefined,
+    keep_trailing_newline=True,
+)
+
+
+def summarise_prompt(chunk: DocChunk) -> str:
+    return _templates.get_template("summarise.j2").render(
+        profiler=chunk.profiler, source=chunk.source, text=chunk.text
+    )
+
+
+def merge_prompt(profiler: str, names: list[str], summaries: list[str]) -> str:
+    return _templates.get_template("merge.j2").render(
+        profiler=profiler, names=names, summaries=summaries, bottlenecks=BOTTLENECKS
+    )
+
+
+def parse_merged(reply: str, profiler: str) -> list[MetricDoc]:
+    """The stage-2 JSON answer, read leniently (fences, prose around it), validated strictly."""
+    start, end = reply.find("{"), reply.rfind("}")
+    if start < 0 or end < start:
+        raise PragmaError(f"the merge answer for {profiler} holds no JSON object")
+    try:
+        data = json.loads(reply[start : end + 1])
+        return [
+            MetricDoc.model_validate({**entry, "profiler": profiler}) for entry in data["metrics"]
+        ]
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise PragmaError(
+            f"the merge answer for {profiler} does not fit the schema: {str(exc)[:500]}"
+        ) from None
+
+
+def build_entries(chunks: list[DocChunk], names: list[str], llm: Completer) -> list[MetricDoc]:
+    """Stage 1 on every chunk, stage 2 per profiler; returns the merged entries."""
+    summaries: dict[str, list[str]] = {}
+    for chunk in chunks:
+        summaries.setdefault(chunk.profiler, []).append(llm.complete(summarise_prompt(chunk)))
+    entries = []
+    for profiler, texts in summaries.items():
+        entries += parse_merged(llm.complete(merge_prompt(profiler, names, texts)), profiler)
+    return entries
+
+
+def updated_compendium(base: Compendium, entries: list[MetricDoc]) -> dict:
+    """The compendium as JSON data with `entries` replacing or adding (profiler, name)."""
+    replaced = {(e.profiler, e.name) for e in entries}
+    kept = [m for m in base.metrics if (m.profiler, m.name) not in replaced]
+    return {
+        "version": 1,
+        "description": "What each profiler metric means, for the Conductor "
+        "prompt (entries rebuilt by `pragma knowledge build` are marked in the git history)",
+        "metrics": [m.model_dump() for m in [*kept, *entries]],
+    }
+
+
+def write_compendium(data: dict, path: Path) -> None:
+    path.write_text(json.dumps(data, indent=1, ensure_ascii=True) + "\n")
+
+
+def read_sources(paths: list[Path], profiler: str) -> list[DocChunk]:
+    chunks = []
+    for path in paths:
+        try:
+            chunks += chunk_text(path.read_text(), profiler, str(path))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PragmaError(f"{path}: cannot read this documentation source ({exc})") from None
+    return chunks

@@ -1,0 +1,152 @@
+"""`pragma knowledge build` through the real openai SDK against a scripted local server."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from typer.testing import CliRunner
+
+from pragma_kernels.cli import app
+from pragma_kernels.knowledge import load_compendium
+from pragma_kernels.knowledge.build import chunk_text, parse_merged
+
+pytest.importorskip("openai")
+
+MERGED = {
+    "metrics": [
+        {
+            "name": "cycles",
+            "unit": "count",
+            "measures": "CPU cycles elapsed while the counted code ran.",
+            "how": "The PMU's cycle counter, read by perf stat.",
+            "high_means": "Many cycles: slow code; compare with instructions for IPC.",
+            "low_means": "Few cycles: fast, or little work counted.",
+            "reveals": ["memory_cache_bound", "frontend_bound"],
+            "remedies": ["Compute IPC = instructions / cycles before acting"],
+        }
+    ]
+}
+
+
+class ScriptedLLM:
+    """An OpenAI-compatible /chat/completions endpoint replaying replies in order."""
+
+    def __init__(self, replies: list[str]):
+        self.replies, self.prompts = list(replies), []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                outer.prompts.append(body["messages"][-1]["content"])
+                content = outer.replies.pop(0)
+                answer = {
+                    "id": "x",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": body["model"],
+                    "choices": [
+                        {
+                            "index": 0,
+                            "finish_reason": "stop",
+                            "message": {"role": "assistant", "content": content},
+                        }
+                    ],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                }
+                data = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def close(self):
+        self.server.shutdown()
+
+
+def test_chunking_keeps_blocks_whole():
+    text = "\n\n".join(f"metric{i}: description {i}" * 10 for i in range(20))
+    chunks = chunk_text(text, "perf", "perf-list.txt", limit=1000)
+    assert len(chunks) > 1 and all(len(c.text) < 1400 for c in chunks)
+    assert "".join(c.text for c in chunks).count("metric19") == 10
+
+
+def test_merge_answer_is_read_leniently_and_validated_strictly():
+    reply = "Here you go:\n```json\n" + json.dumps(MERGED) + "\n```"
+    assert parse_merged(reply, "perf")[0].name == "cycles"
+    bad = json.dumps({"metrics": [{**MERGED["metrics"][0], "reveals": ["slowness"]}]})
+    with pytest.raises(Exception, match="does not fit the schema"):
+        parse_merged(bad, "perf")
+
+
+def test_two_stage_build_through_the_sdk(tmp_path, monkeypatch):
+    docs = tmp_path / "perf-list.txt"
+    docs.write_text("cycles\n  [Hardware event]\n\n" + "instructions\n  [Hardware event]\n" * 400)
+    llm = ScriptedLLM(["summary of chunk 1", "summary of chunk 2", json.dumps(MERGED)])
+    monkeypatch.setenv("TEST_KEY", "secret")
+    out = tmp_path / "compendium.json"
+    try:
+        result = CliRunner().invoke(
+            app,
+            [
+                "knowledge",
+                "build",
+                "--profiler",
+                "perf",
+                "--source",
+                str(docs),
+                "--metric",
+                "cycles",
+                "--base-url",
+                llm.base_url,
+                "--model",
+                "scripted",
+                "--api-key-env",
+                "TEST_KEY",
+                "--out",
+                str(out),
+            ],
+        )
+    finally:
+        llm.close()
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert len(llm.prompts) == 3  # stage 1 per chunk, then one merge
+    assert "[Hardware event]" in llm.prompts[0] and 'profiler "perf"' in llm.prompts[0]
+    assert "summary of chunk 1" in llm.prompts[2] and "cycles" in llm.prompts[2]
+    rebuilt = load_compendium(out)
+    assert rebuilt.get("perf", "cycles").measures.startswith("CPU cycles elapsed")
+    assert len(rebuilt) == len(load_compendium())  # others kept, cycles replaced
+
+
+def test_unreachable_endpoint_is_a_clear_error(tmp_path):
+    docs = tmp_path / "doc.txt"
+    docs.write_text("cycles\n")
+    result = CliRunner().invoke(
+        app,
+        [
+            "knowledge",
+            "build",
+            "--profiler",
+            "perf",
+            "--source",
+            str(docs),
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "--model",
+            "m",
+            "--out",
+            str(tmp_path / "c.json"),
+        ],
+    )
+    assert result.exit_code == 2 and "failed" in result.stderr
