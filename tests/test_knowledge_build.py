@@ -150,3 +150,17 @@ def test_unreachable_endpoint_is_a_clear_error(tmp_path):
         ],
     )
     assert result.exit_code == 2 and "failed" in result.stderr
+
+
+def test_tool_sources_run_the_profilers_own_documentation(monkeypatch):
+    from pragma_kernels.errors import PragmaError
+    from pragma_kernels.knowledge import build
+
+    monkeypatch.setitem(build.TOOL_SOURCES, "fake-list", ["printf", "cycles\\n  [event]\\n"])
+    chunks = build.read_sources([build.Path("tool:fake-list")], "perf")
+    assert chunks[0].text == "cycles\n  [event]" and "printf" in chunks[0].source
+    with pytest.raises(PragmaError, match="unknown tool source"):
+        build.read_sources([build.Path("tool:nope")], "perf")
+    monkeypatch.setitem(build.TOOL_SOURCES, "missing", ["definitely-not-installed-tool"])
+    with pytest.raises(PragmaError, match="could not run"):
+        build.read_sources([build.Path("tool:missing")], "perf")

@@ -408,8 +408,8 @@ def knowledge_build(
     source: Annotated[
         list[Path],
         typer.Option(
-            help="Documentation file(s): e.g. saved `ncu --query-metrics`, `perf list --details`, "
-            "man pages (repeatable)"
+            help="Documentation: files, or tool:perf-list / tool:ncu-query / "
+            "tool:cachegrind-help / tool:perf-stat-man to run the profiler (repeatable)"
         ),
     ],
     base_url: Annotated[str, typer.Option(help="OpenAI-compatible endpoint")],

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -144,9 +145,43 @@ def write_compendium(data: dict, path: Path) -> None:
     path.write_text(json.dumps(data, indent=1, ensure_ascii=True) + "\n")
 
 
+# Local documentation a profiler prints about itself: `--source tool:NAME`.
+TOOL_SOURCES: dict[str, list[str]] = {
+    "perf-list": ["perf", "list", "--details"],
+    "ncu-query": ["ncu", "--query-metrics"],
+    "ncu-query-gh100": ["ncu", "--query-metrics", "--chip", "gh100"],
+    "cachegrind-help": ["valgrind", "--tool=cachegrind", "--help"],
+    "perf-stat-man": ["man", "perf-stat"],
+}
+
+
+def tool_output(name: str) -> str:
+    command = TOOL_SOURCES.get(name)
+    if command is None:
+        raise PragmaError(f"unknown tool source {name!r}; known: {', '.join(TOOL_SOURCES)}")
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise PragmaError(
+            f"tool source {name}: `{' '.join(command)}` could not run ({exc}). "
+            "Fix: install the tool, or pass its documentation as a file"
+        ) from None
+    if done.returncode != 0 or not done.stdout.strip():
+        raise PragmaError(
+            f"tool source {name}: `{' '.join(command)}` gave no documentation "
+            f"({done.stderr.strip()[-200:]})"
+        )
+    return done.stdout
+
+
 def read_sources(paths: list[Path], profiler: str) -> list[DocChunk]:
+    """Documentation chunks from files, or from `tool:NAME` (see TOOL_SOURCES)."""
     chunks = []
     for path in paths:
+        if str(path).startswith("tool:"):
+            name = str(path).removeprefix("tool:")
+            chunks += chunk_text(tool_output(name), profiler, f"`{' '.join(TOOL_SOURCES[name])}`")
+            continue
         try:
             chunks += chunk_text(path.read_text(), profiler, str(path))
         except (OSError, UnicodeDecodeError) as exc:
