@@ -1,0 +1,171 @@
+"""Linux perf, counted only around the kernel loop (not Python start-up or the reference).
+
+`perf stat` attaches to the worker process with its events disabled
+(`--delay=-1`) and a control FIFO; the worker enables the events, runs the
+candidate's calls, disables them, and perf prints the counts. Software events
+work everywhere perf does; hardware events (instructions, cycles, branches,
+caches) need a PMU, and where they read `<not supported>` the profile says so.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from pragma_kernels.profilers.schema import Metric, Unavailable
+
+SOURCE = "perf"
+EVENTS = (
+    "task-clock",
+    "context-switches",
+    "cpu-migrations",
+    "page-faults",
+    "instructions",
+    "cycles",
+    "branches",
+    "branch-misses",
+    "cache-references",
+    "cache-misses",
+)
+UNITS = {"task-clock": "msec"}
+
+
+def parse_perf_csv(text: str) -> dict[str, float | str]:
+    """`perf stat -x,` output -> event: count, or the reason it was not counted (pure)."""
+    counts: dict[str, float | str] = {}
+    for line in text.splitlines():
+        fields = line.split(",")
+        if line.startswith("#") or len(fields) < 3 or not fields[2]:
+            continue
+        value, event = fields[0], fields[2]
+        try:
+            counts[event] = float(value)
+        except ValueError:
+            counts[event] = value.strip("<>")  # "not supported" / "not counted"
+    return counts
+
+
+def metrics_from_counts(
+    counts: dict[str, float | str], calls: int
+) -> tuple[list[Metric], list[Unavailable]]:
+    """Per-call metrics (and IPC), plus what could not be counted and why."""
+    metrics, not_counted = [], {}
+    for event, value in counts.items():
+        if isinstance(value, str):
+            not_counted.setdefault(value, []).append(event)
+        else:
+            metrics.append(
+                Metric(
+                    name=event,
+                    value=value / calls,
+                    unit=UNITS.get(event, "count") + "/call",
+                    source=SOURCE,
+                )
+            )
+    missing = [
+        Unavailable(
+            what=f"{', '.join(events)} (perf)",
+            why=f"{reason} on this machine (hardware events need a PMU; VMs often have none)",
+            source=SOURCE,
+        )
+        for reason, events in not_counted.items()
+    ]
+    instructions, cycles = counts.get("instructions"), counts.get("cycles")
+    if isinstance(instructions, float) and isinstance(cycles, float) and cycles:
+        metrics.append(
+            Metric(
+                name="ipc", value=instructions / cycles, unit="instructions/cycle", source=SOURCE
+            )
+        )
+    return metrics, missing
+
+
+def count_around(
+    run: Callable[[], None], calls: int, events: tuple[str, ...] = EVENTS
+) -> tuple[list[Metric], list[Unavailable]]:
+    """Count `events` in this process only while `run()` executes (it makes `calls` calls)."""
+    if shutil.which("perf") is None:
+        return [], [Unavailable(what="perf", why="perf is not installed", source=SOURCE)]
+    with tempfile.TemporaryDirectory(prefix="pragma-perf-") as tmp:
+        ctl, ack, out = Path(tmp, "ctl"), Path(tmp, "ack"), Path(tmp, "out.csv")
+        os.mkfifo(ctl)
+        os.mkfifo(ack)
+        perf = subprocess.Popen(
+            [
+                "perf",
+                "stat",
+                "-x,",
+                "-e",
+                ",".join(events),
+                "-p",
+                str(os.getpid()),
+                "--delay=-1",
+                "--control",
+                f"fifo:{ctl},{ack}",
+                "-o",
+                str(out),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            ack_fd = os.open(ack, os.O_RDONLY | os.O_NONBLOCK)  # lets perf open it to write
+            ctl_fd = _open_control(ctl, perf)
+            if ctl_fd is None:
+                os.close(ack_fd)
+                return [], [
+                    Unavailable(
+                        what="perf",
+                        why="perf stat did not start listening: "
+                        f"{(perf.stderr.read() if perf.poll() is not None else '')[-300:]}",
+                        source=SOURCE,
+                    )
+                ]
+            try:
+                _command(ctl_fd, ack_fd, "enable")
+                try:
+                    run()
+                finally:
+                    _command(ctl_fd, ack_fd, "disable")
+            finally:
+                os.close(ctl_fd)
+                os.close(ack_fd)
+        finally:
+            if perf.poll() is None:
+                perf.send_signal(signal.SIGINT)
+            _, errors = perf.communicate(timeout=30)
+        if not out.exists():
+            return [], [
+                Unavailable(what="perf", why=f"perf stat failed: {errors[-300:]}", source=SOURCE)
+            ]
+        return metrics_from_counts(parse_perf_csv(out.read_text()), calls)
+
+
+def _open_control(path: Path, perf: subprocess.Popen, timeout_s: float = 10.0) -> int | None:
+    """Open the control FIFO once perf reads it; None if perf died or never did."""
+    deadline = time.monotonic() + timeout_s
+    while perf.poll() is None and time.monotonic() < deadline:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:  # no reader yet
+            time.sleep(0.01)
+            continue
+        os.set_blocking(fd, True)
+        return fd
+    return None
+
+
+def _command(ctl_fd: int, ack_fd: int, word: str, timeout_s: float = 10.0) -> None:
+    """Send enable/disable and wait for perf's "ack" (bounded: never hang the worker)."""
+    os.write(ctl_fd, f"{word}\n".encode())
+    ready, _, _ = select.select([ack_fd], [], [], timeout_s)
+    if ready:
+        os.read(ack_fd, 64)
