@@ -14,7 +14,8 @@ from pragma_kernels.profilers.schema import KernelProfile, Metric, Profile, Unav
 from pragma_kernels.targets import Target
 
 ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS = sorted((ROOT / "examples" / "solutions" / "cpu").glob("*.py"))
+SOLUTIONS_DIR = ROOT / "examples" / "solutions" / "cpu"
+SOLUTIONS = sorted(SOLUTIONS_DIR.glob("*.py"))
 
 
 def test_profile_json_round_trip_aggregate_and_text():
@@ -65,19 +66,21 @@ def test_profile_of_each_cpu_solution_has_cachegrind_vectorisation_and_roofline(
     assert top_down and top_down[0].why  # no PMU on this CI machine: stated, with the reason
 
 
-def test_cli_profile_json():
-    runner = CliRunner()
-    solution = ROOT / "examples" / "solutions" / "cpu" / "softsign.py"
-    result = runner.invoke(
+def profile_softsign(*options: str):
+    """`pragma profile` on the softsign example and its hand-written solution."""
+    return CliRunner().invoke(
         app,
         [
             "profile",
             str(ROOT / "examples" / "problems" / "softsign.py"),
-            str(solution),
-            "--json",
-            "--no-check",
+            str(SOLUTIONS_DIR / "softsign.py"),
+            *options,
         ],
     )
+
+
+def test_cli_profile_json():
+    result = profile_softsign("--json", "--no-check")
     assert result.exit_code == 0, result.stdout
     profile = json.loads(result.stdout)
     assert profile["target"] == "cpu" and profile["kernels"][0]["name"] == "softsign"
@@ -109,16 +112,5 @@ def test_requested_metric_that_cannot_be_collected_is_stated_with_the_reason():
 
 
 def test_cli_profile_refuses_an_unknown_metric():
-    runner = CliRunner()
-    solution = ROOT / "examples" / "solutions" / "cpu" / "softsign.py"
-    result = runner.invoke(
-        app,
-        [
-            "profile",
-            str(ROOT / "examples" / "problems" / "softsign.py"),
-            str(solution),
-            "--metrics",
-            "branch_mispredict_rat",
-        ],
-    )
+    result = profile_softsign("--metrics", "branch_mispredict_rat")
     assert result.exit_code == 2 and "branch_mispredict_rate" in result.stderr
