@@ -1,12 +1,11 @@
 """The GPU fallback's pure parts: finding compiled kernels, their metrics, time shares."""
 
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 
 import pytest
 
 from pragma_kernels.profilers.gpu_fallback import (
     KernelLaunches,
-    compiled_kernels,
     kernel_metrics,
     profiles_from_launches,
 )
@@ -18,17 +17,6 @@ SOFTMAX = SimpleNamespace(
     n_spills=0,
     metadata=SimpleNamespace(shared=16, num_warps=4, num_stages=3),
 )
-
-
-def fake_jit(*kernels):
-    return SimpleNamespace(device_caches={0: ({i: k for i, k in enumerate(kernels)}, None)})
-
-
-def test_compiled_kernels_found_through_autotuner_wrappers():
-    module = ModuleType("candidate")
-    module.softmax_kernel = SimpleNamespace(fn=fake_jit(SOFTMAX))  # an Autotuner
-    module.helper = len  # not a kernel
-    assert compiled_kernels(module) == {0xBEEF: SOFTMAX}
 
 
 def test_kernel_metrics_include_occupancy_and_its_limiter():
@@ -50,3 +38,11 @@ def test_time_shares_from_launch_times():
     first = {m.name: m.value for m in profiles[0].metrics}
     assert first["kernel_time_ms"] == 2.0 and first["kernel_launches"] == 2
     assert {m.name for m in profiles[1].metrics} == {"kernel_time_ms", "kernel_launches"}
+
+
+def test_grid_size_and_waves_from_the_grid_and_occupancy():
+    # 4 warps at 54 registers: 9 blocks per SM on an H200 (registers limit); 132 SMs.
+    launches = [KernelLaunches("softmax", SOFTMAX, [1.0], grid=(2376, 1, 1))]
+    metrics = {m.name: m.value for m in profiles_from_launches(launches, (9, 0), 132)[0].metrics}
+    assert metrics["grid_size"] == 2376
+    assert metrics["waves"] == pytest.approx(2376 / (132 * 9))

@@ -1,11 +1,15 @@
 """Nsight Compute output parsing (pure; the GPU run itself is in tests/gpu)."""
 
+import pytest
+
 from pragma_kernels.profilers.ncu import (
     NVTX_RANGE,
-    ncu_command,
+    import_commands,
     parse_query_metrics,
     parse_raw_csv,
     parse_rule_findings,
+    profile_command,
+    refusal,
 )
 
 # Shaped like the H200 probe's output: program output and ==PROF== lines first, units in
@@ -59,18 +63,37 @@ def test_rule_findings_with_continuations_and_estimated_speedup():
     assert findings[1].estimated_speedup_pct is None
 
 
-def test_command_profiles_only_the_candidates_nvtx_range():
-    command = ncu_command(["python3", "run.py"], ["gpu__time_duration.sum"])
-    assert command[:7] == [
+def test_command_profiles_only_the_candidates_nvtx_range_into_a_report(tmp_path):
+    report = tmp_path / "candidate"
+    command = profile_command("ncu", report, ["gpu__time_duration.sum", "dram__bytes_read.sum"])
+    assert command[:6] == [
         "ncu",
         "--target-processes",
         "all",
         "--nvtx",
         "--nvtx-include",
         f"{NVTX_RANGE}/",
-        "--metrics",
     ]
-    assert command[-2:] == ["python3", "run.py"] and "--csv" in command
+    assert command[command.index("--metrics") + 1] == "gpu__time_duration.sum,dram__bytes_read.sum"
+    assert command[command.index("--export") + 1] == str(report)
+    assert "--csv" not in command  # read back from the report, never mixed with program output
+    raw, details = import_commands("ncu", report)
+    assert raw[raw.index("--page") + 1] == "raw" and "--csv" in raw
+    assert details[details.index("--page") + 1] == "details"
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        ("==ERROR== Failed to initialize the profiler: LibraryNotLoaded", "profiling library"),
+        ("==ERROR== ERR_NVGPUCTRPERM - The user does not have permission", "refuses access"),
+        ("==WARNING== No kernels were profiled.", "no kernel was launched"),
+        ("==PROF== Disconnected from process 1", None),
+    ],
+)
+def test_refusals_are_explained(output, expected):
+    reason = refusal(output)
+    assert (reason is None) if expected is None else (expected in reason)
 
 
 def test_query_metrics_names():

@@ -114,3 +114,13 @@ def test_requested_metric_that_cannot_be_collected_is_stated_with_the_reason():
 def test_cli_profile_refuses_an_unknown_metric():
     result = profile_softsign("--metrics", "branch_mispredict_rat")
     assert result.exit_code == 2 and "branch_mispredict_rate" in result.stderr
+
+
+def test_gpu_metric_names_accept_ncu_base_names_with_suffixes():
+    from pragma_kernels.errors import PragmaError
+    from pragma_kernels.profilers.requests import validate
+
+    known = {"dram__bytes_read", "sm__warps_active", "theoretical_occupancy"}  # --query-metrics
+    assert validate(["dram__bytes_read.sum", "theoretical_occupancy"], "gpu", known)
+    with pytest.raises(PragmaError, match=r"did you mean dram__bytes_read"):
+        validate(["dram__byte_read.sum"], "gpu", known)

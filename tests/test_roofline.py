@@ -2,7 +2,7 @@
 
 import pytest
 
-from pragma_kernels.profilers.roofline import roofline_metrics
+from pragma_kernels.profilers.roofline import gpu_roofline_metrics, roofline_metrics
 
 
 def values(metrics):
@@ -28,3 +28,16 @@ def test_without_flops_or_a_flop_peak_only_the_memory_roof_applies():
     got = values(roofline_metrics(10**9, 0, 1e-3, 2000, None, "test"))
     assert got["roofline_bound"] == "memory" and got["roofline_fraction"] == pytest.approx(0.5)
     assert "arithmetic_intensity" not in got
+
+
+def test_gpu_roofline_names_and_bound():
+    # H200: 4800 GB/s, 494.7 TFLOP/s TF32. Softmax-like: 128 MB moved in 36 us, no FLOPs counted.
+    got = values(gpu_roofline_metrics(128 * 10**6, 0, 36e-6, 4800, 494.7, "test"))
+    assert got["achieved_dram_gbps"] == pytest.approx(128e6 / 36e-6 / 1e9)
+    assert got["dram_roofline_fraction"] == pytest.approx(got["achieved_dram_gbps"] / 4800)
+    assert got["roofline_bound"] == "memory" and "achieved_tflops" not in got
+    # A 4096^3 GEMM in fp32: 137 GFLOP over 201 MB, intensity ~683 FLOP/byte > ridge ~103.
+    flops, moved = 2 * 4096**3, 3 * 4096**2 * 4
+    got = values(gpu_roofline_metrics(moved, flops, 0.5e-3, 4800, 494.7, "test"))
+    assert got["roofline_bound"] == "compute"
+    assert got["compute_roofline_fraction"] == pytest.approx(flops / 0.5e-3 / 1e12 / 494.7)

@@ -283,35 +283,46 @@ def profile(
     target: TargetOpt = None,
     size: SizeOpt = None,
     threads: ThreadsOpt = None,
+    dtype: DtypeOpt = "float32",
     check: Annotated[bool, typer.Option(help="Verify the candidate before profiling it")] = True,
     metrics: Annotated[
         str | None, typer.Option(help="Extra metrics by name, comma-separated")
     ] = None,
+    ncu: Annotated[
+        bool,
+        typer.Option(
+            help="GPU: add Nsight Compute's counters where it can read them "
+            "(--no-ncu: the counter-free fallback only)"
+        ),
+    ] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Profile a verified candidate: every metric with its unit, source and meaning.
 
     Example: pragma profile examples/problems/rms_norm.py examples/solutions/cpu/rms_norm.py
     """
-    from pragma_kernels.evaluate import profile_candidate
+    from pragma_kernels.evaluate import DTYPES, profile_candidate
     from pragma_kernels.profilers.requests import validate
 
     _require_file(problem, "problem")
     _require_file(solution, "solution")
     resolved = _target(target, threads)
-    if resolved.kind != "cpu":
+    if resolved.interpreted:
         raise _bad_input(
-            "GPU profiling (Nsight Compute and its fallback) is not built yet. "
-            "Fix: profile a CPU candidate with --target cpu"
+            "GPU profiling needs a GPU: the Triton interpreter has no counters or kernel "
+            "timings. Fix: run it on a machine with an NVIDIA GPU"
         )
+    _check_choice(dtype, DTYPES, "dtype")
     requested = [m.strip() for m in (metrics or "").split(",") if m.strip()]
     try:
         validate(requested, resolved.kind)
     except PragmaError as exc:
         raise _bad_input(str(exc)) from None
     if check:
-        _verify_before_timing(problem, solution, resolved, size, "float32", as_json)
-    verdict, result = profile_candidate(problem, solution, resolved, size, requested)
+        _verify_before_timing(problem, solution, resolved, size, dtype, as_json)
+    verdict, result = profile_candidate(
+        problem, solution, resolved, size, requested, use_ncu=ncu, dtype=dtype
+    )
     if result is None:
         _print_verdict(verdict)
         raise typer.Exit(_exit_code(verdict))
@@ -335,6 +346,13 @@ def _print_profile(result) -> None:
                 metric.source,
             )
     console.print(table)
+    for finding in result.findings:
+        gain = (
+            f" (est. speedup {finding.estimated_speedup_pct:g}%)"
+            if finding.estimated_speedup_pct is not None
+            else ""
+        )
+        console.print(f"[cyan]{finding.severity}[/cyan] {finding.message}{gain}")
     for item in result.unavailable:
         console.print(f"[yellow]not collected:[/yellow] {item.what}: {item.why}")
 

@@ -175,18 +175,34 @@ def profile_candidate(
     size: str | None = None,
     metrics: list[str] | None = None,
     limits: Limits = PROFILE_LIMITS,
+    use_ncu: bool = True,
+    dtype: str = "float32",
 ) -> tuple[Verdict, Profile | None]:
     """Profile a candidate in an isolated worker (verify it first: profiles of wrong code
-    mislead)."""
+    mislead). On a GPU, Nsight Compute adds counters where it can (`use_ncu`); every
+    metric carries its meaning and every requested one is either present or explained."""
+    from pragma_kernels.profilers.gpu_ncu import profile_gpu_job
+    from pragma_kernels.profilers.meanings import attach_meanings
+    from pragma_kernels.profilers.requests import account_for
+
+    _check_dtype(dtype)
+    requested = validate(metrics or [], target.kind)
     job = Job(
         action="profile",
         problem=str(problem),
         solution=str(solution),
         size=size or target.default_size,
         device=target.device,
+        dtype=dtype,
         threads=target.threads,
         seeds=fresh_seeds(1, None),
-        metrics=validate(metrics or [], target.kind),
+        metrics=requested,
     )
-    result = run_isolated(job, limits)
-    return result.verdict, result.profile
+    if target.device.startswith("cuda"):
+        verdict, profile = profile_gpu_job(job, limits, use_ncu)
+    else:
+        result = run_isolated(job, limits)
+        verdict, profile = result.verdict, result.profile
+    if profile is not None:
+        profile = attach_meanings(account_for(profile, requested))
+    return verdict, profile

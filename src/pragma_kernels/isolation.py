@@ -82,14 +82,18 @@ def _watch(process: subprocess.Popen, limits: Limits) -> str:
     return "exited"
 
 
-def run_isolated(job: Job, limits: Limits = Limits()) -> JobResult:
+def run_isolated(
+    job: Job, limits: Limits = Limits(), wrapper: list[str] | None = None
+) -> JobResult:
+    """Run the job in a fresh worker; `wrapper` prefixes its command line (a profiler that
+    launches the worker, e.g. Nsight Compute)."""
     start = time.monotonic()
-    result = _run(job, limits)
+    result = _run(job, limits, wrapper or [])
     result.verdict.seconds = round(time.monotonic() - start, 3)
     return result
 
 
-def _run(job: Job, limits: Limits) -> JobResult:
+def _run(job: Job, limits: Limits, wrapper: list[str]) -> JobResult:
     with tempfile.TemporaryDirectory(prefix="pragma-job-") as tmp:
         job_path, result_path = Path(tmp, "job.json"), Path(tmp, "result.json")
         progress = Path(tmp, "progress")
@@ -101,7 +105,14 @@ def _run(job: Job, limits: Limits) -> JobResult:
             "PYTHONUNBUFFERED": "1",
             **job.env,
         }
-        command = [sys.executable, "-m", "pragma_kernels.worker", str(job_path), str(result_path)]
+        command = [
+            *wrapper,
+            sys.executable,
+            "-m",
+            "pragma_kernels.worker",
+            str(job_path),
+            str(result_path),
+        ]
         # CPU workers get an address-space limit (allocations fail cleanly inside); CUDA
         # reserves far more address space than memory, so GPU workers are watched instead.
         address_limit = limits.memory_bytes() if job.device == "cpu" else None

@@ -303,35 +303,33 @@ class Worker:
         )
 
     def profile(self) -> JobResult:
-        """Profile the candidate (verified beforehand) on one input set."""
-        from pragma_kernels.profilers.cpu import profile_cpu
-        from pragma_kernels.profilers.meanings import attach_meanings
-        from pragma_kernels.profilers.requests import account_for
-
-        if self.job.device != "cpu":
-            raise self.fail(
-                VerdictKind.WORKER_ERROR,
-                "GPU profiling is not available yet: only CPU candidates can be profiled",
-            )
+        """Profile the candidate (verified beforehand) on one input set; the parent adds what
+        comes from outside this process (Nsight Compute) and the metrics' meanings."""
         problem = self.load_problem()
         reference, candidate = self.build_models(problem, self.load_candidate())
         inputs = self.make_inputs(problem, self.job.seeds[0])
         self.run_reference(reference, inputs)
         self.enter("profiling")
         try:
-            profile = profile_cpu(
-                candidate,
-                inputs,
-                reference,
-                self.job.threads,
-                self.job.solution or "",
-                self.small_calls(problem),
-            )
+            if self.job.device.startswith("cuda"):
+                from pragma_kernels.profilers.gpu import profile_gpu
+
+                profile = profile_gpu(candidate, inputs, reference, self.job.dtype)
+            else:
+                from pragma_kernels.profilers.cpu import profile_cpu
+
+                profile = profile_cpu(
+                    candidate,
+                    inputs,
+                    reference,
+                    self.job.threads,
+                    self.job.solution or "",
+                    self.small_calls(problem),
+                )
         except Exception as exc:
             raise self.failed(classify_run_error(exc, self.job.solution)) from None
         return JobResult(
-            verdict=Verdict(ok=True, kind=VerdictKind.OK, stage="done"),
-            profile=attach_meanings(account_for(profile, self.job.metrics)),
+            verdict=Verdict(ok=True, kind=VerdictKind.OK, stage="done"), profile=profile
         )
 
     def small_calls(self, problem: ModuleType):

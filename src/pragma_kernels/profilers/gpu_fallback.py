@@ -1,22 +1,19 @@
-"""GPU profile without hardware counters: per-launch times, Triton's compiled metadata,
-theoretical occupancy and the roofline position.
+"""GPU metrics that need no hardware counters: per-launch times, Triton's compiled metadata,
+theoretical occupancy, grid and waves.
 
-For machines where Nsight Compute cannot read counters (`LibraryNotLoaded` on one
-runtime, `ERR_NVGPUCTRPERM` in many containers). Triton's launch hooks see every
-launch of the candidate's kernels: the enter/exit hooks record CUDA events
-around each launch (its time) and the CUfunction handle, which identifies the
-compiled kernel in the JIT caches: registers, spills, shared memory, warps and
-stages. Occupancy follows from those and the SM's limits; bandwidth and FLOP/s
-from the problem's tensors and the hardware spec's peaks.
-
-Status: written against Triton 3.6's `knobs.runtime.launch_enter_hook`; the pure
-parts are unit-tested, the launch capture has not yet run on a GPU.
+Collected on every GPU profile (and all there is where Nsight Compute cannot
+read counters: `LibraryNotLoaded` on one runtime, `ERR_NVGPUCTRPERM` in many
+containers). Triton's launch hooks see every launch of a Triton kernel: the
+enter/exit hooks record CUDA events around it (its time), and Triton's
+launch-metadata step, wrapped while capturing, adds the compiled kernel
+(registers, spills, shared memory, warps, stages) and the grid. Occupancy
+follows from those and the SM's limits.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from types import ModuleType
 
 from pragma_kernels.profilers.occupancy import SM_LIMITS, theoretical_occupancy
 from pragma_kernels.profilers.schema import KernelProfile, Metric
@@ -29,32 +26,14 @@ class KernelLaunches:
     name: str
     compiled: object | None  # Triton CompiledKernel (n_regs, n_spills, metadata)
     times_ms: list[float] = field(default_factory=list)
+    grid: tuple[int, ...] = ()  # of the last launch
 
 
-def _jit_function(value: object) -> object | None:
-    """The JITFunction behind a module attribute (Autotuner and Heuristics wrap one in `.fn`)."""
-    for _ in range(4):
-        if value is None or hasattr(value, "device_caches"):
-            return value
-        value = getattr(value, "fn", None)
-    return None
-
-
-def compiled_kernels(module: ModuleType) -> dict[object, object]:
-    """CUfunction handle -> CompiledKernel for every Triton kernel the module defines."""
-    found = {}
-    for value in vars(module).values():
-        jit = _jit_function(value)
-        for cache in getattr(jit, "device_caches", {}).values():
-            for kernel in cache[0].values():
-                function = getattr(kernel, "function", None)
-                if function is not None:
-                    found[function] = kernel
-    return found
-
-
-def kernel_metrics(compiled, compute_capability: tuple[int, int]) -> list[Metric]:
-    """Registers, spills, shared memory, warps, stages and the occupancy they allow."""
+def kernel_metrics(
+    compiled, compute_capability: tuple[int, int], grid: tuple[int, ...] = (), sm_count: int = 0
+) -> list[Metric]:
+    """Registers, spills, shared memory, warps, stages; the occupancy they allow; the waves
+    the grid needs at that occupancy."""
     metadata = compiled.metadata
     regs, spills = int(compiled.n_regs), int(compiled.n_spills)
     shared, warps = int(metadata.shared), int(metadata.num_warps)
@@ -77,11 +56,14 @@ def kernel_metrics(compiled, compute_capability: tuple[int, int]) -> list[Metric
             ),
             Metric(name="occupancy_limiter", value=occupancy.limiter, source=SOURCE),
         ]
+        if grid and sm_count:
+            waves = math.prod(grid) / (sm_count * occupancy.blocks_per_sm)
+            metrics.append(Metric(name="waves", value=waves, unit="waves", source=SOURCE))
     return metrics
 
 
 def profiles_from_launches(
-    launches: list[KernelLaunches], compute_capability: tuple[int, int]
+    launches: list[KernelLaunches], compute_capability: tuple[int, int], sm_count: int = 0
 ) -> list[KernelProfile]:
     """Per-kernel profiles with time shares from the summed launch times (pure)."""
     total = sum(sum(k.times_ms) for k in launches) or 1.0
@@ -91,8 +73,13 @@ def profiles_from_launches(
             Metric(name="kernel_time_ms", value=sum(kernel.times_ms), unit="ms", source=SOURCE),
             Metric(name="kernel_launches", value=len(kernel.times_ms), unit="count", source=SOURCE),
         ]
+        if kernel.grid:
+            grid_size = math.prod(kernel.grid)
+            metrics.append(
+                Metric(name="grid_size", value=grid_size, unit="programs", source=SOURCE)
+            )
         if kernel.compiled is not None:
-            metrics += kernel_metrics(kernel.compiled, compute_capability)
+            metrics += kernel_metrics(kernel.compiled, compute_capability, kernel.grid, sm_count)
         profiles.append(
             KernelProfile(
                 name=kernel.name, time_share=sum(kernel.times_ms) / total, metrics=metrics
@@ -101,38 +88,45 @@ def profiles_from_launches(
     return profiles
 
 
-def capture_launches(module: ModuleType, run) -> list[KernelLaunches]:
-    """Run `run()` once with Triton's launch hooks recording each launch's events."""
+def capture_launches(run) -> list[KernelLaunches]:
+    """Run `run()` once, recording every Triton launch: events, compiled kernel, grid."""
     import torch
     from triton import knobs
+    from triton.compiler.compiler import CompiledKernel
 
-    pending: list[tuple[dict, object, object]] = []
+    pending: list[list] = []  # [metadata, start event, end event]
+    original = CompiledKernel.launch_metadata
+
+    def with_kernel_and_grid(self, grid, stream, *args):
+        metadata = original(self, grid, stream, *args)
+        if metadata is not None:
+            metadata.data.update(compiled=self, grid=tuple(int(g) for g in grid))
+        return metadata
 
     def enter(metadata) -> None:
         start = torch.cuda.Event(enable_timing=True)
         start.record()
-        pending.append((metadata.get(), start, None))
+        pending.append([metadata.get(), start, None])
 
     def leave(metadata) -> None:
         end = torch.cuda.Event(enable_timing=True)
         end.record()
-        info, start, _ = pending[-1]
-        pending[-1] = (info, start, end)
+        pending[-1][2] = end
 
+    CompiledKernel.launch_metadata = with_kernel_and_grid
     knobs.runtime.launch_enter_hook.add(enter)
     knobs.runtime.launch_exit_hook.add(leave)
     try:
         run()
         torch.cuda.synchronize()
     finally:
+        CompiledKernel.launch_metadata = original
         knobs.runtime.launch_enter_hook.remove(enter)
         knobs.runtime.launch_exit_hook.remove(leave)
-    compiled = compiled_kernels(module)
     by_name: dict[str, KernelLaunches] = {}
     for info, start, end in pending:
-        entry = by_name.setdefault(
-            info["name"], KernelLaunches(info["name"], compiled.get(info.get("function")))
-        )
+        entry = by_name.setdefault(info["name"], KernelLaunches(info["name"], info.get("compiled")))
+        entry.grid = info.get("grid", ())
         if end is not None:
             entry.times_ms.append(start.elapsed_time(end))
     return list(by_name.values())

@@ -1,12 +1,13 @@
-"""Nsight Compute: the command that profiles only the candidate's kernels, and its output parsed.
+"""Nsight Compute: the commands that profile only the candidate's kernels, and their output.
 
 Pure functions (command building, CSV and rule parsing); running ncu happens in
-the GPU profile job. Facts from the H200 probe (shared/gpu-notes.md): the CSV
-starts with the program's own output and `==PROF==` lines, the table begins at
-the `"ID"` header, row 2 holds units, numbers carry thousands separators; a
-15-metric default set took 10 replay passes (~7.5 s); rule results print as
-`OPT ... Est. Speedup: 25%`. Only launches inside the NVTX range NVTX_RANGE are
-profiled, so the reference, the warm-up and the autotuner are skipped.
+gpu_ncu.py. Facts from the H200 probe (shared/gpu-notes.md): the CSV table
+begins at the `"ID"` header, row 2 holds units, numbers carry thousands
+separators; a 15-metric default set took 10 replay passes (~7.5 s); rule
+results print as `OPT ... Est. Speedup: 25%`. The run writes a report that is
+read back twice (raw CSV, details page), so the candidate's own output never
+mixes with the table. Only launches inside the NVTX range NVTX_RANGE are
+profiled: the reference, the warm-up and the autotuner are skipped.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import csv
 import io
 import re
+import shutil
+from pathlib import Path
 
 from pragma_kernels.profilers.schema import Finding, KernelProfile, Metric
 
@@ -46,6 +49,10 @@ DEFAULT_METRICS: tuple[str, ...] = (
     "smsp__average_warp_latency_issue_stalled_long_scoreboard",
     "smsp__average_warp_latency_issue_stalled_barrier",
 )
+# Sections whose rule results (OPT/WRN with an estimated speedup) become findings; they add
+# few replay passes on top of the metrics, most of which they share.
+SECTIONS = ("SpeedOfLight", "Occupancy", "LaunchStats")
+LAUNCH_COUNT = 50  # kernels profiled per candidate call; more are stated as unprofiled
 _UNIT_SCALE = {
     "ns": ("ns", 1.0),
     "us": ("ns", 1e3),
@@ -60,30 +67,64 @@ _UNIT_SCALE = {
 }
 
 
-def ncu_command(
-    program: list[str],
+def find_ncu() -> str | None:
+    """The ncu executable: on PATH, else in the usual CUDA / Nsight install folders."""
+    found = shutil.which("ncu")
+    if found:
+        return found
+    candidates = sorted(Path("/opt/nvidia/nsight-compute").glob("*/ncu")) + [
+        Path("/usr/local/cuda/bin/ncu")
+    ]
+    return next((str(c) for c in reversed(candidates) if c.exists()), None)
+
+
+def profile_command(
+    ncu: str,
+    report: Path,
     metrics: tuple[str, ...] | list[str] = DEFAULT_METRICS,
-    sections: tuple[str, ...] = ("SpeedOfLight",),
+    sections: tuple[str, ...] = SECTIONS,
+    launch_count: int = LAUNCH_COUNT,
 ) -> list[str]:
-    """ncu over `program`, counting only kernels launched inside the NVTX range."""
+    """ncu writing a report of the kernels launched inside the NVTX range (a prefix for the
+    program's own command line). One run collects the metrics and the sections' rules."""
     section_args = [arg for name in sections for arg in ("--section", name)]
     return [
-        "ncu",
+        ncu,
         "--target-processes",
         "all",
         "--nvtx",
         "--nvtx-include",
         f"{NVTX_RANGE}/",
+        "--launch-count",
+        str(launch_count),
         "--metrics",
         ",".join(metrics),
         *section_args,
-        "--print-details",
-        "all",
-        "--csv",
-        "--page",
-        "raw",
-        *program,
+        "--export",
+        str(report),
+        "--force-overwrite",
     ]
+
+
+def import_commands(ncu: str, report: Path) -> tuple[list[str], list[str]]:
+    """Reading a report back: its raw metrics as CSV, and its details page with rule results."""
+    raw = [ncu, "--import", str(report), "--csv", "--page", "raw"]
+    details = [ncu, "--import", str(report), "--page", "details", "--print-details", "all"]
+    return raw, details
+
+
+# How ncu says it cannot read counters here (seen: gVisor's LibraryNotLoaded, the
+# ERR_NVGPUCTRPERM of containers without the profiling capability).
+_REFUSALS = (
+    ("LibraryNotLoaded", "Nsight Compute could not load its profiling library on this runtime"),
+    ("ERR_NVGPUCTRPERM", "the driver refuses access to GPU performance counters here"),
+    ("No kernels were profiled", "no kernel was launched inside the candidate's NVTX range"),
+)
+
+
+def refusal(output: str) -> str | None:
+    """Why ncu gave no metrics, from its output (pure)."""
+    return next((why for marker, why in _REFUSALS if marker in output), None)
 
 
 def _number(text: str) -> float | str:

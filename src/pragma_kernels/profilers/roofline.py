@@ -39,3 +39,40 @@ def roofline_metrics(
         Metric(name="roofline_bound", value=bound, source=source),
         Metric(name="roofline_fraction", value=fraction, unit="ratio", source=source),
     ]
+
+
+def gpu_roofline_metrics(
+    bytes_moved: int,
+    flops: float,
+    seconds: float,
+    peak_gbps: float,
+    peak_tflops: float,
+    source: str,
+) -> list[Metric]:
+    """The GPU's roofline position, named as the compendium's gpu_fallback entries."""
+    achieved_gbps = bytes_moved / seconds / 1e9
+    metrics = [
+        Metric(name="achieved_dram_gbps", value=achieved_gbps, unit="GB/s", source=source),
+        Metric(
+            name="dram_roofline_fraction",
+            value=achieved_gbps / peak_gbps,
+            unit="ratio",
+            source=source,
+        ),
+    ]
+    bound = "memory"
+    if flops > 0:
+        intensity = flops / bytes_moved
+        achieved_tflops = flops / seconds / 1e12
+        bound = "compute" if intensity * peak_gbps / 1e3 >= peak_tflops else "memory"
+        metrics += [
+            Metric(name="achieved_tflops", value=achieved_tflops, unit="TFLOP/s", source=source),
+            Metric(
+                name="compute_roofline_fraction",
+                value=achieved_tflops / peak_tflops,
+                unit="ratio",
+                source=source,
+            ),
+            Metric(name="arithmetic_intensity", value=intensity, unit="FLOP/byte", source=source),
+        ]
+    return [*metrics, Metric(name="roofline_bound", value=bound, source=source)]

@@ -1,0 +1,98 @@
+"""The GPU profile of a verified Triton candidate, collected inside the worker.
+
+One call of the candidate runs inside the NVTX range that Nsight Compute
+filters on (when the parent runs the worker under ncu, those are the launches
+it profiles; the warm-up and autotuning before it are not). Then the
+counter-free metrics every GPU profile carries: Triton's launches and compiled
+metadata (gpu_fallback.py), the candidate's CUDA-event time, and its roofline
+position from the problem's tensor bytes and FLOPs against the hardware spec's
+peaks.
+"""
+
+from __future__ import annotations
+
+from pragma_kernels.hardware import GpuPeaks, detect_gpu
+from pragma_kernels.profilers import gpu_fallback
+from pragma_kernels.profilers.ncu import NVTX_RANGE
+from pragma_kernels.profilers.roofline import gpu_roofline_metrics
+from pragma_kernels.profilers.schema import Metric, Profile, Unavailable
+from pragma_kernels.timing_gpu import GpuProtocol, measure_cuda
+
+# A short timing: the profile needs the time's order, the timer gives the precise figure.
+PROFILE_TIMING = GpuProtocol(warmup_s=0.05, budget_s=0.2, min_reps=20)
+
+
+def peak_tflops(peaks: GpuPeaks, dtype: str) -> tuple[float, str]:
+    """The FLOP/s roof for the problem's dtype. FLOPs counted by torch are matmul/conv FLOPs,
+    which Triton's tl.dot runs on tensor cores (TF32 for fp32 inputs by default)."""
+    if dtype == "float16":
+        return peaks.fp16_tflops, "FP16 tensor"
+    if dtype == "bfloat16":
+        return peaks.bf16_tflops, "BF16 tensor"
+    return peaks.tf32_tflops, "TF32 tensor (tl.dot's default for fp32)"
+
+
+def tensor_bytes(values) -> int:
+    import torch
+
+    flat = []
+    for value in values:
+        flat += list(value) if isinstance(value, (list, tuple)) else [value]
+    return sum(t.numel() * t.element_size() for t in flat if isinstance(t, torch.Tensor))
+
+
+def profile_gpu(candidate, inputs: list, reference, dtype: str) -> Profile:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    spec = detect_gpu()
+    profile = Profile(tools=["gpu fallback"], target="gpu")
+    with torch.no_grad():
+        candidate(*inputs)  # compile and autotune outside the profiled range
+        torch.cuda.synchronize()
+        torch.cuda.nvtx.range_push(NVTX_RANGE)
+        outputs = candidate(*inputs)
+        torch.cuda.synchronize()
+        torch.cuda.nvtx.range_pop()
+        launches = gpu_fallback.capture_launches(lambda: candidate(*inputs))
+        timing = measure_cuda({"candidate": lambda: candidate(*inputs)}, PROFILE_TIMING)
+        with FlopCounterMode(display=False) as counter:
+            reference(*inputs)
+    seconds = timing["candidate"].median_ms / 1e3
+    source = f"{gpu_fallback.SOURCE}: CUDA events, L2 flushed"
+    profile.metrics += [
+        Metric(name="kernel_time_ms", value=seconds * 1e3, unit="ms", source=source),
+        Metric(
+            name="kernel_launches",
+            value=sum(len(k.times_ms) for k in launches),
+            unit="launches/call",
+            source=f"{gpu_fallback.SOURCE}: Triton launch hooks",
+        ),
+    ]
+    profile.kernels = gpu_fallback.profiles_from_launches(
+        launches, torch.cuda.get_device_capability(), spec.sm_count
+    )
+    if not launches:
+        profile.unavailable.append(
+            Unavailable(
+                what="Triton kernel metadata",
+                why="the candidate launched no Triton kernel (PyTorch operators only?)",
+                source="gpu_fallback",
+            )
+        )
+    if spec.peaks is None:
+        profile.unavailable.append(
+            Unavailable(what="roofline position", why="; ".join(spec.notes), source="gpu_fallback")
+        )
+    else:
+        roof, roof_name = peak_tflops(spec.peaks, dtype)
+        profile.metrics += gpu_roofline_metrics(
+            tensor_bytes([*inputs, outputs]),
+            counter.get_total_flops(),
+            seconds,
+            spec.peaks.dram_gbps,
+            roof,
+            f"{gpu_fallback.SOURCE}: roofline, tensor bytes and torch FLOPs vs {spec.name} "
+            f"peaks ({spec.peaks.dram_gbps:g} GB/s, {roof:g} TFLOP/s {roof_name})",
+        )
+    return profile

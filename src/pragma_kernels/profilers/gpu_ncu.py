@@ -1,0 +1,153 @@
+"""Nsight Compute around the GPU profile worker: counters for the candidate's kernels.
+
+The worker runs under ncu, which profiles only the launches inside the NVTX
+range (one call of the candidate, after warm-up and autotuning) into a report;
+ncu's own messages go to a log file, so a refusal to read counters is named
+from it. The report is read back (raw CSV, rule findings) and merged with the
+counter-free profile the worker returned. Where ncu is missing or refused, the
+counter-free profile is the whole profile and says why.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pragma_kernels.isolation import Limits, run_isolated
+from pragma_kernels.profilers import ncu
+from pragma_kernels.profilers.ncu import refusal
+from pragma_kernels.profilers.schema import Finding, KernelProfile, Profile, Unavailable
+from pragma_kernels.verdict import Verdict
+from pragma_kernels.worker import Job
+
+READ_TIMEOUT_S = 120
+
+
+@dataclass
+class NcuRun:
+    """A worker command prefix that profiles it with ncu, and where ncu leaves its output."""
+
+    executable: str
+    folder: Path
+    metrics: list[str]
+    report: Path = field(init=False)
+    log: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.report = self.folder / "candidate.ncu-rep"
+        self.log = self.folder / "ncu.log"
+
+    def wrapper(self) -> list[str]:
+        # --export takes the name without the extension; ncu adds .ncu-rep.
+        command = ncu.profile_command(self.executable, self.report.with_suffix(""), self.metrics)
+        return [*command, "--log-file", str(self.log)]
+
+    def report_path(self) -> Path:
+        return self.report if self.report.exists() else self.report.with_suffix("")
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def read(self) -> tuple[list[KernelProfile], list[Finding]]:
+        """The report's per-launch metrics and rule findings (ncu --import, no replay)."""
+        raw, details = ncu.import_commands(self.executable, self.report_path())
+        outputs = [
+            subprocess.run(
+                command, capture_output=True, text=True, timeout=READ_TIMEOUT_S, check=True
+            ).stdout
+            for command in (raw, details)
+        ]
+        return ncu.parse_raw_csv(outputs[0]), ncu.parse_rule_findings(outputs[1])
+
+
+def metrics_for_ncu(requested: list[str], fallback_names: set[str]) -> list[str]:
+    """The default set plus every requested name the counter-free profile does not make."""
+    extra = [name for name in requested if name not in fallback_names]
+    return list(dict.fromkeys([*ncu.DEFAULT_METRICS, *extra]))
+
+
+def merge(profile: Profile, kernels: list[KernelProfile], findings: list[Finding]) -> Profile:
+    """ncu's per-launch kernels first, each with the counter-free metrics of the kernel of the
+    same name (Triton's metadata, occupancy, waves); time shares from ncu (pure)."""
+    counter_free = {k.name: k for k in profile.kernels}
+    launches: Counter[str] = Counter()
+    merged = []
+    for kernel in kernels:
+        launches[kernel.name] += 1
+        first = launches[kernel.name] == 1
+        extra = counter_free.pop(kernel.name, None) if first else None
+        merged.append(
+            KernelProfile(
+                name=kernel.name if first else f"{kernel.name} (launch {launches[kernel.name]})",
+                time_share=kernel.time_share,
+                metrics=[*kernel.metrics, *(extra.metrics if extra else [])],
+            )
+        )
+    unseen = [k.model_copy(update={"time_share": 0.0}) for k in counter_free.values()]
+    if len(kernels) >= ncu.LAUNCH_COUNT:
+        profile.unavailable.append(
+            Unavailable(
+                what=f"ncu metrics past the first {ncu.LAUNCH_COUNT} launches",
+                why="the candidate launches more kernels per call than are profiled",
+                source="ncu",
+            )
+        )
+    return profile.model_copy(
+        update={
+            "tools": ["ncu", *profile.tools],
+            "kernels": merged + unseen,
+            "findings": [*profile.findings, *findings],
+        }
+    )
+
+
+def not_run(profile: Profile, why: str) -> Profile:
+    profile.unavailable.insert(
+        0, Unavailable(what="Nsight Compute (ncu) counters", why=why, source="ncu")
+    )
+    return profile
+
+
+def profile_gpu_job(
+    job: Job, limits: Limits, use_ncu: bool = True
+) -> tuple[Verdict, Profile | None]:
+    """Run the GPU profile job under ncu when it can read counters, else without it."""
+    from pragma_kernels.knowledge import load_compendium
+
+    executable = ncu.find_ncu() if use_ncu else None
+    if executable is None:
+        result = run_isolated(job, limits)
+        why = (
+            "not run: the counter-free fallback was asked for"
+            if not use_ncu
+            else "ncu not found (PATH, /opt/nvidia/nsight-compute, /usr/local/cuda/bin)"
+        )
+        return result.verdict, result.profile and not_run(result.profile, why)
+    with tempfile.TemporaryDirectory(prefix="pragma-ncu-") as folder:
+        run = NcuRun(
+            executable,
+            Path(folder),
+            metrics_for_ncu(job.metrics, load_compendium().names("gpu_fallback")),
+        )
+        result = run_isolated(job, limits, run.wrapper())
+        log = run.log_text()
+        if not result.verdict.ok or result.profile is None:
+            # The candidate passed verification before: retry once without ncu, so a
+            # profiler-side failure still leaves the counter-free profile.
+            plain = run_isolated(job, limits)
+            why = refusal(log) or f"the worker failed under ncu: {result.verdict.summary()[:300]}"
+            return plain.verdict, plain.profile and not_run(plain.profile, why)
+        if not run.report_path().exists():
+            why = refusal(log) or f"ncu wrote no report; its log ends: {log[-300:]!r}"
+            return result.verdict, not_run(result.profile, why)
+        try:
+            kernels, findings = run.read()
+        except (OSError, subprocess.SubprocessError) as exc:
+            return result.verdict, not_run(result.profile, f"reading ncu's report failed: {exc}")
+        if not kernels:
+            why = refusal(log) or "ncu's report holds no kernel from the candidate's NVTX range"
+            return result.verdict, not_run(result.profile, why)
+        return result.verdict, merge(result.profile, kernels, findings)
