@@ -49,16 +49,21 @@ def main() -> None:
     parser.add_argument("--no-ncu", action="store_true", help="force the counter-free fallback")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--dump", type=Path)
+    parser.add_argument("names", nargs="*", help="solutions to profile (default: all)")
     args = parser.parse_args()
     mode = "counter-free fallback (forced)" if args.no_ncu else "Nsight Compute + counter-free"
     lines = [
         f"# GPU profile, {mode}\n\nMachine: {describe(gpu=True)}\n",
-        "| solution | wall s | tools | kernels | " + " | ".join(COLUMNS) + " | top finding |",
-        "|---|---:|---|---:|" + "---:|" * len(COLUMNS) + "---|",
+        "| solution | wall s | where the time went (s) | tools | kernels | "
+        + " | ".join(COLUMNS)
+        + " | top finding |",
+        "|---|---:|---|---|---:|" + "---:|" * len(COLUMNS) + "---|",
     ]
     print("\n".join(lines), flush=True)
     walls = []
     for solution in sorted((ROOT / "examples" / "solutions" / "gpu").glob("*.py")):
+        if args.names and solution.stem not in args.names:
+            continue
         problem = ROOT / "examples" / "problems" / solution.name
         start = time.perf_counter()
         verdict, profile = profile_candidate(
@@ -78,8 +83,11 @@ def main() -> None:
                 if finding
                 else ""
             )
+            spent = sorted(profile.overhead_s.items(), key=lambda item: -item[1])[:3]
             lines.append(
-                f"| {solution.stem} | {wall:.1f} | {', '.join(profile.tools)} | "
+                f"| {solution.stem} | {wall:.1f} | "
+                f"{'; '.join(f'{stage} {s:.1f}' for stage, s in spent)} | "
+                f"{', '.join(profile.tools)} | "
                 f"{len(profile.kernels)} | "
                 + " | ".join(cell(profile, metric) for metric in COLUMNS.values())
                 + f" | {top.replace('|', '/')} |"
@@ -89,6 +97,8 @@ def main() -> None:
                 (args.dump / f"{solution.stem}.txt").write_text(profile.render_text())
                 (args.dump / f"{solution.stem}.json").write_text(profile.model_dump_json(indent=1))
         print(lines[-1], flush=True)
+        if args.out:  # written as it goes: a run cut short keeps what it measured
+            args.out.write_text("\n".join(lines) + "\n")
     lines.append(
         f"\nWall time per candidate (worker start, warm-up, profiled call, launch capture, "
         f"short timing{', ncu replay and report read-back' if not args.no_ncu else ''}): "

@@ -89,6 +89,7 @@ def test_worker_runs_under_ncu_and_its_report_is_merged(monkeypatch):
     assert ncu_kernel.name == "softsign"
     assert {m.name for m in ncu_kernel.metrics} >= {"gpu__time_duration.sum", "Ir"}
     assert profile.findings[0].estimated_speedup_pct == 18.0
+    assert {"ncu report read-back", "profiling"} <= set(profile.overhead_s)
 
 
 def test_refused_counters_leave_the_worker_profile_and_say_why(monkeypatch):

@@ -124,3 +124,19 @@ def test_gpu_metric_names_accept_ncu_base_names_with_suffixes():
     assert validate(["dram__bytes_read.sum", "theoretical_occupancy"], "gpu", known)
     with pytest.raises(PragmaError, match=r"did you mean dram__bytes_read"):
         validate(["dram__byte_read.sum"], "gpu", known)
+
+
+@pytest.mark.parametrize(
+    ("name", "ok"),
+    [
+        ("dram__bytes_read.sum", True),
+        ("dram__bytes_read.sum.per_second", True),
+        ("sm__warps_active.avg.pct_of_peak_sustained_active", True),
+        ("sm__warps_active.avg.pct_of_peek", False),  # a typo in the suffix
+        ("dram__bytes_red.sum", False),
+    ],
+)
+def test_ncu_names_need_a_known_base_and_a_valid_rollup(name, ok):
+    from pragma_kernels.profilers.requests import is_known
+
+    assert is_known(name, {"dram__bytes_read", "sm__warps_active"}) is ok

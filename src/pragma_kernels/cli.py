@@ -355,6 +355,11 @@ def _print_profile(result) -> None:
         console.print(f"[cyan]{finding.severity}[/cyan] {finding.message}{gain}")
     for item in result.unavailable:
         console.print(f"[yellow]not collected:[/yellow] {item.what}: {item.why}")
+    if result.overhead_s:
+        spent = ", ".join(
+            f"{stage} {s:.1f} s" for stage, s in result.overhead_s.items() if s >= 0.05
+        )
+        console.print(f"profiling took {sum(result.overhead_s.values()):.1f} s: {spent}")
 
 
 def _value(value) -> str:

@@ -203,6 +203,8 @@ def profile_candidate(
     else:
         result = run_isolated(job, limits)
         verdict, profile = result.verdict, result.profile
+        if profile is not None:
+            profile.overhead_s = result.breakdown()
     if profile is not None:
         profile = attach_meanings(account_for(profile, requested))
     return verdict, profile

@@ -51,6 +51,12 @@ class JobResult(BaseModel):
     timings: dict[str, Timing] = {}
     repeats: list[dict[str, Timing]] = []  # every measurement when the job asked for repeats
     profile: Profile | None = None
+    stage_seconds: dict[str, float] = {}  # where the worker's time went, by stage
+
+    def breakdown(self) -> dict[str, float]:
+        """Stage seconds plus the process start (interpreter, imports) the stages do not see."""
+        start = (self.verdict.seconds or 0.0) - sum(self.stage_seconds.values())
+        return {"worker start-up and imports": round(max(start, 0.0), 2), **self.stage_seconds}
 
 
 class Failed(Exception):
@@ -67,9 +73,14 @@ class Worker:
         self.job = job
         self.stage = "start"
         self.dtype = getattr(torch, job.dtype)
+        self.stage_seconds: dict[str, float] = {}
+        self.stage_start = time.perf_counter()
 
     def enter(self, stage: str) -> None:
-        self.stage = stage
+        now = time.perf_counter()
+        spent = self.stage_seconds.get(self.stage, 0.0) + now - self.stage_start
+        self.stage_seconds[self.stage] = round(spent, 3)
+        self.stage, self.stage_start = stage, now
         if self.job.progress_path:
             Path(self.job.progress_path).write_text(stage)
 
@@ -374,13 +385,16 @@ def run_job(job: Job) -> JobResult:
     import torch
 
     torch.set_num_threads(job.threads)
+    worker = Worker(job)
     try:
-        worker = Worker(job)
-        return {"verify": worker.verify, "time": worker.time, "profile": worker.profile}[
+        result = {"verify": worker.verify, "time": worker.time, "profile": worker.profile}[
             job.action
         ]()
     except Failed as failed:
-        return JobResult(verdict=failed.verdict)
+        result = JobResult(verdict=failed.verdict)
+    worker.enter("done")
+    result.stage_seconds = worker.stage_seconds
+    return result
 
 
 def main(argv: list[str]) -> int:

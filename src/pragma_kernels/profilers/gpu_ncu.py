@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pragma_kernels.isolation import Limits, run_isolated
+from pragma_kernels.knowledge import load_compendium
 from pragma_kernels.profilers import ncu
 from pragma_kernels.profilers.ncu import refusal
 from pragma_kernels.profilers.schema import Finding, KernelProfile, Profile, Unavailable
@@ -115,17 +117,14 @@ def profile_gpu_job(
     job: Job, limits: Limits, use_ncu: bool = True
 ) -> tuple[Verdict, Profile | None]:
     """Run the GPU profile job under ncu when it can read counters, else without it."""
-    from pragma_kernels.knowledge import load_compendium
-
     executable = ncu.find_ncu() if use_ncu else None
     if executable is None:
-        result = run_isolated(job, limits)
         why = (
             "not run: the counter-free fallback was asked for"
             if not use_ncu
             else "ncu not found (PATH, /opt/nvidia/nsight-compute, /usr/local/cuda/bin)"
         )
-        return result.verdict, result.profile and not_run(result.profile, why)
+        return _without_ncu(job, limits, why)
     with tempfile.TemporaryDirectory(prefix="pragma-ncu-") as folder:
         run = NcuRun(
             executable,
@@ -137,17 +136,31 @@ def profile_gpu_job(
         if not result.verdict.ok or result.profile is None:
             # The candidate passed verification before: retry once without ncu, so a
             # profiler-side failure still leaves the counter-free profile.
-            plain = run_isolated(job, limits)
             why = refusal(log) or f"the worker failed under ncu: {result.verdict.summary()[:300]}"
-            return plain.verdict, plain.profile and not_run(plain.profile, why)
+            return _without_ncu(job, limits, why)
+        profile = result.profile
+        profile.overhead_s = {
+            f"ncu and {k}" if k.startswith("worker start") else k: v
+            for k, v in result.breakdown().items()
+        }
         if not run.report_path().exists():
             why = refusal(log) or f"ncu wrote no report; its log ends: {log[-300:]!r}"
-            return result.verdict, not_run(result.profile, why)
+            return result.verdict, not_run(profile, why)
+        start = time.perf_counter()
         try:
             kernels, findings = run.read()
         except (OSError, subprocess.SubprocessError) as exc:
-            return result.verdict, not_run(result.profile, f"reading ncu's report failed: {exc}")
+            return result.verdict, not_run(profile, f"reading ncu's report failed: {exc}")
+        profile.overhead_s["ncu report read-back"] = round(time.perf_counter() - start, 2)
         if not kernels:
             why = refusal(log) or "ncu's report holds no kernel from the candidate's NVTX range"
-            return result.verdict, not_run(result.profile, why)
-        return result.verdict, merge(result.profile, kernels, findings)
+            return result.verdict, not_run(profile, why)
+        return result.verdict, merge(profile, kernels, findings)
+
+
+def _without_ncu(job: Job, limits: Limits, why: str) -> tuple[Verdict, Profile | None]:
+    result = run_isolated(job, limits)
+    if result.profile is None:
+        return result.verdict, None
+    result.profile.overhead_s = result.breakdown()
+    return result.verdict, not_run(result.profile, why)

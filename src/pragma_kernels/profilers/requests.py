@@ -38,19 +38,34 @@ def perf_event_names() -> set[str]:
 @functools.cache
 def ncu_metric_names() -> frozenset[str]:
     """Base metric names `ncu --query-metrics` lists for this machine's GPU (empty without
-    ncu)."""
+    ncu). The listing takes seconds, so it is cached on disk per ncu and GPU."""
+    from pragma_kernels import config
     from pragma_kernels.profilers.ncu import find_ncu, parse_query_metrics
 
     executable = find_ncu()
     if executable is None:
         return frozenset()
+    gpu = _gpu_name()
+    cached = config.cache_dir() / "ncu" / re.sub(r"\W+", "_", f"{executable}_{gpu}_metrics")
+    if cached.exists():
+        return frozenset(cached.read_text().split())
     try:
         listing = subprocess.run(
             [executable, "--query-metrics"], capture_output=True, text=True, timeout=120
         ).stdout
     except (OSError, subprocess.TimeoutExpired):
         return frozenset()
-    return frozenset(parse_query_metrics(listing))
+    names = parse_query_metrics(listing)
+    if names:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.write_text("\n".join(sorted(names)))
+    return frozenset(names)
+
+
+def _gpu_name() -> str:
+    import torch
+
+    return torch.cuda.get_device_name() if torch.cuda.is_available() else "no_gpu"
 
 
 def known_names(target: str) -> set[str]:
@@ -59,9 +74,21 @@ def known_names(target: str) -> set[str]:
     return names | (perf_event_names() if target == "cpu" else set(ncu_metric_names()))
 
 
+# What ncu accepts after a base name: a rollup with an optional submetric, or a ratio form
+# (`.sum`, `.avg.pct_of_peak_sustained_elapsed`, `.sum.per_second`, `.pct`, `.ratio`).
+_NCU_SUFFIX = re.compile(
+    r"^\.(?:(?:sum|avg|min|max)(?:\.(?:per_second|per_cycle_(?:active|elapsed)|"
+    r"pct_of_peak_sustained_(?:active|elapsed)|peak_sustained(?:_active|_elapsed)?))?|"
+    r"pct|ratio|max_rate)$"
+)
+
+
 def is_known(name: str, known: set[str]) -> bool:
-    """Known as given, or an ncu base name with a rollup/suffix (`dram__bytes` + `.sum`)."""
-    return name in known or ("__" in name and name.split(".")[0] in known)
+    """Known as given, or an ncu base name with a valid rollup (`dram__bytes` + `.sum`)."""
+    if name in known:
+        return True
+    base, dot, suffix = name.partition(".")
+    return "__" in base and base in known and bool(dot) and bool(_NCU_SUFFIX.match("." + suffix))
 
 
 def validate(requested: list[str], target: str, known: set[str] | None = None) -> list[str]:

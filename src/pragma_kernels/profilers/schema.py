@@ -59,6 +59,7 @@ class Profile(BaseModel):
     metrics: list[Metric] = Field(default_factory=list)  # whole-candidate metrics
     findings: list[Finding] = Field(default_factory=list)
     unavailable: list[Unavailable] = Field(default_factory=list)
+    overhead_s: dict[str, float] = Field(default_factory=dict)  # where profiling time went
 
     def metric(self, name: str) -> Metric | None:
         """A whole-candidate metric, else the time-weighted aggregate over kernels."""
