@@ -88,6 +88,7 @@ def test_worker_runs_under_ncu_and_its_report_is_merged(monkeypatch):
     ncu_kernel = profile.kernels[0]
     assert ncu_kernel.name == "softsign"
     assert {m.name for m in ncu_kernel.metrics} >= {"gpu__time_duration.sum", "Ir"}
+    assert "device__attribute_chip" not in {m.name for m in ncu_kernel.metrics}  # section noise
     assert profile.findings[0].estimated_speedup_pct == 18.0
     assert {"ncu report read-back", "profiling"} <= set(profile.overhead_s)
 

@@ -50,6 +50,15 @@ def test_raw_csv_per_launch_with_units_normalised_and_time_shares():
     assert all(m.source == "ncu" for m in kernels[0].metrics)
 
 
+def test_only_the_requested_metrics_are_kept():
+    kernels = parse_raw_csv(RAW, keep={"gpu__time_duration.sum", "dram__bytes_read.sum"})
+    assert [m.name for m in kernels[0].metrics] == [
+        "gpu__time_duration.sum",
+        "dram__bytes_read.sum",
+    ]
+    assert abs(kernels[0].time_share - 36.35 / 48.47) < 1e-9
+
+
 def test_no_table_gives_no_kernels():
     assert parse_raw_csv("==PROF== No kernels were profiled.") == []
 

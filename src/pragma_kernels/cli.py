@@ -497,3 +497,7 @@ def main() -> None:
     except PragmaError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise SystemExit(EXIT_BAD_INPUT) from None
+
+
+if __name__ == "__main__":
+    main()

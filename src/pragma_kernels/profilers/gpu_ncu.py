@@ -62,7 +62,8 @@ class NcuRun:
             ).stdout
             for command in (raw, details)
         ]
-        return ncu.parse_raw_csv(outputs[0]), ncu.parse_rule_findings(outputs[1])
+        kernels = ncu.parse_raw_csv(outputs[0], keep=set(self.metrics))
+        return kernels, ncu.parse_rule_findings(outputs[1])
 
 
 def metrics_for_ncu(requested: list[str], fallback_names: set[str]) -> list[str]:

@@ -135,14 +135,19 @@ def _number(text: str) -> float | str:
         return text.strip()
 
 
-def parse_raw_csv(text: str) -> list[KernelProfile]:
-    """Per-launch metrics from `--csv --page raw` output (program output before it ignored)."""
+def parse_raw_csv(text: str, keep: set[str] | None = None) -> list[KernelProfile]:
+    """Per-launch metrics from `--csv --page raw` output (program output before it ignored).
+
+    `keep`: only these metrics. The sections asked for (for their rules) add hundreds of
+    columns, device attributes among them, that would bury the requested set in a prompt."""
     start = text.find('"ID"')
     if start < 0:
         return []
     rows = list(csv.reader(io.StringIO(text[start:])))
     header, units, records = rows[0], rows[1], [r for r in rows[2:] if len(r) == len(rows[0])]
-    metric_columns = [i for i, name in enumerate(header) if "__" in name]
+    metric_columns = [
+        i for i, name in enumerate(header) if "__" in name and (keep is None or name in keep)
+    ]
     name_column = header.index("Kernel Name") if "Kernel Name" in header else None
     kernels = []
     for record in records:
