@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -133,6 +134,23 @@ def static_metrics(
     return metrics, missing
 
 
+def topdown_availability() -> tuple[str | None, str]:
+    """perf's top-down level-1 metric group here, or None and why not."""
+    pmu = check_perf()
+    if pmu.status != "ok":
+        return None, pmu.detail
+    try:
+        listing = subprocess.run(
+            ["perf", "list", "metricgroups"], capture_output=True, text=True, timeout=30
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"perf list metricgroups failed: {exc}"
+    group = perf.topdown_group(listing)
+    if group is None:
+        return None, f"this CPU's perf offers none of the metric groups {perf.TOPDOWN_GROUPS}"
+    return group, ""
+
+
 def profile_cpu(
     candidate,
     inputs: list,
@@ -154,16 +172,11 @@ def profile_cpu(
     profile = Profile(
         tools=["perf", "cachegrind", "g++ -fopt-info-vec", "objdump", "timing"], target="cpu"
     )
-    pmu = check_perf()
-    why = (
-        pmu.detail
-        if pmu.status != "ok"
-        else (
-            "hardware counters are collected (see the perf metrics); the top-down level-1 groups "
-            "are not requested yet"
+    group, why = topdown_availability()
+    if group is None:
+        profile.unavailable.append(
+            Unavailable(what="top-down level 1 (perf)", why=why, source="perf")
         )
-    )
-    profile.unavailable.append(Unavailable(what="top-down level 1 (perf)", why=why, source="perf"))
     with torch.no_grad():
         candidate(*inputs)  # warm: first-call costs out of the recording
         with cpp.recording() as calls:
@@ -171,7 +184,7 @@ def profile_cpu(
         seconds = _median_seconds(lambda: candidate(*inputs))
         repeats = max(1, int(0.3 / max(seconds, 1e-6)))
         counted, missing = perf.count_around(
-            lambda: [candidate(*inputs) for _ in range(repeats)], repeats
+            lambda: [candidate(*inputs) for _ in range(repeats)], repeats, metric_group=group
         )
         profile.metrics += counted
         profile.unavailable += missing

@@ -5,6 +5,12 @@
 candidate's calls, disables them, and perf prints the counts. Software events
 work everywhere perf does; hardware events (instructions, cycles, branches,
 caches) need a PMU, and where they read `<not supported>` the profile says so.
+Top-down level 1 comes from perf's own metric group where the CPU has one
+(Intel `TopdownL1`, AMD `PipelineL1`), counted in the same session.
+
+Status: the top-down path is unit-tested on perf's documented CSV metric
+columns; no machine with a PMU was available to run it (the CI VM has none and
+the GPU machine has no perf).
 """
 
 from __future__ import annotations
@@ -35,6 +41,37 @@ EVENTS = (
     "cache-misses",
 )
 UNITS = {"task-clock": "msec"}
+TOPDOWN_GROUPS = ("TopdownL1", "PipelineL1")  # Intel, AMD Zen 4+
+# perf's level-1 metric names (Intel's carry a "tma_" prefix) -> ours (the compendium's).
+TOPDOWN_L1 = {
+    "retiring": "topdown-retiring",
+    "bad_speculation": "topdown-bad-spec",
+    "frontend_bound": "topdown-fe-bound",
+    "backend_bound": "topdown-be-bound",
+}
+
+
+def topdown_group(listing: str) -> str | None:
+    """The top-down level-1 metric group `perf list metricgroups` offers, if any (pure)."""
+    groups = set(listing.split())
+    return next((group for group in TOPDOWN_GROUPS if group in groups), None)
+
+
+def parse_topdown_csv(text: str) -> dict[str, float]:
+    """Level-1 shares (%) from the metric columns of `perf stat -x, -M GROUP` (pure): the
+    6th field holds a metric's value, the 7th its unit and name (`%  tma_retiring`)."""
+    shares = {}
+    for line in text.splitlines():
+        fields = line.split(",")
+        if line.startswith("#") or len(fields) < 7 or not fields[6].strip():
+            continue
+        name = fields[6].split()[-1].removeprefix("tma_")
+        if name in TOPDOWN_L1:
+            try:
+                shares[TOPDOWN_L1[name]] = float(fields[5])
+            except ValueError:
+                continue
+    return shares
 
 
 def parse_perf_csv(text: str) -> dict[str, float | str]:
@@ -88,9 +125,13 @@ def metrics_from_counts(
 
 
 def count_around(
-    run: Callable[[], None], calls: int, events: tuple[str, ...] = EVENTS
+    run: Callable[[], None],
+    calls: int,
+    events: tuple[str, ...] = EVENTS,
+    metric_group: str | None = None,
 ) -> tuple[list[Metric], list[Unavailable]]:
-    """Count `events` in this process only while `run()` executes (it makes `calls` calls)."""
+    """Count `events` (and perf's `metric_group`, e.g. top-down) in this process only while
+    `run()` executes (it makes `calls` calls)."""
     if shutil.which("perf") is None:
         return [], [Unavailable(what="perf", why="perf is not installed", source=SOURCE)]
     with tempfile.TemporaryDirectory(prefix="pragma-perf-") as tmp:
@@ -104,6 +145,7 @@ def count_around(
                 "-x,",
                 "-e",
                 ",".join(events),
+                *(["-M", metric_group] if metric_group else []),
                 "-p",
                 str(os.getpid()),
                 "--delay=-1",
@@ -146,7 +188,23 @@ def count_around(
             return [], [
                 Unavailable(what="perf", why=f"perf stat failed: {errors[-300:]}", source=SOURCE)
             ]
-        return metrics_from_counts(parse_perf_csv(out.read_text()), calls)
+        text = out.read_text()
+        metrics, missing = metrics_from_counts(parse_perf_csv(text), calls)
+        if metric_group:
+            shares = parse_topdown_csv(text)
+            metrics += [
+                Metric(name=name, value=share, unit="%", source=f"{SOURCE} -M {metric_group}")
+                for name, share in shares.items()
+            ]
+            if not shares:
+                missing.append(
+                    Unavailable(
+                        what=f"top-down level 1 (perf -M {metric_group})",
+                        why=f"perf printed no level-1 metric: {text[-200:]!r}",
+                        source=SOURCE,
+                    )
+                )
+        return metrics, missing
 
 
 def _open_control(path: Path, perf: subprocess.Popen, timeout_s: float = 10.0) -> int | None:
