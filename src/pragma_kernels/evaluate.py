@@ -204,7 +204,7 @@ def profile_candidate(
         result = run_isolated(job, limits)
         verdict, profile = result.verdict, result.profile
         if profile is not None:
-            profile.overhead_s = result.breakdown()
+            profile.overhead_s = {**result.breakdown(), **profile.overhead_s}
     if profile is not None:
         profile = attach_meanings(account_for(profile, requested))
     return verdict, profile

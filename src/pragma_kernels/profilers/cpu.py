@@ -10,6 +10,7 @@ copy bandwidth.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import subprocess
@@ -134,6 +135,16 @@ def static_metrics(
     return metrics, missing
 
 
+@contextlib.contextmanager
+def _timed(profile: Profile, part: str):
+    """Record how long a part of the profiling took (profile.overhead_s, "profiling/part")."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        profile.overhead_s[f"profiling/{part}"] = round(time.perf_counter() - start, 3)
+
+
 def topdown_availability() -> tuple[str | None, str]:
     """perf's top-down level-1 metric group here, or None and why not."""
     pmu = check_perf()
@@ -172,7 +183,8 @@ def profile_cpu(
     profile = Profile(
         tools=["perf", "cachegrind", "g++ -fopt-info-vec", "objdump", "timing"], target="cpu"
     )
-    group, why = topdown_availability()
+    with _timed(profile, "perf checks"):
+        group, why = topdown_availability()
     if group is None:
         profile.unavailable.append(
             Unavailable(what="top-down level 1 (perf)", why=why, source="perf")
@@ -183,14 +195,16 @@ def profile_cpu(
             outputs = candidate(*inputs)
         seconds = _median_seconds(lambda: candidate(*inputs))
         repeats = max(1, int(0.3 / max(seconds, 1e-6)))
-        counted, missing = perf.count_around(
-            lambda: [candidate(*inputs) for _ in range(repeats)], repeats, metric_group=group
-        )
+        with _timed(profile, "perf"):
+            counted, missing = perf.count_around(
+                lambda: [candidate(*inputs) for _ in range(repeats)], repeats, metric_group=group
+            )
         profile.metrics += counted
         profile.unavailable += missing
         with FlopCounterMode(display=False) as counter:
             reference(*inputs)
-        profile.metrics += thread_scaling(lambda: candidate(*inputs), threads, seconds)
+        with _timed(profile, "thread scaling"):
+            profile.metrics += thread_scaling(lambda: candidate(*inputs), threads, seconds)
     tensors = [
         t
         for t in [*inputs, *(outputs if isinstance(outputs, (list, tuple)) else [outputs])]
@@ -201,9 +215,9 @@ def profile_cpu(
         0,
         Metric(name="time_ms", value=seconds * 1e3, unit="ms", source="timing: median wall clock"),
     )
-    profile.metrics += roofline(
-        bytes_moved, counter.get_total_flops(), seconds, copy_bandwidth_gbps(threads)
-    )
+    with _timed(profile, "copy bandwidth"):
+        bandwidth = copy_bandwidth_gbps(threads)
+    profile.metrics += roofline(bytes_moved, counter.get_total_flops(), seconds, bandwidth)
     if not calls:
         profile.unavailable.append(
             Unavailable(
@@ -211,10 +225,13 @@ def profile_cpu(
             )
         )
         return profile
-    kernels, missing = cachegrind.profile_calls(calls, CACHEGRIND_BUDGET_S)
-    if not kernels and small_calls is not None and any("smaller size" in m.why for m in missing):
+    with _timed(profile, "cachegrind"):
+        kernels, missing = cachegrind.profile_calls(calls, CACHEGRIND_BUDGET_S)
+    small = small_calls is not None and any("smaller size" in m.why for m in missing)
+    if not kernels and small:
         # Tiny by construction; valgrind's own timeout still bounds a pathological kernel.
-        kernels, missing = cachegrind.profile_calls(small_calls(), budget_s=float("inf"))
+        with _timed(profile, "cachegrind at the tiny size"):
+            kernels, missing = cachegrind.profile_calls(small_calls(), budget_s=float("inf"))
         missing.append(
             Unavailable(
                 what="cachegrind at the profiled size",
@@ -224,7 +241,8 @@ def profile_cpu(
         )
     profile.kernels += kernels
     profile.unavailable += missing
-    static, missing = static_metrics(calls, candidate_file)
+    with _timed(profile, "vectorisation report and disassembly"):
+        static, missing = static_metrics(calls, candidate_file)
     profile.metrics += static
     profile.unavailable += missing
     return profile

@@ -59,7 +59,8 @@ class Profile(BaseModel):
     metrics: list[Metric] = Field(default_factory=list)  # whole-candidate metrics
     findings: list[Finding] = Field(default_factory=list)
     unavailable: list[Unavailable] = Field(default_factory=list)
-    overhead_s: dict[str, float] = Field(default_factory=dict)  # where profiling time went
+    # Where the profiling time went, by stage; "stage/part" keys break a stage down.
+    overhead_s: dict[str, float] = Field(default_factory=dict)
 
     def metric(self, name: str) -> Metric | None:
         """A whole-candidate metric, else the time-weighted aggregate over kernels."""
