@@ -140,3 +140,12 @@ def test_ncu_names_need_a_known_base_and_a_valid_rollup(name, ok):
     from pragma_kernels.profilers.requests import is_known
 
     assert is_known(name, {"dram__bytes_read", "sm__warps_active"}) is ok
+
+
+def test_cli_profile_diagnose_prints_the_bottleneck_with_its_evidence():
+    result = profile_softsign("--diagnose", "--size", "tiny", "--no-check")
+    assert result.exit_code == 0, result.output
+    assert "Bottleneck:" in result.stdout and "Evidence:" in result.stdout
+    as_json = json.loads(profile_softsign("--diagnose", "--size", "tiny", "--json").stdout)
+    assert as_json["profile"]["target"] == "cpu"
+    assert as_json["diagnosis"]["bottleneck"] and "confidence" in as_json["diagnosis"]

@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.panel import Panel
 from rich.table import Table
 
 from pragma_kernels.errors import PragmaError, ProblemError
@@ -288,6 +289,9 @@ def profile(
     metrics: Annotated[
         str | None, typer.Option(help="Extra metrics by name, comma-separated")
     ] = None,
+    diagnose: Annotated[
+        bool, typer.Option(help="Classify the bottleneck: evidence, hints, metrics to ask next")
+    ] = False,
     ncu: Annotated[
         bool,
         typer.Option(
@@ -326,10 +330,25 @@ def profile(
     if result is None:
         _print_verdict(verdict)
         raise typer.Exit(_exit_code(verdict))
+    diagnosis = _diagnose(result, resolved, solution) if diagnose else None
     if as_json:
-        print(result.model_dump_json(indent=2))
+        if diagnosis is None:
+            print(result.model_dump_json(indent=2))
+        else:
+            payload = {"profile": result.model_dump(), "diagnosis": diagnosis.model_dump()}
+            print(json.dumps(payload, indent=2))
         raise typer.Exit(EXIT_OK)
     _print_profile(result)
+    if diagnosis is not None:
+        console.print(Panel(diagnosis.render_text(), title="diagnosis"))
+
+
+def _diagnose(profile, target, solution: Path):
+    from pragma_kernels.diagnosis.rules import diagnose
+    from pragma_kernels.hardware import detect_gpu
+
+    spec = detect_gpu() if target.kind == "gpu" else None
+    return diagnose(profile, spec.sm_count if spec else None, solution.read_text())
 
 
 def _print_profile(result) -> None:

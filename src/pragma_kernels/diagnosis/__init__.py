@@ -1,0 +1,1 @@
+"""Bottleneck diagnosis from a profile, and current-vs-best comparison."""

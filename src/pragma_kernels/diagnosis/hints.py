@@ -1,0 +1,117 @@
+"""Concrete, backend-specific remedies per bottleneck, and the metrics that would confirm it.
+
+Hints name the knobs the Coder can turn: Triton's BLOCK sizes, num_warps,
+num_stages, tl.dot, autotune configs; C++ loop order, blocking, OpenMP pragmas,
+SIMD-friendly layouts and compiler flags.
+"""
+
+from __future__ import annotations
+
+from pragma_kernels.diagnosis.classes import Bottleneck as B
+
+TRITON_HINTS: dict[B, tuple[str, ...]] = {
+    B.MEMORY_BANDWIDTH: (
+        "The kernel is at the DRAM roof: only moving fewer bytes helps. Fuse neighbouring "
+        "operations so intermediates never reach global memory, read each input once "
+        "(one-pass / online algorithms), and store outputs in the narrowest dtype allowed.",
+        "Check dram__bytes_read.sum against the inputs' size: re-reads mean a multi-pass "
+        "algorithm or tiles evicted from L2.",
+    ),
+    B.COMPUTE: (
+        "Compute-bound: cut the work per element (hoist invariants out of loops, use cheaper "
+        "math such as tl.math fast approximations where the tolerance allows, avoid recomputing "
+        "exp/log), and move matmul-like work to tl.dot.",
+    ),
+    B.LOW_OCCUPANCY_REGISTERS: (
+        "Registers cap the resident warps: use smaller BLOCK sizes per program, fewer values "
+        "live at once (accumulate in a loop instead of materialising a large tile), and try "
+        "num_warps 4 vs 8 in triton.autotune configs.",
+        "Spills (n_spills > 0) go to local memory: shrink the tile until n_spills is 0.",
+    ),
+    B.LOW_OCCUPANCY_SHARED_MEMORY: (
+        "Shared memory caps the resident blocks: lower num_stages (each stage holds a tile "
+        "copy) or the BLOCK_M/BLOCK_N/BLOCK_K tile sizes; autotune over (tiles, num_stages).",
+    ),
+    B.UNCOALESCED_ACCESS: (
+        "Global loads are strided: make the fastest-varying index (tl.arange in the last "
+        "block dimension) walk contiguous memory; for column access of a row-major tensor, "
+        "load a 2-D tile [BLOCK_M, BLOCK_N] with contiguous rows and reduce or transpose it "
+        "in registers (tl.trans), or pass strides so each program reads whole rows.",
+    ),
+    B.SHARED_MEMORY_BANK_CONFLICTS: (
+        "Shared-memory accesses conflict on banks: change the tile shape (avoid a last "
+        "dimension that is a multiple of 32 words when transposing), let Triton handle the "
+        "layout via tl.dot / tl.trans instead of manual index shuffles.",
+    ),
+    B.WARP_DIVERGENCE: (
+        "Lanes of a warp take different paths: replace data-dependent branches and loops with "
+        "tl.where on both results, give every lane the same trip count (mask the extra "
+        "iterations), or sort/bucket work so a warp's lanes do alike work.",
+    ),
+    B.LAUNCH_TAIL: (
+        "Too few programs for the GPU's SMs (or a tiny kernel): split the work over more "
+        "programs (smaller BLOCK, a 2-D grid, or a split-K / two-stage reduction with a "
+        "second small kernel or atomics) so the grid covers several waves of all SMs.",
+    ),
+    B.TENSOR_CORES_UNUSED: (
+        "Matmul-like work runs on the FP32 pipes: express it as tl.dot on [BLOCK_M, BLOCK_K] x "
+        "[BLOCK_K, BLOCK_N] tiles (fp32 inputs use TF32 by default; fp16/bf16 inputs with an "
+        "fp32 accumulator), with BLOCK sizes multiples of 16 and autotuned num_stages.",
+    ),
+    B.MANY_SMALL_KERNELS: (
+        "Many short launches: fuse them into one kernel (one program per row or tile doing "
+        "all the steps), and never launch kernels inside a Python loop over rows.",
+    ),
+}
+
+CPP_HINTS: dict[B, tuple[str, ...]] = {
+    B.NOT_VECTORISED: (
+        "The hot loop runs scalar: make it vectorisable - no loop-carried dependency (split "
+        "the accumulator into several partial sums or use `#pragma omp simd reduction(+:acc)`), "
+        "`__restrict__` pointers against aliasing, no calls or early exits inside the loop, "
+        "unit-stride access; build with -O3 -march=native (and -ffast-math only if the "
+        "tolerance allows reassociation).",
+    ),
+    B.CACHE_MISS_BOUND: (
+        "Loads miss the caches: access memory in order (unit stride, the innermost loop over "
+        "the contiguous dimension), gather into a contiguous buffer first, prefetch "
+        "(__builtin_prefetch) irregular accesses, and shrink the working set per pass.",
+    ),
+    B.BRANCH_MISPREDICT: (
+        "A data-dependent branch mispredicts: make it branchless (conditional select, "
+        "min/max, arithmetic masks) so the compiler emits blend/cmov and can vectorise.",
+    ),
+    B.SINGLE_THREADED: (
+        "Only one core works: parallelise the outer loop with `#pragma omp parallel for "
+        "schedule(static)` (build with -fopenmp), give each thread a contiguous chunk, and "
+        "reduce per-thread partials at the end.",
+    ),
+    B.POOR_DATA_REUSE: (
+        "The same data is streamed from memory many times: reorder loops (i-k-j for a "
+        "row-major matmul), block/tile so a tile of each operand stays in L1/L2 while it is "
+        "reused, and pack the reused operand contiguously.",
+    ),
+    B.FRONTEND_BOUND: (
+        "The frontend cannot feed the core: shrink the hot code (less unrolling, no inlined "
+        "cold paths), keep the hot loop small and branch-light, and try -O2 vs -O3.",
+    ),
+}
+
+# Metrics that would confirm (or rule out) a class, to request in the next profile.
+CONFIRMING_METRICS: dict[B, tuple[str, ...]] = {
+    B.UNCOALESCED_ACCESS: ("l1tex__average_t_sectors_per_request_pipe_lsu_mem_global_op_ld.ratio",),
+    B.SHARED_MEMORY_BANK_CONFLICTS: (
+        "l1tex__data_bank_conflicts_pipe_lsu_mem_shared.sum",
+        "l1tex__data_pipe_lsu_wavefronts_mem_shared.sum",
+    ),
+    B.WARP_DIVERGENCE: ("smsp__thread_inst_executed_per_inst_executed.ratio",),
+    B.COMPUTE: ("smsp__issue_active.avg.pct_of_peak_sustained_active",),
+    B.TENSOR_CORES_UNUSED: (
+        "sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active",
+    ),
+}
+
+
+def hints_for(bottleneck: B, target: str) -> list[str]:
+    table = TRITON_HINTS if target == "gpu" else CPP_HINTS
+    return list(table.get(bottleneck, ()))

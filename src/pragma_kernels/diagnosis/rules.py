@@ -1,0 +1,323 @@
+"""Rule-based bottleneck classification: each rule scores one class from the profile's
+numbers; the best score wins, the runners-up are kept as alternatives.
+
+Scores are 0..1 and mean "how strongly the evidence supports this class".
+Counter evidence (ncu, perf) scores higher than its counter-free stand-in
+(Triton metadata, roofline, cachegrind), so confidence drops on fallback
+profiles. Thresholds follow Nsight Compute's own guidance and the labelled
+suite in benchmarks/diagnosis (see benchmarks/results/diagnosis_*.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pragma_kernels.diagnosis.classes import Bottleneck as B
+from pragma_kernels.diagnosis.hints import CONFIRMING_METRICS, hints_for
+from pragma_kernels.diagnosis.model import Candidate, Diagnosis, Evidence
+from pragma_kernels.diagnosis.signals import Reading, Signals
+from pragma_kernels.profilers.schema import Profile
+
+NO_CLEAR_SCORE = 0.3  # below this no class is claimed
+DEFAULT_SMS = 132  # H100/H200, when no spec is given
+
+Rule = Callable[[Signals, dict], Candidate | None]
+
+
+def evidence(reading: Reading, threshold: str) -> Evidence:
+    metric = reading.metric
+    return Evidence(
+        metric=metric.name,
+        value=metric.value,
+        threshold=threshold,
+        source=metric.source,
+        meaning=metric.meaning,
+    )
+
+
+def found(bottleneck: B, score: float, *items: Evidence) -> Candidate:
+    return Candidate(bottleneck=bottleneck, score=min(score, 1.0), evidence=list(items))
+
+
+# -- GPU rules -------------------------------------------------------------------------------
+
+
+def many_small_kernels(s: Signals, context: dict) -> Candidate | None:
+    launches, time = s.kernel_launches(), s.time_ms()
+    if not launches or launches.value < 4:
+        return None
+    per_launch_us = 1e3 * time.value / launches.value if time else None
+    if launches.value >= 16 or (per_launch_us is not None and per_launch_us < 20):
+        score = 0.9 if launches.value >= 16 else 0.75
+        return found(B.MANY_SMALL_KERNELS, score, evidence(launches, ">= 4 launches per call"))
+    return None
+
+
+def launch_tail(s: Signals, context: dict) -> Candidate | None:
+    grid = s.read("launch__grid_size", "grid_size")
+    waves = s.read("launch__waves_per_multiprocessor", "waves")
+    sms = context.get("sm_count", DEFAULT_SMS)
+    if grid and grid.value < sms:
+        return found(B.LAUNCH_TAIL, 0.85, evidence(grid, f"< {sms} SMs"))
+    if waves and waves.value < 0.5:
+        return found(B.LAUNCH_TAIL, 0.7, evidence(waves, "< 0.5 waves"))
+    return None
+
+
+def tensor_cores_unused(s: Signals, context: dict) -> Candidate | None:
+    compute = s.read("compute_roofline_fraction")
+    if not compute:  # torch counted no matmul/conv FLOPs: not a matmul-like operator
+        return None
+    tensor = s.read(
+        "sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active",
+        "sm__pipe_tensor_cycles_active.avg.pct_of_peak_sustained_active",
+    )
+    if tensor:
+        if tensor.value < 1.0:
+            return found(
+                B.TENSOR_CORES_UNUSED,
+                0.9,
+                evidence(tensor, "< 1 % on a matmul-like operator"),
+                evidence(compute, "FLOPs counted: matmul-like"),
+            )
+        return None
+    source = context.get("source") or ""
+    if source and "tl.dot" not in source:
+        return found(
+            B.TENSOR_CORES_UNUSED,
+            0.7,
+            evidence(compute, "FLOPs counted: matmul-like"),
+            Evidence(
+                metric="tl.dot in the candidate",
+                value="absent",
+                threshold="absent",
+                source="static: candidate source",
+            ),
+        )
+    if compute.value < 0.05:
+        return found(B.TENSOR_CORES_UNUSED, 0.4, evidence(compute, "< 0.05 of the FLOP roof"))
+    return None
+
+
+def compute_bound(s: Signals, context: dict) -> Candidate | None:
+    sm = s.read("sm__throughput.avg.pct_of_peak_sustained_elapsed")
+    dram = s.dram_pct()
+    if sm and sm.value >= 60 and (dram is None or dram[0] < 50):
+        return found(B.COMPUTE, 0.55 + sm.value / 250, evidence(sm, ">= 60 % with DRAM < 50 %"))
+    compute = s.read("compute_roofline_fraction")
+    if compute and compute.value >= 0.5:
+        return found(B.COMPUTE, 0.7, evidence(compute, ">= 0.5 of the FLOP roof"))
+    return None
+
+
+def memory_bandwidth(s: Signals, context: dict) -> Candidate | None:
+    dram = s.dram_pct()
+    if dram is None or dram[0] < 60:
+        return None
+    pct, reading = dram
+    ratio = s.traffic_ratio()
+    score = 0.6 + (pct - 60) / 100  # 0.6 at 60 %, 0.9 at 90 %
+    if ratio is not None and ratio > 1.8 and not s.read("compute_roofline_fraction"):
+        score -= 0.3  # at the roof, but moving far more than the operator needs
+    return found(B.MEMORY_BANDWIDTH, score, evidence(reading, ">= 60 % of peak DRAM bandwidth"))
+
+
+def uncoalesced(s: Signals, context: dict) -> Candidate | None:
+    sectors = s.read("l1tex__average_t_sectors_per_request_pipe_lsu_mem_global_op_ld.ratio")
+    if sectors:
+        if sectors.value > 8:
+            return found(B.UNCOALESCED_ACCESS, 0.9, evidence(sectors, "> 8 sectors per request"))
+        return None
+    ratio = s.traffic_ratio()
+    matmul_like = s.read("compute_roofline_fraction")  # tiles re-read through L2 by design
+    if ratio is not None and ratio > 1.8 and not matmul_like:
+        reading = s.read("dram__bytes_read.sum")
+        return found(
+            B.UNCOALESCED_ACCESS,
+            0.6,
+            Evidence(
+                metric="DRAM bytes / operator bytes",
+                value=ratio,
+                threshold="> 1.8: far more traffic than the tensors",
+                source=reading.metric.source if reading else "",
+            ),
+        )
+    return None
+
+
+def low_occupancy(s: Signals, context: dict) -> Candidate | None:
+    occupancy = s.read("sm__maximum_warps_per_active_cycle_pct", "theoretical_occupancy")
+    spills = s.read("n_spills")
+    limiter = s.occupancy_limiter()
+    dram = s.dram_pct()
+    busy_memory = dram is not None and dram[0] >= 60
+    if spills and spills.value > 0 and not busy_memory:
+        return found(B.LOW_OCCUPANCY_REGISTERS, 0.8, evidence(spills, "> 0 registers spilled"))
+    if not occupancy or occupancy.value > 25 or busy_memory:
+        return None
+    kind = B.LOW_OCCUPANCY_SHARED_MEMORY if limiter == "shared memory" else None
+    kind = kind or (B.LOW_OCCUPANCY_REGISTERS if limiter == "registers" else None)
+    if kind is None:
+        return None
+    limit = Evidence(metric="occupancy limiter", value=limiter, threshold="the capping resource")
+    return found(kind, 0.75, evidence(occupancy, "<= 25 % theoretical"), limit)
+
+
+def bank_conflicts(s: Signals, context: dict) -> Candidate | None:
+    conflicts = s.read("l1tex__data_bank_conflicts_pipe_lsu_mem_shared.sum")
+    wavefronts = s.read("l1tex__data_pipe_lsu_wavefronts_mem_shared.sum")
+    if conflicts and wavefronts and wavefronts.value and conflicts.value / wavefronts.value > 0.2:
+        return found(
+            B.SHARED_MEMORY_BANK_CONFLICTS, 0.85, evidence(conflicts, "> 20 % of wavefronts")
+        )
+    return None
+
+
+def divergence(s: Signals, context: dict) -> Candidate | None:
+    active = s.read("smsp__thread_inst_executed_per_inst_executed.ratio")
+    if active and active.value < 24:
+        return found(B.WARP_DIVERGENCE, 0.85, evidence(active, "< 24 of 32 lanes active"))
+    return None
+
+
+GPU_RULES: tuple[Rule, ...] = (
+    many_small_kernels,
+    launch_tail,
+    tensor_cores_unused,
+    compute_bound,
+    memory_bandwidth,
+    uncoalesced,
+    low_occupancy,
+    bank_conflicts,
+    divergence,
+)
+
+# -- CPU rules -------------------------------------------------------------------------------
+
+
+def single_threaded(s: Signals, context: dict) -> Candidate | None:
+    scaling = s.read("thread_scaling")
+    if scaling and scaling.value < 1.25:
+        return found(B.SINGLE_THREADED, 0.8, evidence(scaling, "< 1.25x from 1 to N threads"))
+    return None
+
+
+def not_vectorised(s: Signals, context: dict) -> Candidate | None:
+    packed = s.read("packed_simd_fraction")
+    scalar = s.read("scalar_fp_instructions")
+    if packed and scalar and scalar.value >= 2 and packed.value < 0.2:
+        return found(B.NOT_VECTORISED, 0.75, evidence(packed, "< 0.2 packed SIMD"))
+    missed, vectorised = s.read("missed_vectorisation_loops"), s.read("vectorised_loops")
+    if missed and missed.value > 0 and vectorised and vectorised.value == 0:
+        return found(B.NOT_VECTORISED, 0.6, evidence(missed, "> 0 loops, none vectorised"))
+    return None
+
+
+def branch_mispredict(s: Signals, context: dict) -> Candidate | None:
+    topdown = s.read("topdown-bad-spec")
+    if topdown and topdown.value > 15:
+        return found(B.BRANCH_MISPREDICT, 0.9, evidence(topdown, "> 15 % of slots"))
+    rate = s.read("branch_mispredict_rate")
+    if rate and rate.value > 0.05:
+        return found(B.BRANCH_MISPREDICT, 0.85, evidence(rate, "> 5 % of branches"))
+    return None
+
+
+def cache_misses(s: Signals, context: dict) -> Candidate | None:
+    d1, ll = s.read("D1_miss_rate"), s.read("LL_miss_rate")
+    matmul_like = s.read("arithmetic_intensity")
+    if d1 and d1.value > 0.1:
+        if matmul_like and matmul_like.value > 1:
+            return found(
+                B.POOR_DATA_REUSE,
+                0.8,
+                evidence(d1, "> 10 % of accesses"),
+                evidence(matmul_like, "> 1 FLOP/byte: the data could be reused"),
+            )
+        return found(B.CACHE_MISS_BOUND, 0.75, evidence(d1, "> 10 % of accesses"))
+    if ll and ll.value > 0.02:
+        return found(B.CACHE_MISS_BOUND, 0.65, evidence(ll, "> 2 % of accesses"))
+    backend = s.read("topdown-be-bound")
+    if backend and backend.value > 40:
+        return found(B.CACHE_MISS_BOUND, 0.6, evidence(backend, "> 40 % of slots"))
+    roof = s.read("roofline_fraction")
+    if roof and roof.value >= 0.6 and not matmul_like:
+        return found(B.CACHE_MISS_BOUND, 0.5, evidence(roof, ">= 0.6 of copy bandwidth"))
+    return None
+
+
+def frontend(s: Signals, context: dict) -> Candidate | None:
+    topdown = s.read("topdown-fe-bound")
+    if topdown and topdown.value > 30:
+        return found(B.FRONTEND_BOUND, 0.85, evidence(topdown, "> 30 % of slots"))
+    i1, instructions = s.read("I1mr"), s.read("Ir")
+    if i1 and instructions and instructions.value and i1.value / instructions.value > 0.01:
+        return found(
+            B.FRONTEND_BOUND,
+            0.6,
+            Evidence(
+                metric="I1mr / Ir",
+                value=i1.value / instructions.value,
+                threshold="> 1 % instruction-cache misses",
+                source=i1.metric.source,
+            ),
+        )
+    return None
+
+
+CPU_RULES: tuple[Rule, ...] = (
+    single_threaded,
+    not_vectorised,
+    branch_mispredict,
+    cache_misses,
+    frontend,
+)
+
+
+def diagnose(profile: Profile, sm_count: int | None = None, source: str = "") -> Diagnosis:
+    """The likeliest bottleneck with its evidence, hints and metrics to request next.
+
+    `sm_count`: the GPU's SMs (launch tail); `source`: the candidate's code, for static
+    evidence where counters are missing (e.g. no tl.dot on a matmul-like operator)."""
+    signals = Signals(profile)
+    context = {"sm_count": sm_count or DEFAULT_SMS, "source": source}
+    rules = GPU_RULES if profile.target == "gpu" else CPU_RULES
+    candidates = sorted(
+        (c for rule in rules if (c := rule(signals, context)) is not None),
+        key=lambda c: -c.score,
+    )
+    counters = signals.has_counters()
+    if not candidates or candidates[0].score < NO_CLEAR_SCORE:
+        return Diagnosis(
+            bottleneck=B.NONE_FOUND,
+            confidence=0.0,
+            extra_metrics=_to_request(profile, candidates, None),
+            alternatives=candidates[:3],
+            counters=counters,
+        )
+    best = candidates[0]
+    confidence = best.score * (1.0 if counters else 0.8)
+    return Diagnosis(
+        bottleneck=best.bottleneck,
+        confidence=round(confidence, 2),
+        evidence=best.evidence,
+        hints=hints_for(best.bottleneck, profile.target),
+        extra_metrics=_to_request(profile, candidates, best),
+        alternatives=candidates[1:4],
+        counters=counters,
+    )
+
+
+def _to_request(profile: Profile, candidates: list[Candidate], best: Candidate | None) -> list[str]:
+    """ncu metrics that would confirm the best class or tell the close ones apart."""
+    if profile.target != "gpu" or "ncu" not in profile.tools:
+        return []
+    present = {m.name for m in profile.metrics} | {
+        m.name for k in profile.kernels for m in k.metrics
+    }
+    unsure = best is None or best.score < 0.7
+    wanted = [best.bottleneck] if best else []
+    if unsure:  # the classes only extra counters can show
+        wanted += [B.UNCOALESCED_ACCESS, B.WARP_DIVERGENCE, B.SHARED_MEMORY_BANK_CONFLICTS]
+    names = [name for kind in wanted for name in CONFIRMING_METRICS.get(kind, ())]
+    return [name for name in dict.fromkeys(names) if name not in present]

@@ -1,0 +1,42 @@
+"""Current attempt vs historical best: verdict, action, and the metrics that explain it."""
+
+from pragma_kernels.diagnosis.compare import Attempt, compare
+from pragma_kernels.diagnosis.rules import diagnose
+from pragma_kernels.profilers.schema import KernelProfile, Metric, Profile
+
+
+def cpu(mispredicts: float, d1: float, time_ms: float) -> Profile:
+    return Profile(
+        tools=["cachegrind"],
+        target="cpu",
+        metrics=[Metric(name="time_ms", value=time_ms, unit="ms", source="timing")],
+        kernels=[
+            KernelProfile(
+                name="f",
+                metrics=[
+                    Metric(name="branch_mispredict_rate", value=mispredicts, source="cachegrind"),
+                    Metric(name="D1_miss_rate", value=d1, source="cachegrind"),
+                ],
+            )
+        ],
+    )
+
+
+def test_fixed_twin_is_improved_and_the_planted_metric_is_named_first():
+    planted, fixed = cpu(0.21, 0.011, 9.0), cpu(0.002, 0.010, 3.0)
+    best = Attempt(speedup=1.1, profile=planted, diagnosis=diagnose(planted))
+    current = Attempt(speedup=3.3, profile=fixed, diagnosis=diagnose(fixed))
+    result = compare(current, best)
+    assert result.verdict == "improved" and result.action == "mark current as new best"
+    assert result.deltas[0].metric == "branch_mispredict_rate"  # the diagnosis' evidence
+    text = result.render_text()
+    assert text.splitlines()[0].startswith("Historical best: speedup 1.10x")
+    assert "branch_mispredict_rate 0.21 -> 0.002 (-99%)" in text
+    assert text.endswith("Action: mark current as new best.")
+
+
+def test_changes_inside_the_noise_band_keep_the_best():
+    profile = cpu(0.01, 0.01, 3.0)
+    result = compare(Attempt(2.02, profile), Attempt(2.0, profile))
+    assert result.verdict == "neutral" and result.action == "keep best" and not result.deltas
+    assert compare(Attempt(1.5, profile), Attempt(2.0, profile)).verdict == "regressed"

@@ -1,0 +1,170 @@
+"""Bottleneck rules on real H200 profiles and on small synthetic ones (one rule each)."""
+
+from pathlib import Path
+
+import pytest
+
+from pragma_kernels.diagnosis.classes import Bottleneck as B
+from pragma_kernels.diagnosis.rules import diagnose
+from pragma_kernels.profilers.schema import KernelProfile, Metric, Profile, Unavailable
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).parent / "fixtures" / "profiles"
+
+
+def load(name: str) -> Profile:
+    return Profile.model_validate_json((FIXTURES / name).read_text())
+
+
+def gpu(kernel: dict, whole: dict | None = None, ncu: bool = True) -> Profile:
+    """A one-kernel GPU profile; names with "__" are ncu counters, the rest counter-free."""
+    profile = Profile(
+        tools=["ncu", "gpu fallback"] if ncu else ["gpu fallback"],
+        target="gpu",
+        kernels=[
+            KernelProfile(
+                name="k",
+                metrics=[
+                    Metric(name=n, value=v, source="ncu" if "__" in n else "gpu fallback")
+                    for n, v in kernel.items()
+                ],
+            )
+        ],
+        metrics=[Metric(name=n, value=v, source="gpu fallback") for n, v in (whole or {}).items()],
+    )
+    if not ncu:
+        profile.unavailable.append(Unavailable(what="Nsight Compute (ncu) counters", why="x"))
+    return profile
+
+
+DRAM = "dram__throughput.avg.pct_of_peak_sustained_elapsed"
+
+
+@pytest.mark.parametrize(
+    ("fixture", "expected"),
+    [
+        ("gpu/softmax_h200_ncu.json", B.MEMORY_BANDWIDTH),  # 78 % DRAM
+        ("gpu/rms_norm_h200_ncu.json", B.MEMORY_BANDWIDTH),  # 84 % DRAM
+        ("gpu/gemm_square_h200_ncu.json", B.COMPUTE),  # SM 62 %, DRAM 15 %, tl.dot used
+    ],
+)
+def test_real_h200_profiles_of_the_hand_written_solutions(fixture, expected):
+    profile = load(fixture)
+    solution = ROOT / "examples" / "solutions" / "gpu" / fixture.split("/")[1].split("_h200")[0]
+    diagnosis = diagnose(profile, 132, solution.with_suffix(".py").read_text())
+    assert diagnosis.bottleneck == expected
+    assert diagnosis.counters and diagnosis.evidence and diagnosis.hints
+
+
+def test_memory_bound_names_its_evidence_with_threshold_and_source():
+    diagnosis = diagnose(gpu({DRAM: 88.0}))
+    assert diagnosis.bottleneck == B.MEMORY_BANDWIDTH
+    (evidence,) = diagnosis.evidence
+    assert evidence.metric == DRAM and evidence.value == 88 and evidence.source == "ncu"
+    assert "60 %" in evidence.threshold
+
+
+@pytest.mark.parametrize(
+    ("kernel", "whole", "expected"),
+    [
+        ({"launch__grid_size": 8}, (), B.LAUNCH_TAIL),
+        ({"grid_size": 4}, (), B.LAUNCH_TAIL),
+        ({}, (("kernel_launches", 64), ("kernel_time_ms", 0.5)), B.MANY_SMALL_KERNELS),
+        ({"n_spills": 40, "grid_size": 10000}, (), B.LOW_OCCUPANCY_REGISTERS),
+        (
+            {
+                "theoretical_occupancy": 12.5,
+                "occupancy_limiter": "shared memory",
+                "grid_size": 10000,
+            },
+            (),
+            B.LOW_OCCUPANCY_SHARED_MEMORY,
+        ),
+        (
+            {
+                "l1tex__average_t_sectors_per_request_pipe_lsu_mem_global_op_ld.ratio": 31.5,
+                "launch__grid_size": 4096,
+            },
+            (),
+            B.UNCOALESCED_ACCESS,
+        ),
+        (
+            {"smsp__thread_inst_executed_per_inst_executed.ratio": 9.0, "grid_size": 4096},
+            (),
+            B.WARP_DIVERGENCE,
+        ),
+        (
+            {
+                "l1tex__data_bank_conflicts_pipe_lsu_mem_shared.sum": 5e6,
+                "l1tex__data_pipe_lsu_wavefronts_mem_shared.sum": 8e6,
+                "grid_size": 4096,
+            },
+            (),
+            B.SHARED_MEMORY_BANK_CONFLICTS,
+        ),
+        (
+            {
+                "sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active": 0.0,
+                "grid_size": 4096,
+            },
+            (("compute_roofline_fraction", 0.02),),
+            B.TENSOR_CORES_UNUSED,
+        ),
+    ],
+)
+def test_each_gpu_rule(kernel, whole, expected):
+    assert diagnose(gpu(kernel, dict(whole)), 132).bottleneck == expected
+
+
+def test_fallback_profile_lowers_confidence_and_source_shows_missing_tl_dot():
+    whole = {"compute_roofline_fraction": 0.02, "dram_roofline_fraction": 0.1}
+    tensor = "sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active"
+    with_counters = diagnose(gpu({"grid_size": 4096, tensor: 0.0}, whole))
+    fallback = diagnose(gpu({"grid_size": 4096}, whole, ncu=False), 132, "tl.sum(a * b)")
+    assert with_counters.bottleneck == fallback.bottleneck == B.TENSOR_CORES_UNUSED
+    assert not fallback.counters and fallback.confidence < with_counters.confidence
+    assert any(e.source == "static: candidate source" for e in fallback.evidence)
+    uses_dot = diagnose(gpu({"grid_size": 4096}, whole, ncu=False), 132, "tl.dot(a, b)")
+    assert uses_dot.bottleneck != B.TENSOR_CORES_UNUSED or uses_dot.confidence < 0.4
+
+
+def test_unclear_profile_says_so_and_asks_for_the_counters_that_would_tell():
+    throughput = "sm__throughput.avg.pct_of_peak_sustained_elapsed"
+    diagnosis = diagnose(gpu({"launch__grid_size": 4096, throughput: 20.0}))
+    assert diagnosis.bottleneck == B.NONE_FOUND
+    assert "smsp__thread_inst_executed_per_inst_executed.ratio" in diagnosis.extra_metrics
+    measured = "l1tex__average_t_sectors_per_request_pipe_lsu_mem_global_op_ld.ratio"
+    again = diagnose(gpu({"launch__grid_size": 4096, throughput: 20.0, measured: 4.0}))
+    assert measured not in again.extra_metrics  # never asks for what the profile holds
+
+
+def cpu(*kernel_metrics, whole=()) -> Profile:
+    return Profile(
+        tools=["perf", "cachegrind"],
+        target="cpu",
+        kernels=[
+            KernelProfile(
+                name="f",
+                metrics=[Metric(name=n, value=v, source="cachegrind") for n, v in kernel_metrics],
+            )
+        ],
+        metrics=[Metric(name=n, value=v, source="static") for n, v in whole],
+        unavailable=[Unavailable(what="top-down level 1 (perf)", why="no PMU")],
+    )
+
+
+@pytest.mark.parametrize(
+    ("kernel", "whole", "expected"),
+    [
+        ((("branch_mispredict_rate", 0.12),), (), B.BRANCH_MISPREDICT),
+        ((("D1_miss_rate", 0.3),), (), B.CACHE_MISS_BOUND),
+        ((("D1_miss_rate", 0.3),), (("arithmetic_intensity", 40.0),), B.POOR_DATA_REUSE),
+        ((), (("thread_scaling", 1.02),), B.SINGLE_THREADED),
+        ((), (("packed_simd_fraction", 0.0), ("scalar_fp_instructions", 6)), B.NOT_VECTORISED),
+        ((("I1mr", 5e6), ("Ir", 1e8)), (), B.FRONTEND_BOUND),
+    ],
+)
+def test_each_cpu_rule(kernel, whole, expected):
+    diagnosis = diagnose(cpu(*kernel, whole=whole))
+    assert diagnosis.bottleneck == expected and not diagnosis.counters
+    assert any("omp" in h or "loop" in h or "branch" in h or "code" in h for h in diagnosis.hints)
