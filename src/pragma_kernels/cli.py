@@ -366,12 +366,7 @@ def _print_profile(result) -> None:
             )
     console.print(table)
     for finding in result.findings:
-        gain = (
-            f" (est. speedup {finding.estimated_speedup_pct:g}%)"
-            if finding.estimated_speedup_pct is not None
-            else ""
-        )
-        console.print(f"[cyan]{finding.severity}[/cyan] {finding.message}{gain}")
+        console.print(finding.render(), markup=False)
     for item in result.unavailable:
         console.print(f"[yellow]not collected:[/yellow] {item.what}: {item.why}")
     if result.overhead_s:

@@ -39,6 +39,14 @@ class Finding(BaseModel):
     estimated_speedup_pct: float | None = None
     source: str = ""
 
+    def render(self) -> str:
+        gain = (
+            f" (est. speedup {self.estimated_speedup_pct:g}%)"
+            if self.estimated_speedup_pct is not None
+            else ""
+        )
+        return f"{self.severity}: {self.message}{gain}"
+
 
 class Unavailable(BaseModel):
     what: str  # a metric or a whole profiler, e.g. "top-down (perf)"
@@ -98,13 +106,7 @@ class Profile(BaseModel):
             lines += [f"  {m.render()}" for m in kernel.metrics[:max_metrics_per_kernel]]
         if self.findings:
             lines.append("Profiler findings:")
-            for finding in self.findings:
-                gain = (
-                    f" (est. speedup {finding.estimated_speedup_pct:g}%)"
-                    if finding.estimated_speedup_pct is not None
-                    else ""
-                )
-                lines.append(f"  {finding.severity}: {finding.message}{gain}")
+            lines += [f"  {finding.render()}" for finding in self.findings]
         if self.unavailable:
             lines.append("Not collected:")
             lines += [f"  {u.what}: {u.why}" for u in self.unavailable]

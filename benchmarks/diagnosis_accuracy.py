@@ -1,0 +1,163 @@
+"""Accuracy of the bottleneck diagnosis on the labelled suite (planted bottleneck + fixed twin).
+
+    python benchmarks/diagnosis_accuracy.py --target cpu [--out FILE.md]
+    python benchmarks/diagnosis_accuracy.py --target gpu [--no-ncu] [--out FILE.md]
+    python benchmarks/diagnosis_accuracy.py --target cpu --profiles tests/fixtures/profiles/cpu
+
+Each planted kernel is profiled (or its saved profile read with --profiles) and
+diagnosed; a hit is the planted label as the top class. On GPU with ncu, a
+diagnosis that asks for extra metrics gets them in a second profile, as the
+Conductor would. The twin is profiled too: `compare` must call it improved
+(profile time as the speedup proxy) and name a metric that moved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tomllib
+from collections import defaultdict
+from pathlib import Path
+
+from _machine import describe
+
+from pragma_kernels.diagnosis.compare import Attempt, compare
+from pragma_kernels.diagnosis.rules import diagnose
+from pragma_kernels.evaluate import profile_candidate
+from pragma_kernels.profilers.schema import Profile
+from pragma_kernels.targets import Target
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def time_of(profile: Profile) -> float | None:
+    metric = profile.metric("kernel_time_ms" if profile.target == "gpu" else "time_ms")
+    return float(metric.value) if metric is not None and metric.is_numeric() else None
+
+
+class Runner:
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.target = Target.gpu() if args.target == "gpu" else Target.cpu()
+        self.sm_count = None
+        if args.target == "gpu" and not args.profiles:
+            from pragma_kernels.hardware import detect_gpu
+
+            self.sm_count = detect_gpu().sm_count
+
+    def profile(self, case: dict, which: str, metrics: list[str] | None = None) -> Profile:
+        if self.args.profiles:
+            path = self.args.profiles / f"{case['name']}_{which}.json"
+            return Profile.model_validate_json(path.read_text())
+        verdict, profile = profile_candidate(
+            ROOT / case["problem"],
+            ROOT / case[which],
+            self.target,
+            metrics=metrics,
+            use_ncu=not self.args.no_ncu,
+        )
+        if profile is None:
+            raise RuntimeError(f"{case[which]}: {verdict.summary()}")
+        return profile
+
+    def run(self, case: dict) -> dict:
+        source = (ROOT / case["planted"]).read_text()
+        planted = self.profile(case, "planted")
+        diagnosis = diagnose(planted, self.sm_count, source)
+        asked: list[str] = []
+        if diagnosis.extra_metrics and not self.args.profiles and not self.args.no_ncu:
+            asked = diagnosis.extra_metrics
+            planted = self.profile(case, "planted", asked)
+            diagnosis = diagnose(planted, self.sm_count, source)
+        fixed = self.profile(case, "fixed")
+        fixed_diagnosis = diagnose(fixed, self.sm_count, (ROOT / case["fixed"]).read_text())
+        before, after = time_of(planted), time_of(fixed)
+        comparison = None
+        if before and after:
+            comparison = compare(
+                Attempt(before / after, fixed, fixed_diagnosis), Attempt(1.0, planted, diagnosis)
+            )
+        return {
+            "case": case,
+            "diagnosis": diagnosis,
+            "asked": asked,
+            "fixed_diagnosis": fixed_diagnosis,
+            "comparison": comparison,
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--target", choices=("cpu", "gpu"), default="cpu")
+    parser.add_argument("--cases", type=Path, help="default: benchmarks/diagnosis/cases_TARGET")
+    parser.add_argument("--profiles", type=Path, help="read saved profiles instead of profiling")
+    parser.add_argument("--no-ncu", action="store_true", help="GPU: counter-free fallback only")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    cases_file = args.cases or ROOT / "benchmarks" / "diagnosis" / f"cases_{args.target}.toml"
+    cases = tomllib.loads(cases_file.read_text())["case"]
+    runner = Runner(args)
+    source = (
+        f"saved profiles in {args.profiles}"
+        if args.profiles
+        else ("counter-free fallback" if args.no_ncu else "default profilers")
+    )
+    lines = [
+        f"# Diagnosis accuracy, {args.target} ({source})\n",
+        f"Machine: {describe(gpu=args.target == 'gpu')}\n",
+        "| case | label | diagnosed | confidence | evidence | extra asked | twin diagnosed | "
+        "twin vs planted (compare) |",
+        "|---|---|---|---:|---|---|---|---|",
+    ]
+    print("\n".join(lines), flush=True)
+    per_class: dict[str, list[bool]] = defaultdict(list)
+    twins_clean, compares_ok = [], []
+    for case in cases:
+        try:
+            result = runner.run(case)
+        except Exception as exc:  # one broken case must not hide the others' figures
+            lines.append(f"| {case['name']} | {case['label']} | error: {str(exc)[:150]} |")
+            per_class[case["label"]].append(False)
+            print(lines[-1], flush=True)
+            continue
+        diagnosis, comparison = result["diagnosis"], result["comparison"]
+        hit = diagnosis.bottleneck.value == case["label"]
+        per_class[case["label"]].append(hit)
+        twin = result["fixed_diagnosis"].bottleneck.value
+        twins_clean.append(twin != case["label"])
+        improved = bool(comparison and comparison.verdict == "improved" and comparison.deltas)
+        compares_ok.append(improved)
+        moved = (
+            f"{comparison.verdict}; {comparison.deltas[0].render()}"
+            if comparison and comparison.deltas
+            else (comparison.verdict if comparison else "no times")
+        )
+        lines.append(
+            f"| {case['name']} | {case['label']} | {'' if hit else 'MISS: '}"
+            f"{diagnosis.bottleneck.value} | {diagnosis.confidence:.2f} | "
+            f"{'; '.join(e.render() for e in diagnosis.evidence)[:160]} | "
+            f"{', '.join(result['asked']) or '-'} | {twin} | {moved} |"
+        )
+        print(lines[-1], flush=True)
+        if args.out:
+            args.out.write_text("\n".join(lines) + "\n")
+    hits = [hit for results in per_class.values() for hit in results]
+    lines += ["", "| class | cases | correct |", "|---|---:|---:|"]
+    lines += [
+        f"| {label} | {len(results)} | {sum(results)} |"
+        for label, results in sorted(per_class.items())
+    ]
+    lines += [
+        "",
+        f"Overall: {sum(hits)}/{len(hits)} planted bottlenecks named "
+        f"({sum(hits) / len(hits):.0%}).",
+        f"Twins not given the planted label: {sum(twins_clean)}/{len(twins_clean)}; "
+        f"compare() calls the twin improved and names a metric: "
+        f"{sum(compares_ok)}/{len(compares_ok)}.",
+    ]
+    print("\n".join(lines[-(len(per_class) + 6) :]), flush=True)
+    if args.out:
+        args.out.write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
