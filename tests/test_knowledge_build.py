@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from typer.testing import CliRunner
@@ -12,6 +10,8 @@ from typer.testing import CliRunner
 from pragma_kernels.cli import app
 from pragma_kernels.knowledge import load_compendium
 from pragma_kernels.knowledge.build import chunk_text, parse_merged
+
+from .scripted_llm import ScriptedLLM
 
 pytest.importorskip("openai")
 
@@ -29,50 +29,6 @@ MERGED = {
         }
     ]
 }
-
-
-class ScriptedLLM:
-    """An OpenAI-compatible /chat/completions endpoint replaying replies in order."""
-
-    def __init__(self, replies: list[str]):
-        self.replies, self.prompts = list(replies), []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's naming
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.prompts.append(body["messages"][-1]["content"])
-                content = outer.replies.pop(0)
-                answer = {
-                    "id": "x",
-                    "object": "chat.completion",
-                    "created": 0,
-                    "model": body["model"],
-                    "choices": [
-                        {
-                            "index": 0,
-                            "finish_reason": "stop",
-                            "message": {"role": "assistant", "content": content},
-                        }
-                    ],
-                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-                }
-                data = json.dumps(answer).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def close(self):
-        self.server.shutdown()
 
 
 def test_chunking_keeps_blocks_whole():
@@ -121,9 +77,9 @@ def test_two_stage_build_through_the_sdk(tmp_path, monkeypatch):
     finally:
         llm.close()
     assert result.exit_code == 0, result.stdout + result.stderr
-    assert len(llm.prompts) == 3  # stage 1 per chunk, then one merge
-    assert "[Hardware event]" in llm.prompts[0] and 'profiler "perf"' in llm.prompts[0]
-    assert "summary of chunk 1" in llm.prompts[2] and "cycles" in llm.prompts[2]
+    assert len(llm.prompts()) == 3  # stage 1 per chunk, then one merge
+    assert "[Hardware event]" in llm.prompts()[0] and 'profiler "perf"' in llm.prompts()[0]
+    assert "summary of chunk 1" in llm.prompts()[2] and "cycles" in llm.prompts()[2]
     rebuilt = load_compendium(out)
     assert rebuilt.get("perf", "cycles").measures.startswith("CPU cycles elapsed")
     assert len(rebuilt) == len(load_compendium())  # others kept, cycles replaced

@@ -469,20 +469,21 @@ def knowledge_build(
     """
     from pragma_kernels.knowledge import load_compendium
     from pragma_kernels.knowledge.build import (
-        OpenAICompatible,
         build_entries,
         read_sources,
         updated_compendium,
         write_compendium,
     )
     from pragma_kernels.knowledge.compendium import PROFILERS
+    from pragma_kernels.llm import LLM, LLMSettings
 
     _check_choice(profiler, PROFILERS, "profiler")
     base = load_compendium()
     names = metric or base.names(profiler)
     try:
         chunks = read_sources(source, profiler)
-        entries = build_entries(chunks, names, OpenAICompatible(base_url, model, api_key_env))
+        llm = LLM(LLMSettings(model=model, base_url=base_url, api_key_env=api_key_env))
+        entries = build_entries(chunks, names, llm)
     except PragmaError as exc:
         raise _bad_input(str(exc)) from None
     write_compendium(updated_compendium(base, entries), out)

@@ -4,14 +4,13 @@ Stage 1: an LLM summarises each raw documentation chunk (the profiler's own
 listing such as `ncu --query-metrics` or `perf list --details`, man pages,
 user-supplied files). Stage 2: an LLM merges a profiler's summaries into the
 common schema (MetricDoc), one JSON answer, validated like the shipped file.
-The LLM is reached through one method (`complete`), so tests replay scripted
-replies from a local server through the real `openai` SDK.
+The LLM is reached through one method (`complete`, pragma_kernels.llm), so tests
+replay scripted replies from a local server through the real `openai` SDK.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 from dataclasses import dataclass
@@ -28,39 +27,6 @@ CHUNK_CHARS = 6000
 
 class Completer(Protocol):
     def complete(self, prompt: str) -> str: ...
-
-
-@dataclass(frozen=True)
-class OpenAICompatible:
-    """Any OpenAI-compatible chat endpoint (OpenAI, DeepSeek, vLLM, Ollama, ...)."""
-
-    base_url: str
-    model: str
-    api_key_env: str = "OPENAI_API_KEY"
-    timeout_s: float = 120.0
-
-    def complete(self, prompt: str) -> str:
-        from openai import OpenAI, OpenAIError
-
-        try:
-            return self._complete(OpenAI, prompt)
-        except OpenAIError as exc:
-            raise PragmaError(
-                f"the LLM at {self.base_url} failed: {exc}. Fix: check --base-url, "
-                f"--model and the key in ${self.api_key_env}"
-            ) from None
-
-    def _complete(self, OpenAI, prompt: str) -> str:  # noqa: N803 - the SDK's client class
-        client = OpenAI(
-            base_url=self.base_url,
-            api_key=os.environ.get(self.api_key_env, "none"),
-            timeout=self.timeout_s,
-            max_retries=2,
-        )
-        reply = client.chat.completions.create(
-            model=self.model, messages=[{"role": "user", "content": prompt}], temperature=0
-        )
-        return reply.choices[0].message.content or ""
 
 
 @dataclass(frozen=True)

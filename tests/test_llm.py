@@ -1,0 +1,102 @@
+"""The LLM layer through the real openai and anthropic SDKs against a scripted local server."""
+
+from __future__ import annotations
+
+import pytest
+
+from pragma_kernels.llm import (
+    LLM,
+    Budget,
+    BudgetExhausted,
+    LLMError,
+    LLMSettings,
+    Message,
+    ReplyCache,
+)
+
+from .scripted_llm import ScriptedLLM
+
+pytest.importorskip("openai")
+pytest.importorskip("anthropic")
+
+ASK = [Message(role="user", content="write a kernel")]
+
+
+@pytest.fixture
+def server():
+    made = []
+
+    def start(script):
+        made.append(ScriptedLLM(script))
+        return made[-1]
+
+    yield start
+    for server in made:
+        server.close()
+
+
+def openai_llm(server, **options) -> LLM:
+    settings = LLMSettings(
+        model="m",
+        base_url=server.base_url,
+        api_key_env="TEST_KEY",
+        usd_per_mtok_in=1.0,
+        usd_per_mtok_out=2.0,
+    )
+    return LLM(settings, **options)
+
+
+def test_openai_reply_reasoning_usage_and_cost(server, monkeypatch):
+    monkeypatch.setenv("TEST_KEY", "k")
+    llm_server = server([{"content": "answer", "reasoning": "thoughts", "in": 1000, "out": 500}])
+    reply = openai_llm(llm_server).chat(ASK, system="you write kernels")
+    assert (reply.text, reply.reasoning) == ("answer", "thoughts")
+    assert (reply.input_tokens, reply.output_tokens) == (1000, 500)
+    assert reply.cost_usd == pytest.approx((1000 * 1.0 + 500 * 2.0) / 1e6)
+    sent = llm_server.requests[0]["messages"]
+    assert sent[0] == {"role": "system", "content": "you write kernels"}
+
+
+def test_rate_limit_is_retried_honouring_retry_after(server):
+    llm_server = server([{"status": 429, "retry_after": "0"}, {"status": 503}, "finally"])
+    assert openai_llm(llm_server).chat(ASK).text == "finally"
+    assert len(llm_server.requests) == 3
+
+
+def test_exhausted_retries_give_a_clear_error(server):
+    llm_server = server([{"status": 500}] * 3)
+    settings = LLMSettings(model="m", base_url=llm_server.base_url, max_retries=2)
+    with pytest.raises(LLMError, match=r"failed: .*Fix: check the model and base URL"):
+        LLM(settings).chat(ASK)
+
+
+def test_cache_answers_repeats_without_a_call_or_spending(server, tmp_path):
+    llm_server = server(["first", "second"])
+    budget = Budget()
+    llm = openai_llm(llm_server, cache=ReplyCache(tmp_path), budget=budget)
+    assert llm.chat(ASK).text == "first"
+    again = llm.chat(ASK)
+    assert again.text == "first" and again.cached and budget.calls == 1
+    assert llm.chat([Message(role="user", content="another")]).text == "second"
+    warmer = LLM(llm.settings.model_copy(update={"temperature": 0.7}), cache=ReplyCache(tmp_path))
+    assert warmer.cache.key(warmer.settings.cache_identity(), "", ASK) != llm.cache.key(
+        llm.settings.cache_identity(), "", ASK
+    )
+
+
+def test_budget_stops_before_the_call_that_would_exceed_it(server):
+    llm_server = server([{"content": "a", "in": 600, "out": 500}, "never sent"])
+    llm = openai_llm(llm_server, budget=Budget(max_tokens=1000))
+    llm.chat(ASK)
+    with pytest.raises(BudgetExhausted, match="token budget spent"):
+        llm.chat([Message(role="user", content="more")])
+    assert len(llm_server.requests) == 1
+
+
+def test_anthropic_messages_api(server):
+    llm_server = server([{"content": "claude answer", "reasoning": "thinking", "in": 7, "out": 3}])
+    settings = LLMSettings(provider="anthropic", model="claude-x", base_url=llm_server.root)
+    reply = LLM(settings).chat(ASK, system="sys")
+    assert (reply.text, reply.reasoning, reply.input_tokens) == ("claude answer", "thinking", 7)
+    request = llm_server.requests[0]
+    assert request["system"] == "sys" and request["messages"] == [m.model_dump() for m in ASK]
