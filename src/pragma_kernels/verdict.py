@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 class VerdictKind(StrEnum):
     OK = "ok"
+    NO_CODE = "no_code"  # the model's reply held no usable candidate file
     SYNTAX = "syntax"
     BAD_FLAGS = "bad_flags"
     BUILD = "build"
@@ -101,6 +102,11 @@ _DEFAULTS: dict[VerdictKind, tuple[str, str]] = {
         "Importing the candidate raised an exception outside the C++ build.",
         "Import only torch, math and the provided loader; run top-level code only "
         "to build the kernel.",
+    ),
+    VerdictKind.NO_CODE: (
+        "The reply contained no Python code block defining `ModelNew`.",
+        "Answer with one complete Python file in a ```python fenced block that defines "
+        "`class ModelNew(nn.Module)`.",
     ),
     VerdictKind.MISSING_MODEL_NEW: (
         "The file defines no `ModelNew` nn.Module class.",

@@ -1,0 +1,1 @@
+"""The agents: Coder and Conductor prompts, reply parsing, the optimisation loop."""
