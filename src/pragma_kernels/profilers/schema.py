@@ -70,6 +70,11 @@ class Profile(BaseModel):
     # Where the profiling time went, by stage; "stage/part" keys break a stage down.
     overhead_s: dict[str, float] = Field(default_factory=dict)
 
+    def meanings(self) -> dict[str, str]:
+        """Each documented metric's meaning, once per name."""
+        every = [*self.metrics, *(m for k in self.kernels for m in k.metrics)]
+        return {m.name: m.meaning for m in every if m.meaning}
+
     def metric(self, name: str) -> Metric | None:
         """A whole-candidate metric, else the time-weighted aggregate over kernels."""
         for metric in self.metrics:
@@ -97,13 +102,20 @@ class Profile(BaseModel):
             result.append(first.model_copy(update={"name": name, "value": value}))
         return result
 
-    def render_text(self, max_metrics_per_kernel: int = 40) -> str:
-        """Compact text for an LLM prompt: every number with its unit, source and meaning."""
+    def render_text(self, max_metrics_per_kernel: int = 40, meanings: bool = True) -> str:
+        """Compact text for an LLM prompt: every number with its unit, source and (unless
+        the prompt lists them apart, see `meanings()`) its meaning."""
+
+        def show(metric: Metric) -> str:
+            return (
+                metric.render() if meanings else metric.model_copy(update={"meaning": ""}).render()
+            )
+
         lines = [f"Profile ({self.target}; tools: {', '.join(self.tools)})"]
-        lines += [f"  {m.render()}" for m in self.metrics]
+        lines += [f"  {show(m)}" for m in self.metrics]
         for kernel in self.kernels:
             lines.append(f"Kernel {kernel.name} ({kernel.time_share:.0%} of kernel time):")
-            lines += [f"  {m.render()}" for m in kernel.metrics[:max_metrics_per_kernel]]
+            lines += [f"  {show(m)}" for m in kernel.metrics[:max_metrics_per_kernel]]
         if self.findings:
             lines.append("Profiler findings:")
             lines += [f"  {finding.render()}" for finding in self.findings]

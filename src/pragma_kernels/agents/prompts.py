@@ -1,0 +1,90 @@
+"""The agents' prompts: jinja2 templates (agents/prompts/*.j2) rendered from typed views.
+
+Coder (first attempt, revision), single-agent revision, and the Conductor with
+PRAGMA's five components: current code, verifier result with cause and remedy,
+metric meanings, the profile, and the historical best with its profile (plus the
+rule diagnosis and the current-vs-best comparison as evidence).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+_TEMPLATES = Environment(
+    loader=PackageLoader("pragma_kernels.agents", "prompts"),
+    undefined=StrictUndefined,
+    keep_trailing_newline=True,
+)
+
+
+@dataclass(frozen=True)
+class ProblemView:
+    name: str
+    category: str
+    target: str  # "cpu" | "gpu"
+    source: str  # the reference file
+
+
+@dataclass(frozen=True)
+class AttemptView:
+    """An attempt as the prompts show it (texts already rendered)."""
+
+    number: int
+    code: str
+    outcome: str  # e.g. "correct, 1.84x faster than eager" or "failed: numerical_mismatch"
+    verdict_detail: str = ""  # cause and remedy of a failure, compiler/trace excerpt
+    profile: str = ""  # Profile.render_text(meanings=False)
+    diagnosis: str = ""  # Diagnosis.render_text()
+
+
+@dataclass(frozen=True)
+class Advice:
+    bottleneck: str = ""
+    actions: list[str] = field(default_factory=list)
+
+
+def backend_rules(target: str, **facts) -> str:
+    """Triton or C++ rules; facts: dtype, tolerance, and triton_version (GPU) or cpu_model,
+    threads, simd, allowed_flags (CPU)."""
+    return _TEMPLATES.get_template(f"backend_{target}.j2").render(**facts).strip()
+
+
+def coder_first(problem: ProblemView, backend: str, hardware: str) -> str:
+    return _TEMPLATES.get_template("coder_first.j2").render(
+        problem=problem, backend=backend, hardware=hardware
+    )
+
+
+def coder_revise(problem: ProblemView, backend: str, attempt: AttemptView, advice: Advice) -> str:
+    return _TEMPLATES.get_template("coder_revise.j2").render(
+        problem=problem, backend=backend, attempt=attempt, advice=advice
+    )
+
+
+def single_revise(problem: ProblemView, backend: str, attempt: AttemptView) -> str:
+    return _TEMPLATES.get_template("single_revise.j2").render(
+        problem=problem, backend=backend, attempt=attempt
+    )
+
+
+def conductor(
+    problem: ProblemView,
+    hardware: str,
+    current: AttemptView,
+    best: AttemptView | None,
+    meanings: dict[str, str],
+    comparison: str = "",
+    profiles: bool = True,
+) -> str:
+    """`profiles=False` is the no-profile ablation: correctness and time only."""
+    return _TEMPLATES.get_template("conductor.j2").render(
+        problem=problem,
+        hardware=hardware,
+        current=current,
+        best=best,
+        meanings=meanings,
+        comparison=comparison,
+        profiles=profiles,
+    )

@@ -1,0 +1,93 @@
+"""Prompt templates render every component they promise; the Conductor's answer is parsed
+leniently."""
+
+from pragma_kernels.agents import prompts
+from pragma_kernels.agents.advice import parse_advice
+from pragma_kernels.agents.prompts import Advice, AttemptView, ProblemView
+from pragma_kernels.runtime.cpp_flags import ALLOWED_FLAGS
+
+PROBLEM = ProblemView("softsign", "activation", "gpu", "class Model(nn.Module): ...")
+CURRENT = AttemptView(
+    number=3,
+    code="class ModelNew(nn.Module): ...  # current",
+    outcome="correct, 1.20x faster than eager",
+    profile="Profile (gpu; tools: ncu)\n  dram__throughput = 41 % [ncu]",
+    diagnosis="Bottleneck: launch_tail_bound (confidence 0.85)",
+)
+BEST = AttemptView(
+    number=2,
+    code="class ModelNew(nn.Module): ...  # best",
+    outcome="correct, 1.50x faster than eager",
+    profile="Profile (gpu; tools: ncu)\n  dram__throughput = 80 % [ncu]",
+)
+MEANINGS = {"dram__throughput": "DRAM throughput as % of peak"}
+
+
+def gpu_rules() -> str:
+    return prompts.backend_rules("gpu", dtype="float32", tolerance=0.01, triton_version="3.6.0")
+
+
+def test_conductor_prompt_has_the_five_components_and_the_evidence():
+    text = prompts.conductor(PROBLEM, "H200", CURRENT, BEST, MEANINGS, "Current: 1.20x ...")
+    sections = [
+        "(1) Current code",
+        "(2) Verifier result",
+        "(3) What the metrics mean",
+        "(4) Profile of the current code",
+        "(5) Historical best",
+    ]
+    positions = [text.index(s) for s in sections]
+    assert positions == sorted(positions)
+    for part in (
+        "# current",
+        "1.20x faster",
+        "DRAM throughput as % of peak",
+        "41 %",
+        "launch_tail_bound",
+        "# best",
+        "80 %",
+        "Current: 1.20x",
+        '"extra_metrics"',
+    ):
+        assert part in text
+
+
+def test_no_profile_ablation_shows_correctness_and_time_only():
+    text = prompts.conductor(PROBLEM, "H200", CURRENT, BEST, MEANINGS, profiles=False)
+    assert "(3)" not in text and "41 %" not in text and "launch_tail_bound" not in text
+    assert "1.20x faster" in text and "# best" in text
+
+
+def test_coder_prompts_carry_problem_rules_previous_code_and_advice():
+    first = prompts.coder_first(PROBLEM, gpu_rules(), "NVIDIA H200, 132 SMs")
+    assert "class Model(nn.Module)" in first and "@triton.jit" in first and "H200" in first
+    revise = prompts.coder_revise(
+        PROBLEM, gpu_rules(), CURRENT, Advice("launch tail", ["Use BLOCK=1024", "num_warps=8"])
+    )
+    assert "# current" in revise and "- Use BLOCK=1024\n- num_warps=8" in revise
+
+
+def test_cpu_rules_name_the_loader_and_every_allowed_flag():
+    rules = prompts.backend_rules(
+        "cpu",
+        dtype="float32",
+        tolerance=0.01,
+        cpu_model="EPYC",
+        threads=2,
+        simd="avx2",
+        allowed_flags=ALLOWED_FLAGS,
+    )
+    assert "cpp.load(SOURCE" in rules and all(flag in rules for flag in ALLOWED_FLAGS)
+
+
+def test_advice_from_fenced_json_bare_json_and_prose():
+    fenced = parse_advice(
+        'Analysis first.\n```json\n{"bottleneck": "tail", "actions": ["a", "b"], '
+        '"extra_metrics": "smsp__x.ratio"}\n```'
+    )
+    assert fenced.structured and fenced.actions == ["a", "b"]
+    assert fenced.extra_metrics == ["smsp__x.ratio"]
+    bare = parse_advice('{"bottleneck": "memory", "evidence": [{"dram": 91}]}')
+    assert bare.bottleneck == "memory" and bare.evidence == ['{"dram": 91}']
+    prose = parse_advice("Use a bigger BLOCK and fuse the two passes.")
+    assert not prose.structured and prose.actions == ["Use a bigger BLOCK and fuse the two passes."]
