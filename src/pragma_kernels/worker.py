@@ -336,6 +336,7 @@ class Worker:
                     self.job.threads,
                     self.job.solution or "",
                     self.small_calls(problem),
+                    self.job.metrics,
                 )
         except Exception as exc:
             raise self.failed(classify_run_error(exc, self.job.solution)) from None

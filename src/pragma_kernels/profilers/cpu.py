@@ -135,6 +135,23 @@ def static_metrics(
     return metrics, missing
 
 
+def _repeat(candidate, inputs: list, calls: int) -> None:
+    """Call the candidate `calls` times keeping no output alive (a fast kernel makes
+    thousands of calls in the counted window)."""
+    for _ in range(calls):
+        candidate(*inputs)
+
+
+def extra_perf_events(requested: list[str]) -> list[str]:
+    """Requested names the other CPU profilers do not make: perf events to count."""
+    from pragma_kernels.knowledge import load_compendium
+
+    compendium = load_compendium()
+    others = {name for p in ("cachegrind", "static_cpu") for name in compendium.names(p)}
+    derived = {"ipc", *perf.TOPDOWN_L1.values()}
+    return [n for n in requested if n not in others | derived and n not in perf.EVENTS]
+
+
 @contextlib.contextmanager
 def _timed(profile: Profile, part: str):
     """Record how long a part of the profiling took (profile.overhead_s, "profiling/part")."""
@@ -169,11 +186,14 @@ def profile_cpu(
     threads: int,
     candidate_file: str,
     small_calls: Callable[[], list[RecordedCall]] | None = None,
+    requested: list[str] | None = None,
 ) -> Profile:
     """Profile one verified CPU candidate on one input set.
 
     `small_calls` records the candidate's C++ calls on a smaller size of the problem:
     used for cachegrind when the simulated run at this size would take too long.
+    `requested`: extra metrics by name (validated before); perf events among them are
+    counted in the same perf session.
     """
     import torch
     from torch.utils.flop_counter import FlopCounterMode
@@ -197,7 +217,10 @@ def profile_cpu(
         repeats = max(1, int(0.3 / max(seconds, 1e-6)))
         with _timed(profile, "perf"):
             counted, missing = perf.count_around(
-                lambda: [candidate(*inputs) for _ in range(repeats)], repeats, metric_group=group
+                lambda: _repeat(candidate, inputs, repeats),
+                repeats,
+                events=(*perf.EVENTS, *extra_perf_events(requested or [])),
+                metric_group=group,
             )
         profile.metrics += counted
         profile.unavailable += missing

@@ -1,0 +1,121 @@
+"""What the loop keeps of each attempt, and where: one JSON record and the candidate file per
+attempt, written as soon as the attempt ends, so a killed run loses nothing and resumes.
+
+    RUN/run.json                the run's settings (problem, target, mode, models)
+    RUN/attempts/NNN.json       the attempt's record (prompts, replies, verdict, timing, ...)
+    RUN/attempts/NNN.py         the candidate the attempt produced
+    RUN/best.py                 the best correct candidate so far (a standalone solution)
+    RUN/trace.md                the reasoning trace, PRAGMA Listing-1 style
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from pragma_kernels.agents.advice import ConductorAdvice
+from pragma_kernels.diagnosis.model import Diagnosis
+from pragma_kernels.profilers.schema import Profile
+from pragma_kernels.verdict import Verdict
+
+
+class Usage(BaseModel):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    cached_calls: int = 0
+
+
+class AttemptRecord(BaseModel):
+    number: int
+    coder_prompt: str
+    coder_reply: str
+    coder_reasoning: str = ""
+    code: str | None  # None: the reply held no usable candidate
+    verdict: Verdict
+    speedup: float | None = None  # over the baseline, when correct and timed
+    candidate_ms: float | None = None
+    baseline_ms: float | None = None
+    timing_method: str = ""
+    profile: Profile | None = None
+    profile_error: str = ""  # why profiling failed, when it did
+    diagnosis: Diagnosis | None = None
+    conductor_prompt: str = ""
+    conductor_reply: str = ""
+    advice: ConductorAdvice | None = None
+    comparison: str = ""
+    usage: Usage = Usage()
+
+    @property
+    def correct(self) -> bool:
+        return self.verdict.ok and self.code is not None
+
+    def outcome(self, baseline: str) -> str:
+        if not self.correct:
+            return f"failed: {self.verdict.summary()[:600]}"
+        speed = f", {self.speedup:.2f}x vs {baseline}" if self.speedup else ""
+        return f"correct{speed} ({self.candidate_ms:.4g} ms)" if self.candidate_ms else "correct"
+
+
+class RunSettings(BaseModel):
+    problem: str
+    target: str
+    mode: str
+    attempts: int
+    baseline: str = "eager"
+    coder_model: str = ""
+    conductor_model: str = ""
+
+
+class RunDir:
+    def __init__(self, path: Path):
+        self.path = path
+        self.attempts_dir = path / "attempts"
+
+    def start(self, settings: RunSettings) -> None:
+        """Create the run, or check that a resumed one is the same problem and mode."""
+        marker = self.path / "run.json"
+        if marker.exists():
+            saved = RunSettings.model_validate_json(marker.read_text())
+            if (saved.problem, saved.target, saved.mode) != (
+                settings.problem,
+                settings.target,
+                settings.mode,
+            ):
+                from pragma_kernels.errors import PragmaError
+
+                raise PragmaError(
+                    f"{self.path} holds a run of {saved.problem} ({saved.target}, "
+                    f"{saved.mode}). Fix: choose another --run-dir, or the same problem, "
+                    "target and mode to resume it"
+                )
+        self.attempts_dir.mkdir(parents=True, exist_ok=True)
+        _write(marker, settings.model_dump_json(indent=2))
+
+    def attempts(self) -> list[AttemptRecord]:
+        """Every persisted attempt, in order (a resumed run continues after the last)."""
+        if not self.attempts_dir.exists():
+            return []
+        return [
+            AttemptRecord.model_validate_json(path.read_text())
+            for path in sorted(self.attempts_dir.glob("[0-9][0-9][0-9].json"))
+        ]
+
+    def save(self, record: AttemptRecord) -> None:
+        stem = self.attempts_dir / f"{record.number:03d}"
+        if record.code is not None:
+            _write(stem.with_suffix(".py"), record.code)
+        _write(stem.with_suffix(".json"), record.model_dump_json(indent=1))
+
+    def save_best(self, code: str) -> None:
+        _write(self.path / "best.py", code)
+
+    def write_trace(self, text: str) -> None:
+        _write(self.path / "trace.md", text)
+
+
+def _write(path: Path, text: str) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text)
+    temporary.replace(path)  # a kill mid-write never leaves a half file

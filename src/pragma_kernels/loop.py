@@ -1,0 +1,271 @@
+"""PRAGMA's closed loop: Coder -> Verifier -> Profiler -> Conductor, up to N attempts.
+
+Modes share the machinery: `pragma` (full: profile, diagnosis and the Conductor),
+`no-profile` (N-PRAGMA: the Conductor sees correctness and time only), `single`
+(no Conductor: the Coder sees its errors and time, KernelBench multi-turn
+style). Every attempt is persisted when it ends (agents/records.py); a run
+resumes after its last persisted attempt. The historical best (code + profile)
+is kept and shown to the Conductor; a spent LLM budget or a failing provider
+stops the run cleanly with the best so far.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from pragma_kernels.agents import prompts
+from pragma_kernels.agents.advice import ConductorAdvice, parse_advice
+from pragma_kernels.agents.extract import extract_candidate
+from pragma_kernels.agents.records import AttemptRecord, RunDir, RunSettings, Usage
+from pragma_kernels.agents.trace import render_trace
+from pragma_kernels.diagnosis.compare import Attempt, compare
+from pragma_kernels.diagnosis.model import Diagnosis
+from pragma_kernels.errors import PragmaError
+from pragma_kernels.llm import LLM, BudgetExhausted, LLMError, Message, Reply
+from pragma_kernels.profilers.schema import Profile
+from pragma_kernels.verdict import Verdict, VerdictKind, failure
+
+MODES = ("pragma", "no-profile", "single")
+
+
+@dataclass(frozen=True)
+class Timed:
+    speedup: float | None
+    candidate_ms: float | None
+    baseline_ms: float | None
+    method: str = ""
+
+
+class Evaluator(Protocol):
+    """What the loop needs from the Verifier and Profiler (evaluate.py behind it)."""
+
+    def verify(self, candidate: Path) -> Verdict: ...
+
+    def time(self, candidate: Path) -> Timed: ...
+
+    def profile(self, candidate: Path, metrics: list[str]) -> tuple[Profile | None, str]: ...
+
+    def diagnose(self, profile: Profile, code: str) -> Diagnosis: ...
+
+
+@dataclass
+class LoopOptions:
+    mode: str = "pragma"
+    attempts: int = 15
+    baseline: str = "eager"
+    target_speedup: float | None = None  # stop once reached
+    patience: int | None = None  # stop after this many attempts without a new best
+
+
+@dataclass
+class LoopContext:
+    """The fixed texts the prompts are built from."""
+
+    problem: prompts.ProblemView
+    backend: str  # prompts.backend_rules(...)
+    hardware: str
+
+
+@dataclass
+class LoopResult:
+    attempts: list[AttemptRecord]
+    best: AttemptRecord | None
+    stopped: str  # why the loop ended
+    run_dir: Path
+    usage: Usage = field(default_factory=Usage)
+
+
+def _is_better(record: AttemptRecord, best: AttemptRecord | None) -> bool:
+    if not record.correct:
+        return False
+    if best is None:
+        return True
+    return (record.speedup or 0.0) > (best.speedup or 0.0)
+
+
+class OptimizationLoop:
+    def __init__(
+        self,
+        context: LoopContext,
+        evaluator: Evaluator,
+        coder: LLM,
+        conductor: LLM | None,
+        options: LoopOptions,
+        run_dir: RunDir,
+    ):
+        if options.mode not in MODES:
+            raise PragmaError(f"unknown mode {options.mode!r}. Fix: use one of {', '.join(MODES)}")
+        if options.mode != "single" and conductor is None:
+            raise PragmaError(f"mode {options.mode!r} needs a Conductor LLM")
+        self.context, self.evaluator, self.options, self.run_dir = (
+            context,
+            evaluator,
+            options,
+            run_dir,
+        )
+        self.coder, self.conductor = coder, conductor
+        self.records: list[AttemptRecord] = []
+        self.best: AttemptRecord | None = None
+
+    def run(self, settings: RunSettings) -> LoopResult:
+        self.run_dir.start(settings)
+        self.records = self.run_dir.attempts()  # resume after the last persisted attempt
+        for record in self.records:
+            if _is_better(record, self.best):
+                self.best = record
+        stopped = self._stop_reason()
+        while stopped is None:
+            try:
+                record = self._attempt(len(self.records) + 1)
+            except (BudgetExhausted, LLMError) as exc:
+                stopped = f"stopped: {exc}"
+                break
+            self.records.append(record)
+            if _is_better(record, self.best):
+                self.best = record
+                self.run_dir.save_best(record.code or "")
+            self.run_dir.save(record)
+            self.run_dir.write_trace(render_trace(self.records, self.options.baseline))
+            stopped = self._stop_reason()
+        return LoopResult(self.records, self.best, stopped, self.run_dir.path, self._usage())
+
+    def _stop_reason(self) -> str | None:
+        if len(self.records) >= self.options.attempts:
+            return f"all {self.options.attempts} attempts made"
+        target = self.options.target_speedup
+        if target and self.best and (self.best.speedup or 0) >= target:
+            return f"target speedup {target:g}x reached"
+        patience = self.options.patience
+        if patience and self.records and self.best:
+            since_best = len(self.records) - self.best.number
+            if since_best >= patience:
+                return f"no new best in {patience} attempts"
+        return None
+
+    def _usage(self) -> Usage:
+        total = Usage()
+        for record in self.records:
+            total.input_tokens += record.usage.input_tokens
+            total.output_tokens += record.usage.output_tokens
+            total.cost_usd += record.usage.cost_usd
+            total.cached_calls += record.usage.cached_calls
+        return total
+
+    # -- one attempt -----------------------------------------------------------------------
+    def _coder_prompt(self) -> str:
+        ctx = self.context
+        if not self.records:
+            return prompts.coder_first(ctx.problem, ctx.backend, ctx.hardware)
+        previous = self._view(self.records[-1])
+        if self.options.mode == "single":
+            return prompts.single_revise(ctx.problem, ctx.backend, previous)
+        advice = self.records[-1].advice or ConductorAdvice()
+        return prompts.coder_revise(
+            ctx.problem,
+            ctx.backend,
+            previous,
+            prompts.Advice(bottleneck=advice.bottleneck, actions=advice.actions),
+        )
+
+    def _attempt(self, number: int) -> AttemptRecord:
+        usage = Usage()
+        coder_prompt = self._coder_prompt()
+        reply = self._chat(self.coder, coder_prompt, usage)
+        code = extract_candidate(reply.text)
+        record = AttemptRecord(
+            number=number,
+            coder_prompt=coder_prompt,
+            coder_reply=reply.text,
+            coder_reasoning=reply.reasoning,
+            code=code,
+            verdict=failure(VerdictKind.NO_CODE, "the reply held no ```python block with ModelNew"),
+            usage=usage,
+        )
+        if code is not None:
+            self._evaluate(record)
+        if self.options.mode != "single" and self.conductor is not None:
+            self._conduct(record, usage)
+        return record
+
+    def _evaluate(self, record: AttemptRecord) -> None:
+        path = self.run_dir.attempts_dir / f"{record.number:03d}.py"
+        path.write_text(record.code or "")
+        record.verdict = self.evaluator.verify(path)
+        if not record.verdict.ok:
+            return
+        timed = self.evaluator.time(path)
+        record.speedup, record.candidate_ms, record.baseline_ms = (
+            timed.speedup,
+            timed.candidate_ms,
+            timed.baseline_ms,
+        )
+        record.timing_method = timed.method
+        if self.options.mode == "pragma":
+            asked = (
+                self.records[-1].advice.extra_metrics
+                if self.records and self.records[-1].advice
+                else []
+            )
+            record.profile, record.profile_error = self.evaluator.profile(path, asked)
+            if record.profile is not None:
+                record.diagnosis = self.evaluator.diagnose(record.profile, record.code or "")
+
+    def _conduct(self, record: AttemptRecord, usage: Usage) -> None:
+        profiles = self.options.mode == "pragma"
+        comparison = ""
+        best = self.best if self.best is not None and self.best is not record else None
+        if record.correct and best is not None:
+            if profiles and record.profile and best.profile:
+                comparison = compare(
+                    Attempt(record.speedup or 0.0, record.profile, record.diagnosis),
+                    Attempt(best.speedup or 0.0, best.profile, best.diagnosis),
+                ).render_text()
+            else:
+                comparison = (
+                    f"Current {record.speedup or 0:.2f}x vs best {best.speedup or 0:.2f}x "
+                    f"(attempt {best.number})"
+                )
+        record.comparison = comparison
+        meanings = record.profile.meanings() if (profiles and record.profile) else {}
+        record.conductor_prompt = prompts.conductor(
+            self.context.problem,
+            self.context.hardware,
+            self._view(record),
+            self._view(best) if best else None,
+            meanings,
+            comparison,
+            profiles=profiles,
+        )
+        reply = self._chat(self.conductor, record.conductor_prompt, usage)
+        record.conductor_reply = reply.text
+        record.advice = parse_advice(reply.text)
+
+    def _view(self, record: AttemptRecord) -> prompts.AttemptView:
+        profiles = self.options.mode == "pragma"
+        verdict = record.verdict
+        detail = ""
+        if not verdict.ok:
+            detail = f"Likely cause: {verdict.cause}\nRemedy: {verdict.remedy}"
+            if verdict.stderr_tail:
+                detail += f"\nOutput tail:\n{verdict.stderr_tail[-1500:]}"
+        return prompts.AttemptView(
+            number=record.number,
+            code=record.code or record.coder_reply[-3000:],
+            outcome=record.outcome(self.options.baseline),
+            verdict_detail=detail,
+            profile=record.profile.render_text(meanings=False)
+            if profiles and record.profile
+            else "",
+            diagnosis=record.diagnosis.render_text() if profiles and record.diagnosis else "",
+        )
+
+    @staticmethod
+    def _chat(llm: LLM, prompt: str, usage: Usage) -> Reply:
+        reply = llm.chat([Message(role="user", content=prompt)])
+        usage.input_tokens += reply.input_tokens
+        usage.output_tokens += reply.output_tokens
+        usage.cost_usd += reply.cost_usd
+        usage.cached_calls += int(reply.cached)
+        return reply

@@ -1,0 +1,194 @@
+"""The optimisation loop end to end through the real openai and anthropic SDKs against a
+scripted local server: build failure, wrong result, correct, faster."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pragma_kernels.agents import prompts
+from pragma_kernels.agents.evaluator import LocalEvaluator
+from pragma_kernels.agents.records import RunDir, RunSettings
+from pragma_kernels.llm import LLM, LLMSettings
+from pragma_kernels.loop import LoopContext, LoopOptions, OptimizationLoop
+from pragma_kernels.targets import Target
+from pragma_kernels.verdict import VerdictKind
+
+from .scripted_llm import ScriptedLLM
+
+pytest.importorskip("openai")
+ROOT = Path(__file__).resolve().parent
+PROBLEM = ROOT / "fixtures" / "problems" / "relu_1m.py"
+
+
+def candidate(body: str, flags: str) -> str:
+    return f'''import torch
+import torch.nn as nn
+
+from pragma_kernels.runtime import cpp
+
+SOURCE = r"""
+#include <cstdint>
+extern "C" void relu(const float* x, float* out, int64_t n) {{
+{body}
+}}
+"""
+lib = cpp.load(SOURCE, flags=[{flags}])
+
+
+class ModelNew(nn.Module):
+    def forward(self, x):
+        x = x.contiguous()
+        out = torch.empty_like(x)
+        lib.relu(x, out, x.numel())
+        return out
+'''
+
+
+BROKEN = candidate(
+    "    for (int64_t i = 0; i < n; ++i) out[i] = x[i] > 0 ? x[i] : 0  // no ;", '"-O2"'
+)
+WRONG = candidate("    for (int64_t i = 0; i < n; ++i) out[i] = x[i];", '"-O2"')
+# Slow on purpose: -O0 and a volatile accumulator defeat vectorisation.
+SLOW = candidate(
+    "    for (int64_t i = 0; i < n; ++i) { volatile float v = x[i]; out[i] = v > 0 ? v : 0; }",
+    '"-O0"',
+)
+FAST = candidate(
+    "    #pragma omp parallel for simd\n"
+    "    for (int64_t i = 0; i < n; ++i) out[i] = x[i] > 0.0f ? x[i] : 0.0f;",
+    '"-O3", "-march=native", "-fopenmp"',
+)
+
+
+def fenced(code: str) -> str:
+    return f"Here is the kernel.\n```python\n{code}```\n"
+
+
+def advice(**fields) -> str:
+    body = {"bottleneck": "b", "evidence": [], "comparison": "", "actions": ["a"], **fields}
+    return "```json\n" + json.dumps(body) + "\n```"
+
+
+def make_loop(tmp_path, llm: LLM, mode: str = "pragma", attempts: int = 4):
+    target = Target.cpu()
+    context = LoopContext(
+        problem=prompts.ProblemView("relu_1m", "activation", "cpu", PROBLEM.read_text()),
+        backend=prompts.backend_rules(
+            "cpu",
+            dtype="float32",
+            tolerance=0.01,
+            cpu_model="test",
+            threads=target.threads,
+            simd="avx2",
+            allowed_flags=["-O3"],
+        ),
+        hardware="test CPU",
+    )
+    evaluator = LocalEvaluator(PROBLEM, target, timing_budget_s=0.3)
+    options = LoopOptions(mode=mode, attempts=attempts)
+    conductor = llm if mode != "single" else None
+    return OptimizationLoop(context, evaluator, llm, conductor, options, RunDir(tmp_path / "run"))
+
+
+SETTINGS = RunSettings(problem=str(PROBLEM), target="cpu", mode="pragma", attempts=4)
+
+
+def test_full_loop_records_best_five_components_and_requested_metric(tmp_path):
+    script = [
+        fenced(BROKEN),
+        advice(bottleneck="the build failed", actions=["add the semicolon"]),
+        fenced(WRONG),
+        advice(bottleneck="wrong values", actions=["clamp negatives to 0"]),
+        fenced(SLOW),
+        advice(
+            bottleneck="scalar -O0 loop",
+            actions=["use -O3 and OpenMP"],
+            extra_metrics=["major-faults"],
+        ),
+        fenced(FAST),
+        advice(bottleneck="memory bound now", actions=["keep it"]),
+    ]
+    server = ScriptedLLM(script)
+    try:
+        result = make_loop(tmp_path, LLM(LLMSettings(model="scripted", base_url=server.base_url)))
+        result = result.run(SETTINGS)
+    finally:
+        server.close()
+    kinds = [r.verdict.kind for r in result.attempts]
+    assert kinds == [
+        VerdictKind.BUILD,
+        VerdictKind.NUMERICAL_MISMATCH,
+        VerdictKind.OK,
+        VerdictKind.OK,
+    ]
+    slow, fast = result.attempts[2], result.attempts[3]
+    assert fast.speedup > slow.speedup and result.best.number == 4
+    run = tmp_path / "run"
+    assert (run / "best.py").read_text() == FAST
+    assert sorted(p.name for p in (run / "attempts").glob("*.json")) == [
+        "001.json",
+        "002.json",
+        "003.json",
+        "004.json",
+    ]
+    # The failure reached the next Coder prompt with its cause; the advice too.
+    assert "build" in result.attempts[1].coder_prompt and "add the semicolon" in (
+        result.attempts[1].coder_prompt
+    )
+    # The Conductor of attempt 4: the five components, diagnosis and comparison.
+    prompt = fast.conductor_prompt
+    for part in (
+        "(1) Current code",
+        "omp parallel for simd",
+        "(2) Verifier result",
+        "correct",
+        "(3) What the metrics mean",
+        "(4) Profile of the current code",
+        "Rule-based diagnosis",
+        "(5) Historical best",
+        "Attempt 3",
+        "volatile float",
+        "Current vs best",
+        "Historical best: speedup",
+    ):
+        assert part in prompt, part
+    # What the Conductor asked for after attempt 3 was collected in attempt 4's profile.
+    assert fast.profile.metric("major-faults") is not None
+    assert slow.profile.metric("major-faults") is None
+    trace = (run / "trace.md").read_text()
+    assert "## Attempt 4: correct" in trace and "Action: use -O3 and OpenMP" in trace
+
+
+def test_killed_run_resumes_after_its_last_attempt(tmp_path):
+    first = ScriptedLLM([fenced(WRONG), advice()])
+    try:
+        llm = LLM(LLMSettings(model="scripted", base_url=first.base_url))
+        make_loop(tmp_path, llm, attempts=1).run(SETTINGS)
+    finally:
+        first.close()
+    second = ScriptedLLM([fenced(FAST), advice()])
+    try:
+        llm = LLM(LLMSettings(model="scripted", base_url=second.base_url))
+        result = make_loop(tmp_path, llm, attempts=2).run(SETTINGS)
+    finally:
+        second.close()
+    assert [r.number for r in result.attempts] == [1, 2] and result.best.number == 2
+    assert "Your previous attempt (attempt 1)" in result.attempts[1].coder_prompt
+
+
+def test_single_agent_mode_through_anthropic_sees_errors_and_no_conductor(tmp_path):
+    pytest.importorskip("anthropic")
+    server = ScriptedLLM([fenced(WRONG), fenced(FAST)])
+    try:
+        settings = LLMSettings(provider="anthropic", model="claude-x", base_url=server.root)
+        result = make_loop(tmp_path, LLM(settings), mode="single", attempts=2).run(
+            SETTINGS.model_copy(update={"mode": "single"})
+        )
+    finally:
+        server.close()
+    assert len(server.requests) == 2  # the Coder only
+    assert "numerical_mismatch" in result.attempts[1].coder_prompt
+    assert result.best.number == 2 and result.attempts[1].profile is None
