@@ -192,3 +192,59 @@ def test_single_agent_mode_through_anthropic_sees_errors_and_no_conductor(tmp_pa
     assert len(server.requests) == 2  # the Coder only
     assert "numerical_mismatch" in result.attempts[1].coder_prompt
     assert result.best.number == 2 and result.attempts[1].profile is None
+
+
+def test_cli_optimize_runs_the_loop_and_names_the_best(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from pragma_kernels.cli import app
+
+    monkeypatch.delenv("PRAGMA_LLM_MODEL", raising=False)
+    refused = CliRunner().invoke(app, ["optimize", str(PROBLEM), "--target", "cpu"])
+    assert refused.exit_code == 2 and "no LLM configured" in refused.stderr
+    server = ScriptedLLM([fenced(WRONG), advice(), fenced(FAST), advice()])
+    try:
+        result = CliRunner().invoke(
+            app,
+            [
+                "optimize",
+                str(PROBLEM),
+                "--target",
+                "cpu",
+                "--model",
+                "scripted",
+                "--base-url",
+                server.base_url,
+                "--attempts",
+                "2",
+                "--run-dir",
+                str(tmp_path / "run"),
+            ],
+        )
+    finally:
+        server.close()
+    assert result.exit_code == 0, result.output
+    assert "attempt 1: numerical_mismatch" in result.stdout
+    assert "Best: attempt 2" in result.stdout and "best.py" in result.stdout
+
+
+def test_python_api_returns_the_loadable_best(tmp_path):
+    import torch
+
+    from pragma_kernels import optimize
+
+    server = ScriptedLLM([fenced(FAST)])
+    try:
+        result = optimize(
+            PROBLEM,
+            target="cpu",
+            mode="single",
+            attempts=1,
+            run_dir=tmp_path / "run",
+            llm=LLMSettings(model="scripted", base_url=server.base_url),
+        )
+    finally:
+        server.close()
+    model = result.load()()
+    x = torch.randn(4, 8)
+    assert torch.equal(model(x), torch.relu(x)) and result.speedup > 0

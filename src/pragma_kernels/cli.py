@@ -491,6 +491,118 @@ def knowledge_build(
 
 
 @app.command()
+def optimize(
+    problem: ProblemArg,
+    target: TargetOpt = None,
+    mode: Annotated[
+        str, typer.Option(help="pragma (full), no-profile, or single (one LLM, no Conductor)")
+    ] = "pragma",
+    model: Annotated[str | None, typer.Option(help="LLM model (or PRAGMA_LLM_MODEL)")] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible endpoint, e.g. https://api.deepseek.com")
+    ] = None,
+    provider: Annotated[str, typer.Option(help="openai (any compatible endpoint) or anthropic")] = (
+        "openai"
+    ),
+    api_key_env: Annotated[
+        str | None, typer.Option(help="Env var holding the API key (default per provider)")
+    ] = None,
+    conductor_model: Annotated[
+        str | None, typer.Option(help="A different model for the Conductor")
+    ] = None,
+    attempts: Annotated[int, typer.Option(help="Attempts at most")] = 15,
+    run_dir: Annotated[
+        Path | None, typer.Option(help="Where attempts are kept; an unfinished run resumes")
+    ] = None,
+    dtype: DtypeOpt = "float32",
+    size: SizeOpt = None,
+    target_speedup: Annotated[
+        float | None, typer.Option(help="Stop once the best reaches this speedup")
+    ] = None,
+    patience: Annotated[
+        int | None, typer.Option(help="Stop after this many attempts without a new best")
+    ] = None,
+    max_usd: Annotated[float | None, typer.Option(help="LLM cost budget in dollars")] = None,
+    max_tokens: Annotated[int | None, typer.Option(help="LLM token budget")] = None,
+) -> None:
+    """Run the agent loop: Coder, Verifier, Profiler, Conductor; keep the best kernel.
+
+    Example: pragma optimize examples/problems/softmax.py --model deepseek-chat
+    --base-url https://api.deepseek.com --api-key-env DEEPSEEK_API_KEY
+    """
+    from pragma_kernels.api import optimize as run_optimize
+    from pragma_kernels.config import llm_settings_from_env
+    from pragma_kernels.llm import LLMSettings
+    from pragma_kernels.loop import MODES
+
+    _require_file(problem, "problem")
+    _check_choice(mode, MODES, "mode")
+    _check_choice(provider, ("openai", "anthropic"), "provider")
+    llm = (
+        LLMSettings(provider=provider, model=model, base_url=base_url, api_key_env=api_key_env)
+        if model
+        else llm_settings_from_env()
+    )
+    conductor = (
+        llm.model_copy(update={"model": conductor_model}) if llm and conductor_model else None
+    )
+    table = Table("attempt", "verdict", "speedup", "best so far", "bottleneck", title=problem.stem)
+    best = [0.0]
+
+    def show(record) -> None:
+        """One line as each attempt ends (the loop runs for minutes), one table row."""
+        if record.correct:
+            best[0] = max(best[0], record.speedup or 0.0)
+        row = (
+            str(record.number),
+            record.verdict.kind.value,
+            f"{record.speedup:.2f}x" if record.speedup else "",
+            f"{best[0]:.2f}x" if best[0] else "",
+            record.diagnosis.bottleneck.value if record.diagnosis else "",
+        )
+        table.add_row(*row)
+        console.print(
+            f"attempt {row[0]}: {row[1]}"
+            + (f", {row[2]}" if row[2] else "")
+            + (f" (best {row[3]})" if row[3] else "")
+            + (f", bottleneck {row[4]}" if row[4] else "")
+        )
+
+    try:
+        result = run_optimize(
+            problem,
+            target=target,
+            mode=mode,
+            llm=llm,
+            conductor=conductor,
+            attempts=attempts,
+            run_dir=run_dir,
+            dtype=dtype,
+            size=size,
+            target_speedup=target_speedup,
+            patience=patience,
+            max_tokens=max_tokens,
+            max_usd=max_usd,
+            on_attempt=show,
+        )
+    except PragmaError as exc:
+        raise _bad_input(str(exc)) from None
+    console.print(table)
+    usage = result.usage
+    console.print(
+        f"{result.stopped}. LLM: {usage.input_tokens} in / {usage.output_tokens} out tokens, "
+        f"${usage.cost_usd:.4f}, {usage.cached_calls} cached replies."
+    )
+    if result.best is None:
+        console.print(f"No correct kernel. Attempts and trace: {result.run_dir}")
+        raise typer.Exit(EXIT_FAILED)
+    console.print(
+        f"Best: attempt {result.best.number}, {result.speedup or 0:.2f}x vs eager -> "
+        f"{result.run_dir / 'best.py'} (trace: {result.run_dir / 'trace.md'})"
+    )
+
+
+@app.command()
 def doctor() -> None:
     """Show what works on this machine (compiler, SIMD, torch, GPU, ncu, perf, valgrind)."""
     from pragma_kernels.doctor import run_checks

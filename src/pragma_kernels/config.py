@@ -12,6 +12,10 @@ ENV_CACHE_DIR = "PRAGMA_CACHE_DIR"
 ENV_CXX = "PRAGMA_CXX"
 ENV_TRITON_INTERPRET = "TRITON_INTERPRET"
 ENV_HARDWARE_SPEC = "PRAGMA_HARDWARE_SPEC"
+ENV_LLM_MODEL = "PRAGMA_LLM_MODEL"
+ENV_LLM_PROVIDER = "PRAGMA_LLM_PROVIDER"  # openai (any OpenAI-compatible endpoint) | anthropic
+ENV_LLM_BASE_URL = "PRAGMA_LLM_BASE_URL"
+ENV_LLM_API_KEY_ENV = "PRAGMA_LLM_API_KEY_ENV"  # the name of the variable holding the key
 
 
 def triton_interpreter() -> bool:
@@ -41,3 +45,18 @@ def cache_dir() -> Path:
 def cxx_compiler() -> str:
     """The C++ compiler used for CPU candidates: PRAGMA_CXX, else CXX, else g++."""
     return os.environ.get(ENV_CXX) or os.environ.get("CXX") or "g++"
+
+
+def llm_settings_from_env():
+    """LLM settings from PRAGMA_LLM_* variables, or None when no model is named."""
+    from pragma_kernels.llm import LLMSettings
+
+    model = os.environ.get(ENV_LLM_MODEL)
+    if not model:
+        return None
+    return LLMSettings(
+        provider=os.environ.get(ENV_LLM_PROVIDER, "openai"),
+        model=model,
+        base_url=os.environ.get(ENV_LLM_BASE_URL) or None,
+        api_key_env=os.environ.get(ENV_LLM_API_KEY_ENV) or None,
+    )

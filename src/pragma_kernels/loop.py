@@ -11,6 +11,7 @@ stops the run cleanly with the best so far.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -109,7 +110,9 @@ class OptimizationLoop:
         self.records: list[AttemptRecord] = []
         self.best: AttemptRecord | None = None
 
-    def run(self, settings: RunSettings) -> LoopResult:
+    def run(
+        self, settings: RunSettings, on_attempt: Callable[[AttemptRecord], None] | None = None
+    ) -> LoopResult:
         self.run_dir.start(settings)
         self.records = self.run_dir.attempts()  # resume after the last persisted attempt
         for record in self.records:
@@ -128,6 +131,8 @@ class OptimizationLoop:
                 self.run_dir.save_best(record.code or "")
             self.run_dir.save(record)
             self.run_dir.write_trace(render_trace(self.records, self.options.baseline))
+            if on_attempt is not None:
+                on_attempt(record)
             stopped = self._stop_reason()
         return LoopResult(self.records, self.best, stopped, self.run_dir.path, self._usage())
 

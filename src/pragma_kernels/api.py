@@ -1,0 +1,159 @@
+"""The Python API: `optimize(problem, ...)` runs the loop and returns the best solution.
+
+    from pragma_kernels import optimize
+    from pragma_kernels.llm import LLMSettings
+    result = optimize("examples/problems/softmax.py",
+                      llm=LLMSettings(model="deepseek-chat", base_url="https://api.deepseek.com"))
+    print(result.speedup, result.run_dir / "best.py")
+    ModelNew = result.load()
+
+The CLI's `pragma optimize` is a thin layer over this.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pragma_kernels.agents import prompts
+from pragma_kernels.agents.evaluator import LocalEvaluator
+from pragma_kernels.agents.records import AttemptRecord, RunDir, RunSettings, Usage
+from pragma_kernels.config import llm_settings_from_env
+from pragma_kernels.errors import PragmaError
+from pragma_kernels.evaluate import DEFAULT_TOLERANCE
+from pragma_kernels.hardware import detect_cpu, detect_gpu
+from pragma_kernels.llm import LLM, Budget, LLMSettings, ReplyCache
+from pragma_kernels.loop import LoopContext, LoopOptions, OptimizationLoop
+from pragma_kernels.problems import load_problem
+from pragma_kernels.runtime.cpp_flags import ALLOWED_FLAGS
+from pragma_kernels.targets import Target
+
+
+@dataclass
+class OptimizeResult:
+    best: AttemptRecord | None
+    attempts: list[AttemptRecord]
+    stopped: str
+    run_dir: Path
+    usage: Usage = field(default_factory=Usage)
+
+    @property
+    def best_source(self) -> str | None:
+        return self.best.code if self.best else None
+
+    @property
+    def speedup(self) -> float | None:
+        return self.best.speedup if self.best else None
+
+    def load(self) -> type:
+        """The best solution's `ModelNew` class (imported from best.py)."""
+        path = self.run_dir / "best.py"
+        if self.best is None or not path.exists():
+            raise PragmaError(f"{self.run_dir}: no correct solution was found ({self.stopped})")
+        spec = importlib.util.spec_from_file_location("pragma_best", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module.ModelNew
+
+
+def hardware_text(target: Target) -> str:
+    """The hardware facts the Coder and Conductor are told."""
+    if target.kind == "gpu" and not target.interpreted:
+        spec = detect_gpu()
+        text = (
+            f"{spec.name}, {spec.sm_count} SMs, compute capability {spec.compute_capability}, "
+            f"L2 {spec.l2_bytes / 2**20:.0f} MiB, {spec.memory_bytes / 2**30:.0f} GiB"
+        )
+        if spec.peaks:
+            p = spec.peaks
+            text += (
+                f"; peaks: {p.dram_gbps:g} GB/s DRAM, {p.fp32_tflops:g} TFLOP/s FP32, "
+                f"{p.tf32_tflops:g} TF32, {p.bf16_tflops:g} BF16/FP16 tensor"
+            )
+        return text
+    cpu = detect_cpu()
+    caches = ", ".join(f"{name} {size // 1024} KiB" for name, size in sorted(cpu.caches.items()))
+    return (
+        f"{cpu.model}, {target.threads} threads for the candidate; caches: {caches or 'unknown'}; "
+        f"SIMD: {' '.join(cpu.simd) or 'unknown'}"
+    )
+
+
+def backend_text(target: Target, dtype: str) -> str:
+    tolerance = DEFAULT_TOLERANCE[dtype]
+    if target.kind == "gpu":
+        import triton
+
+        return prompts.backend_rules(
+            "gpu", dtype=dtype, tolerance=tolerance, triton_version=triton.__version__
+        )
+    cpu = detect_cpu()
+    return prompts.backend_rules(
+        "cpu",
+        dtype=dtype,
+        tolerance=tolerance,
+        cpu_model=cpu.model,
+        threads=target.threads,
+        simd=" ".join(cpu.simd) or "unknown",
+        allowed_flags=ALLOWED_FLAGS,
+    )
+
+
+def optimize(
+    problem: str | Path,
+    *,
+    target: str | None = None,
+    mode: str = "pragma",
+    llm: LLMSettings | None = None,
+    conductor: LLMSettings | None = None,
+    attempts: int = 15,
+    run_dir: str | Path | None = None,
+    dtype: str = "float32",
+    size: str | None = None,
+    baseline: str = "eager",
+    target_speedup: float | None = None,
+    patience: int | None = None,
+    max_tokens: int | None = None,
+    max_usd: float | None = None,
+    on_attempt: Callable[[AttemptRecord], None] | None = None,
+) -> OptimizeResult:
+    """Run the agent loop on a KernelBench-format problem file; resumes `run_dir` if it
+    holds an unfinished run of the same problem, target and mode."""
+    path = Path(problem)
+    loaded = load_problem(path, size)
+    resolved = Target.resolve(target)
+    llm = llm or llm_settings_from_env()
+    if llm is None:
+        raise PragmaError(
+            "no LLM configured. Fix: pass --model (and --base-url for an OpenAI-compatible "
+            "endpoint, --provider anthropic for Claude), or set PRAGMA_LLM_MODEL"
+        )
+    folder = Path(run_dir or Path("runs") / f"{loaded.name}-{resolved.kind}-{mode}")
+    budget = Budget(max_tokens=max_tokens, max_usd=max_usd)
+    cache = ReplyCache(folder / "llm-cache")  # a resumed run replays what it already paid for
+    coder = LLM(llm, cache, budget)
+    conductor_llm = LLM(conductor or llm, cache, budget) if mode != "single" else None
+    context = LoopContext(
+        problem=prompts.ProblemView(loaded.name, loaded.category, resolved.kind, path.read_text()),
+        backend=backend_text(resolved, dtype),
+        hardware=hardware_text(resolved),
+    )
+    spec = detect_gpu() if resolved.kind == "gpu" and not resolved.interpreted else None
+    evaluator = LocalEvaluator(
+        path, resolved, dtype, size, baseline, sm_count=spec.sm_count if spec else None
+    )
+    options = LoopOptions(mode, attempts, baseline, target_speedup, patience)
+    loop = OptimizationLoop(context, evaluator, coder, conductor_llm, options, RunDir(folder))
+    settings = RunSettings(
+        problem=str(path.resolve()),
+        target=resolved.kind,
+        mode=mode,
+        attempts=attempts,
+        baseline=baseline,
+        coder_model=llm.model,
+        conductor_model=(conductor or llm).model if mode != "single" else "",
+    )
+    result = loop.run(settings, on_attempt)
+    return OptimizeResult(result.best, result.attempts, result.stopped, folder, result.usage)
