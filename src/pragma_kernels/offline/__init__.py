@@ -1,0 +1,1 @@
+"""The offline agent: no LLM; kernels from parametrised templates chosen by the diagnosis."""

@@ -1,0 +1,226 @@
+"""A chain of pointwise aten operators as one expression, emitted as C++ or Triton.
+
+Built from the recorded operator calls: each call's result becomes a node over
+its operands (earlier results, the inputs x0, x1, ..., or scalar constants).
+Only operators whose every tensor operand has the output's shape are accepted,
+so the fused kernel reads each input once and writes the output once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+class PointwiseUnsupported(Exception):
+    """An operator (or a use of one) that the pointwise family does not cover."""
+
+
+@dataclass(frozen=True)
+class Node:
+    op: str  # "input", "const", or an operator name below
+    args: tuple = ()
+    value: float = 0.0  # const value / input index / operator parameter
+
+
+@dataclass(frozen=True)
+class Expression:
+    root: Node
+
+    def c(self) -> str:
+        return _emit(self.root, _C)
+
+    def triton(self) -> str:
+        return _emit(self.root, _TRITON)
+
+
+def _const(value) -> Node:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise PointwiseUnsupported(f"non-numeric scalar operand {value!r}")
+    return Node("const", value=float(value))
+
+
+# aten name -> (our op, how many tensor-or-scalar operands it reads from args)
+_UNARY = {
+    "aten.relu.default": "relu",
+    "aten.sigmoid.default": "sigmoid",
+    "aten.tanh.default": "tanh",
+    "aten.abs.default": "abs",
+    "aten.neg.default": "neg",
+    "aten.exp.default": "exp",
+    "aten.log.default": "log",
+    "aten.sqrt.default": "sqrt",
+    "aten.rsqrt.default": "rsqrt",
+    "aten.erf.default": "erf",
+    "aten.reciprocal.default": "reciprocal",
+    "aten.log1p.default": "log1p",
+}
+_BINARY = {
+    "aten.add.Tensor": "add",
+    "aten.sub.Tensor": "sub",
+    "aten.mul.Tensor": "mul",
+    "aten.div.Tensor": "div",
+    "aten.maximum.default": "max",
+    "aten.minimum.default": "min",
+    "aten.add.Scalar": "add",
+    "aten.sub.Scalar": "sub",
+    "aten.mul.Scalar": "mul",
+    "aten.div.Scalar": "div",
+}
+
+
+def build_expression(calls, input_ids: list[int], output_id: int, shape: tuple) -> Expression:
+    import torch
+
+    nodes: dict[int, Node] = {tid: Node("input", value=i) for i, tid in enumerate(input_ids)}
+
+    def operand(value) -> Node:
+        if isinstance(value, torch.Tensor):
+            if id(value) not in nodes:
+                raise PointwiseUnsupported("reads a tensor that is neither an input nor a result")
+            if tuple(value.shape) != shape:
+                raise PointwiseUnsupported("broadcasts a tensor of another shape")
+            return nodes[id(value)]
+        return _const(value)
+
+    for call in calls:
+        args = call.args
+        if call.name in _UNARY:
+            node = Node(_UNARY[call.name], (operand(args[0]),))
+        elif call.name in _BINARY:
+            alpha = call.kwargs.get("alpha", args[2] if len(args) > 2 else 1)
+            right = operand(args[1])
+            if alpha != 1:
+                right = Node("mul", (right, _const(alpha)))
+            node = Node(_BINARY[call.name], (operand(args[0]), right))
+        elif call.name == "aten.gelu.default":
+            approximate = call.kwargs.get("approximate", args[1] if len(args) > 1 else "none")
+            node = Node("gelu_tanh" if approximate == "tanh" else "gelu", (operand(args[0]),))
+        elif call.name == "aten.pow.Tensor_Scalar":
+            exponent = args[1]
+            if exponent not in (2, 3, 0.5, -1):
+                raise PointwiseUnsupported(f"pow with exponent {exponent}")
+            base = operand(args[0])
+            node = {
+                2: Node("mul", (base, base)),
+                3: Node("mul", (base, Node("mul", (base, base)))),
+                0.5: Node("sqrt", (base,)),
+                -1: Node("reciprocal", (base,)),
+            }[exponent]
+        elif call.name in ("aten.clamp.default", "aten.hardtanh.default"):
+            low = args[1] if len(args) > 1 else call.kwargs.get("min", -1.0)
+            high = args[2] if len(args) > 2 else call.kwargs.get("max", 1.0)
+            node = operand(args[0])
+            if low is not None:
+                node = Node("max", (node, _const(low)))
+            if high is not None:
+                node = Node("min", (node, _const(high)))
+        elif call.name == "aten.leaky_relu.default":
+            slope = args[1] if len(args) > 1 else call.kwargs.get("negative_slope", 0.01)
+            node = Node("leaky_relu", (operand(args[0]),), float(slope))
+        elif call.name == "aten.elu.default":
+            alpha = args[1] if len(args) > 1 else 1.0
+            if any(v != 1 for v in args[2:4]):
+                raise PointwiseUnsupported("elu with scale or input_scale")
+            node = Node("elu", (operand(args[0]),), float(alpha))
+        elif call.name == "aten.softplus.default":
+            beta = args[1] if len(args) > 1 else 1
+            threshold = args[2] if len(args) > 2 else 20
+            if beta != 1 or threshold != 20:
+                raise PointwiseUnsupported("softplus with beta or threshold")
+            node = Node("softplus", (operand(args[0]),))
+        else:
+            raise PointwiseUnsupported(f"operator {call.name}")
+        if call.output is None:
+            raise PointwiseUnsupported(f"{call.name} returns no single tensor")
+        nodes[call.output] = node
+    if output_id not in nodes or nodes[output_id].op == "input":
+        raise PointwiseUnsupported("the output is not computed by pointwise operators")
+    return Expression(nodes[output_id])
+
+
+def _literal_c(value: float) -> str:
+    if math.isinf(value):
+        return "INFINITY" if value > 0 else "-INFINITY"
+    return f"{value!r}f" if "e" in repr(value) or "." in repr(value) else f"{value}.0f"
+
+
+def _literal_triton(value: float) -> str:
+    if math.isinf(value):
+        return "float('inf')" if value > 0 else "float('-inf')"
+    return repr(float(value))
+
+
+_SQRT_2_OVER_PI = 0.7978845608028654
+_C = {
+    "literal": _literal_c,
+    "input": lambda i: f"v{i}",
+    "relu": "fmaxf({0}, 0.0f)",
+    "sigmoid": "(1.0f / (1.0f + expf(-({0}))))",
+    "tanh": "tanhf({0})",
+    "abs": "fabsf({0})",
+    "neg": "(-({0}))",
+    "exp": "expf({0})",
+    "log": "logf({0})",
+    "sqrt": "sqrtf({0})",
+    "rsqrt": "(1.0f / sqrtf({0}))",
+    "erf": "erff({0})",
+    "reciprocal": "(1.0f / ({0}))",
+    "log1p": "log1pf({0})",
+    "add": "({0} + {1})",
+    "sub": "({0} - {1})",
+    "mul": "({0} * {1})",
+    "div": "({0} / {1})",
+    "max": "fmaxf({0}, {1})",
+    "min": "fminf({0}, {1})",
+    "gelu": "(0.5f * ({0}) * (1.0f + erff(({0}) * 0.7071067811865476f)))",
+    "gelu_tanh": (
+        "(0.5f * ({0}) * (1.0f + tanhf("
+        + f"{_SQRT_2_OVER_PI}f"
+        + " * (({0}) + 0.044715f * ({0}) * ({0}) * ({0})))))"
+    ),
+    "leaky_relu": "(({0}) > 0.0f ? ({0}) : {p} * ({0}))",
+    "elu": "(({0}) > 0.0f ? ({0}) : {p} * (expf({0}) - 1.0f))",
+    "softplus": "(({0}) > 20.0f ? ({0}) : log1pf(expf({0})))",
+}
+_TRITON = {
+    "literal": _literal_triton,
+    "input": lambda i: f"v{i}",
+    "relu": "tl.maximum({0}, 0.0)",
+    "sigmoid": "tl.sigmoid({0})",
+    "tanh": "(2.0 * tl.sigmoid(2.0 * ({0})) - 1.0)",
+    "abs": "tl.abs({0})",
+    "neg": "(-({0}))",
+    "exp": "tl.exp({0})",
+    "log": "tl.log({0})",
+    "sqrt": "tl.sqrt({0})",
+    "rsqrt": "tl.rsqrt({0})",
+    "erf": "tl.erf({0})",
+    "reciprocal": "(1.0 / ({0}))",
+    "log1p": "tl.log(1.0 + ({0}))",
+    "add": "({0} + {1})",
+    "sub": "({0} - {1})",
+    "mul": "({0} * {1})",
+    "div": "({0} / {1})",
+    "max": "tl.maximum({0}, {1})",
+    "min": "tl.minimum({0}, {1})",
+    "gelu": "(0.5 * ({0}) * (1.0 + tl.erf(({0}) * 0.7071067811865476)))",
+    "gelu_tanh": (
+        "(0.5 * ({0}) * (1.0 + (2.0 * tl.sigmoid(2.0 * "
+        + f"{_SQRT_2_OVER_PI}"
+        + " * (({0}) + 0.044715 * ({0}) * ({0}) * ({0}))) - 1.0)))"
+    ),
+    "leaky_relu": "tl.where(({0}) > 0.0, ({0}), {p} * ({0}))",
+    "elu": "tl.where(({0}) > 0.0, ({0}), {p} * (tl.exp({0}) - 1.0))",
+    "softplus": "tl.where(({0}) > 20.0, ({0}), tl.log(1.0 + tl.exp({0})))",
+}
+
+
+def _emit(node: Node, table: dict) -> str:
+    if node.op == "const":
+        return table["literal"](node.value)
+    if node.op == "input":
+        return table["input"](int(node.value))
+    children = [_emit(child, table) for child in node.args]
+    parameter = table["literal"](node.value)
+    return table[node.op].format(*children, p=parameter)

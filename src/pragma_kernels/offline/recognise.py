@@ -1,0 +1,143 @@
+"""Which kernel family a problem's reference is, from the aten operators it runs.
+
+The reference runs once on its smallest inputs under a dispatch recorder; the
+recorded operators, with which tensors they read and wrote, decide the family:
+a chain of pointwise operators on same-shape inputs (activations), a reduction
+along one dimension, or a softmax / log-softmax along the last dimension.
+Anything else is reported as unsupported offline, with the operators seen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pragma_kernels.offline.pointwise import PointwiseUnsupported, build_expression
+from pragma_kernels.problems import import_module
+
+REDUCTIONS = {
+    "aten.sum.dim_IntList": "sum",
+    "aten.mean.dim": "mean",
+    "aten.amax.default": "max",
+    "aten.amin.default": "min",
+    "aten.argmax.default": "argmax",
+    "aten.argmin.default": "argmin",
+    "aten.max.dim": "max",  # (values, indices): the values are the output
+    "aten.min.dim": "min",
+}
+SOFTMAXES = {"aten._softmax.default": "softmax", "aten._log_softmax.default": "log_softmax"}
+
+
+@dataclass
+class OpCall:
+    name: str
+    args: list
+    kwargs: dict
+    inputs: list[int]  # ids of tensor arguments
+    output: int | None  # id of the tensor result
+
+
+@dataclass
+class Recognised:
+    family: str  # "pointwise" | "reduction" | "softmax" | "unsupported"
+    why: str = ""  # unsupported: what was seen
+    ops: list[str] = field(default_factory=list)
+    # pointwise
+    expression: object | None = None  # pointwise.Expression
+    inputs: int = 1
+    # reduction / softmax
+    kind: str = ""  # sum, mean, max, min, argmax, argmin, softmax, log_softmax
+    dim: int = -1
+    keepdim: bool = False
+    shape: tuple[int, ...] = ()
+
+
+def record(problem: Path, size: str | None) -> tuple[list[OpCall], list[int], int | None, list]:
+    """Run the reference once: its operator calls, input ids, output id, the inputs."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    module = import_module(problem, size)
+    model = module.Model(*module.get_init_inputs())
+    inputs = module.get_inputs()
+    calls: list[OpCall] = []
+    alive: list = []  # results stay referenced, so no id is reused while recording
+
+    class Recorder(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            result = func(*args, **kwargs)
+            tensors = [id(a) for a in args if isinstance(a, torch.Tensor)]
+            first = result[0] if isinstance(result, tuple) and result else result
+            output = id(first) if isinstance(first, torch.Tensor) else None
+            calls.append(OpCall(str(func), list(args), kwargs, tensors, output))
+            alive.append(result)
+            return result
+
+    with torch.no_grad(), Recorder():
+        out = model(*inputs)
+    output = id(out) if isinstance(out, torch.Tensor) else None
+    return calls, [id(x) for x in inputs], output, inputs
+
+
+def recognise(problem: Path, size: str | None = None) -> Recognised:
+    import torch
+
+    calls, input_ids, output_id, inputs = record(problem, size)
+    names = [c.name for c in calls]
+    tensors = [x for x in inputs if isinstance(x, torch.Tensor)]
+    if output_id is None or len(tensors) != len(inputs) or not calls:
+        return Recognised("unsupported", "the reference does not map tensors to one tensor", names)
+    if any(not x.is_floating_point() for x in tensors):
+        return Recognised("unsupported", "non-floating inputs", names)
+    if len(calls) == 1 and calls[0].inputs == input_ids[:1] and calls[0].output == output_id:
+        call = calls[0]
+        if call.name in REDUCTIONS and len(input_ids) == 1:
+            return _reduction(call, tensors[0], names)
+        if call.name in SOFTMAXES and len(input_ids) == 1:
+            dim = call.args[1] % tensors[0].dim()
+            if dim != tensors[0].dim() - 1:
+                return Recognised(
+                    "unsupported", "softmax over a dimension other than the last", names
+                )
+            return Recognised(
+                "softmax",
+                ops=names,
+                kind=SOFTMAXES[call.name],
+                dim=dim,
+                shape=tuple(tensors[0].shape),
+            )
+    shapes = {tuple(x.shape) for x in tensors}
+    if len(shapes) != 1:
+        return Recognised("unsupported", "inputs of different shapes", names)
+    try:
+        expression = build_expression(calls, input_ids, output_id, next(iter(shapes)))
+    except PointwiseUnsupported as exc:
+        return Recognised("unsupported", str(exc), names)
+    return Recognised(
+        "pointwise",
+        ops=names,
+        expression=expression,
+        inputs=len(input_ids),
+        shape=next(iter(shapes)),
+    )
+
+
+def _reduction(call: OpCall, x, names: list[str]) -> Recognised:
+    kind = REDUCTIONS[call.name]
+    dims = call.args[1] if len(call.args) > 1 else call.kwargs.get("dim")
+    keepdim = call.args[2] if len(call.args) > 2 else call.kwargs.get("keepdim", False)
+    if isinstance(dims, (list, tuple)):
+        if len(dims) != 1:
+            return Recognised("unsupported", "a reduction over several dimensions", names)
+        dims = dims[0]
+    if dims is None:
+        return Recognised("unsupported", "a reduction over all elements", names)
+    return Recognised(
+        "reduction",
+        ops=names,
+        kind=kind,
+        dim=dims % x.dim(),
+        keepdim=bool(keepdim),
+        shape=tuple(x.shape),
+    )
