@@ -26,6 +26,8 @@ from pragma_kernels.evaluate import DEFAULT_TOLERANCE
 from pragma_kernels.hardware import detect_cpu, detect_gpu
 from pragma_kernels.llm import LLM, Budget, LLMSettings, ReplyCache
 from pragma_kernels.loop import LoopContext, LoopOptions, OptimizationLoop
+from pragma_kernels.offline.coder import OfflineCoder
+from pragma_kernels.offline.recognise import recognise
 from pragma_kernels.problems import load_problem
 from pragma_kernels.runtime.cpp_flags import ALLOWED_FLAGS
 from pragma_kernels.targets import Target
@@ -124,17 +126,28 @@ def optimize(
     path = Path(problem)
     loaded = load_problem(path, size)
     resolved = Target.resolve(target)
-    llm = llm or llm_settings_from_env()
-    if llm is None:
-        raise PragmaError(
-            "no LLM configured. Fix: pass --model (and --base-url for an OpenAI-compatible "
-            "endpoint, --provider anthropic for Claude), or set PRAGMA_LLM_MODEL"
-        )
     folder = Path(run_dir or Path("runs") / f"{loaded.name}-{resolved.kind}-{mode}")
-    budget = Budget(max_tokens=max_tokens, max_usd=max_usd)
-    cache = ReplyCache(folder / "llm-cache")  # a resumed run replays what it already paid for
-    coder = LLM(llm, cache, budget)
-    conductor_llm = LLM(conductor or llm, cache, budget) if mode != "single" else None
+    if mode == "offline":
+        recognised = recognise(path, "tiny" if "tiny" in loaded.sizes else size)
+        if recognised.family == "unsupported":
+            why = f"unsupported offline: {recognised.why} (operators: {', '.join(recognised.ops)})"
+            return OptimizeResult(None, [], why, folder)
+        coder, conductor_llm = OfflineCoder(recognised, resolved.kind), None
+        coder_model = conductor_model = "offline (no LLM)"
+    else:
+        llm = llm or llm_settings_from_env()
+        if llm is None:
+            raise PragmaError(
+                "no LLM configured. Fix: pass --model (and --base-url for an OpenAI-compatible "
+                "endpoint, --provider anthropic for Claude), set PRAGMA_LLM_MODEL, or run "
+                "--mode offline (templates, no LLM)"
+            )
+        budget = Budget(max_tokens=max_tokens, max_usd=max_usd)
+        cache = ReplyCache(folder / "llm-cache")  # a resumed run replays paid-for calls
+        coder = LLM(llm, cache, budget)
+        conductor_llm = LLM(conductor or llm, cache, budget) if mode != "single" else None
+        coder_model = llm.model
+        conductor_model = (conductor or llm).model if mode != "single" else ""
     context = LoopContext(
         problem=prompts.ProblemView(loaded.name, loaded.category, resolved.kind, path.read_text()),
         backend=backend_text(resolved, dtype),
@@ -152,8 +165,8 @@ def optimize(
         mode=mode,
         attempts=attempts,
         baseline=baseline,
-        coder_model=llm.model,
-        conductor_model=(conductor or llm).model if mode != "single" else "",
+        coder_model=coder_model,
+        conductor_model=conductor_model,
     )
     result = loop.run(settings, on_attempt)
     return OptimizeResult(result.best, result.attempts, result.stopped, folder, result.usage)

@@ -495,7 +495,11 @@ def optimize(
     problem: ProblemArg,
     target: TargetOpt = None,
     mode: Annotated[
-        str, typer.Option(help="pragma (full), no-profile, or single (one LLM, no Conductor)")
+        str,
+        typer.Option(
+            help="pragma (full), no-profile, single (one LLM, no Conductor), or offline "
+            "(no LLM: templates steered by the rule diagnosis)"
+        ),
     ] = "pragma",
     model: Annotated[str | None, typer.Option(help="LLM model (or PRAGMA_LLM_MODEL)")] = None,
     base_url: Annotated[
@@ -596,6 +600,8 @@ def optimize(
     if result.best is None:
         console.print(f"No correct kernel. Attempts and trace: {result.run_dir}")
         raise typer.Exit(EXIT_FAILED)
+    if mode == "offline":
+        console.print("[yellow]offline mode: kernels from templates, no LLM was used[/yellow]")
     console.print(
         f"Best: attempt {result.best.number}, {result.speedup or 0:.2f}x vs eager -> "
         f"{result.run_dir / 'best.py'} (trace: {result.run_dir / 'trace.md'})"

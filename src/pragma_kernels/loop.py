@@ -3,7 +3,8 @@
 Modes share the machinery: `pragma` (full: profile, diagnosis and the Conductor),
 `no-profile` (N-PRAGMA: the Conductor sees correctness and time only), `single`
 (no Conductor: the Coder sees its errors and time, KernelBench multi-turn
-style). Every attempt is persisted when it ends (agents/records.py); a run
+style), `offline` (no LLM: templates chosen by the rule diagnosis,
+offline/coder.py). Every attempt is persisted when it ends (agents/records.py); a run
 resumes after its last persisted attempt. The historical best (code + profile)
 is kept and shown to the Conductor; a spent LLM budget or a failing provider
 stops the run cleanly with the best so far.
@@ -25,10 +26,15 @@ from pragma_kernels.diagnosis.compare import Attempt, compare
 from pragma_kernels.diagnosis.model import Diagnosis
 from pragma_kernels.errors import PragmaError
 from pragma_kernels.llm import LLM, BudgetExhausted, LLMError, Message, Reply
+from pragma_kernels.offline.coder import OfflineCoder
 from pragma_kernels.profilers.schema import Profile
 from pragma_kernels.verdict import Verdict, VerdictKind, failure
 
-MODES = ("pragma", "no-profile", "single")
+MODES = ("pragma", "no-profile", "single", "offline")
+
+
+class StopRun(Exception):
+    """The Coder has nothing more to try (the offline agent out of variants)."""
 
 
 @dataclass(frozen=True)
@@ -91,14 +97,14 @@ class OptimizationLoop:
         self,
         context: LoopContext,
         evaluator: Evaluator,
-        coder: LLM,
+        coder: LLM | OfflineCoder,
         conductor: LLM | None,
         options: LoopOptions,
         run_dir: RunDir,
     ):
         if options.mode not in MODES:
             raise PragmaError(f"unknown mode {options.mode!r}. Fix: use one of {', '.join(MODES)}")
-        if options.mode != "single" and conductor is None:
+        if options.mode in ("pragma", "no-profile") and conductor is None:
             raise PragmaError(f"mode {options.mode!r} needs a Conductor LLM")
         self.context, self.evaluator, self.options, self.run_dir = (
             context,
@@ -122,7 +128,7 @@ class OptimizationLoop:
         while stopped is None:
             try:
                 record = self._attempt(len(self.records) + 1)
-            except (BudgetExhausted, LLMError) as exc:
+            except (BudgetExhausted, LLMError, StopRun) as exc:
                 stopped = f"stopped: {exc}"
                 break
             self.records.append(record)
@@ -176,8 +182,15 @@ class OptimizationLoop:
 
     def _attempt(self, number: int) -> AttemptRecord:
         usage = Usage()
-        coder_prompt = self._coder_prompt()
-        reply = self._chat(self.coder, coder_prompt, usage)
+        if isinstance(self.coder, OfflineCoder):
+            proposal = self.coder.propose(self.records)
+            if proposal is None:
+                raise StopRun("offline agent: every template variant has been tried")
+            coder_prompt, source = proposal
+            reply = Reply(text=f"```python\n{source}```")
+        else:
+            coder_prompt = self._coder_prompt()
+            reply = self._chat(self.coder, coder_prompt, usage)
         code = extract_candidate(reply.text)
         record = AttemptRecord(
             number=number,
@@ -190,8 +203,15 @@ class OptimizationLoop:
         )
         if code is not None:
             self._evaluate(record)
-        if self.options.mode != "single" and self.conductor is not None:
+        if self.options.mode in ("pragma", "no-profile") and self.conductor is not None:
             self._conduct(record, usage)
+        elif self.options.mode == "offline" and record.diagnosis is not None:
+            diagnosis = record.diagnosis
+            record.advice = ConductorAdvice(
+                bottleneck=f"{diagnosis.bottleneck.value} (rule diagnosis, no LLM)",
+                evidence=[e.render() for e in diagnosis.evidence],
+                actions=diagnosis.hints,
+            )
         return record
 
     def _evaluate(self, record: AttemptRecord) -> None:
@@ -207,7 +227,7 @@ class OptimizationLoop:
             timed.baseline_ms,
         )
         record.timing_method = timed.method
-        if self.options.mode == "pragma":
+        if self.options.mode in ("pragma", "offline"):
             asked = (
                 self.records[-1].advice.extra_metrics
                 if self.records and self.records[-1].advice

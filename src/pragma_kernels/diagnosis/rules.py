@@ -201,7 +201,7 @@ MIN_SIMULATED_INSTRUCTIONS = 1e6  # below this, cold misses and loop exits skew 
 def _rate_weight(s: Signals) -> float:
     """Trust in cachegrind's rates: a tiny simulated run is dominated by cold-start effects."""
     instructions = s.read("Ir")
-    return 1.0 if instructions is None or instructions.value >= MIN_SIMULATED_INSTRUCTIONS else 0.6
+    return 1.0 if instructions is None or instructions.value >= MIN_SIMULATED_INSTRUCTIONS else 0.3
 
 
 def single_threaded(s: Signals, context: dict) -> Candidate | None:
