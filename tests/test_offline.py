@@ -1,0 +1,64 @@
+"""The offline agent (no LLM): recognition, templates, and `optimize --mode offline` on every
+shipped example on the CPU (tiny sizes, so CI runs them all)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from pragma_kernels import optimize
+from pragma_kernels.offline.recognise import recognise
+from pragma_kernels.offline.templates import CPU_VARIANTS, generate
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "examples" / "problems").glob("*.py"))
+SUPPORTED = {
+    "relu": "pointwise",
+    "gelu": "pointwise",
+    "softsign": "pointwise",
+    "swish": "pointwise",
+    "softmax": "softmax",
+    "sum_reduction_dim": "reduction",
+    "argmax_dim": "reduction",
+    "max_reduction_dim": "reduction",
+}
+
+
+@pytest.mark.parametrize("problem", EXAMPLES, ids=lambda p: p.stem)
+def test_recognised_family(problem):
+    recognised = recognise(problem, "tiny")
+    assert recognised.family == SUPPORTED.get(problem.stem, "unsupported"), recognised.why
+    if recognised.family == "unsupported":
+        assert recognised.why and recognised.ops
+
+
+def test_pointwise_chain_with_scalars_and_two_inputs(tmp_path):
+    problem = tmp_path / "chain.py"
+    problem.write_text(
+        "import torch\nimport torch.nn as nn\n\n\nclass Model(nn.Module):\n"
+        "    def forward(self, a, b):\n"
+        "        return torch.clamp(torch.tanh(a) * 2.5 - b / 3, -1.0, 1.5) + torch.exp(-b)\n\n\n"
+        "def get_inputs():\n    return [torch.randn(7, 33), torch.randn(7, 33)]\n\n\n"
+        "def get_init_inputs():\n    return []\n"
+    )
+    recognised = recognise(problem)
+    assert recognised.family == "pointwise" and recognised.inputs == 2
+    namespace: dict = {}
+    exec(compile(generate(recognised, "cpu", CPU_VARIANTS[0]), "candidate", "exec"), namespace)
+    a, b = torch.randn(7, 33), torch.randn(7, 33)
+    expected = torch.clamp(torch.tanh(a) * 2.5 - b / 3, -1.0, 1.5) + torch.exp(-b)
+    torch.testing.assert_close(namespace["ModelNew"]()(a, b), expected)
+
+
+@pytest.mark.parametrize("problem", EXAMPLES, ids=lambda p: p.stem)
+def test_optimize_offline_runs_every_example_to_completion(problem, tmp_path):
+    result = optimize(problem, target="cpu", mode="offline", size="tiny", run_dir=tmp_path / "run")
+    if problem.stem not in SUPPORTED:
+        assert result.best is None and result.stopped.startswith("unsupported offline")
+        return
+    assert result.best is not None and result.best.verdict.ok, result.stopped
+    assert len(result.attempts) == len(CPU_VARIANTS)  # every variant, then a clean stop
+    assert "every template variant has been tried" in result.stopped
+    assert (tmp_path / "run" / "best.py").read_text() == result.best_source
