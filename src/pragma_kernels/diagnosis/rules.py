@@ -195,7 +195,7 @@ GPU_RULES: tuple[Rule, ...] = (
 # -- CPU rules -------------------------------------------------------------------------------
 
 
-MIN_SIMULATED_INSTRUCTIONS = 1e6  # below this, cold misses and loop exits skew the rates
+MIN_SIMULATED_INSTRUCTIONS = 1e5  # below this, cold misses and loop exits skew the rates
 
 
 def _rate_weight(s: Signals) -> float:
@@ -212,8 +212,8 @@ def single_threaded(s: Signals, context: dict) -> Candidate | None:
         return None
     source = context.get("source") or ""
     parallel = any(word in source for word in ("omp", "std::thread", "parallel_for"))
-    if parallel:
-        return found(B.SINGLE_THREADED, 0.3, evidence(scaling, "< 1.25x (parallel code)"))
+    if parallel:  # memory-bound, imbalanced or a loaded machine: not single-threaded
+        return None
     score = 0.85 if source else 0.7
     return found(B.SINGLE_THREADED, score, evidence(scaling, "< 1.25x from 1 to N threads"))
 
@@ -234,33 +234,42 @@ def branch_mispredict(s: Signals, context: dict) -> Candidate | None:
     if topdown and topdown.value > 15:
         return found(B.BRANCH_MISPREDICT, 0.9, evidence(topdown, "> 15 % of slots"))
     rate = s.read("branch_mispredict_rate")
-    if rate and rate.value > 0.05:
+    if rate and rate.value > 0.1:
         score = 0.85 * _rate_weight(s)
-        return found(B.BRANCH_MISPREDICT, score, evidence(rate, "> 5 % of branches"))
+        return found(B.BRANCH_MISPREDICT, score, evidence(rate, "> 10 % of branches"))
     return None
 
 
 def cache_misses(s: Signals, context: dict) -> Candidate | None:
+    """Non-matmul: L1 misses far beyond one per line of the tensors (re-fetching evicted
+    data); matmul-like (FLOPs counted): L1 misses that blocking would remove."""
     d1, ll = s.read("D1_miss_rate"), s.read("LL_miss_rate")
-    matmul_like = s.read("arithmetic_intensity")
+    excess = s.read("D1_misses_per_footprint_line")
+    intensity = s.read("arithmetic_intensity")
     weight = _rate_weight(s)
-    if d1 and d1.value > 0.1:
-        if matmul_like and matmul_like.value > 1:
+    if intensity and intensity.value > 4:
+        if d1 and d1.value > 0.01:
             return found(
                 B.POOR_DATA_REUSE,
                 0.8 * weight,
-                evidence(d1, "> 10 % of accesses"),
-                evidence(matmul_like, "> 1 FLOP/byte: the data could be reused"),
+                evidence(d1, "> 1 % of accesses on a matmul-like operator"),
+                evidence(intensity, "> 4 FLOP/byte: each value could be reused"),
             )
-        return found(B.CACHE_MISS_BOUND, 0.75 * weight, evidence(d1, "> 10 % of accesses"))
-    if ll and ll.value > 0.02:
-        return found(B.CACHE_MISS_BOUND, 0.65 * weight, evidence(ll, "> 2 % of accesses"))
+        return None
+    if excess is not None:
+        if excess.value > 4:
+            return found(
+                B.CACHE_MISS_BOUND,
+                0.8 * weight,
+                evidence(excess, "> 4 L1 misses per line of the tensors"),
+            )
+    elif d1 and d1.value > 0.1:
+        return found(B.CACHE_MISS_BOUND, 0.65 * weight, evidence(d1, "> 10 % of accesses"))
     backend = s.read("topdown-be-bound")
     if backend and backend.value > 40:
         return found(B.CACHE_MISS_BOUND, 0.6, evidence(backend, "> 40 % of slots"))
-    roof = s.read("roofline_fraction")
-    if roof and roof.value >= 0.6 and not matmul_like:
-        return found(B.CACHE_MISS_BOUND, 0.5, evidence(roof, ">= 0.6 of copy bandwidth"))
+    if ll and ll.value > 0.02 and excess is None:
+        return found(B.CACHE_MISS_BOUND, 0.5 * weight, evidence(ll, "> 2 % of accesses"))
     return None
 
 

@@ -275,9 +275,38 @@ def profile_calls(
         failed = next((r for r in runs if isinstance(r, str)), None)
         if failed:
             return [], [Unavailable(what="cachegrind", why=failed, source=SOURCE)]
-    return per_kernel(runs[0], runs[1], exported), [
+    kernels = per_kernel(runs[0], runs[1], exported)
+    add_footprint(kernels, calls)
+    return kernels, [
         Unavailable(what="AVX-512 under cachegrind", why=NO_AVX512_NOTE, source=SOURCE)
     ]
+
+
+def add_footprint(kernels: list[KernelProfile], calls: list[RecordedCall]) -> None:
+    """Each kernel's tensor footprint in the replay, and its L1 misses per footprint line:
+    ~1 means each line was fetched once (compulsory misses only); far more means the
+    kernel re-fetches evicted data (strided walks, no blocking)."""
+    import torch
+
+    footprint: dict[str, int] = {}
+    for call in calls:
+        size = sum(a.numel() * a.element_size() for a in call.args if isinstance(a, torch.Tensor))
+        footprint[call.function.name] = footprint.get(call.function.name, 0) + size
+    for kernel in kernels:
+        size = footprint.get(kernel.name)
+        counts = {m.name: m.value for m in kernel.metrics}
+        if not size:
+            continue
+        misses = counts.get("D1mr", 0) + counts.get("D1mw", 0)
+        kernel.metrics += [
+            Metric(name="replay_footprint_bytes", value=size, unit="bytes", source=SOURCE),
+            Metric(
+                name="D1_misses_per_footprint_line",
+                value=misses / (size / 64),
+                unit="ratio",
+                source=SOURCE,
+            ),
+        ]
 
 
 def _cachegrind(directory: Path, arguments: list[str]) -> CachegrindCounts | str:
