@@ -168,3 +168,21 @@ def test_each_cpu_rule(kernel, whole, expected):
     diagnosis = diagnose(cpu(*kernel, whole=whole))
     assert diagnosis.bottleneck == expected and not diagnosis.counters
     assert any("omp" in h or "loop" in h or "branch" in h or "code" in h for h in diagnosis.hints)
+
+
+def test_labelled_cpu_suite_profiles_are_diagnosed_and_twins_are_not():
+    """Real profiles of the labelled CPU suite (benchmarks/diagnosis, recorded on the CI VM):
+    the planted bottleneck is named, the fixed twin does not get the same label."""
+    import tomllib
+
+    cases = tomllib.loads((ROOT / "benchmarks" / "diagnosis" / "cases_cpu.toml").read_text())
+    hits, clean = [], []
+    for case in cases["case"]:
+        for which in ("planted", "fixed"):
+            profile = load(f"cpu/{case['name']}_{which}.json")
+            source = (ROOT / case[which]).read_text()
+            label = diagnose(profile, None, source).bottleneck.value
+            (hits if which == "planted" else clean).append(
+                label == case["label"] if which == "planted" else label != case["label"]
+            )
+    assert sum(hits) >= 0.9 * len(hits) and all(clean)

@@ -211,7 +211,9 @@ def single_threaded(s: Signals, context: dict) -> Candidate | None:
     if not scaling or scaling.value >= 1.25:
         return None
     source = context.get("source") or ""
-    parallel = any(word in source for word in ("omp", "std::thread", "parallel_for"))
+    parallel = any(
+        word in source for word in ("omp parallel", "omp for", "omp task", "std::thread")
+    )
     if parallel:  # memory-bound, imbalanced or a loaded machine: not single-threaded
         return None
     score = 0.85 if source else 0.7
