@@ -46,6 +46,23 @@ GPU_VARIANTS = (
 )
 
 
+def _as_outer_r_inner(dim: int, prepare: str) -> str:
+    """Generated forward lines viewing the input as [outer, R, inner] around `dim`, with an
+    output shaped like the input but 1 along `dim` (its dtype and device set by the caller)."""
+    return f"""        x = {prepare}
+        dim = {dim}
+        outer = 1
+        for size in x.shape[:dim]:
+            outer *= size
+        inner = 1
+        for size in x.shape[dim + 1 :]:
+            inner *= size
+        R = x.shape[dim]
+        shape = list(x.shape)
+        shape[dim] = 1
+"""
+
+
 def _model_new(forward_body: str) -> str:
     return f"""
 
@@ -158,18 +175,9 @@ extern "C" void reduce(const float* __restrict__ x, {out_type}* __restrict__ out
 }}
 """
     dtype = "torch.int64" if arg else "torch.float32"
-    body = f"""        x = inputs[0].contiguous().float()
-        dim = {problem.dim}
-        outer = 1
-        for size in x.shape[:dim]:
-            outer *= size
-        inner = 1
-        for size in x.shape[dim + 1 :]:
-            inner *= size
-        shape = list(x.shape)
-        shape[dim] = 1
+    body = _as_outer_r_inner(problem.dim, "inputs[0].contiguous().float()") + f"""\
         out = torch.empty(shape, dtype={dtype})
-        lib.reduce(x, out, outer, x.shape[dim], inner)
+        lib.reduce(x, out, outer, R, inner)
         return out if {problem.keepdim} else out.squeeze(dim)"""
     return _cpp_module(source, variant, f"{problem.kind} over dim {problem.dim}", body)
 
@@ -310,17 +318,7 @@ def _reduce_strided(x_ptr, out_ptr, R, inner, BLOCK: tl.constexpr):
     tl.store(out_ptr + o * inner + i, {lanes}, mask=mask)
 """
     dtype = "torch.int64" if arg else "x.dtype"
-    body = f"""        x = inputs[0].contiguous()
-        dim = {problem.dim}
-        outer = 1
-        for size in x.shape[:dim]:
-            outer *= size
-        inner = 1
-        for size in x.shape[dim + 1 :]:
-            inner *= size
-        R = x.shape[dim]
-        shape = list(x.shape)
-        shape[dim] = 1
+    body = _as_outer_r_inner(problem.dim, "inputs[0].contiguous()") + f"""\
         out = torch.empty(shape, device=x.device, dtype={dtype})
         if out.numel() and inner == 1:
             block = min({variant.block}, triton.next_power_of_2(R))
