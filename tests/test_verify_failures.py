@@ -171,3 +171,47 @@ def test_resident_memory_watchdog_kills_a_worker_past_the_limit():
     )
     assert _watch(hog, Limits(timeout_s=20, memory_mb=100)) == "memory"
     assert hog.returncode is not None
+
+
+def test_worker_dies_when_its_parent_is_killed(tmp_path):
+    """A killed tool (Ctrl-C twice, an outer timeout) must not leave a runaway candidate."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pid_file = tmp_path / "worker.pid"
+    candidate = tmp_path / "hang.py"
+    candidate.write_text(
+        f"import os\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\nwhile True:\n    pass\n"
+    )
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from pragma_kernels.evaluate import verify, VerifyOptions;"
+            "from pragma_kernels.isolation import Limits;"
+            "from pragma_kernels.targets import Target;"
+            f"verify({str(PROBLEM)!r}, {str(candidate)!r}, Target.cpu(),"
+            " VerifyOptions(limits=Limits(timeout_s=600)))",
+        ]
+    )
+    deadline = time.monotonic() + 60
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline, "the worker never started"
+        time.sleep(0.1)
+    worker = int(pid_file.read_text())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        if Path(f"/proc/{worker}/stat").read_text().split()[2] == "Z":
+            return  # exited, waiting to be reaped by init
+        time.sleep(0.1)
+    os.kill(worker, signal.SIGKILL)
+    pytest.fail("the worker outlived its killed parent")

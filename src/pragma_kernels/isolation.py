@@ -8,6 +8,7 @@ reported.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import resource
@@ -37,13 +38,27 @@ class Limits:
         return int(physical * 0.75)
 
 
+PR_SET_PDEATHSIG = 1
+
+
 def _limit_memory(limit: int | None):
     def apply() -> None:
         if limit is not None:
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        _die_with_parent()
 
     return apply
+
+
+def _die_with_parent() -> None:
+    """The worker runs in its own session (so a timeout kills its whole group); if the
+    parent is killed before it can do that, the kernel kills the worker (Linux)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the watchdog's timeout still applies
+        pass
 
 
 def _signal_name(number: int) -> str:
