@@ -34,7 +34,12 @@ def test_malformed_files_get_one_clear_error_naming_file_and_fix(name, problem, 
 
 def test_directory_load_reports_bad_files_without_stopping():
     problems, errors = load_problems(FIXTURES)
-    assert {p.name for p in problems} == {"tiny_relu", "model_raises", "non_tensor_output"}
+    assert {p.name for p in problems} == {
+        "tiny_relu",
+        "relu_1m",
+        "model_raises",
+        "non_tensor_output",
+    }
     assert sorted(Path(e.path).name for e in errors) == [
         "import_fails.py",
         "no_get_inputs.py",
