@@ -5,7 +5,7 @@ output row (16 KiB) is updated once per (input channel, tap) with a vectorised, 
 axpy. Every FMA loads x, loads out and stores out (3 memory operations per FMA), and x[b]
 (1 MiB) is streamed again for each of the 128 output channels. The access pattern is
 friendly and the loops are vectorised and threaded; what is missing is reuse. The twin
-(reuse_conv1d_untiled_fixed.py) is examples/solutions/cpu/conv1d.py: an 8 output channels x
+(the fixed twin) is examples/solutions/cpu/conv1d.py: an 8 output channels x
 32 positions tile of accumulators stays in registers, each loaded x vector feeds 8 FMAs and
 out is written once. Same threads (OpenMP over a 2-D grid), same flags.
 """

@@ -4,7 +4,7 @@
 examples/solutions/cpu/conv1d.py (8 output channels x 32 positions of accumulators per
 tile), built without OpenMP threading. The loops are vectorised (-fopenmp-simd keeps the
 source's SIMD hint and starts no threads), but the whole operator runs on one core while the
-others idle. The twin (st_conv1d_serial_fixed.py) is the same source with an OpenMP
+others idle. The twin (examples/solutions/cpu/conv1d.py) is the same source with an OpenMP
 parallel-for (collapse 2) over the (batch, position tile) grid, built with -fopenmp.
 """
 
