@@ -92,9 +92,11 @@ def main() -> None:
     parser.add_argument("--profiles", type=Path, help="read saved profiles instead of profiling")
     parser.add_argument("--no-ncu", action="store_true", help="GPU: counter-free fallback only")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("names", nargs="*", help="cases to run (default: all)")
     args = parser.parse_args()
     cases_file = args.cases or ROOT / "benchmarks" / "diagnosis" / f"cases_{args.target}.toml"
     cases = tomllib.loads(cases_file.read_text())["case"]
+    cases = [case for case in cases if not args.names or case["name"] in args.names]
     runner = Runner(args)
     source = (
         f"saved profiles in {args.profiles}"
