@@ -91,3 +91,34 @@ def test_advice_from_fenced_json_bare_json_and_prose():
     assert bare.bottleneck == "memory" and bare.evidence == ['{"dram": 91}']
     prose = parse_advice("Use a bigger BLOCK and fuse the two passes.")
     assert not prose.structured and prose.actions == ["Use a bigger BLOCK and fuse the two passes."]
+
+
+def test_conductor_prompt_explains_the_timing_and_fits_the_target():
+    # Hand-answered run (benchmarks/results/hand_answered_rms_norm_cpu.md): the ms figure and
+    # the profile's time_ms disagreed 13x unexplained, eager moved 2.8-4.1 ms between attempts,
+    # and "try X and keep whichever is faster" reached a writer that cannot measure.
+    cpu = ProblemView("rms_norm", "normalization", "cpu", "class Model(nn.Module): ...")
+    timed = AttemptView(2, "code", "correct, 3.46x vs eager (0.8211 ms)", profile="p")
+    text = prompts.conductor(cpu, "EPYC", timed, None, MEANINGS)
+    assert "CPU performance engineer" in text and "num_warps" not in text
+    assert "median time" in text and "time_ms disagrees" in text
+    assert "cannot build, run or time" in text and "perf event names" in text
+    failed = AttemptView(2, "code", "failed: compile_error", verdict_detail="Likely cause: x")
+    assert "median time" not in prompts.conductor(cpu, "EPYC", failed, None, MEANINGS)
+    gpu = prompts.conductor(PROBLEM, "H200", CURRENT, BEST, MEANINGS)
+    assert "GPU performance engineer" in gpu and "num_warps" in gpu and "Nsight Compute" in gpu
+    no_profile = prompts.conductor(cpu, "EPYC", timed, None, MEANINGS, profiles=False)
+    assert "median time" in no_profile and "time_ms disagrees" not in no_profile
+
+
+def test_cpu_rules_say_how_to_keep_the_replay_building_with_avx512_intrinsics():
+    rules = prompts.backend_rules(
+        "cpu",
+        dtype="float32",
+        tolerance=0.01,
+        cpu_model="EPYC",
+        threads=2,
+        simd="avx512f",
+        allowed_flags=ALLOWED_FLAGS,
+    )
+    assert "#ifdef __AVX512F__" in rules and "-mno-avx512f" in rules
