@@ -116,6 +116,39 @@ def test_each_gpu_rule(kernel, whole, expected):
     assert diagnose(gpu(kernel, dict(whole)), 132).bottleneck == expected
 
 
+SECTORS = "l1tex__average_t_sectors_per_request_pipe_lsu_mem_global_op_ld.ratio"
+
+
+@pytest.mark.parametrize(
+    ("kernel", "expected"),
+    [
+        # 16 sectors at the DRAM roof: 128-bit vector loads, coalesced (H200 softmax case)
+        ({SECTORS: 16, DRAM: 86.0, "launch__grid_size": 4096}, B.MEMORY_BANDWIDTH),
+        # 16 sectors far below the roof: scattered scalar loads are the likely reading
+        ({SECTORS: 16, DRAM: 14.0, "launch__grid_size": 4096}, B.UNCOALESCED_ACCESS),
+        # idle lanes make a kernel look compute-bound; the divergence is the cause
+        (
+            {
+                "sm__throughput.avg.pct_of_peak_sustained_elapsed": 94.0,
+                DRAM: 9.0,
+                "smsp__thread_inst_executed_per_inst_executed.ratio": 12.0,
+                "launch__grid_size": 4096,
+            },
+            B.WARP_DIVERGENCE,
+        ),
+    ],
+)
+def test_sectors_per_request_and_divergence_need_their_context(kernel, expected):
+    assert diagnose(gpu(kernel), 132).bottleneck == expected
+
+
+def test_compute_bound_asks_for_the_lane_activity_that_would_show_divergence():
+    kernel = {"sm__throughput.avg.pct_of_peak_sustained_elapsed": 94.0, DRAM: 9.0}
+    diagnosis = diagnose(gpu({**kernel, "launch__grid_size": 4096}), 132)
+    assert diagnosis.bottleneck == B.COMPUTE
+    assert "smsp__thread_inst_executed_per_inst_executed.ratio" in diagnosis.extra_metrics
+
+
 def test_fallback_profile_lowers_confidence_and_source_shows_missing_tl_dot():
     whole = {"compute_roofline_fraction": 0.02, "dram_roofline_fraction": 0.1}
     tensor = "sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active"

@@ -105,7 +105,10 @@ CONFIRMING_METRICS: dict[B, tuple[str, ...]] = {
         "l1tex__data_pipe_lsu_wavefronts_mem_shared.sum",
     ),
     B.WARP_DIVERGENCE: ("smsp__thread_inst_executed_per_inst_executed.ratio",),
-    B.COMPUTE: ("smsp__issue_active.avg.pct_of_peak_sustained_active",),
+    B.COMPUTE: (  # busy issue slots, or slots wasted on idle lanes
+        "smsp__issue_active.avg.pct_of_peak_sustained_active",
+        "smsp__thread_inst_executed_per_inst_executed.ratio",
+    ),
     B.TENSOR_CORES_UNUSED: (
         "sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active",
     ),

@@ -20,6 +20,10 @@ from pragma_kernels.profilers.schema import Profile
 
 NO_CLEAR_SCORE = 0.3  # below this no class is claimed
 DEFAULT_SMS = 132  # H100/H200, when no spec is given
+SECTORS_PER_LOAD = "l1tex__average_t_sectors_per_request_pipe_lsu_mem_global_op_ld.ratio"
+# A warp's coalesced load touches 4 sectors (fp32), 8 (64-bit) or 16 (128-bit vector
+# loads, which Triton emits for contiguous blocks): up to 16 is coalesced for some width.
+MAX_VECTOR_SECTORS = 16
 
 Rule = Callable[[Signals, dict], Candidate | None]
 
@@ -117,16 +121,26 @@ def memory_bandwidth(s: Signals, context: dict) -> Candidate | None:
     pct, reading = dram
     ratio = s.traffic_ratio()
     score = 0.6 + (pct - 60) / 100  # 0.6 at 60 %, 0.9 at 90 %
-    if ratio is not None and ratio > 1.8 and not s.read("compute_roofline_fraction"):
-        score -= 0.3  # at the roof, but moving far more than the operator needs
+    sectors = s.read(SECTORS_PER_LOAD)
+    scattered = sectors is None or sectors.value > MAX_VECTOR_SECTORS
+    if ratio and ratio > 1.8 and scattered and not s.read("compute_roofline_fraction"):
+        score -= 0.3  # at the roof, but the excess traffic may be wasted sectors
     return found(B.MEMORY_BANDWIDTH, score, evidence(reading, ">= 60 % of peak DRAM bandwidth"))
 
 
 def uncoalesced(s: Signals, context: dict) -> Candidate | None:
-    sectors = s.read("l1tex__average_t_sectors_per_request_pipe_lsu_mem_global_op_ld.ratio")
+    sectors = s.read(SECTORS_PER_LOAD)
     if sectors:
-        if sectors.value > 8:
-            return found(B.UNCOALESCED_ACCESS, 0.9, evidence(sectors, "> 8 sectors per request"))
+        if sectors.value > MAX_VECTOR_SECTORS:
+            return found(B.UNCOALESCED_ACCESS, 0.9, evidence(sectors, "> 16 sectors per request"))
+        dram = s.dram_pct()
+        if sectors.value > 4 and dram is not None and dram[0] < 60:
+            # coalesced only if every load is a wide vector load; DRAM well below its peak
+            return found(
+                B.UNCOALESCED_ACCESS,
+                0.7,
+                evidence(sectors, "> 4 sectors per request (fp32 ideal) with DRAM < 60 %"),
+            )
         return None
     ratio = s.traffic_ratio()
     matmul_like = s.read("compute_roofline_fraction")  # tiles re-read through L2 by design
@@ -175,8 +189,8 @@ def bank_conflicts(s: Signals, context: dict) -> Candidate | None:
 
 def divergence(s: Signals, context: dict) -> Candidate | None:
     active = s.read("smsp__thread_inst_executed_per_inst_executed.ratio")
-    if active and active.value < 24:
-        return found(B.WARP_DIVERGENCE, 0.85, evidence(active, "< 24 of 32 lanes active"))
+    if active and active.value < 24:  # a cause: outranks the compute-bound state it produces
+        return found(B.WARP_DIVERGENCE, 0.95, evidence(active, "< 24 of 32 lanes active"))
     return None
 
 
