@@ -7,13 +7,16 @@
     print(result.speedup, result.run_dir / "best.py")
     ModelNew = result.load()
 
+    # or a model class and an inputs factory from your own code
+    result = optimize(MyModel, inputs=make_inputs, init_inputs=[1024], mode="offline")
+
 The CLI's `pragma optimize` is a thin layer over this.
 """
 
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,11 +26,12 @@ from pragma_kernels.agents.records import AttemptRecord, RunDir, RunSettings, Us
 from pragma_kernels.config import llm_settings_from_env
 from pragma_kernels.errors import PragmaError
 from pragma_kernels.evaluate import DEFAULT_TOLERANCE
-from pragma_kernels.hardware import detect_cpu, detect_gpu
+from pragma_kernels.hardware import GpuSpec, detect_cpu, detect_gpu
 from pragma_kernels.llm import LLM, Budget, LLMSettings, ReplyCache
 from pragma_kernels.loop import LoopContext, LoopOptions, OptimizationLoop
 from pragma_kernels.offline.coder import OfflineCoder
 from pragma_kernels.offline.recognise import recognise
+from pragma_kernels.problem_source import problem_source
 from pragma_kernels.problems import load_problem
 from pragma_kernels.runtime.cpp_flags import ALLOWED_FLAGS
 from pragma_kernels.targets import Target
@@ -60,10 +64,10 @@ class OptimizeResult:
         return module.ModelNew
 
 
-def hardware_text(target: Target) -> str:
-    """The hardware facts the Coder and Conductor are told."""
+def hardware_text(target: Target, spec: GpuSpec | None = None) -> str:
+    """The hardware facts the Coder and Conductor are told (`spec`: the detected GPU)."""
     if target.kind == "gpu" and not target.interpreted:
-        spec = detect_gpu()
+        spec = spec or detect_gpu()
         text = (
             f"{spec.name}, {spec.sm_count} SMs, compute capability {spec.compute_capability}, "
             f"L2 {spec.l2_bytes / 2**20:.0f} MiB, {spec.memory_bytes / 2**30:.0f} GiB"
@@ -104,8 +108,10 @@ def backend_text(target: Target, dtype: str) -> str:
 
 
 def optimize(
-    problem: str | Path,
+    problem: str | Path | type,
     *,
+    inputs: Callable[[], Sequence] | None = None,
+    init_inputs: Sequence = (),
     target: str | None = None,
     mode: str = "pragma",
     llm: LLMSettings | None = None,
@@ -119,14 +125,18 @@ def optimize(
     patience: int | None = None,
     max_tokens: int | None = None,
     max_usd: float | None = None,
+    use_ncu: bool = True,
     on_attempt: Callable[[AttemptRecord], None] | None = None,
 ) -> OptimizeResult:
-    """Run the agent loop on a KernelBench-format problem file; resumes `run_dir` if it
-    holds an unfinished run of the same problem, target and mode."""
-    path = Path(problem)
-    loaded = load_problem(path, size)
+    """Run the agent loop on a KernelBench-format problem file, or on an `nn.Module` class
+    with its `inputs` factory (and constructor arguments `init_inputs`), written into the
+    run directory as a problem file. Resumes `run_dir` if it holds an unfinished run of
+    the same problem, target and mode. `use_ncu=False` profiles without Nsight Compute."""
     resolved = Target.resolve(target)
-    folder = Path(run_dir or Path("runs") / f"{loaded.name}-{resolved.kind}-{mode}")
+    path, folder = _problem_file_and_run_dir(
+        problem, inputs, init_inputs, run_dir, f"{resolved.kind}-{mode}"
+    )
+    loaded = load_problem(path, size)
     if mode == "offline":
         recognised = recognise(path, "tiny" if "tiny" in loaded.sizes else size)
         if recognised.family == "unsupported":
@@ -148,14 +158,20 @@ def optimize(
         conductor_llm = LLM(conductor or llm, cache, budget) if mode != "single" else None
         coder_model = llm.model
         conductor_model = (conductor or llm).model if mode != "single" else ""
+    spec = detect_gpu() if resolved.kind == "gpu" and not resolved.interpreted else None
     context = LoopContext(
         problem=prompts.ProblemView(loaded.name, loaded.category, resolved.kind, path.read_text()),
         backend=backend_text(resolved, dtype),
-        hardware=hardware_text(resolved),
+        hardware=hardware_text(resolved, spec),
     )
-    spec = detect_gpu() if resolved.kind == "gpu" and not resolved.interpreted else None
     evaluator = LocalEvaluator(
-        path, resolved, dtype, size, baseline, sm_count=spec.sm_count if spec else None
+        path,
+        resolved,
+        dtype,
+        size,
+        baseline,
+        sm_count=spec.sm_count if spec else None,
+        use_ncu=use_ncu,
     )
     options = LoopOptions(mode, attempts, baseline, target_speedup, patience)
     loop = OptimizationLoop(context, evaluator, coder, conductor_llm, options, RunDir(folder))
@@ -170,3 +186,26 @@ def optimize(
     )
     result = loop.run(settings, on_attempt)
     return OptimizeResult(result.best, result.attempts, result.stopped, folder, result.usage)
+
+
+def _problem_file_and_run_dir(
+    problem: str | Path | type,
+    inputs: Callable[[], Sequence] | None,
+    init_inputs: Sequence,
+    run_dir: str | Path | None,
+    suffix: str,
+) -> tuple[Path, Path]:
+    """The problem file and the run directory; a model class is written into its run dir."""
+    if not isinstance(problem, type):
+        path = Path(problem)
+        return path, Path(run_dir or Path("runs") / f"{path.stem}-{suffix}")
+    if inputs is None:
+        raise PragmaError(
+            f"optimize({problem.__name__}) needs inputs=a function returning the forward's "
+            "arguments (KernelBench's get_inputs)"
+        )
+    source = problem_source(problem, inputs, init_inputs)
+    folder = Path(run_dir or Path("runs") / f"{problem.__name__}-{suffix}")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "problem.py").write_text(source)
+    return folder / "problem.py", folder

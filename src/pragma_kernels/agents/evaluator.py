@@ -31,6 +31,7 @@ class LocalEvaluator:
     baseline: str = "eager"
     timing_budget_s: float | None = None
     sm_count: int | None = None
+    use_ncu: bool = True  # False: the counter-free GPU profile only (faster, no ncu needed)
 
     def verify(self, candidate: Path) -> Verdict:
         return verify(
@@ -71,7 +72,13 @@ class LocalEvaluator:
             except PragmaError as exc:
                 refused.append(Unavailable(what=f"{name} (requested)", why=str(exc)[:300]))
         verdict, profile = profile_candidate(
-            self.problem, candidate, self.target, self.size, valid, dtype=self.dtype
+            self.problem,
+            candidate,
+            self.target,
+            self.size,
+            valid,
+            use_ncu=self.use_ncu,
+            dtype=self.dtype,
         )
         if profile is None:
             return None, f"{verdict.summary()} {verdict.stderr_tail[-500:]}".strip()
