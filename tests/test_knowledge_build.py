@@ -10,8 +10,7 @@ from typer.testing import CliRunner
 from pragma_kernels.cli import app
 from pragma_kernels.knowledge import load_compendium
 from pragma_kernels.knowledge.build import chunk_text, parse_merged
-
-from .scripted_llm import ScriptedLLM
+from pragma_kernels.llm.scripted import ScriptedLLM
 
 pytest.importorskip("openai")
 

@@ -13,8 +13,7 @@ from pragma_kernels.llm import (
     Message,
     ReplyCache,
 )
-
-from .scripted_llm import ScriptedLLM
+from pragma_kernels.llm.scripted import ScriptedLLM
 
 pytest.importorskip("openai")
 pytest.importorskip("anthropic")

@@ -12,11 +12,10 @@ from pragma_kernels.agents import prompts
 from pragma_kernels.agents.evaluator import LocalEvaluator
 from pragma_kernels.agents.records import RunDir, RunSettings
 from pragma_kernels.llm import LLM, LLMSettings
+from pragma_kernels.llm.scripted import ScriptedLLM
 from pragma_kernels.loop import LoopContext, LoopOptions, OptimizationLoop
 from pragma_kernels.targets import Target
 from pragma_kernels.verdict import VerdictKind
-
-from .scripted_llm import ScriptedLLM
 
 pytest.importorskip("openai")
 ROOT = Path(__file__).resolve().parent

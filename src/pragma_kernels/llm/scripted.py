@@ -1,5 +1,7 @@
-"""A local LLM endpoint for tests: OpenAI's /chat/completions and Anthropic's /v1/messages,
-replaying scripted replies in order through the real SDKs (no network)."""
+"""A local LLM endpoint on 127.0.0.1 replaying scripted replies in order: OpenAI's
+/chat/completions and Anthropic's /v1/messages, so the real SDKs and the whole loop run
+without a model (tests, and scripted benchmark runs whose replies are written in advance;
+such runs show the machinery, never a model's skill)."""
 
 from __future__ import annotations
 
