@@ -6,7 +6,7 @@ import time
 
 import torch
 
-from pragma_kernels.compare import compare_outputs
+from pragma_kernels.compare import compare_outputs, compare_tensors
 from pragma_kernels.timing import Protocol, measure_interleaved, summarise
 from pragma_kernels.verdict import VerdictKind
 
@@ -29,6 +29,17 @@ def test_mismatch_fraction_and_kinds():
     assert compare_outputs(ref, ref[:50], 1e-2, 1e-2).kind == VerdictKind.SHAPE_MISMATCH
     assert compare_outputs(ref, [ref, ref], 1e-2, 1e-2).kind == VerdictKind.OUTPUT_TYPE
     assert compare_outputs(ref, ref / 0, 1e-2, 1e-2).kind == VerdictKind.NON_FINITE
+
+
+def test_small_outputs_scaled_wrong_fail_although_every_element_is_within_atol():
+    # A softmax over 40k columns: values ~2.5e-5, so 1.5x is far inside atol=1e-2.
+    ref = torch.softmax(torch.randn(8, 40_000, dtype=torch.float64), dim=-1).float()
+    result = compare_tensors(ref, ref * 1.5, atol=1e-2, rtol=1e-2)
+    assert result.kind == VerdictKind.NUMERICAL_MISMATCH and "relative L2" in result.detail
+    # Rounding-level differences of the same outputs still pass.
+    assert compare_tensors(ref, ref * (1 + 1e-6), atol=1e-2, rtol=1e-2).kind is None
+    zeros = torch.zeros(16)
+    assert compare_tensors(zeros, zeros + 1e-4, atol=1e-2, rtol=1e-2).kind is None
 
 
 def test_integer_outputs_must_match_exactly():

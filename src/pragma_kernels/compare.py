@@ -115,4 +115,17 @@ def compare_tensors(
             f"mismatch_fraction={fraction:.4g})",
             **stats,
         )
+    # Outputs far smaller than atol (a softmax over 10^5 columns) pass any elementwise
+    # check: the error relative to the output's own size catches them.
+    ref_norm = torch.linalg.vector_norm(torch.where(both_finite, ref64, 0.0)).item()
+    relative_l2 = torch.linalg.vector_norm(diff).item() / ref_norm if ref_norm else 0.0
+    if relative_l2 > rtol:
+        return Comparison(
+            VerdictKind.NUMERICAL_MISMATCH,
+            f"{where}every element is within atol={atol:g}, but the output is off by "
+            f"{relative_l2:.3g} of its own size (relative L2 error > rtol={rtol:g}); "
+            f"its values are small (max |reference| {ref64.abs().max().item():.3g}), "
+            "so the absolute tolerance hides the error",
+            **stats,
+        )
     return Comparison(None, **stats)
