@@ -1,6 +1,7 @@
-"""The offline agent (no LLM) on every example on this CPU: success and speedup vs eager.
+"""The offline agent (no LLM) on every example: success and speedup vs eager.
 
     python benchmarks/offline_cpu.py [--size SIZE] [--out benchmarks/results/offline_cpu.md]
+    python benchmarks/offline_cpu.py --target gpu [--attempts 2] [--no-ncu] [--out FILE.md]
 
 Per problem: the family the agent recognised (or why it is unsupported), attempts,
 the best verified speedup over PyTorch eager (same timing protocol as
@@ -26,13 +27,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", default=None, help="problem size (default: the CPU size)")
+    parser.add_argument("--target", choices=("cpu", "gpu"), default="cpu")
+    parser.add_argument("--size", default=None, help="problem size (default: the target's)")
+    parser.add_argument("--attempts", type=int, default=15, help="attempts per problem at most")
+    parser.add_argument("--no-ncu", action="store_true", help="GPU: profile without ncu")
     parser.add_argument("--out", type=Path)
     parser.add_argument("names", nargs="*", help="problems to run (default: all examples)")
     args = parser.parse_args()
     lines = [
-        f"# Offline agent on the CPU (no LLM), size {args.size or 'default'}\n",
-        f"Machine: {describe()}\n",
+        f"# Offline agent (no LLM), {args.target}, size {args.size or 'default'}, "
+        f"at most {args.attempts} attempts{', no ncu' if args.no_ncu else ''}\n",
+        f"Machine: {describe(gpu=args.target == 'gpu')}\n",
         "| problem | category | result | attempts | best speedup vs eager | best variant |",
         "|---|---|---|---:|---:|---|",
     ]
@@ -43,7 +48,15 @@ def main() -> None:
             continue
         category = load_problem(path).category
         with tempfile.TemporaryDirectory() as run:
-            result = optimize(path, target="cpu", mode="offline", size=args.size, run_dir=run)
+            result = optimize(
+                path,
+                target=args.target,
+                mode="offline",
+                size=args.size,
+                attempts=args.attempts,
+                run_dir=run,
+                use_ncu=not args.no_ncu,
+            )
         if result.stopped.startswith("unsupported offline"):
             lines.append(f"| {path.stem} | {category} | {result.stopped[:120]} | 0 | | |")
         else:
