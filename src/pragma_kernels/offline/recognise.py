@@ -9,11 +9,13 @@ Anything else is reported as unsupported offline, with the operators seen.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from pragma_kernels.offline.pointwise import PointwiseUnsupported, build_expression
+from pragma_kernels.offline.recorded import OpCall, Recognised
 from pragma_kernels.problems import import_module
+
+__all__ = ["OpCall", "Recognised", "record", "recognise"]
 
 REDUCTIONS = {
     "aten.sum.dim_IntList": "sum",
@@ -28,32 +30,11 @@ REDUCTIONS = {
 SOFTMAXES = {"aten._softmax.default": "softmax", "aten._log_softmax.default": "log_softmax"}
 
 
-@dataclass
-class OpCall:
-    name: str
-    args: list
-    kwargs: dict
-    inputs: list[int]  # ids of tensor arguments
-    output: int | None  # id of the tensor result
-
-
-@dataclass
-class Recognised:
-    family: str  # "pointwise" | "reduction" | "softmax" | "unsupported"
-    why: str = ""  # unsupported: what was seen
-    ops: list[str] = field(default_factory=list)
-    # pointwise
-    expression: object | None = None  # pointwise.Expression
-    inputs: int = 1
-    # reduction / softmax
-    kind: str = ""  # sum, mean, max, min, argmax, argmin, softmax, log_softmax
-    dim: int = -1
-    keepdim: bool = False
-    shape: tuple[int, ...] = ()
-
-
-def record(problem: Path, size: str | None) -> tuple[list[OpCall], list[int], int | None, list]:
-    """Run the reference once: its operator calls, input ids, output id, the inputs."""
+def record(
+    problem: Path, size: str | None
+) -> tuple[list[OpCall], list[int], int | None, list, object]:
+    """Run the reference once: its operator calls, input ids, output id, the inputs, and
+    the model (a norm's weights are found among its parameters by identity)."""
     import torch
     from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -77,13 +58,13 @@ def record(problem: Path, size: str | None) -> tuple[list[OpCall], list[int], in
     with torch.no_grad(), Recorder():
         out = model(*inputs)
     output = id(out) if isinstance(out, torch.Tensor) else None
-    return calls, [id(x) for x in inputs], output, inputs
+    return calls, [id(x) for x in inputs], output, inputs, model
 
 
 def recognise(problem: Path, size: str | None = None) -> Recognised:
     import torch
 
-    calls, input_ids, output_id, inputs = record(problem, size)
+    calls, input_ids, output_id, inputs, _ = record(problem, size)
     names = [c.name for c in calls]
     tensors = [x for x in inputs if isinstance(x, torch.Tensor)]
     if output_id is None or len(tensors) != len(inputs) or not calls:

@@ -1,0 +1,44 @@
+"""Parametrised kernel templates: a recognised problem plus a variant -> a candidate file.
+
+One module per group of families: `reduce` (pointwise chains, reductions along one
+dimension, softmax / log-softmax). Each backend has a short list of variants (`base`: the
+knobs the offline agent turns, guided by the diagnosis); `generate` and `variants` are
+the entry points.
+"""
+
+from __future__ import annotations
+
+from pragma_kernels.offline.recorded import Recognised
+from pragma_kernels.offline.templates.base import (
+    CPU_VARIANTS,
+    GPU_VARIANTS,
+    CpuVariant,
+    GpuVariant,
+)
+from pragma_kernels.offline.templates.reduce import (
+    cpp_pointwise,
+    cpp_reduction,
+    cpp_softmax,
+    triton_pointwise,
+    triton_reduction,
+    triton_softmax,
+)
+
+__all__ = ["CPU_VARIANTS", "GPU_VARIANTS", "CpuVariant", "GpuVariant", "generate", "variants"]
+
+GENERATORS = {
+    ("cpu", "pointwise"): cpp_pointwise,
+    ("cpu", "reduction"): cpp_reduction,
+    ("cpu", "softmax"): cpp_softmax,
+    ("gpu", "pointwise"): triton_pointwise,
+    ("gpu", "reduction"): triton_reduction,
+    ("gpu", "softmax"): triton_softmax,
+}
+
+
+def variants(target: str) -> tuple:
+    return CPU_VARIANTS if target == "cpu" else GPU_VARIANTS
+
+
+def generate(problem: Recognised, target: str, variant) -> str:
+    return GENERATORS[(target, problem.family)](problem, variant)
