@@ -23,6 +23,13 @@ SUPPORTED = {
     "sum_reduction_dim": "reduction",
     "argmax_dim": "reduction",
     "max_reduction_dim": "reduction",
+    "layer_norm": "norm",
+    "rms_norm": "norm",
+    "l2_norm": "norm",
+    "group_norm": "norm",
+    "batch_norm": "norm",
+    "avg_pool1d": "pool",
+    "max_pool2d": "pool",
 }
 
 
@@ -60,5 +67,6 @@ def test_optimize_offline_runs_every_example_to_completion(problem, tmp_path):
         return
     assert result.best is not None and result.best.verdict.ok, result.stopped
     assert len(result.attempts) == len(CPU_VARIANTS)  # every variant, then a clean stop
+    assert all(attempt.correct for attempt in result.attempts)  # no template variant is wrong
     assert "every template variant has been tried" in result.stopped
     assert (tmp_path / "run" / "best.py").read_text() == result.best_source

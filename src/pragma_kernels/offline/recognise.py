@@ -3,16 +3,19 @@
 The reference runs once on its smallest inputs under a dispatch recorder; the
 recorded operators, with which tensors they read and wrote, decide the family:
 a chain of pointwise operators on same-shape inputs (activations), a reduction
-along one dimension, or a softmax / log-softmax along the last dimension.
-Anything else is reported as unsupported offline, with the operators seen.
+along one dimension, a softmax / log-softmax along the last dimension, a
+normalisation (`norm.py`) or a pooling (`pool.py`). Anything else is reported as
+unsupported offline, with the operators seen.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from pragma_kernels.offline.norm import match_norm
 from pragma_kernels.offline.pointwise import PointwiseUnsupported, build_expression
-from pragma_kernels.offline.recorded import OpCall, Recognised
+from pragma_kernels.offline.pool import match_pool
+from pragma_kernels.offline.recorded import OpCall, Recognised, on_path
 from pragma_kernels.problems import import_module
 
 __all__ = ["OpCall", "Recognised", "record", "recognise"]
@@ -64,7 +67,7 @@ def record(
 def recognise(problem: Path, size: str | None = None) -> Recognised:
     import torch
 
-    calls, input_ids, output_id, inputs, _ = record(problem, size)
+    calls, input_ids, output_id, inputs, model = record(problem, size)
     names = [c.name for c in calls]
     tensors = [x for x in inputs if isinstance(x, torch.Tensor)]
     if output_id is None or len(tensors) != len(inputs) or not calls:
@@ -88,6 +91,12 @@ def recognise(problem: Path, size: str | None = None) -> Recognised:
                 dim=dim,
                 shape=tuple(tensors[0].shape),
             )
+    if len(input_ids) == 1:
+        path = on_path(calls, input_ids)
+        found = match_norm(path, tensors[0], output_id, model, names)
+        found = found or match_pool(path, tensors[0], output_id, names)
+        if found is not None:
+            return found
     shapes = {tuple(x.shape) for x in tensors}
     if len(shapes) != 1:
         return Recognised("unsupported", "inputs of different shapes", names)

@@ -1,7 +1,8 @@
 """Parametrised kernel templates: a recognised problem plus a variant -> a candidate file.
 
 One module per group of families: `reduce` (pointwise chains, reductions along one
-dimension, softmax / log-softmax). Each backend has a short list of variants (`base`: the
+dimension, softmax / log-softmax), `norm` (layer / RMS / L2 / group / batch norms),
+`pool` (max / average pooling). Each backend has a short list of variants (`base`: the
 knobs the offline agent turns, guided by the diagnosis); `generate` and `variants` are
 the entry points.
 """
@@ -15,6 +16,8 @@ from pragma_kernels.offline.templates.base import (
     CpuVariant,
     GpuVariant,
 )
+from pragma_kernels.offline.templates.norm import cpp_norm, triton_norm
+from pragma_kernels.offline.templates.pool import cpp_pool, triton_pool
 from pragma_kernels.offline.templates.reduce import (
     cpp_pointwise,
     cpp_reduction,
@@ -30,9 +33,13 @@ GENERATORS = {
     ("cpu", "pointwise"): cpp_pointwise,
     ("cpu", "reduction"): cpp_reduction,
     ("cpu", "softmax"): cpp_softmax,
+    ("cpu", "norm"): cpp_norm,
+    ("cpu", "pool"): cpp_pool,
     ("gpu", "pointwise"): triton_pointwise,
     ("gpu", "reduction"): triton_reduction,
     ("gpu", "softmax"): triton_softmax,
+    ("gpu", "norm"): triton_norm,
+    ("gpu", "pool"): triton_pool,
 }
 
 

@@ -1,0 +1,503 @@
+"""Templates for normalisations (`offline/norm.py`): C++ and Triton, statistics in fp32.
+
+Row norms (layer norm, RMS / L2 chains) read each row's statistics in two passes (mean,
+then the centred sum of squares: no cancellation), then write the row; rows of up to one
+block stay in registers on the GPU. Channel norms (batch / group norm) reduce each
+(sample, channel) plane to (mean, M2), merge the planes of a group with Chan's formula
+and normalise each plane with its group's statistics: the work parallelises over planes,
+not over the few channels.
+
+Parameters are registered lazily under the reference's names (see `LAZY`): the problem
+was recognised at its tiny size, the candidate runs at any size.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+from pragma_kernels.offline.norm import ChannelNorm, Param, RowNorm
+from pragma_kernels.offline.pointwise import Expression, Node
+from pragma_kernels.offline.recorded import Recognised
+from pragma_kernels.offline.templates.base import (
+    CpuVariant,
+    GpuVariant,
+    as_outer_r_inner,
+    cpp_module,
+    model_new,
+    omp,
+    triton_module,
+)
+
+LAZY = '''
+
+from torch.nn.modules.lazy import LazyModuleMixin
+
+# The reference's parameters / buffers, under its names (state dicts match): shaped from
+# the first input and set to torch's defaults. name: (buffer?, value, input dims [a, b))
+TENSORS = {tensors!r}
+
+
+class _Holder(LazyModuleMixin, nn.Module):
+    """A submodule on the path to a lazy tensor (it loads state dicts as lazy modules do)."""
+
+    def initialize_parameters(self, *args, **kwargs):
+        pass  # ModelNew shapes every tensor
+
+
+def _register(model):
+    for name, (buffer, _, _, _) in TENSORS.items():
+        *path, leaf = name.split(".")
+        owner = model
+        for part in path:
+            if part not in owner._modules:
+                owner.add_module(part, _Holder())
+            owner = owner._modules[part]
+        if buffer:
+            owner.register_buffer(leaf, nn.UninitializedBuffer())
+        else:
+            owner.register_parameter(leaf, nn.UninitializedParameter())
+'''
+INITIALIZE = """
+    def initialize_parameters(self, x, *args, **kwargs):
+        with torch.no_grad():
+            for name, (buffer, value, first, stop) in TENSORS.items():
+                tensor = self.get_buffer(name) if buffer else self.get_parameter(name)
+                if nn.parameter.is_lazy(tensor):
+                    tensor.materialize(x.shape[first:stop])
+                    tensor.fill_(value)
+"""
+
+
+def _params(spec) -> list[Param]:
+    names = ("weight", "bias", "running_mean", "running_var")
+    return [p for p in (getattr(spec, n, None) for n in names) if p is not None]
+
+
+def _module_rest(spec, forward_body: str) -> str:
+    """The Python after the kernels: lazy tensors when the reference has any, ModelNew."""
+    params = _params(spec)
+    if not params:
+        return model_new(forward_body)
+    tensors = {p.name: (p.buffer, p.fill, p.first, p.stop) for p in params}
+    base = "LazyModuleMixin, nn.Module"
+    init = "        _register(self)\n"
+    return LAZY.format(tensors=tensors) + model_new(forward_body, init, base, INITIALIZE)
+
+
+def _fetch(param: Param | None, convert: str) -> str:
+    """A forward line binding the tensor (the input itself stands in when absent)."""
+    if param is None:
+        return ""
+    getter = "get_buffer" if param.buffer else "get_parameter"
+    return f'self.{getter}("{param.name}").detach(){convert}'
+
+
+def _row_view(problem: Recognised, prepare: str) -> str:
+    """The input as [outer, R, inner]; the dims are the recognised input's, so its rank."""
+    spec, ndim = problem.spec, len(problem.shape)
+    check = f"""        if inputs[0].dim() != {ndim}:
+            raise ValueError(f"expected a {ndim}-d input, got {{inputs[0].dim()}}-d")
+"""
+    return check + as_outer_r_inner(spec.first, prepare, spec.last)
+
+
+def _square(spec: RowNorm) -> Expression:
+    return spec.square or Expression(Node("input", value=0))
+
+
+def _what(problem: Recognised) -> str:
+    spec = problem.spec
+    if isinstance(spec, RowNorm):
+        return f"{problem.kind} over dims {spec.first}..{spec.last}"
+    return f"{problem.kind} over channels"
+
+
+# -- C++ ----------------------------------------------------------------------------------
+
+
+def cpp_norm(problem: Recognised, variant: CpuVariant) -> str:
+    if isinstance(problem.spec, ChannelNorm):
+        return _cpp_channel(problem, variant)
+    return _cpp_row(problem, variant)
+
+
+def _cpp_row(problem: Recognised, variant: CpuVariant) -> str:
+    spec: RowNorm = problem.spec
+    per = " / (float)R" if spec.mean else ""
+    factor = "1.0f / scale_of" if spec.divide else "scale_of"
+    if spec.centred:
+        stats = f"""float sum = 0.0f;
+            #pragma omp simd reduction(+ : sum)
+            for (int64_t r = 0; r < R; ++r) sum += row[r];
+            const float center = sum / (float)R;
+            float sq = 0.0f;
+            #pragma omp simd reduction(+ : sq)
+            for (int64_t r = 0; r < R; ++r) {{ const float d = row[r] - center; sq += d * d; }}
+            const float factor = {factor}(sq / (float)R);"""
+        value = "(row[r] - center) * factor"
+    else:
+        stats = f"""float sum = 0.0f;
+            #pragma omp simd reduction(+ : sum)
+            for (int64_t r = 0; r < R; ++r) sum += square_of(row[r]);
+            const float factor = {factor}(sum{per});"""
+        value = "row[r] * factor"
+    value += " * w[r]" if spec.weight else ""
+    value += " + b[r]" if spec.bias else ""
+    # Centred norms normalise the trailing dims (inner == 1): no tiled path.
+    tiles = "" if spec.centred else _cpp_tiles(variant, factor, per)
+    square = ""  # what an uncentred statistic reduces
+    if not spec.centred:
+        square = f"static inline float square_of(float v0) {{ return {_square(spec).c()}; }}\n"
+    source = f"""#include <cstdint>
+#include <cmath>
+
+{square}static inline float scale_of(float v0) {{ return {spec.scale.c()}; }}
+
+// x, out viewed as [outer, R, inner]; w, b (when the reference has them) indexed by r.
+extern "C" void row_norm(const float* __restrict__ x, const float* __restrict__ w,
+                         const float* __restrict__ b, float* __restrict__ out,
+                         int64_t outer, int64_t R, int64_t inner) {{
+    (void)w; (void)b;
+    if (inner == 1) {{
+        {omp(variant, "parallel for schedule(static)")}
+        for (int64_t o = 0; o < outer; ++o) {{
+            const float* row = x + o * R;
+            float* orow = out + o * R;
+            {stats}
+            #pragma omp simd
+            for (int64_t r = 0; r < R; ++r) orow[r] = {value};
+        }}
+        return;
+    }}
+{tiles}}}
+"""
+    convert = ".float().contiguous()"
+    body = (
+        _row_view(problem, "inputs[0].contiguous().float()")
+        + f"""\
+        w = {_fetch(spec.weight, convert) or "x"}
+        b = {_fetch(spec.bias, convert) or "x"}
+        out = torch.empty_like(x)
+        lib.row_norm(x, w, b, out, outer, R, inner)
+        return out.to(inputs[0].dtype)"""
+    )
+    return cpp_module(source, variant, _what(problem), _module_rest(spec, body))
+
+
+def _cpp_tiles(variant: CpuVariant, factor: str, per: str) -> str:
+    return f"""    // inner > 1 (uncentred, no affine): tiles of 256 lanes of `inner` walk R twice.
+    {omp(variant, "parallel for collapse(2) schedule(static)")}
+    for (int64_t o = 0; o < outer; ++o) {{
+        for (int64_t chunk = 0; chunk < (inner + 255) / 256; ++chunk) {{
+            const int64_t begin = chunk * 256;
+            const int64_t len = inner - begin < 256 ? inner - begin : 256;
+            const float* xt = x + o * R * inner + begin;
+            float* ot = out + o * R * inner + begin;
+            float acc[256];
+            for (int64_t i = 0; i < len; ++i) acc[i] = 0.0f;
+            for (int64_t r = 0; r < R; ++r) {{
+                #pragma omp simd
+                for (int64_t i = 0; i < len; ++i) acc[i] += square_of(xt[r * inner + i]);
+            }}
+            #pragma omp simd
+            for (int64_t i = 0; i < len; ++i) acc[i] = {factor}(acc[i]{per});
+            for (int64_t r = 0; r < R; ++r) {{
+                #pragma omp simd
+                for (int64_t i = 0; i < len; ++i) ot[r * inner + i] = xt[r * inner + i] * acc[i];
+            }}
+        }}
+    }}
+"""
+
+
+def _cpp_channel(problem: Recognised, variant: CpuVariant) -> str:
+    spec: ChannelNorm = problem.spec
+    parallel = omp(variant, "parallel for schedule(static)")
+    weight = "w[c]" if spec.weight else "1.0f"
+    bias = "b[c]" if spec.bias else "0.0f"
+    if spec.batch_stats:
+        stats = f"""    // (mean, M2) of each plane, two-pass.
+    std::vector<float> pm(planes), pq(planes);
+    {parallel}
+    for (int64_t p = 0; p < planes; ++p) {{
+        const float* xp = x + p * S;
+        float sum = 0.0f;
+        #pragma omp simd reduction(+ : sum)
+        for (int64_t i = 0; i < S; ++i) sum += xp[i];
+        const float mean = sum / (float)S;
+        float sq = 0.0f;
+        #pragma omp simd reduction(+ : sq)
+        for (int64_t i = 0; i < S; ++i) {{ const float d = xp[i] - mean; sq += d * d; }}
+        pm[p] = mean;
+        pq[p] = sq;
+    }}
+    // Merge a group's M planes (Chan et al.): equal counts S.
+    {parallel}
+    for (int64_t g = 0; g < groups; ++g) {{
+        const int64_t first = GROUPS ? g * M : g, stride = GROUPS ? 1 : C;
+        double mean = 0.0;
+        for (int64_t k = 0; k < M; ++k) mean += pm[first + k * stride];
+        mean /= (double)M;
+        double m2 = 0.0;
+        for (int64_t k = 0; k < M; ++k) {{
+            const double d = pm[first + k * stride] - mean;
+            m2 += pq[first + k * stride] + (double)S * d * d;
+        }}
+        gmean[g] = (float)mean;
+        gvar[g] = (float)(m2 / ((double)M * (double)S));
+    }}"""
+    else:
+        stats = """    for (int64_t g = 0; g < groups; ++g) {
+        gmean[g] = rmean[g];
+        gvar[g] = rvar[g];
+    }"""
+    source = f"""#include <cstdint>
+#include <cmath>
+#include <vector>
+
+constexpr int64_t GROUPS = {spec.groups};  // 0: batch norm, one group per channel
+constexpr float EPS = {spec.eps!r}f;
+
+// x, out: (N, C, S) contiguous; w, b, rmean, rvar: (C) when the reference has them.
+extern "C" void channel_norm(const float* __restrict__ x, const float* __restrict__ w,
+                             const float* __restrict__ b, const float* __restrict__ rmean,
+                             const float* __restrict__ rvar, float* __restrict__ out,
+                             int64_t N, int64_t C, int64_t S) {{
+    (void)w; (void)b; (void)rmean; (void)rvar;
+    const int64_t planes = N * C;
+    const int64_t groups = GROUPS ? N * GROUPS : C;
+    const int64_t M = GROUPS ? C / GROUPS : N;  // planes per group
+    std::vector<float> gmean(groups), gvar(groups);
+{stats}
+    {parallel}
+    for (int64_t p = 0; p < planes; ++p) {{
+        const int64_t c = p % C, g = GROUPS ? p / M : c;
+        const float mean = gmean[g];
+        const float scale = 1.0f / std::sqrt(gvar[g] + EPS) * {weight};
+        const float shift = {bias};
+        const float* xp = x + p * S;
+        float* op = out + p * S;
+        #pragma omp simd
+        for (int64_t i = 0; i < S; ++i) op[i] = (xp[i] - mean) * scale + shift;
+    }}
+}}
+"""
+    convert = ".float().contiguous()"
+    params = (spec.weight, spec.bias, spec.running_mean, spec.running_var)
+    fetched = [_fetch(p, convert) or "x" for p in params]
+    body = f"""        x = inputs[0].contiguous().float()
+        N, C = x.shape[0], x.shape[1]
+        if {spec.groups} and C % {spec.groups}:
+            raise ValueError(f"{{C}} channels do not split into {spec.groups} groups")
+        tensors = [{", ".join(fetched)}]
+        out = torch.empty_like(x)
+        if x.numel():
+            lib.channel_norm(x, *tensors, out, N, C, x.numel() // (N * C))
+        return out.to(inputs[0].dtype)"""
+    return cpp_module(source, variant, _what(problem), _module_rest(spec, body))
+
+
+# -- Triton -------------------------------------------------------------------------------
+
+
+def triton_norm(problem: Recognised, variant: GpuVariant) -> str:
+    if isinstance(problem.spec, ChannelNorm):
+        return _triton_channel(problem, variant)
+    return _triton_row(problem, variant)
+
+
+def _triton_row(problem: Recognised, variant: GpuVariant) -> str:
+    spec: RowNorm = problem.spec
+    per = " / R" if spec.mean else ""
+    invert = "\nfactor = 1.0 / factor" if spec.divide else ""
+    load = "x = tl.load(x_ptr + row + cols, mask=mask, other=0.0).to(tl.float32)"
+    chunk = f"cols = start + tl.arange(0, BLOCK)\nmask = cols < R\n{load}"
+    if spec.centred:
+        one = """center = tl.sum(x, axis=0) / R
+d = tl.where(mask, x - center, 0.0)
+factor = _scale(tl.sum(d * d, axis=0) / R)"""
+        accumulate = "acc += x"
+        after = f"""center = tl.sum(acc, axis=0) / R
+acc = tl.zeros([BLOCK], tl.float32)
+for start in range(0, R, BLOCK):
+{_indent(chunk, 4)}
+    d = tl.where(mask, x - center, 0.0)
+    acc += d * d
+factor = _scale(tl.sum(acc, axis=0) / R)"""
+        value = "(x - center) * factor"
+    else:
+        one = f"factor = _scale(tl.sum(tl.where(mask, _square(x), 0.0), axis=0){per})"
+        accumulate = "acc += tl.where(mask, _square(x), 0.0)"
+        after = f"factor = _scale(tl.sum(acc, axis=0){per})"
+        value = "x * factor"
+    write = f"y = {value}"
+    if spec.weight:
+        write += "\ny = y * tl.load(w_ptr + cols, mask=mask, other=0.0).to(tl.float32)"
+    if spec.bias:
+        write += "\ny = y + tl.load(b_ptr + cols, mask=mask, other=0.0).to(tl.float32)"
+    write += "\ntl.store(out_ptr + row + cols, y.to(out_ptr.dtype.element_ty), mask=mask)"
+    square = ""  # what an uncentred statistic reduces
+    if not spec.centred:
+        square = f"@triton.jit\ndef _square(v0):\n    return {_square(spec).triton()}\n\n\n"
+    kernel = f"""{square}@triton.jit
+def _scale(v0):
+    return {spec.scale.triton()}
+
+
+@triton.jit
+def _row_norm(x_ptr, w_ptr, b_ptr, out_ptr, R, BLOCK: tl.constexpr, ONE_BLOCK: tl.constexpr):
+    # inner == 1: one program per row of R values.
+    row = tl.program_id(0).to(tl.int64) * R
+    if ONE_BLOCK:  # the row stays in registers: one read
+        cols = tl.arange(0, BLOCK)
+        mask = cols < R
+        {load}
+{_indent(one + invert + chr(10) + write, 8)}
+    else:
+        acc = tl.zeros([BLOCK], tl.float32)
+        for start in range(0, R, BLOCK):
+{_indent(chunk + chr(10) + accumulate, 12)}
+{_indent(after + invert, 8)}
+        for start in range(0, R, BLOCK):
+{_indent(chunk + chr(10) + write, 12)}
+"""
+    launch = f"""        if out.numel() and inner == 1:
+            block = min({variant.block}, triton.next_power_of_2(R))
+            _row_norm[(outer,)](
+                x, w, b, out, R, BLOCK=block, ONE_BLOCK=R <= block, num_warps={variant.num_warps}
+            )"""
+    if not spec.centred:  # centred norms normalise the trailing dims: inner is 1
+        kernel += _TRITON_STRIDED.format(per=per, invert=_indent(invert, 4))
+        launch += f"""
+        elif out.numel():
+            block = min({variant.block}, triton.next_power_of_2(inner))
+            grid = (outer, triton.cdiv(inner, block))
+            _row_norm_strided[grid](x, out, R, inner, BLOCK=block, num_warps={variant.num_warps})"""
+    body = _row_view(problem, "inputs[0].contiguous()") + (
+        f"""        w = {_fetch(spec.weight, ".contiguous()") or "x"}
+        b = {_fetch(spec.bias, ".contiguous()") or "x"}
+        out = torch.empty_like(x)
+{launch}
+        return out"""
+    )
+    return triton_module(kernel, variant, _what(problem), _module_rest(spec, body))
+
+
+_TRITON_STRIDED = """
+
+@triton.jit
+def _row_norm_strided(x_ptr, out_ptr, R, inner, BLOCK: tl.constexpr):
+    # inner > 1 (uncentred, no affine): one program per (outer, block of inner); lanes walk R.
+    o = tl.program_id(0).to(tl.int64)
+    i = tl.program_id(1).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    mask = i < inner
+    acc = tl.zeros([BLOCK], tl.float32)
+    for r in range(0, R):
+        x = tl.load(x_ptr + (o * R + r) * inner + i, mask=mask, other=0.0).to(tl.float32)
+        acc += _square(x)
+    factor = _scale(acc{per}){invert}
+    for r in range(0, R):
+        x = tl.load(x_ptr + (o * R + r) * inner + i, mask=mask, other=0.0).to(tl.float32)
+        y = (x * factor).to(out_ptr.dtype.element_ty)
+        tl.store(out_ptr + (o * R + r) * inner + i, y, mask=mask)
+"""
+
+
+def _indent(text: str, spaces: int) -> str:
+    return textwrap.indent(text, " " * spaces)
+
+
+def _triton_channel(problem: Recognised, variant: GpuVariant) -> str:
+    spec: ChannelNorm = problem.spec
+    weight = "tl.load(w_ptr + c).to(tl.float32)" if spec.weight else "1.0"
+    bias = "tl.load(b_ptr + c).to(tl.float32)" if spec.bias else "0.0"
+    kernel = f"""@triton.jit
+def _plane_stats(x_ptr, mean_ptr, m2_ptr, S, BLOCK: tl.constexpr):
+    # (mean, M2) of one (sample, channel) plane of S values, two-pass.
+    base = tl.program_id(0).to(tl.int64) * S
+    acc = tl.zeros([BLOCK], tl.float32)
+    for start in range(0, S, BLOCK):
+        offs = start + tl.arange(0, BLOCK)
+        acc += tl.load(x_ptr + base + offs, mask=offs < S, other=0.0).to(tl.float32)
+    mean = tl.sum(acc, axis=0) / S
+    acc = tl.zeros([BLOCK], tl.float32)
+    for start in range(0, S, BLOCK):
+        offs = start + tl.arange(0, BLOCK)
+        x = tl.load(x_ptr + base + offs, mask=offs < S, other=0.0).to(tl.float32)
+        d = tl.where(offs < S, x - mean, 0.0)
+        acc += d * d
+    tl.store(mean_ptr + tl.program_id(0), mean)
+    tl.store(m2_ptr + tl.program_id(0), tl.sum(acc, axis=0))
+
+
+@triton.jit
+def _group_stats(pmean_ptr, pm2_ptr, mean_ptr, var_ptr, M, first_mul, stride, S,
+                 BLOCK: tl.constexpr):
+    # A group's M planes (at first, first + stride, ...) merged by Chan's formula.
+    g = tl.program_id(0).to(tl.int64)
+    first = g * first_mul
+    acc = tl.zeros([BLOCK], tl.float32)
+    for start in range(0, M, BLOCK):
+        k = start + tl.arange(0, BLOCK)
+        acc += tl.load(pmean_ptr + first + k * stride, mask=k < M, other=0.0)
+    mean = tl.sum(acc, axis=0) / M
+    acc = tl.zeros([BLOCK], tl.float32)
+    for start in range(0, M, BLOCK):
+        k = start + tl.arange(0, BLOCK)
+        d = tl.load(pmean_ptr + first + k * stride, mask=k < M, other=0.0) - mean
+        m2 = tl.load(pm2_ptr + first + k * stride, mask=k < M, other=0.0)
+        acc += tl.where(k < M, m2 + S * d * d, 0.0)
+    tl.store(mean_ptr + g, mean)
+    tl.store(var_ptr + g, tl.sum(acc, axis=0) / M / S)
+
+
+@triton.jit
+def _plane_apply(x_ptr, mean_ptr, var_ptr, w_ptr, b_ptr, out_ptr, S, C, group_div, group_mod,
+                 BLOCK: tl.constexpr):
+    # One block of one plane, normalised by its group's statistics.
+    p = tl.program_id(0).to(tl.int64)
+    c = p % C
+    g = (p // group_div) % group_mod
+    mean = tl.load(mean_ptr + g).to(tl.float32)
+    scale = 1.0 / tl.sqrt(tl.load(var_ptr + g).to(tl.float32) + {spec.eps!r}) * {weight}
+    shift = {bias}
+    offs = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < S
+    x = tl.load(x_ptr + p * S + offs, mask=mask, other=0.0).to(tl.float32)
+    y = (x - mean) * scale + shift
+    tl.store(out_ptr + p * S + offs, y.to(out_ptr.dtype.element_ty), mask=mask)
+"""
+    if spec.batch_stats:
+        stats = f"""            planes = N * C
+            pmean = torch.empty(planes, device=x.device, dtype=torch.float32)
+            pm2 = torch.empty_like(pmean)
+            block = min({variant.block}, triton.next_power_of_2(S))
+            _plane_stats[(planes,)](x, pmean, pm2, S, BLOCK=block, num_warps={variant.num_warps})
+            mean = torch.empty(groups, device=x.device, dtype=torch.float32)
+            var = torch.empty_like(mean)
+            M, first_mul, stride = (C // G, C // G, 1) if G else (N, 1, C)
+            block = min({variant.block}, triton.next_power_of_2(M))
+            _group_stats[(groups,)](pmean, pm2, mean, var, M, first_mul, stride, S, BLOCK=block)"""
+    else:
+        stats = f"""            mean = {_fetch(spec.running_mean, ".contiguous()")}
+            var = {_fetch(spec.running_var, ".contiguous()")}"""
+    body = f"""        x = inputs[0].contiguous()
+        N, C, G = x.shape[0], x.shape[1], {spec.groups}
+        if G and C % G:
+            raise ValueError(f"{{C}} channels do not split into {{G}} groups")
+        w = {_fetch(spec.weight, ".contiguous()") or "x"}
+        b = {_fetch(spec.bias, ".contiguous()") or "x"}
+        out = torch.empty_like(x)
+        if x.numel():
+            S = x.numel() // (N * C)
+            groups = N * G if G else C
+{stats}
+            group_div, group_mod = (C // G, groups) if G else (1, C)
+            block = min({variant.block}, triton.next_power_of_2(S))
+            grid = (N * C, triton.cdiv(S, block))
+            _plane_apply[grid](
+                x, mean, var, w, b, out, S, C, group_div, group_mod, BLOCK=block,
+                num_warps={variant.num_warps},
+            )
+        return out"""
+    return triton_module(kernel, variant, _what(problem), _module_rest(spec, body))
