@@ -109,11 +109,12 @@ def test_full_loop_records_best_five_components_and_requested_metric(tmp_path):
         ),
         fenced(FAST),
         advice(bottleneck="memory bound now", actions=["keep it"]),
+        fenced(FAST),
     ]
     server = ScriptedLLM(script)
     try:
-        result = make_loop(tmp_path, LLM(LLMSettings(model="scripted", base_url=server.base_url)))
-        result = result.run(SETTINGS)
+        llm = LLM(LLMSettings(model="scripted", base_url=server.base_url))
+        result = make_loop(tmp_path, llm, attempts=5).run(SETTINGS)
     finally:
         server.close()
     kinds = [r.verdict.kind for r in result.attempts]
@@ -122,9 +123,12 @@ def test_full_loop_records_best_five_components_and_requested_metric(tmp_path):
         VerdictKind.NUMERICAL_MISMATCH,
         VerdictKind.OK,
         VerdictKind.OK,
+        VerdictKind.OK,
     ]
     slow, fast = result.attempts[2], result.attempts[3]
-    assert fast.speedup > slow.speedup and result.best.number == 4
+    assert fast.candidate_ms < slow.candidate_ms and result.best.number in (4, 5)
+    # The last attempt's advice would reach no Coder: the Conductor is not called.
+    assert result.attempts[4].conductor_prompt == "" and len(server.requests) == 9
     run = tmp_path / "run"
     assert (run / "best.py").read_text() == FAST
     assert sorted(p.name for p in (run / "attempts").glob("*.json")) == [
@@ -132,7 +136,10 @@ def test_full_loop_records_best_five_components_and_requested_metric(tmp_path):
         "002.json",
         "003.json",
         "004.json",
+        "005.json",
     ]
+    # The Coder after a regression would see the best too; here attempt 5 follows the best.
+    assert "Attempts left after this one: 1" in fast.conductor_prompt
     # The failure reached the next Coder prompt with its cause; the advice too.
     assert "build" in result.attempts[1].coder_prompt and "add the semicolon" in (
         result.attempts[1].coder_prompt

@@ -85,10 +85,14 @@ class LoopResult:
 
 
 def _is_better(record: AttemptRecord, best: AttemptRecord | None) -> bool:
+    """By the candidate's own median time where both have one: the baseline is re-timed at
+    every attempt and moves, so a speedup can rise while the kernel got slower."""
     if not record.correct:
         return False
     if best is None:
         return True
+    if record.candidate_ms and best.candidate_ms:
+        return record.candidate_ms < best.candidate_ms
     return (record.speedup or 0.0) > (best.speedup or 0.0)
 
 
@@ -173,11 +177,13 @@ class OptimizationLoop:
         if self.options.mode == "single":
             return prompts.single_revise(ctx.problem, ctx.backend, previous)
         advice = self.records[-1].advice or ConductorAdvice()
+        best = self.best if self.best is not None and self.best is not self.records[-1] else None
         return prompts.coder_revise(
             ctx.problem,
             ctx.backend,
             previous,
             prompts.Advice(bottleneck=advice.bottleneck, actions=advice.actions),
+            best=self._view(best, profile=False) if best else None,
         )
 
     def _attempt(self, number: int) -> AttemptRecord:
@@ -203,8 +209,10 @@ class OptimizationLoop:
         )
         if code is not None:
             self._evaluate(record)
+        last = number >= self.options.attempts  # advice no Coder would read: not paid for
         if self.options.mode in ("pragma", "no-profile") and self.conductor is not None:
-            self._conduct(record, usage)
+            if not last:
+                self._conduct(record, usage)
         elif self.options.mode == "offline" and record.diagnosis is not None:
             diagnosis = record.diagnosis
             record.advice = ConductorAdvice(
@@ -228,14 +236,19 @@ class OptimizationLoop:
         )
         record.timing_method = timed.method
         if self.options.mode in ("pragma", "offline"):
-            asked = (
-                self.records[-1].advice.extra_metrics
-                if self.records and self.records[-1].advice
-                else []
-            )
-            record.profile, record.profile_error = self.evaluator.profile(path, asked)
+            record.profile, record.profile_error = self.evaluator.profile(path, self._asked())
             if record.profile is not None:
                 record.diagnosis = self.evaluator.diagnose(record.profile, record.code or "")
+
+    def _asked(self) -> list[str]:
+        """Metrics for this attempt's profile: what the Conductor asked for last time, and
+        the counters that would confirm (or rule out) the last rule diagnosis."""
+        last = self.records[-1] if self.records else None
+        if last is None:
+            return []
+        from_conductor = last.advice.extra_metrics if last.advice else []
+        from_rules = last.diagnosis.extra_metrics if last.diagnosis else []
+        return list(dict.fromkeys([*from_conductor, *from_rules]))
 
     def _conduct(self, record: AttemptRecord, usage: Usage) -> None:
         profiles = self.options.mode == "pragma"
@@ -262,13 +275,14 @@ class OptimizationLoop:
             meanings,
             comparison,
             profiles=profiles,
+            attempts_left=self.options.attempts - record.number,
         )
         reply = self._chat(self.conductor, record.conductor_prompt, usage)
         record.conductor_reply = reply.text
         record.advice = parse_advice(reply.text)
 
-    def _view(self, record: AttemptRecord) -> prompts.AttemptView:
-        profiles = self.options.mode == "pragma"
+    def _view(self, record: AttemptRecord, profile: bool = True) -> prompts.AttemptView:
+        profiles = self.options.mode == "pragma" and profile
         verdict = record.verdict
         detail = ""
         if not verdict.ok:

@@ -57,9 +57,17 @@ def coder_first(problem: ProblemView, backend: str, hardware: str) -> str:
     )
 
 
-def coder_revise(problem: ProblemView, backend: str, attempt: AttemptView, advice: Advice) -> str:
+def coder_revise(
+    problem: ProblemView,
+    backend: str,
+    attempt: AttemptView,
+    advice: Advice,
+    best: AttemptView | None = None,
+) -> str:
+    """`best`: the historical best when it is not the previous attempt (advice may say to
+    go back to it)."""
     return _TEMPLATES.get_template("coder_revise.j2").render(
-        problem=problem, backend=backend, attempt=attempt, advice=advice
+        problem=problem, backend=backend, attempt=attempt, advice=advice, best=best
     )
 
 
@@ -77,6 +85,7 @@ def conductor(
     meanings: dict[str, str],
     comparison: str = "",
     profiles: bool = True,
+    attempts_left: int | None = None,
 ) -> str:
     """`profiles=False` is the no-profile ablation: correctness and time only."""
     return _TEMPLATES.get_template("conductor.j2").render(
@@ -87,4 +96,5 @@ def conductor(
         meanings=meanings,
         comparison=comparison,
         profiles=profiles,
+        attempts_left=attempts_left,
     )
