@@ -149,3 +149,22 @@ def test_cli_profile_diagnose_prints_the_bottleneck_with_its_evidence():
     as_json = json.loads(profile_softsign("--diagnose", "--size", "tiny", "--json").stdout)
     assert as_json["profile"]["target"] == "cpu"
     assert as_json["diagnosis"]["bottleneck"] and "confidence" in as_json["diagnosis"]
+
+
+def test_cpu_profile_runs_with_the_timers_memory_settings(monkeypatch):
+    """The profiled loop must see what the timer sees: freed memory kept, no page fault per
+    call on a fresh output (which swamped every counter before)."""
+    import pragma_kernels.evaluate as evaluate
+    from pragma_kernels.timing import Protocol
+
+    jobs = []
+
+    def capture(job, limits):
+        jobs.append(job)
+        raise RuntimeError("captured")
+
+    monkeypatch.setattr(evaluate, "run_isolated", capture)
+    problem = ROOT / "examples" / "problems" / "softsign.py"
+    with pytest.raises(RuntimeError, match="captured"):
+        profile_candidate(problem, SOLUTIONS_DIR / "softsign.py", Target.cpu())
+    assert jobs[0].env == Protocol().environment() and "GLIBC_TUNABLES" in jobs[0].env

@@ -197,6 +197,8 @@ def profile_candidate(
         threads=target.threads,
         seeds=fresh_seeds(1, None),
         metrics=requested,
+        # as timed: freed memory kept, so per-call page faults do not swamp the counters
+        env=Protocol().environment() if target.kind == "cpu" else {},
     )
     if target.device.startswith("cuda"):
         verdict, profile = profile_gpu_job(job, limits, use_ncu)
