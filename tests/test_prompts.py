@@ -122,3 +122,22 @@ def test_cpu_rules_say_how_to_keep_the_replay_building_with_avx512_intrinsics():
         allowed_flags=ALLOWED_FLAGS,
     )
     assert "#ifdef __AVX512F__" in rules and "-mno-avx512f" in rules
+
+
+def test_prompts_state_the_timed_input_shapes_and_the_best_after_a_regression():
+    from pathlib import Path
+
+    from pragma_kernels.problems import describe_inputs
+
+    softsign = Path(__file__).resolve().parent.parent / "examples" / "problems" / "softsign.py"
+    shapes = describe_inputs(softsign, "tiny")
+    assert shapes.startswith("input 0: float32[")
+    problem = ProblemView("softsign", "activation", "gpu", "class Model: ...", shapes)
+    first = prompts.coder_first(problem, gpu_rules(), "H200")
+    conductor = prompts.conductor(problem, "H200", CURRENT, BEST, MEANINGS, attempts_left=1)
+    assert f"Inputs at the timed size: {shapes}" in first and shapes in conductor
+    assert "Attempts left after this one: 1" in conductor
+    # The previous attempt regressed: the Coder sees the best too, to go back to it.
+    revise = prompts.coder_revise(problem, gpu_rules(), CURRENT, Advice("x", []), best=BEST)
+    assert "# current" in revise and "# best" in revise and "attempt 2" in revise
+    assert "# best" not in prompts.coder_revise(problem, gpu_rules(), CURRENT, Advice("x", []))

@@ -32,7 +32,7 @@ from pragma_kernels.loop import LoopContext, LoopOptions, OptimizationLoop
 from pragma_kernels.offline.coder import OfflineCoder
 from pragma_kernels.offline.recognise import recognise
 from pragma_kernels.problem_source import problem_source
-from pragma_kernels.problems import load_problem
+from pragma_kernels.problems import describe_inputs, load_problem
 from pragma_kernels.runtime.cpp_flags import ALLOWED_FLAGS
 from pragma_kernels.targets import Target
 
@@ -160,7 +160,13 @@ def optimize(
         conductor_model = (conductor or llm).model if mode != "single" else ""
     spec = detect_gpu() if resolved.kind == "gpu" and not resolved.interpreted else None
     context = LoopContext(
-        problem=prompts.ProblemView(loaded.name, loaded.category, resolved.kind, path.read_text()),
+        problem=prompts.ProblemView(
+            loaded.name,
+            loaded.category,
+            resolved.kind,
+            path.read_text(),
+            describe_inputs(path, size or resolved.default_size),
+        ),
         backend=backend_text(resolved, dtype),
         hardware=hardware_text(resolved, spec),
     )

@@ -187,3 +187,24 @@ def load_problems(
         except ProblemError as exc:
             errors.append(exc)
     return problems, errors
+
+
+def describe_inputs(path: Path, size: str | None = None) -> str:
+    """The forward's arguments at a size, e.g. "x: float32[8, 64, 128, 128]", for prompts:
+    the reference file's constants alone leave the timed shapes to be inferred. Built on
+    the meta device (no memory); empty when the file's get_inputs cannot run there."""
+    import torch
+
+    try:
+        module = import_module(path, size)
+        with torch.device("meta"):
+            inputs = module.get_inputs()
+    except Exception:  # user code that needs real data; the prompt simply omits the line
+        return ""
+
+    def one(value) -> str:
+        if isinstance(value, torch.Tensor):
+            return f"{str(value.dtype).removeprefix('torch.')}{list(value.shape)}"
+        return repr(value)[:60]
+
+    return ", ".join(f"input {i}: {one(v)}" for i, v in enumerate(inputs))

@@ -25,6 +25,7 @@ class ProblemView:
     category: str
     target: str  # "cpu" | "gpu"
     source: str  # the reference file
+    inputs: str = ""  # the forward's arguments at the timed size (problems.describe_inputs)
 
 
 @dataclass(frozen=True)
