@@ -136,3 +136,19 @@ def test_problems_category_overrides_from_a_toml_file(tmp_path):
     overrides.write_text('tiny_relu = "fancy"\n')
     bad = runner.invoke(app, ["problems", str(FIXTURES), "--categories", str(overrides)])
     assert bad.exit_code == 2 and "is not a category" in bad.stderr
+
+
+def test_optimize_no_ncu_reaches_the_loop(monkeypatch):
+    import pragma_kernels.api as api
+    from pragma_kernels.errors import PragmaError
+
+    seen = {}
+
+    def fake_optimize(problem, **kwargs):
+        seen.update(kwargs)
+        raise PragmaError("stop here")
+
+    monkeypatch.setattr(api, "optimize", fake_optimize)
+    problem = str(ROOT / "examples" / "problems" / "softsign.py")
+    result = runner.invoke(app, ["optimize", problem, "--mode", "offline", "--no-ncu"])
+    assert result.exit_code == EXIT_BAD_INPUT and seen["use_ncu"] is False

@@ -43,6 +43,13 @@ ThreadsOpt = Annotated[
     typer.Option(help="CPU threads for reference and candidate (default: all available cores)"),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON")]
+NcuOpt = Annotated[
+    bool,
+    typer.Option(
+        help="GPU: add Nsight Compute's counters where it can read them "
+        "(--no-ncu: the counter-free fallback only, faster)"
+    ),
+]
 
 
 def _bad_input(message: str) -> typer.Exit:
@@ -292,13 +299,7 @@ def profile(
     diagnose: Annotated[
         bool, typer.Option(help="Classify the bottleneck: evidence, hints, metrics to ask next")
     ] = False,
-    ncu: Annotated[
-        bool,
-        typer.Option(
-            help="GPU: add Nsight Compute's counters where it can read them "
-            "(--no-ncu: the counter-free fallback only)"
-        ),
-    ] = True,
+    ncu: NcuOpt = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Profile a verified candidate: every metric with its unit, source and meaning.
@@ -528,6 +529,7 @@ def optimize(
     ] = None,
     max_usd: Annotated[float | None, typer.Option(help="LLM cost budget in dollars")] = None,
     max_tokens: Annotated[int | None, typer.Option(help="LLM token budget")] = None,
+    ncu: NcuOpt = True,
 ) -> None:
     """Run the agent loop: Coder, Verifier, Profiler, Conductor; keep the best kernel.
 
@@ -587,6 +589,7 @@ def optimize(
             patience=patience,
             max_tokens=max_tokens,
             max_usd=max_usd,
+            use_ncu=ncu,
             on_attempt=show,
         )
     except PragmaError as exc:
