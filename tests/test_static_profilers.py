@@ -125,7 +125,17 @@ def test_vectorisation_report_errors_name_the_problem(monkeypatch):
 def test_summary_lines_put_missed_first_and_respect_the_limit():
     report = vectorisation_report(TWO_LOOPS, ("-O3",))
     assert len(report.summary_lines(limit=1)) == 1
-    assert report.summary_lines(limit=1)[0] == "... and 2 more loops"
+    assert report.summary_lines(limit=1)[0].startswith("... and 2 more loops (")
+
+
+def test_cut_summary_keeps_room_for_vectorised_loops():
+    from pragma_kernels.profilers.vectorisation import LoopNote, VectorisationReport
+
+    missed = [LoopNote("k.py", line, reason="cold setup loop") for line in range(1, 11)]
+    hot = LoopNote("k.py", 40, vector_bytes=32)
+    lines = VectorisationReport([hot], missed, "g++").summary_lines(limit=4)
+    assert len(lines) == 4 and "k.py:40: loop vectorised" in lines[2]
+    assert lines[-1] == "... and 8 more loops (0 vectorised, 8 not)"
 
 
 DISASSEMBLY = """

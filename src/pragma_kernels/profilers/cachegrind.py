@@ -233,8 +233,15 @@ def _build_replay(calls: list[RecordedCall], files, sizes, directory: Path) -> s
             step, cwd=directory, capture_output=True, text=True, timeout=TIMEOUT_S
         )
         if done.returncode != 0:
-            return f"the replay harness did not build: {done.stderr.strip()[-300:]}"
+            return f"the replay harness did not build: {_first_error(done.stderr)}"
     return None
+
+
+def _first_error(stderr: str) -> str:
+    """The compiler's first error line (the cause; what follows is mostly its fallout)."""
+    lines = stderr.strip().splitlines()
+    first = next((i for i, line in enumerate(lines) if "error" in line), None)
+    return "\n".join(lines[first : first + 3])[:300] if first is not None else stderr[-300:]
 
 
 def profile_calls(

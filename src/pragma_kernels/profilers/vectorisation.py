@@ -71,15 +71,22 @@ class VectorisationReport:
         }
 
     def summary_lines(self, limit: int = 8) -> list[str]:
-        """Missed loops first (they are what to fix), then vectorised ones, by line."""
-        notes = sorted(self.missed, key=lambda n: n.line) + sorted(
-            self.vectorised, key=lambda n: n.line
-        )
-        lines = [n.describe() for n in notes]
-        if len(lines) > limit:
-            kept = max(limit - 1, 0)
-            lines = [*lines[:kept], f"... and {len(lines) - kept} more loops"]
-        return lines
+        """Missed loops first (they are what to fix), then vectorised ones, by line; when
+        cut, both kinds keep room (the hot loop may be either) and the rest is counted."""
+        missed = sorted(self.missed, key=lambda n: n.line)
+        vectorised = sorted(self.vectorised, key=lambda n: n.line)
+        if len(missed) + len(vectorised) <= limit:
+            return [n.describe() for n in [*missed, *vectorised]]
+        room = max(limit - 1, 0)
+        take_missed = min(len(missed), max(room - len(vectorised), room // 2))
+        take_vectorised = min(len(vectorised), room - take_missed)
+        lines = [n.describe() for n in [*missed[:take_missed], *vectorised[:take_vectorised]]]
+        left_missed, left_vectorised = len(missed) - take_missed, len(vectorised) - take_vectorised
+        return [
+            *lines,
+            f"... and {left_missed + left_vectorised} more loops "
+            f"({left_vectorised} vectorised, {left_missed} not)",
+        ]
 
 
 def _clean_reason(message: str) -> str:
