@@ -79,11 +79,15 @@ def hardware_text(target: Target, spec: GpuSpec | None = None) -> str:
                 f"{p.tf32_tflops:g} TF32, {p.bf16_tflops:g} BF16/FP16 tensor"
             )
         return text
+    from pragma_kernels.profilers.cpu import copy_bandwidth_gbps
+
     cpu = detect_cpu()
     caches = ", ".join(f"{name} {size // 1024} KiB" for name, size in sorted(cpu.caches.items()))
     return (
         f"{cpu.model}, {target.threads} threads for the candidate; caches: {caches or 'unknown'}; "
-        f"SIMD: {' '.join(cpu.simd) or 'unknown'}"
+        f"SIMD: {' '.join(cpu.simd) or 'unknown'}; memory bandwidth about "
+        f"{copy_bandwidth_gbps(target.threads):.0f} GB/s (a measured large copy: the roof "
+        "for memory-bound kernels)"
     )
 
 
