@@ -195,6 +195,7 @@ def cpu(*kernel_metrics, whole=()) -> Profile:
         ((), (("thread_scaling", 1.02),), B.SINGLE_THREADED),
         ((), (("packed_simd_fraction", 0.0), ("scalar_fp_instructions", 6)), B.NOT_VECTORISED),
         ((("I1mr", 5e6), ("Ir", 1e8)), (), B.FRONTEND_BOUND),
+        ((), (("roofline_fraction", 0.85), ("thread_scaling", 1.6)), B.MEMORY_BANDWIDTH),
     ],
 )
 def test_each_cpu_rule(kernel, whole, expected):

@@ -42,6 +42,7 @@ GPU_CLASSES = (
     Bottleneck.MANY_SMALL_KERNELS,
 )
 CPU_CLASSES = (
+    Bottleneck.MEMORY_BANDWIDTH,
     Bottleneck.NOT_VECTORISED,
     Bottleneck.CACHE_MISS_BOUND,
     Bottleneck.BRANCH_MISPREDICT,

@@ -65,6 +65,13 @@ TRITON_HINTS: dict[B, tuple[str, ...]] = {
 }
 
 CPP_HINTS: dict[B, tuple[str, ...]] = {
+    B.MEMORY_BANDWIDTH: (
+        "The kernel moves its bytes near this machine's measured copy bandwidth: more "
+        "threads or wider SIMD will not help, only fewer bytes will. Read each input once "
+        "(one pass, or statistics and output in the same sweep while a row is in cache), "
+        "fuse neighbouring operations into one loop, and keep outputs in the narrowest "
+        "allowed dtype.",
+    ),
     B.NOT_VECTORISED: (
         "The hot loop runs scalar: make it vectorisable - no loop-carried dependency (split "
         "the accumulator into several partial sums or use `#pragma omp simd reduction(+:acc)`), "

@@ -308,7 +308,21 @@ def frontend(s: Signals, context: dict) -> Candidate | None:
     return None
 
 
+def memory_bandwidth_cpu(s: Signals, context: dict) -> Candidate | None:
+    """Tensor bytes per second against a measured large copy: near it, the kernel is done
+    unless it moves fewer bytes (without this, a good streaming kernel reads as unclear)."""
+    fraction = s.read("roofline_fraction")
+    if not fraction or fraction.value < 0.6:
+        return None
+    return found(
+        B.MEMORY_BANDWIDTH,
+        0.6 + min(fraction.value - 0.6, 0.4) / 2,
+        evidence(fraction, ">= 0.6 of the measured copy bandwidth"),
+    )
+
+
 CPU_RULES: tuple[Rule, ...] = (
+    memory_bandwidth_cpu,
     single_threaded,
     not_vectorised,
     branch_mispredict,
