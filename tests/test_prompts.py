@@ -67,16 +67,20 @@ def test_coder_prompts_carry_problem_rules_previous_code_and_advice():
     assert "# current" in revise and "- Use BLOCK=1024\n- num_warps=8" in revise
 
 
-def test_cpu_rules_name_the_loader_and_every_allowed_flag():
-    rules = prompts.backend_rules(
+def cpu_rules(simd: str) -> str:
+    return prompts.backend_rules(
         "cpu",
         dtype="float32",
         tolerance=0.01,
         cpu_model="EPYC",
         threads=2,
-        simd="avx2",
+        simd=simd,
         allowed_flags=ALLOWED_FLAGS,
     )
+
+
+def test_cpu_rules_name_the_loader_and_every_allowed_flag():
+    rules = cpu_rules("avx2")
     assert "cpp.load(SOURCE" in rules and all(flag in rules for flag in ALLOWED_FLAGS)
 
 
@@ -112,15 +116,7 @@ def test_conductor_prompt_explains_the_timing_and_fits_the_target():
 
 
 def test_cpu_rules_say_how_to_keep_the_replay_building_with_avx512_intrinsics():
-    rules = prompts.backend_rules(
-        "cpu",
-        dtype="float32",
-        tolerance=0.01,
-        cpu_model="EPYC",
-        threads=2,
-        simd="avx512f",
-        allowed_flags=ALLOWED_FLAGS,
-    )
+    rules = cpu_rules("avx512f")
     assert "#ifdef __AVX512F__" in rules and "-mno-avx512f" in rules
 
 
