@@ -206,6 +206,8 @@ def test_cli_optimize_runs_the_loop_and_names_the_best(tmp_path, monkeypatch):
     from pragma_kernels.cli import app
 
     monkeypatch.delenv("PRAGMA_LLM_MODEL", raising=False)
+    monkeypatch.delenv("PRAGMA_LLM_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))  # no user llm.toml
     refused = CliRunner().invoke(app, ["optimize", str(PROBLEM), "--target", "cpu"])
     assert refused.exit_code == 2 and "no LLM configured" in refused.stderr
     server = ScriptedLLM([fenced(WRONG), advice(), fenced(FAST), advice()])

@@ -23,7 +23,7 @@ from pathlib import Path
 from pragma_kernels.agents import prompts
 from pragma_kernels.agents.evaluator import LocalEvaluator
 from pragma_kernels.agents.records import AttemptRecord, RunDir, RunSettings, Usage
-from pragma_kernels.config import llm_settings_from_env
+from pragma_kernels.config import llm_settings
 from pragma_kernels.errors import PragmaError
 from pragma_kernels.evaluate import DEFAULT_TOLERANCE
 from pragma_kernels.hardware import GpuSpec, detect_cpu, detect_gpu
@@ -149,12 +149,14 @@ def optimize(
         coder, conductor_llm = OfflineCoder(recognised, resolved.kind), None
         coder_model = conductor_model = "offline (no LLM)"
     else:
-        llm = llm or llm_settings_from_env()
+        if llm is None:
+            llm, configured_conductor = llm_settings()
+            conductor = conductor or configured_conductor
         if llm is None:
             raise PragmaError(
                 "no LLM configured. Fix: pass --model (and --base-url for an OpenAI-compatible "
-                "endpoint, --provider anthropic for Claude), set PRAGMA_LLM_MODEL, or run "
-                "--mode offline (templates, no LLM)"
+                "endpoint, --provider anthropic for Claude), set PRAGMA_LLM_MODEL, write "
+                "~/.config/pragma-kernels/llm.toml, or run --mode offline (templates, no LLM)"
             )
         budget = Budget(max_tokens=max_tokens, max_usd=max_usd)
         cache = ReplyCache(folder / "llm-cache")  # a resumed run replays paid-for calls

@@ -506,9 +506,9 @@ def optimize(
     base_url: Annotated[
         str | None, typer.Option(help="OpenAI-compatible endpoint, e.g. https://api.deepseek.com")
     ] = None,
-    provider: Annotated[str, typer.Option(help="openai (any compatible endpoint) or anthropic")] = (
-        "openai"
-    ),
+    provider: Annotated[
+        str | None, typer.Option(help="openai (any compatible endpoint, the default) or anthropic")
+    ] = None,
     api_key_env: Annotated[
         str | None, typer.Option(help="Env var holding the API key (default per provider)")
     ] = None,
@@ -530,6 +530,13 @@ def optimize(
     max_usd: Annotated[float | None, typer.Option(help="LLM cost budget in dollars")] = None,
     max_tokens: Annotated[int | None, typer.Option(help="LLM token budget")] = None,
     ncu: NcuOpt = True,
+    llm_config: Annotated[
+        Path | None,
+        typer.Option(
+            help="TOML with [llm], [conductor] and [prices] (default: PRAGMA_LLM_CONFIG or "
+            "~/.config/pragma-kernels/llm.toml); flags and PRAGMA_LLM_* override it"
+        ),
+    ] = None,
 ) -> None:
     """Run the agent loop: Coder, Verifier, Profiler, Conductor; keep the best kernel.
 
@@ -537,21 +544,21 @@ def optimize(
     --base-url https://api.deepseek.com --api-key-env DEEPSEEK_API_KEY
     """
     from pragma_kernels.api import optimize as run_optimize
-    from pragma_kernels.config import llm_settings_from_env
-    from pragma_kernels.llm import LLMSettings
+    from pragma_kernels.config import llm_settings
     from pragma_kernels.loop import MODES
 
     _require_file(problem, "problem")
     _check_choice(mode, MODES, "mode")
-    _check_choice(provider, ("openai", "anthropic"), "provider")
-    llm = (
-        LLMSettings(provider=provider, model=model, base_url=base_url, api_key_env=api_key_env)
-        if model
-        else llm_settings_from_env()
-    )
-    conductor = (
-        llm.model_copy(update={"model": conductor_model}) if llm and conductor_model else None
-    )
+    if provider is not None:
+        _check_choice(provider, ("openai", "anthropic"), "provider")
+    flags = {"provider": provider, "model": model, "base_url": base_url}
+    flags["api_key_env"] = api_key_env
+    llm = conductor = None
+    if mode != "offline":  # offline uses no model: a broken LLM config must not stop it
+        try:
+            llm, conductor = llm_settings(flags, {"model": conductor_model}, llm_config)
+        except PragmaError as exc:
+            raise _bad_input(str(exc)) from None
     table = Table("attempt", "verdict", "speedup", "best so far", "bottleneck", title=problem.stem)
     best = [0.0]
 

@@ -16,6 +16,7 @@ ENV_LLM_MODEL = "PRAGMA_LLM_MODEL"
 ENV_LLM_PROVIDER = "PRAGMA_LLM_PROVIDER"  # openai (any OpenAI-compatible endpoint) | anthropic
 ENV_LLM_BASE_URL = "PRAGMA_LLM_BASE_URL"
 ENV_LLM_API_KEY_ENV = "PRAGMA_LLM_API_KEY_ENV"  # the name of the variable holding the key
+ENV_LLM_CONFIG = "PRAGMA_LLM_CONFIG"  # a TOML file: models, endpoints, prices
 
 
 def triton_interpreter() -> bool:
@@ -47,16 +48,26 @@ def cxx_compiler() -> str:
     return os.environ.get(ENV_CXX) or os.environ.get("CXX") or "g++"
 
 
-def llm_settings_from_env():
-    """LLM settings from PRAGMA_LLM_* variables, or None when no model is named."""
-    from pragma_kernels.llm import LLMSettings
+def llm_config_file() -> Path | None:
+    """The LLM config file (llm/settings.py shows its format), if there is one."""
+    explicit = os.environ.get(ENV_LLM_CONFIG)
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    default = Path(base) / "pragma-kernels" / "llm.toml"
+    return default if default.exists() else None
 
-    model = os.environ.get(ENV_LLM_MODEL)
-    if not model:
-        return None
-    return LLMSettings(
-        provider=os.environ.get(ENV_LLM_PROVIDER, "openai"),
-        model=model,
-        base_url=os.environ.get(ENV_LLM_BASE_URL) or None,
-        api_key_env=os.environ.get(ENV_LLM_API_KEY_ENV) or None,
-    )
+
+def llm_settings(flags: dict | None = None, conductor_flags: dict | None = None, file=None):
+    """(Coder, Conductor) LLMSettings from the config file, PRAGMA_LLM_* variables and
+    `flags` (later wins); (None, None) when none of them names a model."""
+    from pragma_kernels.llm.settings import load_config, resolve
+
+    env = {
+        "provider": os.environ.get(ENV_LLM_PROVIDER),
+        "model": os.environ.get(ENV_LLM_MODEL),
+        "base_url": os.environ.get(ENV_LLM_BASE_URL),
+        "api_key_env": os.environ.get(ENV_LLM_API_KEY_ENV),
+    }
+    config = load_config(Path(file) if file else llm_config_file())
+    return resolve(config, env, flags or {}, conductor_flags)
