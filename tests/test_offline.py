@@ -30,6 +30,7 @@ SUPPORTED = {
     "batch_norm": "norm",
     "avg_pool1d": "pool",
     "max_pool2d": "pool",
+    "mse_loss": "pointwise_total",
 }
 
 

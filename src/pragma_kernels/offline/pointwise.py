@@ -93,6 +93,12 @@ def build_expression(calls, input_ids: list[int], output_id: int, shape: tuple) 
             if alpha != 1:
                 right = Node("mul", (right, _const(alpha)))
             node = Node(_BINARY[call.name], (operand(args[0]), right))
+        elif call.name in ("aten.rsub.Scalar", "aten.rsub.Tensor"):  # other - alpha * x
+            alpha = call.kwargs.get("alpha", args[2] if len(args) > 2 else 1)
+            scaled = operand(args[0])
+            if alpha != 1:
+                scaled = Node("mul", (scaled, _const(alpha)))
+            node = Node("sub", (operand(args[1]), scaled))
         elif call.name == "aten.gelu.default":
             approximate = call.kwargs.get("approximate", args[1] if len(args) > 1 else "none")
             node = Node("gelu_tanh" if approximate == "tanh" else "gelu", (operand(args[0]),))
@@ -108,8 +114,10 @@ def build_expression(calls, input_ids: list[int], output_id: int, shape: tuple) 
                 -1: Node("reciprocal", (base,)),
             }[exponent]
         elif call.name in ("aten.clamp.default", "aten.hardtanh.default"):
-            low = args[1] if len(args) > 1 else call.kwargs.get("min", -1.0)
-            high = args[2] if len(args) > 2 else call.kwargs.get("max", 1.0)
+            # clamp's missing bound is None (no bound); hardtanh's are -1 and 1
+            default = (None, None) if call.name == "aten.clamp.default" else (-1.0, 1.0)
+            low = args[1] if len(args) > 1 else call.kwargs.get("min", default[0])
+            high = args[2] if len(args) > 2 else call.kwargs.get("max", default[1])
             node = operand(args[0])
             if low is not None:
                 node = Node("max", (node, _const(low)))

@@ -2,10 +2,11 @@
 
 The reference runs once on its smallest inputs under a dispatch recorder; the
 recorded operators, with which tensors they read and wrote, decide the family:
-a chain of pointwise operators on same-shape inputs (activations), a reduction
-along one dimension, a softmax / log-softmax along the last dimension, a
-normalisation (`norm.py`) or a pooling (`pool.py`). Anything else is reported as
-unsupported offline, with the operators seen.
+a chain of pointwise operators on same-shape inputs (activations), such a chain
+summed or averaged over every element (losses), a reduction along one dimension,
+a softmax / log-softmax along the last dimension, a normalisation (`norm.py`) or a
+pooling (`pool.py`). Anything else is reported as unsupported offline, with the
+operators seen.
 """
 
 from __future__ import annotations
@@ -13,7 +14,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from pragma_kernels.offline.norm import match_norm
-from pragma_kernels.offline.pointwise import PointwiseUnsupported, build_expression
+from pragma_kernels.offline.pointwise import (
+    Expression,
+    Node,
+    PointwiseUnsupported,
+    build_expression,
+)
 from pragma_kernels.offline.pool import match_pool
 from pragma_kernels.offline.recorded import OpCall, Recognised, on_path
 from pragma_kernels.problems import import_module
@@ -30,6 +36,7 @@ REDUCTIONS = {
     "aten.max.dim": "max",  # (values, indices): the values are the output
     "aten.min.dim": "min",
 }
+TOTALS = {"aten.sum.default": "sum", "aten.mean.default": "mean"}  # over every element
 SOFTMAXES = {"aten._softmax.default": "softmax", "aten._log_softmax.default": "log_softmax"}
 
 
@@ -100,6 +107,9 @@ def recognise(problem: Path, size: str | None = None) -> Recognised:
     shapes = {tuple(x.shape) for x in tensors}
     if len(shapes) != 1:
         return Recognised("unsupported", "inputs of different shapes", names)
+    last = calls[-1]
+    if last.name in TOTALS and last.output == output_id and len(last.inputs) == 1:
+        return _pointwise_total(calls, input_ids, next(iter(shapes)), names)
     try:
         expression = build_expression(calls, input_ids, output_id, next(iter(shapes)))
     except PointwiseUnsupported as exc:
@@ -110,6 +120,29 @@ def recognise(problem: Path, size: str | None = None) -> Recognised:
         expression=expression,
         inputs=len(input_ids),
         shape=next(iter(shapes)),
+    )
+
+
+def _pointwise_total(
+    calls: list[OpCall], input_ids: list[int], shape: tuple, names: list[str]
+) -> Recognised:
+    """A pointwise chain summed or averaged over every element (most losses: MSE, hinge,
+    L1...): one fused pass, no intermediate tensor."""
+    reduced = calls[-1].inputs[0]
+    try:
+        if reduced in input_ids:  # the input itself, no pointwise step
+            expression = Expression(Node("input", value=input_ids.index(reduced)))
+        else:
+            expression = build_expression(calls[:-1], input_ids, reduced, shape)
+    except PointwiseUnsupported as exc:
+        return Recognised("unsupported", str(exc), names)
+    return Recognised(
+        "pointwise_total",
+        ops=names,
+        expression=expression,
+        inputs=len(input_ids),
+        kind=TOTALS[calls[-1].name],
+        shape=shape,
     )
 
 

@@ -16,7 +16,8 @@ class OpCall:
 
 @dataclass
 class Recognised:
-    family: str  # "pointwise" | "reduction" | "softmax" | "norm" | "pool" | "unsupported"
+    family: str  # "pointwise" | "pointwise_total" | "reduction" | "softmax" | "norm" | "pool"
+    #              | "unsupported"
     why: str = ""  # unsupported: what was seen
     ops: list[str] = field(default_factory=list)
     # pointwise

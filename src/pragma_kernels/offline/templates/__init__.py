@@ -1,10 +1,10 @@
 """Parametrised kernel templates: a recognised problem plus a variant -> a candidate file.
 
 One module per group of families: `reduce` (pointwise chains, reductions along one
-dimension, softmax / log-softmax), `norm` (layer / RMS / L2 / group / batch norms),
-`pool` (max / average pooling). Each backend has a short list of variants (`base`: the
-knobs the offline agent turns, guided by the diagnosis); `generate` and `variants` are
-the entry points.
+dimension, softmax / log-softmax), `total` (a pointwise chain summed over every
+element), `norm` (layer / RMS / L2 / group / batch norms), `pool` (max / average
+pooling). Each backend has a short list of variants (`base`: the knobs the offline
+agent turns, guided by the diagnosis); `generate` and `variants` are the entry points.
 """
 
 from __future__ import annotations
@@ -26,16 +26,19 @@ from pragma_kernels.offline.templates.reduce import (
     triton_reduction,
     triton_softmax,
 )
+from pragma_kernels.offline.templates.total import cpp_pointwise_total, triton_pointwise_total
 
 __all__ = ["CPU_VARIANTS", "GPU_VARIANTS", "CpuVariant", "GpuVariant", "generate", "variants"]
 
 GENERATORS = {
     ("cpu", "pointwise"): cpp_pointwise,
+    ("cpu", "pointwise_total"): cpp_pointwise_total,
     ("cpu", "reduction"): cpp_reduction,
     ("cpu", "softmax"): cpp_softmax,
     ("cpu", "norm"): cpp_norm,
     ("cpu", "pool"): cpp_pool,
     ("gpu", "pointwise"): triton_pointwise,
+    ("gpu", "pointwise_total"): triton_pointwise_total,
     ("gpu", "reduction"): triton_reduction,
     ("gpu", "softmax"): triton_softmax,
     ("gpu", "norm"): triton_norm,
