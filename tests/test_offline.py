@@ -31,6 +31,7 @@ SUPPORTED = {
     "avg_pool1d": "pool",
     "max_pool2d": "pool",
     "mse_loss": "pointwise_total",
+    "huber_loss": "pointwise_total",
 }
 
 

@@ -20,6 +20,11 @@ LOSSES = {
     "hinge": "torch.mean(torch.clamp(1 - a * b, min=0))",
     "sum_of_squares": "((a - b) ** 2).sum()",
     "total": "a.sum()",  # no pointwise step: the input itself
+    # fused loss operators
+    "smooth_l1": "torch.nn.functional.smooth_l1_loss(a, b, beta=0.5)",
+    "huber_sum": "torch.nn.functional.huber_loss(a, b, delta=2.0, reduction='sum')",
+    "l1": "torch.nn.functional.l1_loss(a, b)",
+    "mse_sum": "torch.nn.functional.mse_loss(a, b, reduction='sum')",
 }
 
 
@@ -51,7 +56,7 @@ def test_every_cpu_variant_matches_the_reference(name, tmp_path):
         assert verdict.ok, (variant.name, verdict.model_dump_json(indent=1))
 
 
-@pytest.mark.parametrize("name", ["hinge", "sum_of_squares"])
+@pytest.mark.parametrize("name", ["hinge", "sum_of_squares", "smooth_l1"])
 def test_triton_candidate_verifies_under_the_interpreter(name, monkeypatch, tmp_path):
     pytest.importorskip("triton")
     monkeypatch.setenv("TRITON_INTERPRET", "1")
@@ -68,3 +73,11 @@ def test_a_reduction_of_something_else_is_not_taken_for_a_loss(tmp_path):
     problem = loss_problem(tmp_path, "torch.matmul(a, b.t()).sum()")
     recognised = recognise(problem)
     assert recognised.family == "unsupported" and "aten.mm.default" in recognised.ops
+
+
+def test_huber_example_and_an_unreduced_loss(tmp_path):
+    recognised = recognise(PROBLEMS / "huber_loss.py", "tiny")
+    assert (recognised.family, recognised.kind) == ("pointwise_total", "mean")
+    with_none = "torch.nn.functional.mse_loss(a, b, reduction='none')"
+    unreduced = recognise(loss_problem(tmp_path, with_none))
+    assert unreduced.family == "unsupported" and "reduction=0" in unreduced.why

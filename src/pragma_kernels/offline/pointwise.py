@@ -232,3 +232,48 @@ def _emit(node: Node, table: dict) -> str:
     children = [_emit(child, table) for child in node.args]
     parameter = table["literal"](node.value)
     return table[node.op].format(*children, p=parameter)
+
+
+# Fused loss operators: aten name -> the per-element loss of d = input - target (and the
+# operator's parameter: beta / delta), before its mean or sum.
+_REDUCTIONS_OF_LOSSES = {1: "mean", 2: "sum"}  # torch's reduction enum (0: none)
+
+
+def loss_expression(call) -> tuple[Expression, str]:
+    """(per-element loss of inputs 0 and 1, "mean" | "sum") of a fused loss operator."""
+    args = call.args
+    reduction = args[2] if len(args) > 2 else call.kwargs.get("reduction", 1)
+    if reduction not in _REDUCTIONS_OF_LOSSES:
+        raise PointwiseUnsupported(f"{call.name} without a mean or sum (reduction={reduction})")
+    d = Node("sub", (Node("input", value=0), Node("input", value=1)))
+    a = Node("abs", (d,))
+    if call.name == "aten.mse_loss.default":
+        per_element = Node("mul", (d, d))
+    elif call.name == "aten.l1_loss.default":
+        per_element = a
+    elif call.name in ("aten.smooth_l1_loss.default", "aten.huber_loss.default"):
+        # with m = min(|d|, p): smooth L1 = 0.5 m^2 / beta + (|d| - m), Huber = 0.5 m^2 +
+        # delta (|d| - m): the quadratic part up to p, linear beyond, in one expression.
+        p = float(
+            args[3] if len(args) > 3 else call.kwargs.get("beta", call.kwargs.get("delta", 1.0))
+        )
+        if p <= 0:
+            raise PointwiseUnsupported(f"{call.name} with a non-positive beta/delta")
+        m = Node("min", (a, _const(p)))
+        quadratic = Node("mul", (_const(0.5), Node("mul", (m, m))))
+        linear = Node("sub", (a, m))
+        if call.name == "aten.smooth_l1_loss.default":
+            per_element = Node("add", (Node("div", (quadratic, _const(p))), linear))
+        else:
+            per_element = Node("add", (quadratic, Node("mul", (_const(p), linear))))
+    else:
+        raise PointwiseUnsupported(f"operator {call.name}")
+    return Expression(per_element), _REDUCTIONS_OF_LOSSES[reduction]
+
+
+FUSED_LOSSES = (
+    "aten.mse_loss.default",
+    "aten.l1_loss.default",
+    "aten.smooth_l1_loss.default",
+    "aten.huber_loss.default",
+)

@@ -15,10 +15,12 @@ from pathlib import Path
 
 from pragma_kernels.offline.norm import match_norm
 from pragma_kernels.offline.pointwise import (
+    FUSED_LOSSES,
     Expression,
     Node,
     PointwiseUnsupported,
     build_expression,
+    loss_expression,
 )
 from pragma_kernels.offline.pool import match_pool
 from pragma_kernels.offline.recorded import OpCall, Recognised, on_path
@@ -110,6 +112,19 @@ def recognise(problem: Path, size: str | None = None) -> Recognised:
     last = calls[-1]
     if last.name in TOTALS and last.output == output_id and len(last.inputs) == 1:
         return _pointwise_total(calls, input_ids, next(iter(shapes)), names)
+    if len(calls) == 1 and last.name in FUSED_LOSSES and last.inputs == input_ids[:2]:
+        try:
+            expression, kind = loss_expression(last)
+        except PointwiseUnsupported as exc:
+            return Recognised("unsupported", str(exc), names)
+        return Recognised(
+            "pointwise_total",
+            ops=names,
+            expression=expression,
+            inputs=len(input_ids),
+            kind=kind,
+            shape=next(iter(shapes)),
+        )
     try:
         expression = build_expression(calls, input_ids, output_id, next(iter(shapes)))
     except PointwiseUnsupported as exc:
