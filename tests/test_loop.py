@@ -10,7 +10,7 @@ import pytest
 
 from pragma_kernels.agents import prompts
 from pragma_kernels.agents.evaluator import LocalEvaluator
-from pragma_kernels.agents.records import RunDir, RunSettings
+from pragma_kernels.agents.records import AttemptRecord, RunDir, RunSettings
 from pragma_kernels.llm import LLM, LLMSettings
 from pragma_kernels.llm.scripted import ScriptedLLM
 from pragma_kernels.loop import LoopContext, LoopOptions, OptimizationLoop
@@ -256,3 +256,25 @@ def test_python_api_returns_the_loadable_best(tmp_path):
     model = result.load()()
     x = torch.randn(4, 8)
     assert torch.equal(model(x), torch.relu(x)) and result.speedup > 0
+
+
+def test_current_and_best_are_compared_against_one_baseline_time():
+    from pragma_kernels.loop import _is_better, _same_baseline
+    from pragma_kernels.verdict import Verdict
+
+    def attempt(number, candidate_ms, baseline_ms):
+        return AttemptRecord(
+            number=number,
+            coder_prompt="",
+            coder_reply="",
+            code="x",
+            verdict=Verdict(ok=True, kind=VerdictKind.OK, message="ok"),
+            speedup=baseline_ms / candidate_ms,
+            candidate_ms=candidate_ms,
+            baseline_ms=baseline_ms,
+        )
+
+    # The baseline got slower between attempts: attempt 2's speedup is higher, its kernel not.
+    best, current = attempt(1, 1.0, 3.0), attempt(2, 1.2, 4.0)
+    assert current.speedup > best.speedup and not _is_better(current, best)
+    assert _same_baseline(current, best) == (4.0 / 1.2, 4.0 / 1.0)

@@ -96,6 +96,14 @@ def _is_better(record: AttemptRecord, best: AttemptRecord | None) -> bool:
     return (record.speedup or 0.0) > (best.speedup or 0.0)
 
 
+def _same_baseline(record: AttemptRecord, best: AttemptRecord) -> tuple[float, float]:
+    """Both speedups against the current attempt's baseline time, so that comparing them
+    compares the kernels, not two timings of the baseline."""
+    if record.candidate_ms and best.candidate_ms and record.baseline_ms:
+        return record.baseline_ms / record.candidate_ms, record.baseline_ms / best.candidate_ms
+    return record.speedup or 0.0, best.speedup or 0.0
+
+
 class OptimizationLoop:
     def __init__(
         self,
@@ -255,15 +263,16 @@ class OptimizationLoop:
         comparison = ""
         best = self.best if self.best is not None and self.best is not record else None
         if record.correct and best is not None:
+            current_speedup, best_speedup = _same_baseline(record, best)
             if profiles and record.profile and best.profile:
                 comparison = compare(
-                    Attempt(record.speedup or 0.0, record.profile, record.diagnosis),
-                    Attempt(best.speedup or 0.0, best.profile, best.diagnosis),
+                    Attempt(current_speedup, record.profile, record.diagnosis),
+                    Attempt(best_speedup, best.profile, best.diagnosis),
                 ).render_text()
             else:
                 comparison = (
-                    f"Current {record.speedup or 0:.2f}x vs best {best.speedup or 0:.2f}x "
-                    f"(attempt {best.number})"
+                    f"Current {current_speedup:.2f}x vs best {best_speedup:.2f}x "
+                    f"(attempt {best.number}), both against this attempt's baseline time"
                 )
         record.comparison = comparison
         meanings = record.profile.meanings() if (profiles and record.profile) else {}
