@@ -84,7 +84,7 @@ class LoopResult:
     usage: Usage = field(default_factory=Usage)
 
 
-def _is_better(record: AttemptRecord, best: AttemptRecord | None) -> bool:
+def is_better(record: AttemptRecord, best: AttemptRecord | None) -> bool:
     """By the candidate's own median time where both have one: the baseline is re-timed at
     every attempt and moves, so a speedup can rise while the kernel got slower."""
     if not record.correct:
@@ -134,7 +134,7 @@ class OptimizationLoop:
         self.run_dir.start(settings)
         self.records = self.run_dir.attempts()  # resume after the last persisted attempt
         for record in self.records:
-            if _is_better(record, self.best):
+            if is_better(record, self.best):
                 self.best = record
         stopped = self._stop_reason()
         while stopped is None:
@@ -144,7 +144,7 @@ class OptimizationLoop:
                 stopped = f"stopped: {exc}"
                 break
             self.records.append(record)
-            if _is_better(record, self.best):
+            if is_better(record, self.best):
                 self.best = record
                 self.run_dir.save_best(record.code or "")
             self.run_dir.save(record)
