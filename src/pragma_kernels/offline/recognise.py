@@ -110,21 +110,10 @@ def recognise(problem: Path, size: str | None = None) -> Recognised:
     if len(shapes) != 1:
         return Recognised("unsupported", "inputs of different shapes", names)
     last = calls[-1]
-    if last.name in TOTALS and last.output == output_id and len(last.inputs) == 1:
+    reduces_all = last.name in TOTALS and last.output == output_id and len(last.inputs) == 1
+    fused_loss = len(calls) == 1 and last.name in FUSED_LOSSES and last.inputs == input_ids[:2]
+    if reduces_all or fused_loss:
         return _pointwise_total(calls, input_ids, next(iter(shapes)), names)
-    if len(calls) == 1 and last.name in FUSED_LOSSES and last.inputs == input_ids[:2]:
-        try:
-            expression, kind = loss_expression(last)
-        except PointwiseUnsupported as exc:
-            return Recognised("unsupported", str(exc), names)
-        return Recognised(
-            "pointwise_total",
-            ops=names,
-            expression=expression,
-            inputs=len(input_ids),
-            kind=kind,
-            shape=next(iter(shapes)),
-        )
     try:
         expression = build_expression(calls, input_ids, output_id, next(iter(shapes)))
     except PointwiseUnsupported as exc:
@@ -142,13 +131,17 @@ def _pointwise_total(
     calls: list[OpCall], input_ids: list[int], shape: tuple, names: list[str]
 ) -> Recognised:
     """A pointwise chain summed or averaged over every element (most losses: MSE, hinge,
-    L1...): one fused pass, no intermediate tensor."""
-    reduced = calls[-1].inputs[0]
+    L1...), or a fused loss operator: one pass, no intermediate tensor."""
+    last = calls[-1]
     try:
-        if reduced in input_ids:  # the input itself, no pointwise step
-            expression = Expression(Node("input", value=input_ids.index(reduced)))
+        if last.name in FUSED_LOSSES:
+            expression, kind = loss_expression(last)
+        elif last.inputs[0] in input_ids:  # the input itself, no pointwise step
+            expression = Expression(Node("input", value=input_ids.index(last.inputs[0])))
+            kind = TOTALS[last.name]
         else:
-            expression = build_expression(calls[:-1], input_ids, reduced, shape)
+            expression = build_expression(calls[:-1], input_ids, last.inputs[0], shape)
+            kind = TOTALS[last.name]
     except PointwiseUnsupported as exc:
         return Recognised("unsupported", str(exc), names)
     return Recognised(
@@ -156,7 +149,7 @@ def _pointwise_total(
         ops=names,
         expression=expression,
         inputs=len(input_ids),
-        kind=TOTALS[calls[-1].name],
+        kind=kind,
         shape=shape,
     )
 
