@@ -239,3 +239,17 @@ def test_uncovered_cases_are_unsupported_with_the_reason(case, tmp_path):
     recognised = recognise(problem_file(tmp_path, init, forward, (2, 3, 9, 10)))
     assert recognised.family == "unsupported"
     assert reason in recognised.why and recognised.ops
+
+
+def test_group_norm_statistics_hold_for_a_mean_far_from_zero(tmp_path):
+    """One pass for both moments: shifted by a sample, or E[x^2] - E[x]^2 cancels."""
+    recognised = recognise(PROBLEMS / "group_norm.py", "tiny")
+    spec = importlib.util.spec_from_file_location("pragma_test_gn", PROBLEMS / "group_norm.py")
+    reference_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(reference_module)
+    reference = reference_module.Model(*reference_module.get_init_inputs())
+    for variant in CPU_VARIANTS:
+        module = load(generate(recognised, "cpu", variant), tmp_path, f"gn_{variant.parallel}")
+        candidate = module.ModelNew(*reference_module.get_init_inputs())
+        x = torch.randn(2, 64, 9, 11) * 0.5 + 300.0
+        torch.testing.assert_close(candidate(x), reference(x), atol=2e-3, rtol=2e-3)
