@@ -254,11 +254,9 @@ extern "C" void channel_norm(const float* __restrict__ x, const float* __restric
 """
 
 
-def _cpp_channel(problem: Recognised, variant: CpuVariant) -> str:
-    spec: ChannelNorm = problem.spec
-    parallel = omp(variant, "parallel for schedule(static)")
-    weight = "w[c]" if spec.weight else "1.0f"
-    bias = "b[c]" if spec.bias else "0.0f"
+def _cpp_batch(spec: ChannelNorm, parallel: str, weight: str, bias: str) -> str:
+    """Batch norm: statistics per channel over N and space (training), or the running ones
+    (eval); a channel's planes are strided by C, so per-plane moments are merged."""
     if spec.batch_stats:
         stats = f"""    // (mean, M2) of each plane, two-pass.
     std::vector<float> pm(planes), pq(planes);
@@ -275,33 +273,29 @@ def _cpp_channel(problem: Recognised, variant: CpuVariant) -> str:
         pm[p] = mean;
         pq[p] = sq;
     }}
-    // Merge a group's M planes (Chan et al.): equal counts S.
+    // Merge a channel's N planes (Chan et al.): equal counts S.
     {parallel}
-    for (int64_t g = 0; g < groups; ++g) {{
-        const int64_t first = GROUPS ? g * M : g, stride = GROUPS ? 1 : C;
+    for (int64_t c = 0; c < C; ++c) {{
         double mean = 0.0;
-        for (int64_t k = 0; k < M; ++k) mean += pm[first + k * stride];
-        mean /= (double)M;
+        for (int64_t n = 0; n < N; ++n) mean += pm[n * C + c];
+        mean /= (double)N;
         double m2 = 0.0;
-        for (int64_t k = 0; k < M; ++k) {{
-            const double d = pm[first + k * stride] - mean;
-            m2 += pq[first + k * stride] + (double)S * d * d;
+        for (int64_t n = 0; n < N; ++n) {{
+            const double d = pm[n * C + c] - mean;
+            m2 += pq[n * C + c] + (double)S * d * d;
         }}
-        gmean[g] = (float)mean;
-        gvar[g] = (float)(m2 / ((double)M * (double)S));
+        cmean[c] = (float)mean;
+        cvar[c] = (float)(m2 / ((double)N * (double)S));
     }}"""
     else:
-        stats = """    for (int64_t g = 0; g < groups; ++g) {
-        gmean[g] = rmean[g];
-        gvar[g] = rvar[g];
+        stats = """    for (int64_t c = 0; c < C; ++c) {
+        cmean[c] = rmean[c];
+        cvar[c] = rvar[c];
     }"""
-    # Group norm reads each group once, in cache; the general path below (batch norm, and
-    # correct for groups too) merges per-plane statistics and reads x twice.
-    general = f"""#include <cstdint>
+    return f"""#include <cstdint>
 #include <cmath>
 #include <vector>
 
-constexpr int64_t GROUPS = {spec.groups};  // 0: batch norm, one group per channel
 constexpr float EPS = {spec.eps!r}f;
 
 // x, out: (N, C, S) contiguous; w, b, rmean, rvar: (C) when the reference has them.
@@ -311,15 +305,13 @@ extern "C" void channel_norm(const float* __restrict__ x, const float* __restric
                              int64_t N, int64_t C, int64_t S) {{
     (void)w; (void)b; (void)rmean; (void)rvar;
     const int64_t planes = N * C;
-    const int64_t groups = GROUPS ? N * GROUPS : C;
-    const int64_t M = GROUPS ? C / GROUPS : N;  // planes per group
-    std::vector<float> gmean(groups), gvar(groups);
+    std::vector<float> cmean(C), cvar(C);
 {stats}
     {parallel}
     for (int64_t p = 0; p < planes; ++p) {{
-        const int64_t c = p % C, g = GROUPS ? p / M : c;
-        const float mean = gmean[g];
-        const float scale = 1.0f / std::sqrt(gvar[g] + EPS) * {weight};
+        const int64_t c = p % C;
+        const float mean = cmean[c];
+        const float scale = 1.0f / std::sqrt(cvar[c] + EPS) * {weight};
         const float shift = {bias};
         const float* xp = x + p * S;
         float* op = out + p * S;
@@ -328,10 +320,16 @@ extern "C" void channel_norm(const float* __restrict__ x, const float* __restric
     }}
 }}
 """
-    if spec.groups and spec.batch_stats:
-        source = _cpp_group_in_cache(spec, parallel, weight, bias)
-    else:
-        source = general
+
+
+def _cpp_channel(problem: Recognised, variant: CpuVariant) -> str:
+    spec: ChannelNorm = problem.spec
+    parallel = omp(variant, "parallel for schedule(static)")
+    weight = "w[c]" if spec.weight else "1.0f"
+    bias = "b[c]" if spec.bias else "0.0f"
+    # Group norm's statistics always come from x; its groups are contiguous.
+    make = _cpp_group_in_cache if spec.groups else _cpp_batch
+    source = make(spec, parallel, weight, bias)
     convert = ".float().contiguous()"
     params = (spec.weight, spec.bias, spec.running_mean, spec.running_var)
     fetched = [_fetch(p, convert) or "x" for p in params]
