@@ -95,3 +95,22 @@ def omp(variant: CpuVariant, clause: str = "parallel for simd schedule(static)")
     if variant.parallel:
         return f"#pragma omp {clause}"
     return "#pragma omp simd" if "simd" in clause else ""
+
+
+def cpp_expression_inputs(count: int) -> tuple[str, str]:
+    """(parameters, loads) of a C++ loop over `i` reading inputs x0.. into the v0.. that
+    pointwise expressions name."""
+    params = ", ".join(f"const float* __restrict__ x{i}" for i in range(count))
+    loads = "\n".join(f"        const float v{i} = x{i}[i];" for i in range(count))
+    return params, loads
+
+
+def triton_expression_inputs(count: int, indent: str) -> tuple[str, str]:
+    """(pointer parameters, loads) of a Triton block at `offs` under `mask`, reading inputs
+    into the fp32 v0.. that pointwise expressions name."""
+    pointers = ", ".join(f"x{i}_ptr" for i in range(count))
+    loads = "\n".join(
+        f"{indent}v{i} = tl.load(x{i}_ptr + offs, mask=mask, other=0.0).to(tl.float32)"
+        for i in range(count)
+    )
+    return pointers, loads

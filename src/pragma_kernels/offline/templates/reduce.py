@@ -8,9 +8,11 @@ from pragma_kernels.offline.templates.base import (
     CpuVariant,
     GpuVariant,
     as_outer_r_inner,
+    cpp_expression_inputs,
     cpp_module,
     model_new,
     omp,
+    triton_expression_inputs,
     triton_module,
 )
 
@@ -18,9 +20,7 @@ from pragma_kernels.offline.templates.base import (
 
 
 def cpp_pointwise(problem: Recognised, variant: CpuVariant) -> str:
-    count = problem.inputs
-    params = ", ".join(f"const float* __restrict__ x{i}" for i in range(count))
-    loads = "\n".join(f"        const float v{i} = x{i}[i];" for i in range(count))
+    params, loads = cpp_expression_inputs(problem.inputs)
     source = f"""#include <cstdint>
 #include <cmath>
 
@@ -146,12 +146,7 @@ extern "C" void softmax(const float* __restrict__ x, float* __restrict__ out,
 
 
 def triton_pointwise(problem: Recognised, variant: GpuVariant) -> str:
-    count = problem.inputs
-    pointers = ", ".join(f"x{i}_ptr" for i in range(count))
-    loads = "\n".join(
-        f"    v{i} = tl.load(x{i}_ptr + offs, mask=mask, other=0.0).to(tl.float32)"
-        for i in range(count)
-    )
+    pointers, loads = triton_expression_inputs(problem.inputs, "    ")
     kernel = f"""@triton.jit
 def _pointwise({pointers}, out_ptr, n, BLOCK: tl.constexpr):
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)

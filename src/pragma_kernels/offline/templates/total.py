@@ -12,9 +12,11 @@ from pragma_kernels.offline.recorded import Recognised
 from pragma_kernels.offline.templates.base import (
     CpuVariant,
     GpuVariant,
+    cpp_expression_inputs,
     cpp_module,
     model_new,
     omp,
+    triton_expression_inputs,
     triton_module,
 )
 
@@ -24,9 +26,7 @@ def _what(problem: Recognised) -> str:
 
 
 def cpp_pointwise_total(problem: Recognised, variant: CpuVariant) -> str:
-    count = problem.inputs
-    params = ", ".join(f"const float* __restrict__ x{i}" for i in range(count))
-    loads = "\n".join(f"        const float v{i} = x{i}[i];" for i in range(count))
+    params, loads = cpp_expression_inputs(problem.inputs)
     scale = " / (double)n" if problem.kind == "mean" else ""
     source = f"""#include <cstdint>
 #include <cmath>
@@ -49,12 +49,7 @@ extern "C" void total({params}, float* __restrict__ out, int64_t n) {{
 
 
 def triton_pointwise_total(problem: Recognised, variant: GpuVariant) -> str:
-    count = problem.inputs
-    pointers = ", ".join(f"x{i}_ptr" for i in range(count))
-    loads = "\n".join(
-        f"        v{i} = tl.load(x{i}_ptr + offs, mask=mask, other=0.0).to(tl.float32)"
-        for i in range(count)
-    )
+    pointers, loads = triton_expression_inputs(problem.inputs, "        ")
     # Masked lanes must add 0, not f(0) (a hinge's max(0, 1 - p*t) is 1 at p = t = 0).
     kernel = f"""@triton.jit
 def _partial({pointers}, partial_ptr, n, BLOCK: tl.constexpr):
