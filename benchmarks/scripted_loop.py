@@ -51,9 +51,7 @@ def requested_state(asked: list[str], record: AttemptRecord) -> str:
         return "no profile"
     states = []
     for name in asked:
-        metric = record.profile.metric(name) or next(
-            (m for k in record.profile.kernels for m in k.metrics if m.name == name), None
-        )
+        metric = record.profile.metric(name)  # the kernels' aggregate when not whole-call
         refused = [u.why for u in record.profile.unavailable if u.what.startswith(name)]
         states.append(
             f"{name}: {metric.value:.4g}"
