@@ -190,7 +190,7 @@ def load_problems(
 
 
 def describe_inputs(path: Path, size: str | None = None) -> str:
-    """The forward's arguments at a size, e.g. "x: float32[8, 64, 128, 128]", for prompts:
+    """The forward's arguments at a size, e.g. "input 0: float32[8, 64, 128, 128]", for prompts:
     the reference file's constants alone leave the timed shapes to be inferred. Built on
     the meta device (no memory); empty when the file's get_inputs cannot run there."""
     import torch
