@@ -126,6 +126,27 @@ SECTORS = "l1tex__average_t_sectors_per_request_pipe_lsu_mem_global_op_ld.ratio"
         ({SECTORS: 16, DRAM: 86.0, "launch__grid_size": 4096}, B.MEMORY_BANDWIDTH),
         # 16 sectors far below the roof: scattered scalar loads are the likely reading
         ({SECTORS: 16, DRAM: 14.0, "launch__grid_size": 4096}, B.UNCOALESCED_ACCESS),
+        # a streaming reduction's final cross-warp tl.sum conflicts on few wavefronts: the
+        # kernel is at the DRAM roof (H200 scripted loop, sum_reduction_dim's fixed kernel)
+        (
+            {
+                "l1tex__data_bank_conflicts_pipe_lsu_mem_shared.sum": 3e5,
+                "l1tex__data_pipe_lsu_wavefronts_mem_shared.sum": 6e5,
+                DRAM: 83.0,
+                "launch__grid_size": 4096,
+            },
+            B.MEMORY_BANDWIDTH,
+        ),
+        # the same conflict share far below the roof: the conflicts are the limiter
+        (
+            {
+                "l1tex__data_bank_conflicts_pipe_lsu_mem_shared.sum": 3e5,
+                "l1tex__data_pipe_lsu_wavefronts_mem_shared.sum": 6e5,
+                DRAM: 29.0,
+                "launch__grid_size": 4096,
+            },
+            B.SHARED_MEMORY_BANK_CONFLICTS,
+        ),
         # idle lanes make a kernel look compute-bound; the divergence is the cause
         (
             {
