@@ -61,6 +61,14 @@ def requested_state(asked: list[str], record: AttemptRecord) -> str:
     return "; ".join(states)
 
 
+def conductor_state(record: AttemptRecord) -> str:
+    """Whether the Conductor's prompt held ncu metrics; the loop calls no Conductor after
+    the last attempt, since no Coder would read its advice."""
+    if not record.conductor_prompt:
+        return "no Conductor call"
+    return "yes" if NCU_SIGN in record.conductor_prompt else "no"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-ncu", action="store_true", help="profile without Nsight Compute")
@@ -106,7 +114,7 @@ def main() -> None:
                 f"{f'{record.speedup:.2f}x' if record.speedup else ''} | "
                 f"{f'{record.candidate_ms:.4g}' if record.candidate_ms else ''} | "
                 f"{profiled} | {record.diagnosis.bottleneck.value if record.diagnosis else ''} | "
-                f"{'yes' if NCU_SIGN in record.conductor_prompt else 'no'} | "
+                f"{conductor_state(record)} | "
                 f"{requested_state(asked, record)} |"
             )
             print(lines[-1], flush=True)
