@@ -32,6 +32,8 @@ SUPPORTED = {
     "max_pool2d": "pool",
     "mse_loss": "pointwise_total",
     "huber_loss": "pointwise_total",
+    "cumsum": "scan",
+    "reverse_cumsum": "scan",
 }
 
 

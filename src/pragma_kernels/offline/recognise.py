@@ -4,9 +4,9 @@ The reference runs once on its smallest inputs under a dispatch recorder; the
 recorded operators, with which tensors they read and wrote, decide the family:
 a chain of pointwise operators on same-shape inputs (activations), such a chain
 summed or averaged over every element (losses), a reduction along one dimension,
-a softmax / log-softmax along the last dimension, a normalisation (`norm.py`) or a
-pooling (`pool.py`). Anything else is reported as unsupported offline, with the
-operators seen.
+a softmax / log-softmax along the last dimension, a normalisation (`norm.py`), a
+pooling (`pool.py`) or a prefix sum (`scan.py`). Anything else is reported as
+unsupported offline, with the operators seen.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from pragma_kernels.offline.pointwise import (
 )
 from pragma_kernels.offline.pool import match_pool
 from pragma_kernels.offline.recorded import OpCall, Recognised, on_path
+from pragma_kernels.offline.scan import match_scan
 from pragma_kernels.problems import import_module
 
 __all__ = ["OpCall", "Recognised", "record", "recognise"]
@@ -104,6 +105,7 @@ def recognise(problem: Path, size: str | None = None) -> Recognised:
         path = on_path(calls, input_ids)
         found = match_norm(path, tensors[0], output_id, model, names)
         found = found or match_pool(path, tensors[0], output_id, names)
+        found = found or match_scan(path, tensors[0], output_id, names)
         if found is not None:
             return found
     shapes = {tuple(x.shape) for x in tensors}

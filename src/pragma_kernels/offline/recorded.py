@@ -17,14 +17,14 @@ class OpCall:
 @dataclass
 class Recognised:
     family: str  # "pointwise" | "pointwise_total" | "reduction" | "softmax" | "norm" | "pool"
-    #              | "unsupported"
+    #              | "scan" | "unsupported"
     why: str = ""  # unsupported: what was seen
     ops: list[str] = field(default_factory=list)
     # pointwise
     expression: object | None = None  # pointwise.Expression
     inputs: int = 1
-    # reduction / softmax / norm / pool
-    kind: str = ""  # sum, ..., softmax, log_softmax, layer_norm, rms_norm, ..., max_pool2d, ...
+    # reduction / softmax / norm / pool / scan
+    kind: str = ""  # sum, ..., softmax, log_softmax, layer_norm, ..., max_pool2d, cumsum, ...
     dim: int = -1
     keepdim: bool = False
     shape: tuple[int, ...] = ()

@@ -3,8 +3,9 @@
 One module per group of families: `reduce` (pointwise chains, reductions along one
 dimension, softmax / log-softmax), `total` (a pointwise chain summed over every
 element), `norm` (layer / RMS / L2 / group / batch norms), `pool` (max / average
-pooling). Each backend has a short list of variants (`base`: the knobs the offline
-agent turns, guided by the diagnosis); `generate` and `variants` are the entry points.
+pooling), `scan` (cumsum, forward or reversed). Each backend has a short list of
+variants (`base`: the knobs the offline agent turns, guided by the diagnosis);
+`generate` and `variants` are the entry points.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pragma_kernels.offline.templates.reduce import (
     triton_reduction,
     triton_softmax,
 )
+from pragma_kernels.offline.templates.scan import cpp_scan, triton_scan
 from pragma_kernels.offline.templates.total import cpp_pointwise_total, triton_pointwise_total
 
 __all__ = ["CPU_VARIANTS", "GPU_VARIANTS", "CpuVariant", "GpuVariant", "generate", "variants"]
@@ -37,12 +39,14 @@ GENERATORS = {
     ("cpu", "softmax"): cpp_softmax,
     ("cpu", "norm"): cpp_norm,
     ("cpu", "pool"): cpp_pool,
+    ("cpu", "scan"): cpp_scan,
     ("gpu", "pointwise"): triton_pointwise,
     ("gpu", "pointwise_total"): triton_pointwise_total,
     ("gpu", "reduction"): triton_reduction,
     ("gpu", "softmax"): triton_softmax,
     ("gpu", "norm"): triton_norm,
     ("gpu", "pool"): triton_pool,
+    ("gpu", "scan"): triton_scan,
 }
 
 
