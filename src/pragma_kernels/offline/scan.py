@@ -11,10 +11,10 @@ FLIP = "aten.flip.default"
 
 def match_scan(calls: list[OpCall], x, output_id: int, names: list[str]) -> Recognised | None:
     """`calls` are those on the input's path; None when they are not a scan at all."""
-    shapes = [c.name for c in calls]
-    if shapes == [CUMSUM]:
+    ops = [c.name for c in calls]
+    if ops == [CUMSUM]:
         reverse = False
-    elif shapes == [FLIP, CUMSUM, FLIP]:
+    elif ops == [FLIP, CUMSUM, FLIP]:
         reverse = True
     else:
         return None
