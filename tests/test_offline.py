@@ -9,8 +9,13 @@ import pytest
 import torch
 
 from pragma_kernels import optimize
+from pragma_kernels.agents.records import AttemptRecord
+from pragma_kernels.diagnosis.classes import Bottleneck as B
+from pragma_kernels.diagnosis.model import Diagnosis
+from pragma_kernels.offline.coder import OfflineCoder
 from pragma_kernels.offline.recognise import recognise
-from pragma_kernels.offline.templates import CPU_VARIANTS, generate
+from pragma_kernels.offline.templates import CPU_VARIANTS, generate, variants
+from pragma_kernels.verdict import Verdict, VerdictKind
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples" / "problems").glob("*.py"))
@@ -70,7 +75,39 @@ def test_optimize_offline_runs_every_example_to_completion(problem, tmp_path):
         assert result.best is None and result.stopped.startswith("unsupported offline")
         return
     assert result.best is not None and result.best.verdict.ok, result.stopped
-    assert len(result.attempts) == len(CPU_VARIANTS)  # every variant, then a clean stop
+    tried = variants("cpu", recognise(problem, "tiny"))
+    assert len(result.attempts) == len(tried)  # every variant, then a clean stop
     assert all(attempt.correct for attempt in result.attempts)  # no template variant is wrong
     assert "every template variant has been tried" in result.stopped
     assert (tmp_path / "run" / "best.py").read_text() == result.best_source
+
+
+def test_streaming_variant_writes_unaligned_outputs_and_ragged_tails():
+    # an output 4 bytes past alignment: 3 plain stores, then streamed blocks of 64, a tail
+    recognised = recognise(ROOT / "examples" / "problems" / "swish.py", "tiny")
+    namespace: dict = {}
+    streaming = variants("cpu", recognised)[-1]
+    assert streaming.stream
+    exec(compile(generate(recognised, "cpu", streaming), "candidate", "exec"), namespace)
+    x = torch.randn(1000)
+    buffer = torch.full((1001,), float("nan"))
+    namespace["lib"].pointwise(x, buffer[1:], 1000)
+    torch.testing.assert_close(buffer[1:], x * torch.sigmoid(x))
+    assert buffer[0].isnan()  # nothing written before the output
+
+
+def test_a_memory_bound_diagnosis_picks_streaming_stores_next():
+    recognised = recognise(ROOT / "examples" / "problems" / "relu.py", "tiny")
+    coder = OfflineCoder(recognised, "cpu")
+    first = coder.propose([])
+    assert first is not None and "omp-simd (the default)" in first[0]
+    record = AttemptRecord(
+        number=1,
+        coder_prompt=first[0],
+        coder_reply="",
+        code=first[1],
+        verdict=Verdict(ok=True, kind=VerdictKind.OK),
+        diagnosis=Diagnosis(bottleneck=B.MEMORY_BANDWIDTH, confidence=0.8),
+    )
+    name, why = coder.choose([record])
+    assert name == "omp-simd-stream" and "memory_bandwidth_bound" in why

@@ -19,7 +19,7 @@ from pragma_kernels.isolation import Limits
 from pragma_kernels.offline.norm import ChannelNorm, RowNorm
 from pragma_kernels.offline.pool import Pool
 from pragma_kernels.offline.recognise import recognise
-from pragma_kernels.offline.templates import CPU_VARIANTS, GPU_VARIANTS, generate
+from pragma_kernels.offline.templates import CPU_VARIANTS, GPU_VARIANTS, generate, variants
 from pragma_kernels.targets import Target
 
 PROBLEMS = Path(__file__).resolve().parent.parent / "examples" / "problems"
@@ -48,14 +48,14 @@ def load(source: str, tmp_path: Path, name: str = "candidate"):
     return module
 
 
-def check_cpu(problem: Path, tmp_path: Path, shape: tuple, variants=CPU_VARIANTS) -> None:
+def check_cpu(problem: Path, tmp_path: Path, shape: tuple) -> None:
     """Every CPU variant against the reference, on an input of `shape` (not the recognised
     one: parameters are shaped from the input)."""
     spec = importlib.util.spec_from_file_location("pragma_test_problem", problem)
     reference_module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(reference_module)
     recognised = recognise(problem)
-    for variant in variants:
+    for variant in variants("cpu", recognised):
         module = load(
             generate(recognised, "cpu", variant), tmp_path, variant.name.replace("-", "_")
         )

@@ -1,7 +1,7 @@
 """The offline Coder: no LLM. It writes candidates from the recognised family's template,
-choosing the next variant from the last diagnosis (e.g. single-threaded -> OpenMP,
-not vectorised -> fast-math, launch tail -> smaller blocks), and stops when every
-variant has been tried."""
+choosing the next variant from the last diagnosis (e.g. single-threaded -> OpenMP, not
+vectorised -> fast-math, at the memory roof -> streaming stores, launch tail -> smaller
+blocks), and stops when every variant has been tried."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ PREFERRED = {
         B.NOT_VECTORISED: "omp-simd-fast-math",
         B.SINGLE_THREADED: "omp-simd",
         B.BRANCH_MISPREDICT: "omp-simd-fast-math",
+        B.MEMORY_BANDWIDTH: "omp-simd-stream",  # where the template has it
     },
     "gpu": {
         B.LAUNCH_TAIL: "block256-w2",
@@ -29,7 +30,7 @@ MARK = "offline variant: "
 class OfflineCoder:
     def __init__(self, recognised: Recognised, target: str):
         self.recognised, self.target = recognised, target
-        self.variants = {v.name: v for v in variants(target)}
+        self.variants = {v.name: v for v in variants(target, recognised)}
 
     def tried(self, records: list[AttemptRecord]) -> list[str]:
         return [

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from pragma_kernels.offline.recorded import Recognised
 from pragma_kernels.offline.templates.base import (
+    CPP_STREAM_INCLUDE,
     CpuVariant,
     GpuVariant,
     as_outer_r_inner,
     cpp_expression_inputs,
     cpp_module,
+    cpp_write_loop,
     model_new,
     omp,
     triton_expression_inputs,
@@ -21,15 +23,12 @@ from pragma_kernels.offline.templates.base import (
 
 def cpp_pointwise(problem: Recognised, variant: CpuVariant) -> str:
     params, loads = cpp_expression_inputs(problem.inputs)
+    write = cpp_write_loop(variant, "out", "n", "i", loads, problem.expression.c(), parallel=True)
     source = f"""#include <cstdint>
 #include <cmath>
-
+{CPP_STREAM_INCLUDE}
 extern "C" void pointwise({params}, float* __restrict__ out, int64_t n) {{
-    {omp(variant)}
-    for (int64_t i = 0; i < n; ++i) {{
-{loads}
-        out[i] = {problem.expression.c()};
-    }}
+    {write}
 }}
 """
     body = """        xs = [x.contiguous().float() for x in inputs]
