@@ -130,16 +130,16 @@ def cpp_write_loop(
     are not read first (read-for-ownership), a third less memory traffic for a kernel that
     reads one array and writes one. Without SSE (not x86) it falls back to plain stores."""
     plain_pragma = omp(variant) if parallel else "#pragma omp simd"
+    body = body + "\n" if body else ""
     plain = f"""{plain_pragma}
     for (int64_t {index} = 0; {index} < {n}; ++{index}) {{
-{body}
-        {out}[{index}] = {value};
+{body}        {out}[{index}] = {value};
     }}"""
     if not variant.stream:
         return plain
     block_pragma = omp(variant, "for schedule(static)") if parallel else ""
     region = "#pragma omp parallel" if parallel and variant.parallel else ""
-    one = f"{{\n{body}\n        dst[{index}] = {value};\n    }}"  # one value, plain store
+    one = f"{{\n{body}        dst[{index}] = {value};\n    }}"  # one value, plain store
     return f"""#if defined(__SSE__)
     {{
     float* const dst = {out};
@@ -157,8 +157,7 @@ def cpp_write_loop(
             alignas(16) float tmp[64];
             #pragma omp simd
             for (int64_t {index} = base; {index} < base + 64; ++{index}) {{
-{body}
-                tmp[{index} - base] = {value};
+{body}                tmp[{index} - base] = {value};
             }}
             for (int j = 0; j < 64; j += 4) _mm_stream_ps(dst + base + j, _mm_load_ps(tmp + j));
         }}

@@ -19,12 +19,10 @@ from pragma_kernels.offline.norm import ChannelNorm, Param, RowNorm
 from pragma_kernels.offline.pointwise import Expression, Node
 from pragma_kernels.offline.recorded import Recognised
 from pragma_kernels.offline.templates.base import (
-    CPP_STREAM_INCLUDE,
     CpuVariant,
     GpuVariant,
     as_outer_r_inner,
     cpp_module,
-    cpp_write_loop,
     model_new,
     omp,
     triton_module,
@@ -152,7 +150,7 @@ def _cpp_row(problem: Recognised, variant: CpuVariant) -> str:
         square = f"static inline float square_of(float v0) {{ return {_square(spec).c()}; }}\n"
     source = f"""#include <cstdint>
 #include <cmath>
-{CPP_STREAM_INCLUDE}
+
 {square}static inline float scale_of(float v0) {{ return {spec.scale.c()}; }}
 
 // x, out viewed as [outer, R, inner]; w, b (when the reference has them) indexed by r.
@@ -166,7 +164,8 @@ extern "C" void row_norm(const float* __restrict__ x, const float* __restrict__ 
             const float* row = x + o * R;
             float* orow = out + o * R;
             {stats}
-            {cpp_write_loop(variant, "orow", "R", "r", "", value, parallel=False)}
+            #pragma omp simd
+            for (int64_t r = 0; r < R; ++r) orow[r] = {value};
         }}
         return;
     }}
