@@ -35,7 +35,7 @@ CPU_VARIANTS = (
     CpuVariant("omp-simd-fast-math", FAST_MATH),
     CpuVariant("serial-simd", ("-O3", "-march=native", "-fopenmp-simd"), parallel=False),
 )
-# Only for the templates whose output loop is written by cpp_write_loop.
+# Only for the templates whose output loop is written by cpp_write_loop (always parallel).
 CPU_STREAM_VARIANT = CpuVariant("omp-simd-stream", FAST_MATH, stream=True)
 GPU_VARIANTS = (
     GpuVariant("block1024-w4", 1024, 4),
@@ -121,37 +121,31 @@ def triton_expression_inputs(count: int, indent: str) -> tuple[str, str]:
     return pointers, loads
 
 
-def cpp_write_loop(
-    variant: CpuVariant, out: str, n: str, index: str, body: str, value: str, parallel: bool
-) -> str:
+def cpp_write_loop(variant: CpuVariant, out: str, n: str, index: str, body: str, value: str) -> str:
     """C++ statements setting `out[index] = value` for `index` in [0, n), after `body`
-    (statements that read the inputs at `index`). A streaming variant computes blocks of
-    64 into an L1 buffer and writes them with non-temporal stores: the output's cache lines
-    are not read first (read-for-ownership), a third less memory traffic for a kernel that
-    reads one array and writes one. Without SSE (not x86) it falls back to plain stores."""
-    plain_pragma = omp(variant) if parallel else "#pragma omp simd"
+    (statements that read the inputs at `index`), parallel as the variant says. A streaming
+    variant computes blocks of 64 into an L1 buffer and writes them with non-temporal
+    stores: the output's cache lines are not read first (read-for-ownership), a third less
+    memory traffic for a kernel that reads one array and writes one. Without SSE (not x86)
+    it falls back to plain stores."""
     body = body + "\n" if body else ""
-    plain = f"""{plain_pragma}
+    plain = f"""{omp(variant)}
     for (int64_t {index} = 0; {index} < {n}; ++{index}) {{
 {body}        {out}[{index}] = {value};
     }}"""
     if not variant.stream:
         return plain
-    block_pragma = omp(variant, "for schedule(static)") if parallel else ""
-    region = "#pragma omp parallel" if parallel and variant.parallel else ""
     one = f"{{\n{body}        dst[{index}] = {value};\n    }}"  # one value, plain store
     return f"""#if defined(__SSE__)
-    {{
     float* const dst = {out};
-    const int64_t count = {n};
     // floats before dst is 16-byte aligned (all of them if it never is)
-    int64_t head = ((uintptr_t)dst & 3) ? count : (int64_t)((16 - ((uintptr_t)dst & 15)) & 15) / 4;
-    if (head > count) head = count;
+    int64_t head = ((uintptr_t)dst & 3) ? {n} : (int64_t)((16 - ((uintptr_t)dst & 15)) & 15) / 4;
+    if (head > {n}) head = {n};
     for (int64_t {index} = 0; {index} < head; ++{index}) {one}
-    const int64_t blocks = (count - head) / 64;
-    {region}
+    const int64_t blocks = ({n} - head) / 64;
+    #pragma omp parallel
     {{
-        {block_pragma}
+        #pragma omp for schedule(static)
         for (int64_t blk = 0; blk < blocks; ++blk) {{
             const int64_t base = head + blk * 64;
             alignas(16) float tmp[64];
@@ -163,8 +157,7 @@ def cpp_write_loop(
         }}
         _mm_sfence();  // this thread's streamed stores are visible before the caller reads
     }}
-    for (int64_t {index} = head + blocks * 64; {index} < count; ++{index}) {one}
-    }}
+    for (int64_t {index} = head + blocks * 64; {index} < {n}; ++{index}) {one}
 #else
     {plain}
 #endif"""

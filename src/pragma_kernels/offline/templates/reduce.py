@@ -23,7 +23,7 @@ from pragma_kernels.offline.templates.base import (
 
 def cpp_pointwise(problem: Recognised, variant: CpuVariant) -> str:
     params, loads = cpp_expression_inputs(problem.inputs)
-    write = cpp_write_loop(variant, "out", "n", "i", loads, problem.expression.c(), parallel=True)
+    write = cpp_write_loop(variant, "out", "n", "i", loads, problem.expression.c())
     source = f"""#include <cstdint>
 #include <cmath>
 {CPP_STREAM_INCLUDE}
