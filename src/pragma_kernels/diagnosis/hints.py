@@ -71,6 +71,9 @@ CPP_HINTS: dict[B, tuple[str, ...]] = {
         "(one pass, or statistics and output in the same sweep while a row is in cache), "
         "fuse neighbouring operations into one loop, and keep outputs in the narrowest "
         "allowed dtype.",
+        "A large output written once can bypass the caches: non-temporal stores "
+        "(_mm256_stream_ps from a 32-byte-aligned address, _mm_sfence() before returning) "
+        "skip reading each output line before writing it, a third of a copy's traffic.",
     ),
     B.NOT_VECTORISED: (
         "The hot loop runs scalar: make it vectorisable - no loop-carried dependency (split "
