@@ -1,7 +1,8 @@
 """Templates for a prefix sum (cumsum) along one dimension, forward or reversed, with the
-input viewed as [outer, R, inner]. The running total is kept in double on the CPU (as
-torch's CPU cumsum does for float) and exactly carried between blocks on the GPU, so the
-error does not grow along long rows."""
+input viewed as [outer, R, inner]. Along contiguous rows the running total is kept in
+double (as torch's CPU cumsum does for float) on the CPU and carried in float64 between
+blocks on the GPU, so the error does not grow along long rows; the strided paths (inner > 1)
+accumulate per column, in double on the CPU and in float32 on the GPU."""
 
 from __future__ import annotations
 
