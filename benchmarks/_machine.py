@@ -6,7 +6,7 @@ import platform
 import re
 from pathlib import Path
 
-from pragma_kernels.targets import available_cpus
+from pragma_kernels.hardware import available_cpus
 
 
 def cpu_model() -> str:

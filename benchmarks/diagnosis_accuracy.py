@@ -21,8 +21,7 @@ from pathlib import Path
 from _machine import describe
 
 from pragma_kernels.diagnosis.compare import Attempt, compare
-from pragma_kernels.diagnosis.rules import diagnose
-from pragma_kernels.evaluate import profile_candidate
+from pragma_kernels.evaluation import profile_candidate
 from pragma_kernels.profilers.schema import Profile
 from pragma_kernels.targets import Target
 
@@ -38,11 +37,6 @@ class Runner:
     def __init__(self, args: argparse.Namespace):
         self.args = args
         self.target = Target.gpu() if args.target == "gpu" else Target.cpu()
-        self.sm_count = None
-        if args.target == "gpu" and not args.profiles:
-            from pragma_kernels.hardware import detect_gpu
-
-            self.sm_count = detect_gpu().sm_count
 
     def profile(self, case: dict, which: str, metrics: list[str] | None = None) -> Profile:
         if self.args.profiles:
@@ -62,19 +56,21 @@ class Runner:
     def run(self, case: dict) -> dict:
         source = (ROOT / case["planted"]).read_text()
         planted = self.profile(case, "planted")
-        diagnosis = diagnose(planted, self.sm_count, source)
+        diagnosis = self.target.backend.diagnose(planted, source)
         asked: list[str] = []
         if diagnosis.extra_metrics and not self.args.profiles and not self.args.no_ncu:
             asked = diagnosis.extra_metrics
             planted = self.profile(case, "planted", asked)
-            diagnosis = diagnose(planted, self.sm_count, source)
+            diagnosis = self.target.backend.diagnose(planted, source)
         fixed = self.profile(case, "fixed")
-        fixed_diagnosis = diagnose(fixed, self.sm_count, (ROOT / case["fixed"]).read_text())
+        fixed_diagnosis = self.target.backend.diagnose(fixed, (ROOT / case["fixed"]).read_text())
         before, after = time_of(planted), time_of(fixed)
         comparison = None
         if before and after:
             comparison = compare(
-                Attempt(before / after, fixed, fixed_diagnosis), Attempt(1.0, planted, diagnosis)
+                Attempt(before / after, fixed, fixed_diagnosis),
+                Attempt(1.0, planted, diagnosis),
+                self.target.backend.key_metrics,
             )
         return {
             "case": case,

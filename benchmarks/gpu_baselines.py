@@ -14,7 +14,7 @@ from pathlib import Path
 
 from _machine import describe
 
-from pragma_kernels.evaluate import TimeOptions, time_problem
+from pragma_kernels.evaluation import TimeOptions, time_problem
 from pragma_kernels.problems import load_problems
 from pragma_kernels.targets import Target
 
@@ -32,7 +32,7 @@ def main() -> None:
     index, count = (int(v) for v in args.shard.split("/"))
 
     target = Target.gpu()
-    problems, errors = load_problems(ROOT / "examples" / "problems", target.default_size)
+    problems, errors = load_problems(ROOT / "examples" / "problems", target.size)
     assert not errors, errors
     lines = [
         f"# GPU baselines ({args.dtype}, size gpu), shard {args.shard}\n",

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from _machine import describe
 
-from pragma_kernels.evaluate import TimeOptions, VerifyOptions, time_problem, verify
+from pragma_kernels.evaluation import TimeOptions, VerifyOptions, time_problem, verify
 from pragma_kernels.targets import Target
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from _machine import describe
 
-from pragma_kernels.evaluate import profile_candidate
+from pragma_kernels.evaluation import profile_candidate
 from pragma_kernels.targets import Target
 
 ROOT = Path(__file__).resolve().parent.parent

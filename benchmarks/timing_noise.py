@@ -16,7 +16,7 @@ from pathlib import Path
 
 from _machine import describe
 
-from pragma_kernels.evaluate import TimeOptions, time_problem
+from pragma_kernels.evaluation import TimeOptions, time_problem
 from pragma_kernels.targets import Target
 from pragma_kernels.timing import Protocol
 

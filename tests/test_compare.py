@@ -1,8 +1,14 @@
 """Current attempt vs historical best: verdict, action, and the metrics that explain it."""
 
-from pragma_kernels.diagnosis.compare import Attempt, compare
-from pragma_kernels.diagnosis.rules import diagnose
+from pragma_kernels.diagnosis import rules
+from pragma_kernels.diagnosis.compare import CPU_KEY_METRICS, Attempt, compare
 from pragma_kernels.profilers.schema import KernelProfile, Metric, Profile
+
+
+def diagnose(profile: Profile, sm_count: int | None = None, source: str = ""):
+    """The rule set a backend would pass: these tests build their profiles for one of them."""
+    rule_set = rules.TRITON_RULES if profile.target == "gpu" else rules.CPP_RULES
+    return rules.diagnose(profile, rule_set, sm_count, source)
 
 
 def cpu(mispredicts: float, d1: float, time_ms: float) -> Profile:
@@ -26,7 +32,7 @@ def test_fixed_twin_is_improved_and_the_planted_metric_is_named_first():
     planted, fixed = cpu(0.21, 0.011, 9.0), cpu(0.002, 0.010, 3.0)
     best = Attempt(speedup=1.1, profile=planted, diagnosis=diagnose(planted))
     current = Attempt(speedup=3.3, profile=fixed, diagnosis=diagnose(fixed))
-    result = compare(current, best)
+    result = compare(current, best, CPU_KEY_METRICS)
     assert result.verdict == "improved" and result.action == "mark current as new best"
     assert result.deltas[0].metric == "branch_mispredict_rate"  # the diagnosis' evidence
     text = result.render_text()

@@ -4,9 +4,16 @@ from pathlib import Path
 
 import pytest
 
+from pragma_kernels.diagnosis import rules
 from pragma_kernels.diagnosis.classes import Bottleneck as B
-from pragma_kernels.diagnosis.rules import diagnose
 from pragma_kernels.profilers.schema import KernelProfile, Metric, Profile, Unavailable
+
+
+def diagnose(profile: Profile, sm_count: int | None = None, source: str = ""):
+    """The rule set a backend would pass: these tests build their profiles for one of them."""
+    rule_set = rules.TRITON_RULES if profile.target == "gpu" else rules.CPP_RULES
+    return rules.diagnose(profile, rule_set, sm_count, source)
+
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures" / "profiles"

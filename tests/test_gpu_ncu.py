@@ -4,12 +4,13 @@ stand-in ncu (the real one runs in tests/gpu)."""
 import os
 from pathlib import Path
 
-from pragma_kernels.isolation import Limits
+from pragma_kernels.evaluation.isolation import Limits
+from pragma_kernels.evaluation.jobs import runner
+from pragma_kernels.evaluation.schema import Job
 from pragma_kernels.profilers.gpu_ncu import merge, metrics_for_ncu, not_run, profile_gpu_job
 from pragma_kernels.profilers.ncu import DEFAULT_METRICS
 from pragma_kernels.profilers.requests import account_for
 from pragma_kernels.profilers.schema import Finding, KernelProfile, Metric, Profile
-from pragma_kernels.worker import Job
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,12 +75,13 @@ def run_under_fake_ncu(monkeypatch, mode: str):
     monkeypatch.setenv("FAKE_NCU", mode)
     job = Job(
         action="profile",
+        backend="cpp-cpu",
         problem=str(SOFTSIGN),
         solution=str(SOFTSIGN_CPP),
         size="tiny",
         metrics=["dram__throughput.avg.pct_of_peak_sustained_elapsed"],
     )
-    return profile_gpu_job(job, Limits(timeout_s=300))
+    return profile_gpu_job(job, runner(Limits(timeout_s=300)))
 
 
 def test_worker_runs_under_ncu_and_its_report_is_merged(monkeypatch):

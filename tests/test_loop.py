@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from pragma_kernels.agents import prompts
-from pragma_kernels.agents.evaluator import LocalEvaluator
 from pragma_kernels.agents.records import AttemptRecord, RunDir, RunSettings
+from pragma_kernels.evaluation import LocalEvaluator
 from pragma_kernels.llm import LLM, LLMSettings
 from pragma_kernels.llm.scripted import ScriptedLLM
 from pragma_kernels.loop import LoopContext, LoopOptions, OptimizationLoop
@@ -76,7 +76,7 @@ def make_loop(tmp_path, llm: LLM, mode: str = "pragma", attempts: int = 4):
     context = LoopContext(
         problem=prompts.ProblemView("relu_1m", "activation", "cpu", PROBLEM.read_text()),
         backend=prompts.backend_rules(
-            "cpu",
+            "backend_cpu.j2",
             dtype="float32",
             tolerance=0.01,
             cpu_model="test",

@@ -8,14 +8,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from pragma_kernels import optimize
+from pragma_kernels import backends, optimize
 from pragma_kernels.agents.records import AttemptRecord
 from pragma_kernels.diagnosis.classes import Bottleneck as B
 from pragma_kernels.diagnosis.model import Diagnosis
 from pragma_kernels.offline.coder import OfflineCoder
 from pragma_kernels.offline.recognise import recognise
-from pragma_kernels.offline.templates import CPU_VARIANTS, generate, variants
+from pragma_kernels.offline.templates import CPU_VARIANTS
 from pragma_kernels.verdict import Verdict, VerdictKind
+
+CPP = backends.get("cpp-cpu")
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples" / "problems").glob("*.py"))
@@ -62,7 +64,7 @@ def test_pointwise_chain_with_scalars_and_two_inputs(tmp_path):
     recognised = recognise(problem)
     assert recognised.family == "pointwise" and recognised.inputs == 2
     namespace: dict = {}
-    exec(compile(generate(recognised, "cpu", CPU_VARIANTS[0]), "candidate", "exec"), namespace)
+    exec(compile(CPP.offline_source(recognised, CPU_VARIANTS[0]), "candidate", "exec"), namespace)
     a, b = torch.randn(7, 33), torch.randn(7, 33)
     expected = torch.clamp(torch.tanh(a) * 2.5 - b / 3, -1.0, 1.5) + torch.exp(-b)
     torch.testing.assert_close(namespace["ModelNew"]()(a, b), expected)
@@ -75,7 +77,7 @@ def test_optimize_offline_runs_every_example_to_completion(problem, tmp_path):
         assert result.best is None and result.stopped.startswith("unsupported offline")
         return
     assert result.best is not None and result.best.verdict.ok, result.stopped
-    tried = variants("cpu", recognise(problem, "tiny"))
+    tried = CPP.offline_variants(recognise(problem, "tiny"))
     assert len(result.attempts) == len(tried)  # every variant, then a clean stop
     assert all(attempt.correct for attempt in result.attempts)  # no template variant is wrong
     assert "every template variant has been tried" in result.stopped
@@ -86,9 +88,9 @@ def test_streaming_variant_writes_unaligned_outputs_and_ragged_tails():
     # an output 4 bytes past alignment: 3 plain stores, then streamed blocks of 64, a tail
     recognised = recognise(ROOT / "examples" / "problems" / "swish.py", "tiny")
     namespace: dict = {}
-    streaming = variants("cpu", recognised)[-1]
+    streaming = CPP.offline_variants(recognised)[-1]
     assert streaming.stream
-    exec(compile(generate(recognised, "cpu", streaming), "candidate", "exec"), namespace)
+    exec(compile(CPP.offline_source(recognised, streaming), "candidate", "exec"), namespace)
     x = torch.randn(1000)
     buffer = torch.full((1001,), float("nan"))
     namespace["lib"].pointwise(x, buffer[1:], 1000)

@@ -14,13 +14,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from pragma_kernels.evaluate import VerifyOptions, verify
-from pragma_kernels.isolation import Limits
+from pragma_kernels import backends
+from pragma_kernels.evaluation import VerifyOptions, verify
+from pragma_kernels.evaluation.isolation import Limits
 from pragma_kernels.offline.norm import ChannelNorm, RowNorm
 from pragma_kernels.offline.pool import Pool
 from pragma_kernels.offline.recognise import recognise
-from pragma_kernels.offline.templates import CPU_VARIANTS, GPU_VARIANTS, generate, variants
+from pragma_kernels.offline.templates import CPU_VARIANTS, GPU_VARIANTS
 from pragma_kernels.targets import Target
+
+CPP = backends.get("cpp-cpu")
+TRITON = backends.get("triton-interpreter")
 
 PROBLEMS = Path(__file__).resolve().parent.parent / "examples" / "problems"
 
@@ -55,9 +59,9 @@ def check_cpu(problem: Path, tmp_path: Path, shape: tuple) -> None:
     reference_module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(reference_module)
     recognised = recognise(problem)
-    for variant in variants("cpu", recognised):
+    for variant in CPP.offline_variants(recognised):
         module = load(
-            generate(recognised, "cpu", variant), tmp_path, variant.name.replace("-", "_")
+            CPP.offline_source(recognised, variant), tmp_path, variant.name.replace("-", "_")
         )
         torch.manual_seed(0)
         reference, candidate = reference_module.Model(), module.ModelNew()
@@ -127,7 +131,7 @@ TRITON_CASES = [
 def test_triton_candidates_verify_under_the_interpreter(name, variant, interpreter, tmp_path):
     problem = PROBLEMS / f"{name}.py"
     candidate = tmp_path / "candidate.py"
-    candidate.write_text(generate(recognise(problem, "tiny"), "gpu", variant))
+    candidate.write_text(TRITON.offline_source(recognise(problem, "tiny"), variant))
     options = VerifyOptions(size="tiny", trials=1, limits=Limits(timeout_s=120))
     verdict = verify(problem, candidate, interpreter, options)
     assert verdict.ok, verdict.model_dump_json(indent=1)
@@ -193,7 +197,7 @@ def test_generalised_cases_verify_under_the_interpreter(case, interpreter, tmp_p
     init, forward, shape, _ = GENERAL[case]
     problem = problem_file(tmp_path, init, forward, shape)
     candidate = tmp_path / "candidate.py"
-    candidate.write_text(generate(recognise(problem), "gpu", GPU_VARIANTS[2]))
+    candidate.write_text(TRITON.offline_source(recognise(problem), GPU_VARIANTS[2]))
     options = VerifyOptions(trials=1, limits=Limits(timeout_s=120))
     verdict = verify(problem, candidate, interpreter, options)
     assert verdict.ok, verdict.model_dump_json(indent=1)
@@ -202,7 +206,7 @@ def test_generalised_cases_verify_under_the_interpreter(case, interpreter, tmp_p
 def test_parameters_load_from_the_references_state_dict(tmp_path):
     """The lazy parameters carry the reference's names: trained weights load into them."""
     recognised = recognise(PROBLEMS / "layer_norm.py", "tiny")
-    module = load(generate(recognised, "cpu", CPU_VARIANTS[0]), tmp_path)
+    module = load(CPP.offline_source(recognised, CPU_VARIANTS[0]), tmp_path)
     reference = torch.nn.LayerNorm(300)
     torch.nn.init.normal_(reference.weight)
     torch.nn.init.normal_(reference.bias)
@@ -249,7 +253,7 @@ def test_group_norm_statistics_hold_for_a_mean_far_from_zero(tmp_path):
     spec.loader.exec_module(reference_module)
     reference = reference_module.Model(*reference_module.get_init_inputs())
     for variant in CPU_VARIANTS:
-        module = load(generate(recognised, "cpu", variant), tmp_path, f"gn_{variant.parallel}")
+        module = load(CPP.offline_source(recognised, variant), tmp_path, f"gn_{variant.parallel}")
         candidate = module.ModelNew(*reference_module.get_init_inputs())
         x = torch.randn(2, 64, 9, 11) * 0.5 + 300.0
         torch.testing.assert_close(candidate(x), reference(x), atol=2e-3, rtol=2e-3)

@@ -9,11 +9,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from pragma_kernels.evaluate import VerifyOptions, verify
-from pragma_kernels.isolation import Limits
+from pragma_kernels import backends
+from pragma_kernels.evaluation import VerifyOptions, verify
+from pragma_kernels.evaluation.isolation import Limits
 from pragma_kernels.offline.recognise import recognise
-from pragma_kernels.offline.templates import CPU_VARIANTS, GPU_VARIANTS, generate
+from pragma_kernels.offline.templates import CPU_VARIANTS, GPU_VARIANTS
 from pragma_kernels.targets import Target
+
+CPP = backends.get("cpp-cpu")
+TRITON = backends.get("triton-interpreter")
 
 PROBLEMS = Path(__file__).resolve().parent.parent / "examples" / "problems"
 
@@ -64,7 +68,7 @@ def test_every_cpu_variant_matches_the_reference(case, tmp_path):
     assert recognised.family == "scan"
     for variant in CPU_VARIANTS:
         candidate = tmp_path / f"{variant.name}.py"
-        candidate.write_text(generate(recognised, "cpu", variant))
+        candidate.write_text(CPP.offline_source(recognised, variant))
         verdict = verify(problem, candidate, Target.cpu(), VerifyOptions(trials=1))
         assert verdict.ok, (variant.name, verdict.model_dump_json(indent=1))
 
@@ -76,7 +80,7 @@ def test_triton_candidate_verifies_under_the_interpreter(case, monkeypatch, tmp_
     problem = scan_problem(tmp_path, *CASES[case])
     candidate = tmp_path / "candidate.py"
     # 256-value blocks: a ragged last block along each row, or across the inner columns
-    candidate.write_text(generate(recognise(problem), "gpu", GPU_VARIANTS[2]))
+    candidate.write_text(TRITON.offline_source(recognise(problem), GPU_VARIANTS[2]))
     options = VerifyOptions(trials=1, limits=Limits(timeout_s=120))
     verdict = verify(problem, candidate, Target.gpu(threads=1), options)
     assert verdict.ok, verdict.model_dump_json(indent=1)
@@ -86,7 +90,7 @@ def test_the_running_total_does_not_drift_along_a_long_row(tmp_path):
     # 262144 values: a float carry is ~3.5e-3 off float64 at the end, the double one ~1e-4
     problem = scan_problem(tmp_path, "torch.cumsum(x, dim=1)", (4, 262144))
     namespace: dict = {}
-    source = generate(recognise(problem), "cpu", CPU_VARIANTS[0])
+    source = CPP.offline_source(recognise(problem), CPU_VARIANTS[0])
     exec(compile(source, "candidate", "exec"), namespace)
     x = torch.randn(4, 262144, generator=torch.Generator().manual_seed(0))
     error = (namespace["ModelNew"]()(x).double() - torch.cumsum(x.double(), 1)).abs().max()

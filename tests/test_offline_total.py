@@ -8,11 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from pragma_kernels.evaluate import VerifyOptions, verify
-from pragma_kernels.isolation import Limits
+from pragma_kernels import backends
+from pragma_kernels.evaluation import VerifyOptions, verify
+from pragma_kernels.evaluation.isolation import Limits
 from pragma_kernels.offline.recognise import recognise
-from pragma_kernels.offline.templates import CPU_VARIANTS, GPU_VARIANTS, generate
+from pragma_kernels.offline.templates import CPU_VARIANTS, GPU_VARIANTS
 from pragma_kernels.targets import Target
+
+CPP = backends.get("cpp-cpu")
+TRITON = backends.get("triton-interpreter")
 
 PROBLEMS = Path(__file__).resolve().parent.parent / "examples" / "problems"
 
@@ -51,7 +55,7 @@ def test_every_cpu_variant_matches_the_reference(name, tmp_path):
     assert recognise(problem).family == "pointwise_total"
     for variant in CPU_VARIANTS:
         candidate = tmp_path / f"{variant.name}.py"
-        candidate.write_text(generate(recognise(problem), "cpu", variant))
+        candidate.write_text(CPP.offline_source(recognise(problem), variant))
         verdict = verify(problem, candidate, Target.cpu(), VerifyOptions(trials=1))
         assert verdict.ok, (variant.name, verdict.model_dump_json(indent=1))
 
@@ -63,7 +67,7 @@ def test_triton_candidate_verifies_under_the_interpreter(name, monkeypatch, tmp_
     problem = loss_problem(tmp_path, LOSSES[name])
     candidate = tmp_path / "candidate.py"
     # 256-element blocks over 37 * 91 elements: a ragged last block, several programs
-    candidate.write_text(generate(recognise(problem), "gpu", GPU_VARIANTS[2]))
+    candidate.write_text(TRITON.offline_source(recognise(problem), GPU_VARIANTS[2]))
     options = VerifyOptions(trials=1, limits=Limits(timeout_s=120))
     verdict = verify(problem, candidate, Target.gpu(threads=1), options)
     assert verdict.ok, verdict.model_dump_json(indent=1)

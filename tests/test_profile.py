@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pragma_kernels.cli import app
-from pragma_kernels.evaluate import profile_candidate
+from pragma_kernels.evaluation import profile_candidate
 from pragma_kernels.profilers.schema import KernelProfile, Metric, Profile, Unavailable
 from pragma_kernels.targets import Target
 
@@ -154,7 +154,7 @@ def test_cli_profile_diagnose_prints_the_bottleneck_with_its_evidence():
 def test_cpu_profile_runs_with_the_timers_memory_settings(monkeypatch):
     """The profiled loop must see what the timer sees: freed memory kept, no page fault per
     call on a fresh output (which swamped every counter before)."""
-    import pragma_kernels.evaluate as evaluate
+    import pragma_kernels.evaluation.jobs as evaluate
     from pragma_kernels.timing import Protocol
 
     jobs = []

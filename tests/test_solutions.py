@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pragma_kernels.categories import CATEGORIES
-from pragma_kernels.evaluate import VerifyOptions, verify
+from pragma_kernels.evaluation import VerifyOptions, verify
 from pragma_kernels.problems import load_problem
 from pragma_kernels.targets import Target
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from pragma_kernels.categories import CATEGORIES
-from pragma_kernels.evaluate import VerifyOptions, verify
-from pragma_kernels.isolation import Limits
+from pragma_kernels.evaluation import VerifyOptions, verify
+from pragma_kernels.evaluation.isolation import Limits
 from pragma_kernels.targets import Target
 from pragma_kernels.verdict import VerdictKind
 
@@ -29,7 +29,7 @@ GPU_SOLUTIONS = sorted((ROOT / "examples" / "solutions" / "gpu").glob("*.py"))
 def target(monkeypatch) -> Target:
     monkeypatch.setenv("TRITON_INTERPRET", "1")
     target = Target.gpu(threads=1)
-    assert target.interpreted and target.device == "cpu"
+    assert target.backend.name == "triton-interpreter" and target.device == "cpu"
     return target
 
 
@@ -86,3 +86,25 @@ def test_hand_written_triton_solution_verifies_on_tiny_shapes(tmp_path, target, 
         problem, solution, target, VerifyOptions(size="tiny", limits=Limits(timeout_s=300))
     )
     assert verdict.ok, verdict.model_dump_json(indent=1)
+
+
+def test_offline_run_under_the_interpreter_is_not_profiled_as_a_cpu_kernel(
+    tmp_path, target, monkeypatch
+):
+    """The Triton interpreter runs kernels on the CPU: a CPU profile of it blamed the
+    interpreter (`single_threaded`, with an OpenMP hint for a Triton kernel)."""
+    from pragma_kernels.api import optimize
+
+    monkeypatch.chdir(tmp_path)
+    result = optimize(
+        ROOT / "examples" / "problems" / "relu.py",
+        target="gpu",
+        mode="offline",
+        size="tiny",
+        attempts=1,
+    )
+    record = result.attempts[0]
+    assert record.verdict.ok, record.verdict.summary()
+    assert record.profile is None and record.diagnosis is None
+    assert "Triton interpreter" in record.profile_error
+    assert "OpenMP" not in (record.advice.model_dump_json() if record.advice else "")

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pragma_kernels.evaluate import VerifyOptions, verify
-from pragma_kernels.isolation import Limits
+from pragma_kernels.evaluation import VerifyOptions, verify
+from pragma_kernels.evaluation.isolation import Limits
 from pragma_kernels.targets import Target
 from pragma_kernels.verdict import VerdictKind
 
@@ -163,7 +163,7 @@ def test_resident_memory_watchdog_kills_a_worker_past_the_limit():
     import subprocess
     import sys
 
-    from pragma_kernels.isolation import _watch
+    from pragma_kernels.evaluation.isolation import _watch
 
     hog = subprocess.Popen(
         [sys.executable, "-c", "x = bytearray(400 * 2**20); import time; time.sleep(30)"],
@@ -190,8 +190,8 @@ def test_worker_dies_when_its_parent_is_killed(tmp_path):
         [
             sys.executable,
             "-c",
-            "from pragma_kernels.evaluate import verify, VerifyOptions;"
-            "from pragma_kernels.isolation import Limits;"
+            "from pragma_kernels.evaluation import verify, VerifyOptions;"
+            "from pragma_kernels.evaluation.isolation import Limits;"
             "from pragma_kernels.targets import Target;"
             f"verify({str(PROBLEM)!r}, {str(candidate)!r}, Target.cpu(),"
             " VerifyOptions(limits=Limits(timeout_s=600)))",

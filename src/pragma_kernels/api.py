@@ -21,19 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pragma_kernels.agents import prompts
-from pragma_kernels.agents.evaluator import LocalEvaluator
 from pragma_kernels.agents.records import AttemptRecord, RunDir, RunSettings, Usage
 from pragma_kernels.config import llm_settings
 from pragma_kernels.errors import PragmaError
-from pragma_kernels.evaluate import DEFAULT_TOLERANCE
-from pragma_kernels.hardware import GpuSpec, detect_cpu, detect_gpu
+from pragma_kernels.evaluation import DEFAULT_TOLERANCE, LocalEvaluator
 from pragma_kernels.llm import LLM, Budget, LLMSettings, ReplyCache
 from pragma_kernels.loop import LoopContext, LoopOptions, OptimizationLoop
 from pragma_kernels.offline.coder import OfflineCoder
 from pragma_kernels.offline.recognise import recognise
 from pragma_kernels.problem_source import problem_source
 from pragma_kernels.problems import describe_inputs, load_problem
-from pragma_kernels.runtime.cpp_flags import ALLOWED_FLAGS
 from pragma_kernels.targets import Target
 
 
@@ -64,50 +61,14 @@ class OptimizeResult:
         return module.ModelNew
 
 
-def hardware_text(target: Target, spec: GpuSpec | None = None) -> str:
-    """The hardware facts the Coder and Conductor are told (`spec`: the detected GPU)."""
-    if target.kind == "gpu" and not target.interpreted:
-        spec = spec or detect_gpu()
-        text = (
-            f"{spec.name}, {spec.sm_count} SMs, compute capability {spec.compute_capability}, "
-            f"L2 {spec.l2_bytes / 2**20:.0f} MiB, {spec.memory_bytes / 2**30:.0f} GiB"
-        )
-        if spec.peaks:
-            p = spec.peaks
-            text += (
-                f"; peaks: {p.dram_gbps:g} GB/s DRAM, {p.fp32_tflops:g} TFLOP/s FP32, "
-                f"{p.tf32_tflops:g} TF32, {p.bf16_tflops:g} BF16/FP16 tensor"
-            )
-        return text
-    from pragma_kernels.profilers.cpu import copy_bandwidth_gbps
-
-    cpu = detect_cpu()
-    caches = ", ".join(f"{name} {size // 1024} KiB" for name, size in sorted(cpu.caches.items()))
-    return (
-        f"{cpu.model}, {target.threads} threads for the candidate; caches: {caches or 'unknown'}; "
-        f"SIMD: {' '.join(cpu.simd) or 'unknown'}; memory bandwidth about "
-        f"{copy_bandwidth_gbps(target.threads):.0f} GB/s (a measured large copy: the roof "
-        "for memory-bound kernels)"
-    )
-
-
 def backend_text(target: Target, dtype: str) -> str:
-    tolerance = DEFAULT_TOLERANCE[dtype]
-    if target.kind == "gpu":
-        import triton
-
-        return prompts.backend_rules(
-            "gpu", dtype=dtype, tolerance=tolerance, triton_version=triton.__version__
-        )
-    cpu = detect_cpu()
+    """The candidate rules for the Coder: the backend's template with this run's facts."""
+    backend = target.backend
     return prompts.backend_rules(
-        "cpu",
+        backend.rules_template,
         dtype=dtype,
-        tolerance=tolerance,
-        cpu_model=cpu.model,
-        threads=target.threads,
-        simd=" ".join(cpu.simd) or "unknown",
-        allowed_flags=ALLOWED_FLAGS,
+        tolerance=DEFAULT_TOLERANCE[dtype],
+        **backend.rules_facts(target.threads),
     )
 
 
@@ -136,9 +97,9 @@ def optimize(
     with its `inputs` factory (and constructor arguments `init_inputs`), written into the
     run directory as a problem file. Resumes `run_dir` if it holds an unfinished run of
     the same problem, target and mode. `use_ncu=False` profiles without Nsight Compute."""
-    resolved = Target.resolve(target)
+    resolved = Target.resolve(target, size=size)
     path, folder = _problem_file_and_run_dir(
-        problem, inputs, init_inputs, run_dir, f"{resolved.kind}-{mode}"
+        problem, inputs, init_inputs, run_dir, f"{resolved.name}-{mode}"
     )
     loaded = load_problem(path, size)
     if mode == "offline":
@@ -146,7 +107,7 @@ def optimize(
         if recognised.family == "unsupported":
             why = f"unsupported offline: {recognised.why} (operators: {', '.join(recognised.ops)})"
             return OptimizeResult(None, [], why, folder)
-        coder, conductor_llm = OfflineCoder(recognised, resolved.kind), None
+        coder, conductor_llm = OfflineCoder(recognised, resolved.backend), None
         coder_model = conductor_model = "offline (no LLM)"
     else:
         if llm is None:
@@ -164,32 +125,23 @@ def optimize(
         conductor_llm = LLM(conductor or llm, cache, budget) if mode != "single" else None
         coder_model = llm.model
         conductor_model = (conductor or llm).model if mode != "single" else ""
-    spec = detect_gpu() if resolved.kind == "gpu" and not resolved.interpreted else None
     context = LoopContext(
         problem=prompts.ProblemView(
             loaded.name,
             loaded.category,
-            resolved.kind,
+            resolved.name,
             path.read_text(),
-            describe_inputs(path, size or resolved.default_size),
+            describe_inputs(path, resolved.size),
         ),
         backend=backend_text(resolved, dtype),
-        hardware=hardware_text(resolved, spec),
+        hardware=resolved.backend.hardware_text(resolved.threads),
     )
-    evaluator = LocalEvaluator(
-        path,
-        resolved,
-        dtype,
-        size,
-        baseline,
-        sm_count=spec.sm_count if spec else None,
-        use_ncu=use_ncu,
-    )
+    evaluator = LocalEvaluator(path, resolved, dtype, baseline, use_ncu=use_ncu)
     options = LoopOptions(mode, attempts, baseline, target_speedup, patience)
     loop = OptimizationLoop(context, evaluator, coder, conductor_llm, options, RunDir(folder))
     settings = RunSettings(
         problem=str(path.resolve()),
-        target=resolved.kind,
+        target=resolved.name,
         mode=mode,
         attempts=attempts,
         baseline=baseline,

@@ -19,7 +19,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from pragma_kernels.errors import PragmaError, ProblemError
-from pragma_kernels.isolation import Limits
+from pragma_kernels.evaluation.isolation import Limits
 from pragma_kernels.verdict import Verdict, VerdictKind
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
@@ -154,8 +154,8 @@ def verify(
 
     Example: pragma verify examples/problems/rms_norm.py examples/solutions/cpu/rms_norm.py
     """
-    from pragma_kernels.evaluate import DTYPES, VerifyOptions
-    from pragma_kernels.evaluate import verify as run_verify
+    from pragma_kernels.evaluation.jobs import DTYPES, VerifyOptions
+    from pragma_kernels.evaluation.jobs import verify as run_verify
 
     _require_file(problem, "problem")
     _require_file(solution, "solution")
@@ -204,7 +204,7 @@ def time_command(
 
     Example: pragma time examples/problems/softmax.py examples/solutions/gpu/softmax.py
     """
-    from pragma_kernels.evaluate import (
+    from pragma_kernels.evaluation.jobs import (
         BASELINES,
         DEFAULT_BASELINES,
         DTYPES,
@@ -245,8 +245,8 @@ def time_command(
 
 def _verify_before_timing(problem, solution, target, size, dtype, as_json) -> Verdict:
     """Speedups of a wrong candidate mean nothing: verify first, stop with its verdict."""
-    from pragma_kernels.evaluate import VerifyOptions
-    from pragma_kernels.evaluate import verify as run_verify
+    from pragma_kernels.evaluation.jobs import VerifyOptions
+    from pragma_kernels.evaluation.jobs import verify as run_verify
 
     verdict = run_verify(problem, solution, target, VerifyOptions(size=size, dtype=dtype))
     if not verdict.ok:
@@ -306,32 +306,31 @@ def profile(
 
     Example: pragma profile examples/problems/rms_norm.py examples/solutions/cpu/rms_norm.py
     """
-    from pragma_kernels.evaluate import DTYPES, profile_candidate
+    from pragma_kernels.evaluation.jobs import DTYPES, profile_candidate
     from pragma_kernels.profilers.requests import validate
 
     _require_file(problem, "problem")
     _require_file(solution, "solution")
     resolved = _target(target, threads)
-    if resolved.interpreted:
+    if not resolved.backend.can_profile:
         raise _bad_input(
-            "GPU profiling needs a GPU: the Triton interpreter has no counters or kernel "
-            "timings. Fix: run it on a machine with an NVIDIA GPU"
+            f"{resolved.backend.name} cannot profile: {resolved.backend.why_no_profile}"
         )
     _check_choice(dtype, DTYPES, "dtype")
     requested = [m.strip() for m in (metrics or "").split(",") if m.strip()]
     try:
-        validate(requested, resolved.kind)
+        validate(requested, resolved.backend.name)
     except PragmaError as exc:
         raise _bad_input(str(exc)) from None
     if check:
         _verify_before_timing(problem, solution, resolved, size, dtype, as_json)
     verdict, result = profile_candidate(
-        problem, solution, resolved, size, requested, use_ncu=ncu, dtype=dtype
+        problem, solution, resolved, size, use_ncu=ncu, dtype=dtype, requested=requested
     )
     if result is None:
         _print_verdict(verdict)
         raise typer.Exit(_exit_code(verdict))
-    diagnosis = _diagnose(result, resolved, solution) if diagnose else None
+    diagnosis = resolved.backend.diagnose(result, solution.read_text()) if diagnose else None
     if as_json:
         if diagnosis is None:
             print(result.model_dump_json(indent=2))
@@ -342,14 +341,6 @@ def profile(
     _print_profile(result)
     if diagnosis is not None:
         console.print(Panel(diagnosis.render_text(), title="diagnosis"))
-
-
-def _diagnose(profile, target, solution: Path):
-    from pragma_kernels.diagnosis.rules import diagnose
-    from pragma_kernels.hardware import detect_gpu
-
-    spec = detect_gpu() if target.kind == "gpu" else None
-    return diagnose(profile, spec.sm_count if spec else None, solution.read_text())
 
 
 def _print_profile(result) -> None:

@@ -26,7 +26,14 @@ from pathlib import Path
 
 from pragma_kernels import config
 from pragma_kernels.errors import PragmaError
-from pragma_kernels.targets import available_cpus
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask), not the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)

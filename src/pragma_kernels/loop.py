@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 from pragma_kernels.agents import prompts
 from pragma_kernels.agents.advice import ConductorAdvice, parse_advice
@@ -23,38 +22,17 @@ from pragma_kernels.agents.extract import extract_candidate
 from pragma_kernels.agents.records import AttemptRecord, RunDir, RunSettings, Usage
 from pragma_kernels.agents.trace import render_trace
 from pragma_kernels.diagnosis.compare import Attempt, compare
-from pragma_kernels.diagnosis.model import Diagnosis
 from pragma_kernels.errors import PragmaError
+from pragma_kernels.evaluation.evaluator import Evaluator
 from pragma_kernels.llm import LLM, BudgetExhausted, LLMError, Message, Reply
 from pragma_kernels.offline.coder import OfflineCoder
-from pragma_kernels.profilers.schema import Profile
-from pragma_kernels.verdict import Verdict, VerdictKind, failure
+from pragma_kernels.verdict import VerdictKind, failure
 
 MODES = ("pragma", "no-profile", "single", "offline")
 
 
 class StopRun(Exception):
     """The Coder has nothing more to try (the offline agent out of variants)."""
-
-
-@dataclass(frozen=True)
-class Timed:
-    speedup: float | None
-    candidate_ms: float | None
-    baseline_ms: float | None
-    method: str = ""
-
-
-class Evaluator(Protocol):
-    """What the loop needs from the Verifier and Profiler (evaluate.py behind it)."""
-
-    def verify(self, candidate: Path) -> Verdict: ...
-
-    def time(self, candidate: Path) -> Timed: ...
-
-    def profile(self, candidate: Path, metrics: list[str]) -> tuple[Profile | None, str]: ...
-
-    def diagnose(self, profile: Profile, code: str) -> Diagnosis: ...
 
 
 @dataclass
@@ -233,20 +211,21 @@ class OptimizationLoop:
     def _evaluate(self, record: AttemptRecord) -> None:
         path = self.run_dir.attempts_dir / f"{record.number:03d}.py"
         path.write_text(record.code or "")
-        record.verdict = self.evaluator.verify(path)
-        if not record.verdict.ok:
+        profiles = self.options.mode in ("pragma", "offline")
+        evaluation = self.evaluator.evaluate(path, self._asked() if profiles else [], profiles)
+        record.verdict = evaluation.verdict
+        record.harness_s = evaluation.seconds
+        timed = evaluation.timed
+        if timed is None:
             return
-        timed = self.evaluator.time(path)
         record.speedup, record.candidate_ms, record.baseline_ms = (
             timed.speedup,
             timed.candidate_ms,
             timed.baseline_ms,
         )
         record.timing_method = timed.method
-        if self.options.mode in ("pragma", "offline"):
-            record.profile, record.profile_error = self.evaluator.profile(path, self._asked())
-            if record.profile is not None:
-                record.diagnosis = self.evaluator.diagnose(record.profile, record.code or "")
+        record.profile, record.profile_error = evaluation.profile, evaluation.profile_error
+        record.diagnosis = evaluation.diagnosis
 
     def _asked(self) -> list[str]:
         """Metrics for this attempt's profile: what the Conductor asked for last time, and
@@ -268,6 +247,7 @@ class OptimizationLoop:
                 comparison = compare(
                     Attempt(current_speedup, record.profile, record.diagnosis),
                     Attempt(best_speedup, best.profile, best.diagnosis),
+                    self.evaluator.key_metrics,
                 ).render_text()
             else:
                 comparison = (

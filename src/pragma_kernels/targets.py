@@ -1,68 +1,67 @@
-"""Where candidates run: the host CPU through C++, or an NVIDIA GPU through Triton.
+"""A target: a backend (backends/), the CPU threads it may use, and the problem size.
 
-A GPU target without a GPU is possible under Triton's interpreter
-(TRITON_INTERPRET=1): Triton kernels then run on the CPU, correctly and slowly,
-which is how CI checks the GPU candidate format. Timings there mean nothing and
-are labelled so.
+`Target.resolve("cpu"|"gpu"|backend name|None)` picks the backend this machine can
+run; `None` means the GPU if one is visible, else the CPU. Everything that
+depends on where candidates run is asked of `target.backend`.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
-from pragma_kernels import config
+from pragma_kernels import backends
+from pragma_kernels.backends import Backend
+from pragma_kernels.hardware import available_cpus
 
-KINDS = ("cpu", "gpu")
-
-
-def available_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+KINDS = tuple(backends.TARGETS)
 
 
 @dataclass(frozen=True)
 class Target:
-    kind: str  # "cpu" | "gpu"
-    device: str  # torch device string: "cpu" or "cuda"
-    default_size: str  # the problems' SIZES key used unless the user picks one
+    backend: Backend
     threads: int
-    interpreted: bool = False  # Triton kernels run by TRITON_INTERPRET=1 on the CPU
+    size: str  # the problems' SIZES key: the backend's default unless the user picks one
 
     @classmethod
-    def cpu(cls, threads: int | None = None) -> Target:
-        return cls("cpu", "cpu", "cpu", threads or available_cpus())
+    def of(cls, backend: Backend, threads: int | None = None, size: str | None = None) -> Target:
+        return cls(backend, threads or available_cpus(), size or backend.default_size)
 
     @classmethod
-    def gpu(cls, threads: int | None = None) -> Target:
-        """The GPU target: CUDA when present, else Triton's interpreter if enabled."""
-        import torch
-
-        threads = threads or available_cpus()
-        if torch.cuda.is_available():
-            return cls("gpu", "cuda", "gpu", threads)
-        if config.triton_interpreter():
-            return cls("gpu", "cpu", "default", threads, interpreted=True)
-        raise ValueError(
-            "no CUDA GPU is visible. Fix: run on a machine with an NVIDIA GPU, or "
-            f"set {config.ENV_TRITON_INTERPRET}=1 to check Triton candidates on the "
-            "CPU (correctness only), or use --target cpu"
-        )
+    def cpu(cls, threads: int | None = None, size: str | None = None) -> Target:
+        return cls.resolve("cpu", threads, size)
 
     @classmethod
-    def resolve(cls, kind: str | None, threads: int | None = None) -> Target:
-        """`kind` None: the GPU if one is present, else the CPU."""
-        if kind is None:
+    def gpu(cls, threads: int | None = None, size: str | None = None) -> Target:
+        """Triton on CUDA when a GPU is present, else Triton's interpreter if enabled."""
+        return cls.resolve("gpu", threads, size)
+
+    @classmethod
+    def resolve(
+        cls, word: str | None, threads: int | None = None, size: str | None = None
+    ) -> Target:
+        """`word` None: the GPU if one is present, else the CPU. Raises ValueError with a
+        fix when this machine cannot run it."""
+        if word is None:
             import torch
 
-            kind = "gpu" if torch.cuda.is_available() else "cpu"
-        if kind not in KINDS:
-            raise ValueError(f"unknown target {kind!r}. Fix: use one of {', '.join(KINDS)}")
-        return cls.cpu(threads) if kind == "cpu" else cls.gpu(threads)
+            word = "gpu" if torch.cuda.is_available() else "cpu"
+        try:
+            backend = backends.for_target(word)
+        except backends.BackendUnavailable as exc:
+            raise ValueError(str(exc)) from None
+        return cls.of(backend, threads, size)
+
+    @property
+    def name(self) -> str:
+        """The target word ("cpu", "gpu"): a label for run directories and prompts."""
+        return self.backend.target
+
+    @property
+    def device(self) -> str:
+        return self.backend.device
+
+    def with_size(self, size: str | None) -> Target:
+        return self if size is None else Target(self.backend, self.threads, size)
 
     def describe(self) -> str:
-        if self.interpreted:
-            return "gpu (Triton interpreter on the CPU: correctness only, timings meaningless)"
-        return f"{self.kind} ({self.device}, {self.threads} CPU threads)"
+        return self.backend.describe(self.threads)

@@ -13,9 +13,9 @@ import math
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 Sync = Callable[[], None]
 
@@ -44,8 +44,11 @@ class Timing(BaseModel):
         )
 
 
-@dataclass(frozen=True)
-class Protocol:
+class Protocol(BaseModel):
+    """The CPU protocol: wall-clock samples interleaved across callables."""
+
+    model_config = ConfigDict(frozen=True)
+    kind: Literal["cpu-wall-clock"] = "cpu-wall-clock"
     warmup_s: float = 0.2
     min_warmup_calls: int = 3
     budget_s: float = 2.0  # per callable
@@ -127,10 +130,11 @@ def _warm_up(fn: Callable[[], object], protocol: Protocol, sync: Sync) -> float:
 
 def measure_interleaved(
     callables: dict[str, Callable[[], object]],
-    protocol: Protocol = Protocol(),
+    protocol: Protocol | None = None,
     sync: Sync = lambda: None,
 ) -> dict[str, Timing]:
     """Time every callable under the same protocol; returns per-call Timing by label."""
+    protocol = protocol or Protocol()
     per_call = {label: _warm_up(fn, protocol, sync) for label, fn in callables.items()}
     group = {
         label: max(1, math.ceil(protocol.min_sample_s / max(t, 1e-9)))

@@ -16,13 +16,18 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
 
 from pragma_kernels.timing import Timing, rotation, summarise
 
 
-@dataclass(frozen=True)
-class GpuProtocol:
+class GpuProtocol(BaseModel):
+    """The GPU protocol: CUDA events with an L2 flush, cross-checked by host timing."""
+
+    model_config = ConfigDict(frozen=True)
+    kind: Literal["cuda-events"] = "cuda-events"
     warmup_s: float = 0.1
     budget_s: float = 1.0  # per callable, for the event-timed repetitions
     min_reps: int = 100
@@ -95,10 +100,11 @@ def _estimate_seconds(fn: Callable[[], object], protocol: GpuProtocol, torch) ->
 
 
 def measure_cuda(
-    callables: dict[str, Callable[[], object]], protocol: GpuProtocol = GpuProtocol()
+    callables: dict[str, Callable[[], object]], protocol: GpuProtocol | None = None
 ) -> dict[str, Timing]:
     import torch
 
+    protocol = protocol or GpuProtocol()
     l2_bytes = torch.cuda.get_device_properties(torch.cuda.current_device()).L2_cache_size
     flush_buffer = torch.empty(max(2 * l2_bytes, 2**20), dtype=torch.int8, device="cuda")
     slowest = max(_estimate_seconds(fn, protocol, torch) for fn in callables.values())

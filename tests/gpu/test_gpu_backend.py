@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pragma_kernels.evaluate import TimeOptions, VerifyOptions, time_problem, verify
-from pragma_kernels.isolation import Limits
+from pragma_kernels.evaluation import TimeOptions, VerifyOptions, time_problem, verify
+from pragma_kernels.evaluation.isolation import Limits
 from pragma_kernels.targets import Target
 from pragma_kernels.verdict import VerdictKind
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pragma_kernels.errors import PragmaError
-from pragma_kernels.evaluate import profile_candidate
+from pragma_kernels.evaluation import profile_candidate
 from pragma_kernels.profilers.ncu import find_ncu
 from pragma_kernels.targets import Target
 

@@ -23,7 +23,7 @@ _TEMPLATES = Environment(
 class ProblemView:
     name: str
     category: str
-    target: str  # "cpu" | "gpu"
+    target: str  # the target word: "cpu" | "gpu"
     source: str  # the reference file
     inputs: str = ""  # the forward's arguments at the timed size (problems.describe_inputs)
 
@@ -46,10 +46,10 @@ class Advice:
     actions: list[str] = field(default_factory=list)
 
 
-def backend_rules(target: str, **facts) -> str:
-    """Triton or C++ rules; facts: dtype, tolerance, and triton_version (GPU) or cpu_model,
-    threads, simd, allowed_flags (CPU)."""
-    return _TEMPLATES.get_template(f"backend_{target}.j2").render(**facts).strip()
+def backend_rules(template: str, **facts) -> str:
+    """A backend's candidate rules (its `rules_template`); facts: dtype, tolerance and what
+    the backend's `rules_facts` gives."""
+    return _TEMPLATES.get_template(template).render(**facts).strip()
 
 
 def coder_first(problem: ProblemView, backend: str, hardware: str) -> str:

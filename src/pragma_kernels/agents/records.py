@@ -40,6 +40,7 @@ class AttemptRecord(BaseModel):
     timing_method: str = ""
     profile: Profile | None = None
     profile_error: str = ""  # why profiling failed, when it did
+    harness_s: dict[str, float] = {}  # where the evaluation's time went, by stage
     diagnosis: Diagnosis | None = None
     conductor_prompt: str = ""
     conductor_reply: str = ""

@@ -12,46 +12,45 @@ from pragma_kernels.diagnosis.model import Diagnosis
 from pragma_kernels.profilers.schema import Profile
 
 NEUTRAL_BAND = 0.03  # speedup changes within +-3 % are noise, not a new best
-# The metrics worth comparing, in the order they are shown when they moved alike.
-KEY_METRICS = {
-    "gpu": (
-        "kernel_time_ms",
-        "dram__throughput.avg.pct_of_peak_sustained_elapsed",
-        "sm__throughput.avg.pct_of_peak_sustained_elapsed",
-        "sm__warps_active.avg.pct_of_peak_sustained_active",
-        "theoretical_occupancy",
-        "sm__maximum_warps_per_active_cycle_pct",
-        "launch__registers_per_thread",
-        "n_regs",
-        "n_spills",
-        "dram__bytes_read.sum",
-        "dram__bytes_write.sum",
-        "kernel_launches",
-        "grid_size",
-        "launch__grid_size",
-        "dram_roofline_fraction",
-        "compute_roofline_fraction",
-        "sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active",
-        "l1tex__average_t_sectors_per_request_pipe_lsu_mem_global_op_ld.ratio",
-        "smsp__thread_inst_executed_per_inst_executed.ratio",
-    ),
-    "cpu": (
-        "time_ms",
-        "ipc",
-        "topdown-retiring",
-        "topdown-fe-bound",
-        "topdown-be-bound",
-        "topdown-bad-spec",
-        "D1_miss_rate",
-        "LL_miss_rate",
-        "branch_mispredict_rate",
-        "packed_simd_fraction",
-        "thread_scaling",
-        "roofline_fraction",
-        "I1mr",
-        "Ir",
-    ),
-}
+# The metrics worth comparing, in the order they are shown when they moved alike; one
+# tuple per backend family (backends/ picks one).
+GPU_KEY_METRICS = (
+    "kernel_time_ms",
+    "dram__throughput.avg.pct_of_peak_sustained_elapsed",
+    "sm__throughput.avg.pct_of_peak_sustained_elapsed",
+    "sm__warps_active.avg.pct_of_peak_sustained_active",
+    "theoretical_occupancy",
+    "sm__maximum_warps_per_active_cycle_pct",
+    "launch__registers_per_thread",
+    "n_regs",
+    "n_spills",
+    "dram__bytes_read.sum",
+    "dram__bytes_write.sum",
+    "kernel_launches",
+    "grid_size",
+    "launch__grid_size",
+    "dram_roofline_fraction",
+    "compute_roofline_fraction",
+    "sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active",
+    "l1tex__average_t_sectors_per_request_pipe_lsu_mem_global_op_ld.ratio",
+    "smsp__thread_inst_executed_per_inst_executed.ratio",
+)
+CPU_KEY_METRICS = (
+    "time_ms",
+    "ipc",
+    "topdown-retiring",
+    "topdown-fe-bound",
+    "topdown-be-bound",
+    "topdown-bad-spec",
+    "D1_miss_rate",
+    "LL_miss_rate",
+    "branch_mispredict_rate",
+    "packed_simd_fraction",
+    "thread_scaling",
+    "roofline_fraction",
+    "I1mr",
+    "Ir",
+)
 
 
 @dataclass(frozen=True)
@@ -112,7 +111,9 @@ def _numbers(profile: Profile) -> dict[str, tuple[float, str]]:
     return numbers
 
 
-def compare(current: Attempt, best: Attempt, band: float = NEUTRAL_BAND) -> Comparison:
+def compare(
+    current: Attempt, best: Attempt, key_metrics: tuple[str, ...] = (), band: float = NEUTRAL_BAND
+) -> Comparison:
     """Verdict on the speedup, and the key metrics that moved, those the diagnoses cited
     first, then by size of the change."""
     ratio = current.speedup / best.speedup if best.speedup else math.inf
@@ -126,7 +127,7 @@ def compare(current: Attempt, best: Attempt, band: float = NEUTRAL_BAND) -> Comp
         for e in attempt.diagnosis.evidence
     }
     deltas = []
-    for name in KEY_METRICS.get(current.profile.target, ()) + tuple(sorted(cited)):
+    for name in key_metrics + tuple(sorted(cited)):
         if name in ours and name in theirs and name not in {d.metric for d in deltas}:
             (now, meaning), (before, _) = ours[name], theirs[name]
             if before != now:

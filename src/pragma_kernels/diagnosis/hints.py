@@ -123,8 +123,3 @@ CONFIRMING_METRICS: dict[B, tuple[str, ...]] = {
         "sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active",
     ),
 }
-
-
-def hints_for(bottleneck: B, target: str) -> list[str]:
-    table = TRITON_HINTS if target == "gpu" else CPP_HINTS
-    return list(table.get(bottleneck, ()))

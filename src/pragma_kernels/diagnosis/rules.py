@@ -11,9 +11,10 @@ suite in benchmarks/diagnosis (see benchmarks/results/diagnosis_*.md).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from pragma_kernels.diagnosis.classes import Bottleneck as B
-from pragma_kernels.diagnosis.hints import CONFIRMING_METRICS, hints_for
+from pragma_kernels.diagnosis.hints import CONFIRMING_METRICS, CPP_HINTS, TRITON_HINTS
 from pragma_kernels.diagnosis.model import Candidate, Diagnosis, Evidence
 from pragma_kernels.diagnosis.signals import Reading, Signals
 from pragma_kernels.profilers.schema import Profile
@@ -339,16 +340,29 @@ CPU_RULES: tuple[Rule, ...] = (
 )
 
 
-def diagnose(profile: Profile, sm_count: int | None = None, source: str = "") -> Diagnosis:
+@dataclass(frozen=True)
+class RuleSet:
+    """A backend's rules and the hints its Coder can act on (backends/ picks one)."""
+
+    rules: tuple[Rule, ...]
+    hints: dict[B, tuple[str, ...]]
+
+
+TRITON_RULES = RuleSet(GPU_RULES, TRITON_HINTS)
+CPP_RULES = RuleSet(CPU_RULES, CPP_HINTS)
+
+
+def diagnose(
+    profile: Profile, rule_set: RuleSet, sm_count: int | None = None, source: str = ""
+) -> Diagnosis:
     """The likeliest bottleneck with its evidence, hints and metrics to request next.
 
     `sm_count`: the GPU's SMs (launch tail); `source`: the candidate's code, for static
     evidence where counters are missing (e.g. no tl.dot on a matmul-like operator)."""
     signals = Signals(profile)
     context = {"sm_count": sm_count or DEFAULT_SMS, "source": source}
-    rules = GPU_RULES if profile.target == "gpu" else CPU_RULES
     candidates = sorted(
-        (c for rule in rules if (c := rule(signals, context)) is not None),
+        (c for rule in rule_set.rules if (c := rule(signals, context)) is not None),
         key=lambda c: -c.score,
     )
     counters = signals.has_counters()
@@ -366,7 +380,7 @@ def diagnose(profile: Profile, sm_count: int | None = None, source: str = "") ->
         bottleneck=best.bottleneck,
         confidence=round(confidence, 2),
         evidence=best.evidence,
-        hints=hints_for(best.bottleneck, profile.target),
+        hints=list(rule_set.hints.get(best.bottleneck, ())),
         extra_metrics=_to_request(profile, candidates, best),
         alternatives=candidates[1:4],
         counters=counters,
@@ -375,7 +389,7 @@ def diagnose(profile: Profile, sm_count: int | None = None, source: str = "") ->
 
 def _to_request(profile: Profile, candidates: list[Candidate], best: Candidate | None) -> list[str]:
     """ncu metrics that would confirm the best class or tell the close ones apart."""
-    if profile.target != "gpu" or "ncu" not in profile.tools:
+    if "ncu" not in profile.tools:  # the confirming metrics are ncu's
         return []
     present = {m.name for m in profile.metrics} | {
         m.name for k in profile.kernels for m in k.metrics

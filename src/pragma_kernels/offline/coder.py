@@ -1,36 +1,26 @@
 """The offline Coder: no LLM. It writes candidates from the recognised family's template,
 choosing the next variant from the last diagnosis (e.g. single-threaded -> OpenMP, not
 vectorised -> fast-math, at the memory roof -> streaming stores, launch tail -> smaller
-blocks), and stops when every variant has been tried."""
+blocks; the backend says which variant a diagnosis points to), and stops when every
+variant has been tried."""
 
 from __future__ import annotations
 
-from pragma_kernels.agents.records import AttemptRecord
-from pragma_kernels.diagnosis.classes import Bottleneck as B
-from pragma_kernels.offline.recognise import Recognised
-from pragma_kernels.offline.templates import generate, variants
+from typing import TYPE_CHECKING
 
-# The variant a diagnosis points to first, per target.
-PREFERRED = {
-    "cpu": {
-        B.NOT_VECTORISED: "omp-simd-fast-math",
-        B.SINGLE_THREADED: "omp-simd",
-        B.BRANCH_MISPREDICT: "omp-simd-fast-math",
-        B.MEMORY_BANDWIDTH: "omp-simd-stream",  # where the template has it
-    },
-    "gpu": {
-        B.LAUNCH_TAIL: "block256-w2",
-        B.LOW_OCCUPANCY_REGISTERS: "block256-w2",
-        B.MEMORY_BANDWIDTH: "block4096-w8",
-    },
-}
+from pragma_kernels.agents.records import AttemptRecord
+from pragma_kernels.offline.recognise import Recognised
+
+if TYPE_CHECKING:
+    from pragma_kernels.backends import Backend
+
 MARK = "offline variant: "
 
 
 class OfflineCoder:
-    def __init__(self, recognised: Recognised, target: str):
-        self.recognised, self.target = recognised, target
-        self.variants = {v.name: v for v in variants(target, recognised)}
+    def __init__(self, recognised: Recognised, backend: Backend):
+        self.recognised, self.backend = recognised, backend
+        self.variants = {v.name: v for v in backend.offline_variants(recognised)}
 
     def tried(self, records: list[AttemptRecord]) -> list[str]:
         return [
@@ -45,7 +35,7 @@ class OfflineCoder:
             return None
         diagnosed = next((r.diagnosis for r in reversed(records) if r.diagnosis), None)
         if diagnosed is not None:
-            preferred = PREFERRED[self.target].get(diagnosed.bottleneck)
+            preferred = self.backend.offline_preferred().get(diagnosed.bottleneck)
             if preferred in untried:
                 return preferred, f"diagnosis {diagnosed.bottleneck.value} points to it"
         why = "the default" if not records else "the next untried variant"
@@ -62,4 +52,4 @@ class OfflineCoder:
             f"offline agent (no LLM): {recognised.family} template "
             f"({recognised.kind or '/'.join(recognised.ops)}); {MARK}{name} ({why})"
         )
-        return decision, generate(recognised, self.target, self.variants[name])
+        return decision, self.backend.offline_source(recognised, self.variants[name])

@@ -14,16 +14,21 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pragma_kernels.isolation import Limits, run_isolated
 from pragma_kernels.knowledge import load_compendium
 from pragma_kernels.profilers import ncu
 from pragma_kernels.profilers.ncu import refusal
 from pragma_kernels.profilers.schema import Finding, KernelProfile, Profile, Unavailable
 from pragma_kernels.verdict import Verdict
-from pragma_kernels.worker import Job
+
+if TYPE_CHECKING:  # the evaluation layer runs the job and passes `run` in
+    from pragma_kernels.evaluation.schema import Job, JobResult
+
+    RunJob = Callable[[Job, list[str] | None], JobResult]
 
 READ_TIMEOUT_S = 120
 
@@ -114,10 +119,10 @@ def not_run(profile: Profile, why: str) -> Profile:
     return profile
 
 
-def profile_gpu_job(
-    job: Job, limits: Limits, use_ncu: bool = True
-) -> tuple[Verdict, Profile | None]:
-    """Run the GPU profile job under ncu when it can read counters, else without it."""
+def profile_gpu_job(job: Job, run: RunJob, use_ncu: bool = True) -> tuple[Verdict, Profile | None]:
+    """Run the GPU profile job under ncu when it can read counters, else without it.
+    `run(job, wrapper)` runs the job in an isolated worker, its command prefixed by
+    `wrapper`."""
     executable = ncu.find_ncu() if use_ncu else None
     if executable is None:
         why = (
@@ -125,31 +130,31 @@ def profile_gpu_job(
             if not use_ncu
             else "ncu not found (PATH, /opt/nvidia/nsight-compute, /usr/local/cuda/bin)"
         )
-        return _without_ncu(job, limits, why)
+        return _without_ncu(job, run, why)
     with tempfile.TemporaryDirectory(prefix="pragma-ncu-") as folder:
-        run = NcuRun(
+        ncu_run = NcuRun(
             executable,
             Path(folder),
             metrics_for_ncu(job.metrics, load_compendium().names("gpu_fallback")),
         )
-        result = run_isolated(job, limits, run.wrapper())
-        log = run.log_text()
+        result = run(job, ncu_run.wrapper())
+        log = ncu_run.log_text()
         if not result.verdict.ok or result.profile is None:
             # The candidate passed verification before: retry once without ncu, so a
             # profiler-side failure still leaves the counter-free profile.
             why = refusal(log) or f"the worker failed under ncu: {result.verdict.summary()[:300]}"
-            return _without_ncu(job, limits, why)
+            return _without_ncu(job, run, why)
         profile = result.profile
         profile.overhead_s = {
             f"ncu and {k}" if k.startswith("worker start") else k: v
             for k, v in result.breakdown().items()
         }
-        if not run.report_path().exists():
+        if not ncu_run.report_path().exists():
             why = refusal(log) or f"ncu wrote no report; its log ends: {log[-300:]!r}"
             return result.verdict, not_run(profile, why)
         start = time.perf_counter()
         try:
-            kernels, findings = run.read()
+            kernels, findings = ncu_run.read()
         except (OSError, subprocess.SubprocessError) as exc:
             return result.verdict, not_run(profile, f"reading ncu's report failed: {exc}")
         profile.overhead_s["ncu report read-back"] = round(time.perf_counter() - start, 2)
@@ -159,8 +164,8 @@ def profile_gpu_job(
         return result.verdict, merge(profile, kernels, findings)
 
 
-def _without_ncu(job: Job, limits: Limits, why: str) -> tuple[Verdict, Profile | None]:
-    result = run_isolated(job, limits)
+def _without_ncu(job: Job, run: RunJob, why: str) -> tuple[Verdict, Profile | None]:
+    result = run(job, None)
     if result.profile is None:
         return result.verdict, None
     result.profile.overhead_s = result.breakdown()

@@ -68,7 +68,12 @@ def _gpu_name() -> str:
     return torch.cuda.get_device_name() if torch.cuda.is_available() else "no_gpu"
 
 
+# Backend names -> the profiler family above (the profiler registry replaces this).
+_FAMILY = {"cpp-cpu": "cpu", "triton-cuda": "gpu", "triton-interpreter": "gpu"}
+
+
 def known_names(target: str) -> set[str]:
+    target = _FAMILY.get(target, target)
     compendium = load_compendium()
     names = {name for profiler in PROFILERS[target] for name in compendium.names(profiler)}
     return names | (perf_event_names() if target == "cpu" else set(ncu_metric_names()))

@@ -5,12 +5,11 @@ dimension, softmax / log-softmax), `total` (a pointwise chain summed over every
 element), `norm` (layer / RMS / L2 / group / batch norms), `pool` (max / average
 pooling), `scan` (cumsum, forward or reversed). Each backend has a short list of
 variants (`base`: the knobs the offline agent turns, guided by the diagnosis);
-`generate` and `variants` are the entry points.
+`CPP_GENERATORS` and `TRITON_GENERATORS` are the entry points, chosen by the backend.
 """
 
 from __future__ import annotations
 
-from pragma_kernels.offline.recorded import Recognised
 from pragma_kernels.offline.templates.base import (
     CPU_STREAM_VARIANT,
     CPU_VARIANTS,
@@ -31,34 +30,32 @@ from pragma_kernels.offline.templates.reduce import (
 from pragma_kernels.offline.templates.scan import cpp_scan, triton_scan
 from pragma_kernels.offline.templates.total import cpp_pointwise_total, triton_pointwise_total
 
-__all__ = ["CPU_VARIANTS", "GPU_VARIANTS", "CpuVariant", "GpuVariant", "generate", "variants"]
+__all__ = [
+    "CPP_GENERATORS",
+    "CPU_STREAM_VARIANT",
+    "CPU_VARIANTS",
+    "GPU_VARIANTS",
+    "TRITON_GENERATORS",
+    "CpuVariant",
+    "GpuVariant",
+]
 
-GENERATORS = {
-    ("cpu", "pointwise"): cpp_pointwise,
-    ("cpu", "pointwise_total"): cpp_pointwise_total,
-    ("cpu", "reduction"): cpp_reduction,
-    ("cpu", "softmax"): cpp_softmax,
-    ("cpu", "norm"): cpp_norm,
-    ("cpu", "pool"): cpp_pool,
-    ("cpu", "scan"): cpp_scan,
-    ("gpu", "pointwise"): triton_pointwise,
-    ("gpu", "pointwise_total"): triton_pointwise_total,
-    ("gpu", "reduction"): triton_reduction,
-    ("gpu", "softmax"): triton_softmax,
-    ("gpu", "norm"): triton_norm,
-    ("gpu", "pool"): triton_pool,
-    ("gpu", "scan"): triton_scan,
+# family -> generator(recognised problem, variant) -> candidate source; a backend picks one.
+CPP_GENERATORS = {
+    "pointwise": cpp_pointwise,
+    "pointwise_total": cpp_pointwise_total,
+    "reduction": cpp_reduction,
+    "softmax": cpp_softmax,
+    "norm": cpp_norm,
+    "pool": cpp_pool,
+    "scan": cpp_scan,
 }
-
-
-def variants(target: str, problem: Recognised) -> tuple:
-    """The variants worth an attempt for this problem: on the CPU, streaming stores only
-    where the template writes its output through `cpp_write_loop`: pointwise chains (a
-    streamed layer norm, a fence per row, was slower than the plain one on the CPU VM)."""
-    if target == "gpu":
-        return GPU_VARIANTS
-    return (*CPU_VARIANTS, CPU_STREAM_VARIANT) if problem.family == "pointwise" else CPU_VARIANTS
-
-
-def generate(problem: Recognised, target: str, variant) -> str:
-    return GENERATORS[(target, problem.family)](problem, variant)
+TRITON_GENERATORS = {
+    "pointwise": triton_pointwise,
+    "pointwise_total": triton_pointwise_total,
+    "reduction": triton_reduction,
+    "softmax": triton_softmax,
+    "norm": triton_norm,
+    "pool": triton_pool,
+    "scan": triton_scan,
+}

@@ -22,8 +22,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from pragma_kernels import backends
+from pragma_kernels.evaluation.schema import Job, JobResult
 from pragma_kernels.verdict import VerdictKind, failure
-from pragma_kernels.worker import Job, JobResult
 
 
 @dataclass(frozen=True)
@@ -114,23 +115,25 @@ def _run(job: Job, limits: Limits, wrapper: list[str]) -> JobResult:
         progress = Path(tmp, "progress")
         job = job.model_copy(update={"progress_path": str(progress)})
         job_path.write_text(job.model_dump_json())
+        backend = backends.get(job.backend)
         env = {
             **os.environ,
             "OMP_NUM_THREADS": str(job.threads),
             "PYTHONUNBUFFERED": "1",
+            **backend.worker_env(),
             **job.env,
         }
         command = [
             *wrapper,
             sys.executable,
             "-m",
-            "pragma_kernels.worker",
+            "pragma_kernels.evaluation.worker",
             str(job_path),
             str(result_path),
         ]
         # CPU workers get an address-space limit (allocations fail cleanly inside); CUDA
         # reserves far more address space than memory, so GPU workers are watched instead.
-        address_limit = limits.memory_bytes() if job.device == "cpu" else None
+        address_limit = limits.memory_bytes() if backend.memory_limit == "address" else None
         with open(Path(tmp, "output"), "w+b") as output:
             process = subprocess.Popen(
                 command,

@@ -1,27 +1,29 @@
-"""Verify and time a candidate against its problem: the Verifier and Timer entry points.
+"""Verify, time and profile a candidate against its problem: the Verifier, Timer and
+Profiler entry points.
 
-Each call runs one isolated worker (isolation.py); nothing of the candidate
-runs in the caller's process.
+Each call runs isolated workers (isolation.py); nothing of the candidate runs in
+the caller's process. What differs per target is asked of `target.backend`.
 """
 
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pragma_kernels.isolation import Limits, run_isolated
+from pragma_kernels.evaluation.isolation import Limits, run_isolated
+from pragma_kernels.evaluation.schema import BASELINES, DTYPES, Job
 from pragma_kernels.profilers.requests import validate
 from pragma_kernels.profilers.schema import Profile
 from pragma_kernels.targets import Target
-from pragma_kernels.timing import Protocol, Timing
-from pragma_kernels.timing_gpu import GpuProtocol
+from pragma_kernels.timing import Timing
+from pragma_kernels.timing_protocols import TimingProtocol
 from pragma_kernels.verdict import Verdict
-from pragma_kernels.worker import Job
 
-BASELINES = ("eager", "compile", "compile-max-autotune")
+__all__ = ["BASELINES", "DTYPES"]  # re-exported for callers that validate options
+
 DEFAULT_BASELINES = ("eager", "compile")
-DTYPES = ("float32", "float16", "bfloat16")
 # atol = rtol per dtype: KernelBench v0.1's 1e-2 for fp32 (the PRAGMA paper's setting) and
 # 1e-2 for the half types.
 DEFAULT_TOLERANCE = {"float32": 1e-2, "float16": 1e-2, "bfloat16": 1e-2}
@@ -62,6 +64,7 @@ class TimeReport:
         return {
             "problem": self.problem,
             "target": self.target.describe(),
+            "backend": self.target.backend.name,
             "size": self.size,
             "dtype": self.dtype,
             "threads": self.target.threads,
@@ -95,9 +98,9 @@ def verify(
     job = Job(
         action="verify",
         problem=str(problem),
+        backend=target.backend.name,
         solution=str(solution) if solution else None,
-        size=options.size or target.default_size,
-        device=target.device,
+        size=options.size or target.size,
         dtype=options.dtype,
         threads=target.threads,
         seeds=fresh_seeds(options.trials, options.seed),
@@ -117,9 +120,8 @@ class TimeOptions:
     repeats: int = 1  # measure this many times in one worker (repeatability checks)
     limits: Limits = Limits(timeout_s=900)
 
-    def protocol(self, target: Target) -> Protocol | GpuProtocol:
-        budget = {} if self.budget_s is None else {"budget_s": self.budget_s}
-        return GpuProtocol(**budget) if target.device.startswith("cuda") else Protocol(**budget)
+    def protocol(self, target: Target) -> TimingProtocol:
+        return target.backend.timing_protocol(self.budget_s)
 
 
 def time_problem(
@@ -133,26 +135,22 @@ def time_problem(
     unknown = set(options.baselines) - set(BASELINES)
     if unknown:
         raise ValueError(f"unknown baseline(s) {sorted(unknown)}; choose from {BASELINES}")
-    size = options.size or target.default_size
-    protocol = options.protocol(target)
+    size = options.size or target.size
     job = Job(
         action="time",
         problem=str(problem),
+        backend=target.backend.name,
         solution=str(solution) if solution else None,
         size=size,
-        device=target.device,
         dtype=options.dtype,
         threads=target.threads,
         seeds=fresh_seeds(1, options.seed),
         baselines=list(options.baselines),
         repeats=options.repeats,
-        protocol=protocol.__dict__,
-        env=protocol.environment() if isinstance(protocol, Protocol) else {},
+        protocol=options.protocol(target),
     )
     result = run_isolated(job, options.limits)
-    method = next((t.method for t in result.timings.values()), "")
-    if target.interpreted:
-        method = "Triton interpreter on the CPU (not a GPU timing): " + method
+    method = target.backend.timing_label(next((t.method for t in result.timings.values()), ""))
     return TimeReport(
         problem=Path(problem).stem,
         target=target,
@@ -168,6 +166,11 @@ def time_problem(
 PROFILE_LIMITS = Limits(timeout_s=600)
 
 
+def runner(limits: Limits):
+    """`run(job, wrapper)` for a backend's profile_job: the job isolated under `limits`."""
+    return lambda job, wrapper: run_isolated(job, limits, wrapper)
+
+
 def profile_candidate(
     problem: str | Path,
     solution: str | Path,
@@ -177,36 +180,112 @@ def profile_candidate(
     limits: Limits = PROFILE_LIMITS,
     use_ncu: bool = True,
     dtype: str = "float32",
+    requested: list[str] | None = None,
 ) -> tuple[Verdict, Profile | None]:
     """Profile a candidate in an isolated worker (verify it first: profiles of wrong code
     mislead). On a GPU, Nsight Compute adds counters where it can (`use_ncu`); every
-    metric carries its meaning and every requested one is either present or explained."""
-    from pragma_kernels.profilers.gpu_ncu import profile_gpu_job
-    from pragma_kernels.profilers.meanings import attach_meanings
-    from pragma_kernels.profilers.requests import account_for
-
+    metric carries its meaning and every requested one is either present or explained.
+    `requested`: `metrics` already validated by the caller (validation lists the
+    profilers' metrics, which takes seconds)."""
     _check_dtype(dtype)
-    requested = validate(metrics or [], target.kind)
+    if not target.backend.can_profile:
+        raise ValueError(target.backend.why_no_profile)
+    if requested is None:
+        requested = validate(metrics or [], target.backend.name)
     job = Job(
         action="profile",
         problem=str(problem),
+        backend=target.backend.name,
         solution=str(solution),
-        size=size or target.default_size,
-        device=target.device,
+        size=size or target.size,
         dtype=dtype,
         threads=target.threads,
         seeds=fresh_seeds(1, None),
         metrics=requested,
-        # as timed: freed memory kept, so per-call page faults do not swamp the counters
-        env=Protocol().environment() if target.kind == "cpu" else {},
     )
-    if target.device.startswith("cuda"):
-        verdict, profile = profile_gpu_job(job, limits, use_ncu)
-    else:
-        result = run_isolated(job, limits)
-        verdict, profile = result.verdict, result.profile
-        if profile is not None:
-            profile.overhead_s = {**result.breakdown(), **profile.overhead_s}
-    if profile is not None:
-        profile = attach_meanings(account_for(profile, requested))
-    return verdict, profile
+    verdict, profile = target.backend.profile_job(job, runner(limits), use_ncu)
+    return verdict, finish_profile(profile, requested)
+
+
+def finish_profile(profile: Profile | None, requested: list[str]) -> Profile | None:
+    """Every requested metric accounted for, every metric with its meaning."""
+    from pragma_kernels.profilers.meanings import attach_meanings
+    from pragma_kernels.profilers.requests import account_for
+
+    return attach_meanings(account_for(profile, requested)) if profile is not None else None
+
+
+@dataclass(frozen=True)
+class AttemptOptions:
+    """One loop attempt: verify, time against `baselines`, profile with `metrics`."""
+
+    trials: int = 3
+    dtype: str = "float32"
+    baselines: tuple[str, ...] = ("eager",)
+    budget_s: float | None = None
+    profile: bool = True
+    metrics: tuple[str, ...] = ()  # validated names
+    use_ncu: bool = True
+    limits: Limits = Limits(timeout_s=900)
+
+
+@dataclass
+class AttemptResult:
+    verdict: Verdict
+    timings: dict[str, Timing]
+    timing_error: Verdict | None
+    method: str
+    profile: Profile | None
+    profile_error: Verdict | None
+    seconds: dict[str, float]  # where the harness's time went, by stage
+
+
+def run_attempt(
+    problem: str | Path, solution: str | Path, target: Target, options: AttemptOptions
+) -> AttemptResult:
+    """Verify, time and profile one candidate in as few workers as isolation allows: one,
+    or two where the profiler must wrap its own process (Nsight Compute)."""
+    _check_dtype(options.dtype)
+    tolerance = DEFAULT_TOLERANCE[options.dtype]
+    backend = target.backend
+    profile = options.profile and backend.can_profile
+    separate = profile and backend.profile_needs_own_process(options.use_ncu)
+    job = Job(
+        action="attempt",
+        problem=str(problem),
+        backend=backend.name,
+        solution=str(solution),
+        size=target.size,
+        dtype=options.dtype,
+        threads=target.threads,
+        seeds=fresh_seeds(options.trials, None),
+        atol=tolerance,
+        rtol=tolerance,
+        baselines=list(options.baselines),
+        protocol=backend.timing_protocol(options.budget_s),
+        metrics=list(options.metrics),
+        profile=profile and not separate,
+    )
+    result = run_isolated(job, options.limits)
+    seconds = {f"attempt worker: {k}": v for k, v in result.breakdown().items()}
+    profiled, profile_error = result.profile, result.profile_error
+    if profiled is not None:
+        profiled.overhead_s = {**result.breakdown(), **profiled.overhead_s}
+    if separate and result.verdict.ok and result.timing_error is None:
+        profile_job = job.model_copy(update={"action": "profile", "seeds": job.seeds[:1]})
+        start = time.monotonic()
+        verdict, profiled = backend.profile_job(
+            profile_job, runner(options.limits), options.use_ncu
+        )
+        seconds["profile worker"] = round(time.monotonic() - start, 2)
+        profile_error = None if profiled is not None else verdict
+    method = backend.timing_label(next((t.method for t in result.timings.values()), ""))
+    return AttemptResult(
+        verdict=result.verdict,
+        timings=result.timings,
+        timing_error=result.timing_error,
+        method=method,
+        profile=finish_profile(profiled, list(options.metrics)),
+        profile_error=profile_error,
+        seconds=seconds,
+    )

@@ -1,6 +1,7 @@
-"""The isolated worker: runs one verify or time job in its own process.
+"""The isolated worker: runs one job (verify, time, profile, or a whole attempt) in its
+own process.
 
-Started by isolation.py as `python -m pragma_kernels.worker JOB.json RESULT.json`.
+Started by isolation.py as `python -m pragma_kernels.evaluation.worker JOB.json RESULT.json`.
 It loads the problem and the untrusted candidate, writes the stage it is in to
 a progress file (so a crash or hang can be placed), and writes the result JSON.
 Every failure it can observe becomes a Verdict; what it cannot (a segfault, a
@@ -14,49 +15,26 @@ import faulthandler
 import importlib.util
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from pydantic import BaseModel
-
+from pragma_kernels import backends
 from pragma_kernels.classify import Classified, classify_import_error, classify_run_error
 from pragma_kernels.compare import compare_outputs, flatten_outputs
 from pragma_kernels.errors import ProblemError
-from pragma_kernels.profilers.schema import Profile
+from pragma_kernels.evaluation.schema import Job, JobResult
 from pragma_kernels.timing import Timing
 from pragma_kernels.verdict import Trial, Verdict, VerdictKind, failure
 
 
-class Job(BaseModel):
-    action: str  # "verify" | "time" | "profile"
-    problem: str
-    solution: str | None = None
-    size: str | None = None
-    device: str = "cpu"
-    dtype: str = "float32"
-    threads: int = 1
-    seeds: list[int] = [0, 1, 2]
-    atol: float = 1e-2
-    rtol: float = 1e-2
-    baselines: list[str] = ["eager"]
-    repeats: int = 1  # timing only: measure this many times in the same worker
-    metrics: list[str] = []  # profile only: extra metrics asked for by name
-    protocol: dict = {}
-    progress_path: str = ""
-    env: dict[str, str] = {}  # extra environment for the worker process
+@dataclass
+class Loaded:
+    """The problem module and both models, built once per job."""
 
-
-class JobResult(BaseModel):
-    verdict: Verdict
-    timings: dict[str, Timing] = {}
-    repeats: list[dict[str, Timing]] = []  # every measurement when the job asked for repeats
-    profile: Profile | None = None
-    stage_seconds: dict[str, float] = {}  # where the worker's time went, by stage
-
-    def breakdown(self) -> dict[str, float]:
-        """Stage seconds plus the process start (interpreter, imports) the stages do not see."""
-        start = (self.verdict.seconds or 0.0) - sum(self.stage_seconds.values())
-        return {"worker start-up and imports": round(max(start, 0.0), 2), **self.stage_seconds}
+    problem: ModuleType
+    reference: object
+    candidate: object | None
 
 
 class Failed(Exception):
@@ -71,6 +49,9 @@ class Worker:
         import torch
 
         self.job = job
+        self.backend = backends.get(job.backend)
+        self.device = self.backend.device
+        self.first_forward_s: float | None = None  # the candidate's first call (compile)
         self.stage = "start"
         self.dtype = getattr(torch, job.dtype)
         self.stage_seconds: dict[str, float] = {}
@@ -98,10 +79,7 @@ class Worker:
         return self.fail(VerdictKind.PROBLEM_ERROR, f"{self.job.problem}: {what}{raised}")
 
     def sync(self) -> None:
-        if self.job.device.startswith("cuda"):
-            import torch
-
-            torch.cuda.synchronize()
+        self.backend.sync()
 
     # -- stages ---------------------------------------------------------------------------
     def load_problem(self) -> ModuleType:
@@ -144,8 +122,8 @@ class Worker:
         try:
             init = problem.get_init_inputs()
             torch.manual_seed(self.job.seeds[0])
-            with torch.device(self.job.device):  # GPU-sized weights are made on the GPU
-                reference = problem.Model(*init).to(device=self.job.device, dtype=self.dtype)
+            with torch.device(self.device):  # GPU-sized weights are made on the GPU
+                reference = problem.Model(*init).to(device=self.device, dtype=self.dtype)
         except Exception as exc:
             raise self.problem_error("Model(*get_init_inputs())", exc) from None
         if model_new is None:
@@ -153,8 +131,8 @@ class Worker:
         self.enter("construct candidate")
         try:
             torch.manual_seed(self.job.seeds[0])
-            with torch.device(self.job.device):
-                candidate = model_new(*init).to(device=self.job.device, dtype=self.dtype)
+            with torch.device(self.device):
+                candidate = model_new(*init).to(device=self.device, dtype=self.dtype)
         except Exception as exc:
             raise self.failed(classify_run_error(exc, self.job.solution)) from None
         return reference, candidate
@@ -167,7 +145,7 @@ class Worker:
         try:
             # Random inputs are drawn on the target device: multi-GB GPU inputs drawn by the
             # CPU's generator take tens of seconds.
-            with torch.device(self.job.device):
+            with torch.device(self.device):
                 inputs = problem.get_inputs()
         except Exception as exc:
             raise self.problem_error("get_inputs()", exc) from None
@@ -177,7 +155,7 @@ class Worker:
             )
         # KernelBench's precision handling: floating inputs take the requested dtype.
         return [
-            (x.to(self.job.device, self.dtype) if x.is_floating_point() else x.to(self.job.device))
+            (x.to(self.device, self.dtype) if x.is_floating_point() else x.to(self.device))
             if isinstance(x, torch.Tensor)
             else x
             for x in inputs
@@ -205,22 +183,32 @@ class Worker:
         except Exception as exc:
             raise self.failed(classify_run_error(exc, self.job.solution)) from None
 
-    def verify(self) -> JobResult:
-        import torch
-
+    # -- steps: each job is a composition of these ---------------------------------------
+    def load(self) -> Loaded:
         problem = self.load_problem()
         model_new = self.load_candidate() if self.job.solution else None
         reference, candidate = self.build_models(problem, model_new)
+        return Loaded(problem, reference, candidate)
+
+    def check(self, loaded: Loaded) -> tuple[Verdict, list]:
+        """Compare with the reference on every seed's inputs; returns the verdict and the
+        last trial's inputs (untouched: each model ran on its own copy), for timing."""
+        import torch
+
         trials: list[Trial] = []
+        inputs: list = []
         with torch.no_grad():
             for number, seed in enumerate(self.job.seeds, 1):
-                inputs = self.make_inputs(problem, seed)
-                expected = self.run_reference(reference, [_clone(x) for x in inputs])
-                if candidate is None:
+                inputs = self.make_inputs(loaded.problem, seed)
+                expected = self.run_reference(loaded.reference, [_clone(x) for x in inputs])
+                if loaded.candidate is None:
                     trials.append(Trial(seed=seed, ok=True, detail="reference only"))
                     continue
                 self.enter(f"candidate forward (trial {number}, seed {seed})")
-                got = self.run_candidate(candidate, [_clone(x) for x in inputs])
+                start = time.perf_counter()
+                got = self.run_candidate(loaded.candidate, [_clone(x) for x in inputs])
+                if self.first_forward_s is None:
+                    self.first_forward_s = time.perf_counter() - start
                 self.enter(f"compare (trial {number})")
                 result = compare_outputs(expected, got, self.job.atol, self.job.rtol)
                 trials.append(
@@ -237,16 +225,15 @@ class Worker:
                     raise self.fail(
                         result.kind, result.detail, trials=trials, **self._stats(trials)
                     )
-        return JobResult(
-            verdict=Verdict(
-                ok=True,
-                kind=VerdictKind.OK,
-                trials=trials,
-                stage="done",
-                dtype=self.job.dtype,
-                **self._stats(trials),
-            )
+        verdict = Verdict(
+            ok=True,
+            kind=VerdictKind.OK,
+            trials=trials,
+            stage="done",
+            dtype=self.job.dtype,
+            **self._stats(trials),
         )
+        return verdict, inputs
 
     def _stats(self, trials: list[Trial]) -> dict:
         def worst(attribute: str) -> float | None:
@@ -267,16 +254,14 @@ class Worker:
         self.sync()
         return time.perf_counter() - start
 
-    def time(self) -> JobResult:
+    def measure_all(self, loaded: Loaded, inputs: list) -> list[dict[str, Timing]]:
+        """Baselines and candidate timed by the backend's protocol, interleaved, on the same
+        input tensors (on a VM two copies can sit in memory of different speed)."""
         import torch
 
-        problem = self.load_problem()
-        model_new = self.load_candidate() if self.job.solution else None
-        reference, candidate = self.build_models(problem, model_new)
-        inputs = self.make_inputs(problem, self.job.seeds[0])
+        reference, candidate = loaded.reference, loaded.candidate
         callables, setup = {}, {}
         with torch.no_grad():
-            self.run_reference(reference, inputs)
             if "eager" in self.job.baselines:
                 callables["eager"] = lambda: reference(*inputs)
             for name in ("compile", "compile-max-autotune"):
@@ -292,57 +277,87 @@ class Worker:
                         ) from None
                     callables[name] = lambda c=compiled: c(*inputs)
             if candidate is not None:
-                # The same input tensors as the baselines: on a VM, two copies can sit in
-                # memory of different speed and skew the ratio (verify() uses own copies).
                 callables["candidate"] = lambda: candidate(*inputs)
-                setup["candidate"] = self.first_call(
-                    "candidate", lambda: self.run_candidate(candidate, inputs)
-                )
+                first = self.first_call("candidate", lambda: self.run_candidate(candidate, inputs))
+                setup["candidate"] = self.first_forward_s or first
             self.enter("timing")
+            protocol = self.job.protocol or self.backend.timing_protocol()
             try:
-                repeats = [self.measure(callables) for _ in range(self.job.repeats)]
+                repeats = [
+                    self.backend.measure(callables, protocol) for _ in range(self.job.repeats)
+                ]
             except Exception as exc:
                 raise self.failed(classify_run_error(exc, self.job.solution)) from None
         for timings in repeats:
             for label, timing in timings.items():
                 timing.setup_s = setup.get(label)
                 timing.threads = self.job.threads
+        return repeats
+
+    def profile_candidate(self, loaded: Loaded, inputs: list):
+        """The backend's in-worker profile of the (verified) candidate; the parent adds what
+        comes from outside this process (Nsight Compute) and the metrics' meanings."""
+        if not self.backend.can_profile:
+            raise self.fail(VerdictKind.WORKER_ERROR, self.backend.why_no_profile)
+        self.enter("profiling")
+        context = backends.ProfileContext(
+            candidate=loaded.candidate,
+            reference=loaded.reference,
+            inputs=inputs,
+            dtype=self.job.dtype,
+            threads=self.job.threads,
+            solution=self.job.solution or "",
+            metrics=self.job.metrics,
+            small_calls=self.small_calls(loaded.problem),
+        )
+        try:
+            return self.backend.profile_in_worker(context)
+        except Exception as exc:
+            raise self.failed(classify_run_error(exc, self.job.solution)) from None
+
+    # -- jobs -----------------------------------------------------------------------------
+    def ok(self) -> Verdict:
+        return Verdict(ok=True, kind=VerdictKind.OK, stage="done", dtype=self.job.dtype)
+
+    def verify(self) -> JobResult:
+        verdict, _ = self.check(self.load())
+        return JobResult(verdict=verdict)
+
+    def time(self) -> JobResult:
+        loaded = self.load()
+        inputs = self.make_inputs(loaded.problem, self.job.seeds[0])
+        self.run_reference(loaded.reference, inputs)
+        repeats = self.measure_all(loaded, inputs)
         return JobResult(
-            verdict=Verdict(ok=True, kind=VerdictKind.OK, stage="done", dtype=self.job.dtype),
+            verdict=self.ok(),
             timings=repeats[0],
             repeats=repeats if self.job.repeats > 1 else [],
         )
 
     def profile(self) -> JobResult:
-        """Profile the candidate (verified beforehand) on one input set; the parent adds what
-        comes from outside this process (Nsight Compute) and the metrics' meanings."""
-        problem = self.load_problem()
-        reference, candidate = self.build_models(problem, self.load_candidate())
-        inputs = self.make_inputs(problem, self.job.seeds[0])
-        self.run_reference(reference, inputs)
-        self.enter("profiling")
+        loaded = self.load()
+        inputs = self.make_inputs(loaded.problem, self.job.seeds[0])
+        self.run_reference(loaded.reference, inputs)
+        return JobResult(verdict=self.ok(), profile=self.profile_candidate(loaded, inputs))
+
+    def attempt(self) -> JobResult:
+        """Verify; if correct, time; then profile (when asked): one process, one start-up,
+        one build, inputs made once per seed. A failure after verification is kept in its
+        own field, so the correctness verdict stands."""
+        loaded = self.load()
+        verdict, inputs = self.check(loaded)
+        result = JobResult(verdict=verdict)
         try:
-            if self.job.device.startswith("cuda"):
-                from pragma_kernels.profilers.gpu import profile_gpu
-
-                profile = profile_gpu(candidate, inputs, reference, self.job.dtype)
-            else:
-                from pragma_kernels.profilers.cpu import profile_cpu
-
-                profile = profile_cpu(
-                    candidate,
-                    inputs,
-                    reference,
-                    self.job.threads,
-                    self.job.solution or "",
-                    self.small_calls(problem),
-                    self.job.metrics,
-                )
-        except Exception as exc:
-            raise self.failed(classify_run_error(exc, self.job.solution)) from None
-        return JobResult(
-            verdict=Verdict(ok=True, kind=VerdictKind.OK, stage="done"), profile=profile
-        )
+            result.timings = self.measure_all(loaded, inputs)[0]
+        except Failed as failed:
+            result.timing_error = failed.verdict
+            return result
+        if self.job.profile:
+            try:
+                result.profile = self.profile_candidate(loaded, inputs)
+            except Failed as failed:
+                result.profile_error = failed.verdict
+        return result
 
     def small_calls(self, problem: ModuleType):
         """A recorder of the candidate's C++ calls at the problem's 'tiny' size, if offered."""
@@ -366,15 +381,6 @@ class Worker:
 
         return record
 
-    def measure(self, callables: dict) -> dict[str, Timing]:
-        if self.job.device.startswith("cuda"):
-            from pragma_kernels.timing_gpu import GpuProtocol, measure_cuda
-
-            return measure_cuda(callables, GpuProtocol(**self.job.protocol))
-        from pragma_kernels.timing import Protocol, measure_interleaved
-
-        return measure_interleaved(callables, Protocol(**self.job.protocol))
-
 
 def _clone(value):
     import torch
@@ -388,9 +394,13 @@ def run_job(job: Job) -> JobResult:
     torch.set_num_threads(job.threads)
     worker = Worker(job)
     try:
-        result = {"verify": worker.verify, "time": worker.time, "profile": worker.profile}[
-            job.action
-        ]()
+        actions = {
+            "verify": worker.verify,
+            "time": worker.time,
+            "profile": worker.profile,
+            "attempt": worker.attempt,
+        }
+        result = actions[job.action]()
     except Failed as failed:
         result = JobResult(verdict=failed.verdict)
     worker.enter("done")

@@ -1,0 +1,120 @@
+"""Triton on an NVIDIA GPU (CUDA).
+
+Workers are watched for resident memory (CUDA reserves more address space than
+there is memory); timing is CUDA events with an L2 flush, cross-checked by host
+timing; the profile is counter-free metrics from inside the worker (Triton's
+launch metadata, occupancy, roofline) plus Nsight Compute wrapping the worker
+process where it can read counters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import ClassVar
+
+from pragma_kernels.backends.base import Backend, BackendUnavailable, ProfileContext
+from pragma_kernels.diagnosis.classes import Bottleneck as B
+from pragma_kernels.diagnosis.compare import GPU_KEY_METRICS
+from pragma_kernels.diagnosis.rules import TRITON_RULES, RuleSet
+from pragma_kernels.timing_gpu import GpuProtocol
+
+
+class TritonCuda(Backend):
+    name: ClassVar[str] = "triton-cuda"
+    target: ClassVar[str] = "gpu"
+    language: ClassVar[str] = "Triton"
+    device: ClassVar[str] = "cuda"
+    default_size: ClassVar[str] = "gpu"
+    memory_limit = "resident"
+    can_profile = True
+    rules_template: ClassVar[str] = "backend_gpu.j2"
+    key_metrics = GPU_KEY_METRICS
+
+    @classmethod
+    def check_available(cls) -> None:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise BackendUnavailable(
+                "no CUDA GPU is visible. Fix: run on a machine with an NVIDIA GPU, or set "
+                "TRITON_INTERPRET=1 to check Triton candidates on the CPU (correctness "
+                "only), or use --target cpu"
+            )
+
+    def describe(self, threads: int) -> str:
+        return f"gpu (Triton on CUDA, {threads} CPU threads)"
+
+    def _spec(self):
+        from pragma_kernels.hardware import detect_gpu
+
+        return detect_gpu()
+
+    def hardware_text(self, threads: int) -> str:
+        spec = self._spec()
+        text = (
+            f"{spec.name}, {spec.sm_count} SMs, compute capability {spec.compute_capability}, "
+            f"L2 {spec.l2_bytes / 2**20:.0f} MiB, {spec.memory_bytes / 2**30:.0f} GiB"
+        )
+        if spec.peaks:
+            p = spec.peaks
+            text += (
+                f"; peaks: {p.dram_gbps:g} GB/s DRAM, {p.fp32_tflops:g} TFLOP/s FP32, "
+                f"{p.tf32_tflops:g} TF32, {p.bf16_tflops:g} BF16/FP16 tensor"
+            )
+        return text
+
+    def rules_facts(self, threads: int) -> dict:
+        import triton
+
+        return {"triton_version": triton.__version__}
+
+    def sm_count(self) -> int | None:
+        return self._spec().sm_count
+
+    def timing_protocol(self, budget_s: float | None = None) -> GpuProtocol:
+        return GpuProtocol() if budget_s is None else GpuProtocol(budget_s=budget_s)
+
+    def sync(self) -> None:
+        import torch
+
+        torch.cuda.synchronize()
+
+    def measure(self, callables, protocol):
+        from pragma_kernels.timing_gpu import measure_cuda
+
+        return measure_cuda(callables, protocol)
+
+    def profile_in_worker(self, context: ProfileContext):
+        from pragma_kernels.profilers.gpu import profile_gpu
+
+        return profile_gpu(context.candidate, context.inputs, context.reference, context.dtype)
+
+    def profile_needs_own_process(self, use_ncu: bool) -> bool:
+        from pragma_kernels.profilers.ncu import find_ncu
+
+        return use_ncu and find_ncu() is not None
+
+    def profile_job(self, job, run, use_ncu: bool):
+        from pragma_kernels.profilers.gpu_ncu import profile_gpu_job
+
+        return profile_gpu_job(job, run, use_ncu)
+
+    def rule_set(self) -> RuleSet:
+        return TRITON_RULES
+
+    def offline_generators(self) -> Mapping[str, Callable]:
+        from pragma_kernels.offline.templates import TRITON_GENERATORS
+
+        return TRITON_GENERATORS
+
+    def offline_variants(self, problem) -> tuple:
+        from pragma_kernels.offline.templates import GPU_VARIANTS
+
+        return GPU_VARIANTS
+
+    def offline_preferred(self) -> Mapping[B, str]:
+        return {
+            B.LAUNCH_TAIL: "block256-w2",
+            B.LOW_OCCUPANCY_REGISTERS: "block256-w2",
+            B.MEMORY_BANDWIDTH: "block4096-w8",
+        }

@@ -1,0 +1,76 @@
+"""Triton kernels run on the CPU by Triton's interpreter (TRITON_INTERPRET=1): verify only.
+
+It checks the GPU candidate format where there is no GPU (CI): the same Triton
+candidates and offline templates as `triton-cuda`, tensors on the CPU. Timings
+are wall clock and labelled meaningless; there is no profile and so no diagnosis
+(a CPU profile of the interpreter would blame the interpreter, not the kernel).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pragma_kernels.backends.base import Backend, BackendUnavailable
+from pragma_kernels.backends.triton_cuda import TritonCuda
+from pragma_kernels.timing import Protocol
+
+
+class TritonInterpreter(TritonCuda):
+    name: ClassVar[str] = "triton-interpreter"
+    device: ClassVar[str] = "cpu"
+    default_size: ClassVar[str] = "default"
+    memory_limit = "address"
+    timings_meaningful = False
+    can_profile = False
+    why_no_profile = (
+        "the Triton interpreter runs kernels on the CPU: it has no GPU counters or kernel "
+        "timings. Fix: run on a machine with an NVIDIA GPU to profile"
+    )
+    key_metrics = ()
+
+    @classmethod
+    def check_available(cls) -> None:
+        from pragma_kernels import config
+
+        if not config.triton_interpreter():
+            raise BackendUnavailable(
+                f"the Triton interpreter is off. Fix: set {config.ENV_TRITON_INTERPRET}=1"
+            )
+
+    def describe(self, threads: int) -> str:
+        return "gpu (Triton interpreter on the CPU: correctness only, timings meaningless)"
+
+    def hardware_text(self, threads: int) -> str:
+        return "no GPU: Triton's interpreter on the CPU (correctness only)"
+
+    def sm_count(self) -> int | None:
+        return None
+
+    def timing_protocol(self, budget_s: float | None = None) -> Protocol:
+        return Protocol() if budget_s is None else Protocol(budget_s=budget_s)
+
+    def timing_label(self, method: str) -> str:
+        return "Triton interpreter on the CPU (not a GPU timing): " + method
+
+    def sync(self) -> None:
+        pass
+
+    def measure(self, callables, protocol):
+        from pragma_kernels.timing import measure_interleaved
+
+        return measure_interleaved(callables, protocol)
+
+    def profile_in_worker(self, context):
+        raise NotImplementedError(self.why_no_profile)
+
+    def profile_needs_own_process(self, use_ncu: bool) -> bool:
+        return False
+
+    def profile_job(self, job, run, use_ncu: bool):
+        return Backend.profile_job(self, job, run, use_ncu)
+
+    def rule_set(self):
+        return None
+
+
+__all__ = ["BackendUnavailable", "TritonInterpreter"]

@@ -1,0 +1,131 @@
+"""The loop's view of the Verifier, Timer and Profiler: one `evaluate` call per attempt.
+
+`Evaluator` is the seam the loop depends on (tests pass a fake); `LocalEvaluator`
+runs isolated workers on this machine through jobs.py, one worker per attempt
+(two where Nsight Compute must wrap the profile's own process).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from pragma_kernels.diagnosis.model import Diagnosis
+from pragma_kernels.errors import PragmaError
+from pragma_kernels.evaluation.jobs import AttemptOptions, run_attempt
+from pragma_kernels.profilers.requests import validate
+from pragma_kernels.profilers.schema import Profile, Unavailable
+from pragma_kernels.targets import Target
+from pragma_kernels.verdict import Verdict
+
+
+@dataclass(frozen=True)
+class Timed:
+    speedup: float | None
+    candidate_ms: float | None
+    baseline_ms: float | None
+    method: str = ""
+
+
+@dataclass
+class Evaluation:
+    """What one attempt's evaluation found: verdict, then time, profile and diagnosis as far
+    as the candidate got (a failure is data, never an exception)."""
+
+    verdict: Verdict
+    timed: Timed | None = None
+    profile: Profile | None = None
+    profile_error: str = ""
+    diagnosis: Diagnosis | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+class Evaluator(Protocol):
+    """What the loop needs from the Verifier, Timer and Profiler."""
+
+    key_metrics: tuple[str, ...]  # compared between the current attempt and the best
+
+    def evaluate(self, candidate: Path, metrics: list[str], profile: bool) -> Evaluation: ...
+
+
+@dataclass
+class LocalEvaluator:
+    problem: Path
+    target: Target
+    dtype: str = "float32"
+    baseline: str = "eager"
+    timing_budget_s: float | None = None
+    use_ncu: bool = True  # False: the counter-free GPU profile only (faster, no ncu needed)
+    _validated: dict[str, list[Unavailable]] = field(default_factory=dict, repr=False)
+
+    @property
+    def key_metrics(self) -> tuple[str, ...]:
+        return self.target.backend.key_metrics
+
+    def _valid(self, metrics: list[str]) -> tuple[list[str], list[Unavailable]]:
+        """Names no profiler knows are dropped and stated in the profile, never fatal; each
+        name is validated once per run."""
+        valid, refused = [], []
+        for name in metrics:
+            if name not in self._validated:
+                try:
+                    validate([name], self.target.backend.name)
+                    self._validated[name] = []
+                except PragmaError as exc:
+                    self._validated[name] = [
+                        Unavailable(what=f"{name} (requested)", why=str(exc)[:300])
+                    ]
+            refusal = self._validated[name]
+            (refused.extend(refusal) if refusal else valid.append(name))
+        return valid, refused
+
+    def evaluate(self, candidate: Path, metrics: list[str], profile: bool) -> Evaluation:
+        backend = self.target.backend
+        valid, refused = self._valid(metrics) if profile else ([], [])
+        result = run_attempt(
+            self.problem,
+            candidate,
+            self.target,
+            AttemptOptions(
+                dtype=self.dtype,
+                baselines=(self.baseline,),
+                budget_s=self.timing_budget_s,
+                profile=profile,
+                metrics=tuple(valid),
+                use_ncu=self.use_ncu,
+            ),
+        )
+        evaluation = Evaluation(result.verdict, seconds=result.seconds)
+        if not result.verdict.ok:
+            return evaluation
+        if result.timing_error is not None:
+            evaluation.timed = Timed(None, None, None, result.timing_error.summary())
+            return evaluation
+        candidate_timing = result.timings.get("candidate")
+        base = result.timings.get(self.baseline)
+        speedup = (
+            base.median_ms / candidate_timing.median_ms
+            if base and candidate_timing and candidate_timing.median_ms > 0
+            else None
+        )
+        evaluation.timed = Timed(
+            speedup,
+            candidate_timing.median_ms if candidate_timing else None,
+            base.median_ms if base else None,
+            result.method,
+        )
+        if not profile:
+            return evaluation
+        if not backend.can_profile:
+            evaluation.profile_error = f"not profiled: {backend.why_no_profile}"
+        elif result.profile is None:
+            error = result.profile_error
+            evaluation.profile_error = (
+                f"{error.summary()} {error.stderr_tail[-500:]}".strip() if error else "no profile"
+            )
+        else:
+            result.profile.unavailable += refused
+            evaluation.profile = result.profile
+            evaluation.diagnosis = backend.diagnose(result.profile, candidate.read_text())
+        return evaluation

@@ -1,0 +1,61 @@
+"""The wire schema between the caller and an isolated worker: a Job in, a JobResult out.
+
+Both travel as JSON files; nothing else crosses the process boundary. The action
+is a Literal, the timing protocol a tagged union (timing_protocols.py), so a
+malformed job fails validation in the parent, not half-way through the worker.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+from pragma_kernels.profilers.schema import Profile
+from pragma_kernels.timing import Timing
+from pragma_kernels.timing_protocols import TimingProtocol
+from pragma_kernels.verdict import Verdict
+
+Action = Literal["verify", "time", "profile", "attempt"]
+Dtype = Literal["float32", "float16", "bfloat16"]
+Baseline = Literal["eager", "compile", "compile-max-autotune"]
+BASELINES: tuple[str, ...] = ("eager", "compile", "compile-max-autotune")
+DTYPES: tuple[str, ...] = ("float32", "float16", "bfloat16")
+
+
+class Job(BaseModel):
+    """One worker run. `attempt` = verify, then (if correct) time, then profile, in one
+    process: what one loop attempt needs, paying the start-up and input generation once."""
+
+    action: Action
+    problem: str
+    backend: str  # backends.get(name)
+    solution: str | None = None
+    size: str | None = None
+    dtype: Dtype = "float32"
+    threads: int = 1
+    seeds: list[int] = [0, 1, 2]
+    atol: float = 1e-2
+    rtol: float = 1e-2
+    baselines: list[Baseline] = ["eager"]  # time, attempt
+    repeats: int = 1  # time: measure this many times in the same worker
+    protocol: TimingProtocol | None = None  # time, attempt: None -> the backend's default
+    metrics: list[str] = []  # profile, attempt: extra metrics asked for by name
+    profile: bool = True  # attempt: profile after timing (False: verify and time only)
+    progress_path: str = ""
+    env: dict[str, str] = {}  # extra environment for the worker process
+
+
+class JobResult(BaseModel):
+    verdict: Verdict  # the correctness verdict (verify, attempt) or the stage's outcome
+    timings: dict[str, Timing] = {}
+    repeats: list[dict[str, Timing]] = []  # every measurement when the job asked for repeats
+    timing_error: Verdict | None = None  # attempt: timing failed after a correct verify
+    profile: Profile | None = None
+    profile_error: Verdict | None = None  # attempt: profiling failed (the rest stands)
+    stage_seconds: dict[str, float] = {}  # where the worker's time went, by stage
+
+    def breakdown(self) -> dict[str, float]:
+        """Stage seconds plus the process start (interpreter, imports) the stages do not see."""
+        start = (self.verdict.seconds or 0.0) - sum(self.stage_seconds.values())
+        return {"worker start-up and imports": round(max(start, 0.0), 2), **self.stage_seconds}
