@@ -184,6 +184,7 @@ def test_ncu_past_its_limit_leaves_the_counter_free_profile_and_says_why(monkeyp
     assert profile.unavailable[0].what == "Nsight Compute (ncu) counters"
     assert "stopped after 2 s" in profile.unavailable[0].why
     assert "2 kernel launches profiled" in profile.unavailable[0].why
+    assert 2.0 <= profile.overhead_s["failed run under ncu"] < 30  # its time is accounted for
 
 
 def test_refused_counters_leave_the_worker_profile_and_say_why(monkeypatch):

@@ -191,13 +191,10 @@ def profile_gpu_job(
         result = run_isolated(job, under, run.wrapper())
         log = run.log_text()
         if not result.verdict.ok or result.profile is None:
-            why = (
-                timed_out(under.timeout_s, log)
-                if result.verdict.kind == VerdictKind.TIMEOUT
-                else refusal(log)
-                or f"the worker failed under ncu: {result.verdict.summary()[:300]}"
+            spent = {"failed run under ncu": round(time.monotonic() - started, 2)}
+            return _without_ncu(
+                job, _time_left(limits, started), _failed(result, under, log), spent
             )
-            return _without_ncu(job, _time_left(limits, started), why)
         profile = result.profile
         profile.overhead_s = {
             f"ncu and {k}" if k.startswith("worker start") else k: v
@@ -230,14 +227,23 @@ def timed_out(seconds: float, log: str) -> str:
     )
 
 
+def _failed(result, under: Limits, log: str) -> str:
+    if result.verdict.kind == VerdictKind.TIMEOUT:
+        return timed_out(under.timeout_s, log)
+    return refusal(log) or f"the worker failed under ncu: {result.verdict.summary()[:300]}"
+
+
 def _time_left(limits: Limits, started: float) -> Limits:
     left = limits.timeout_s - (time.monotonic() - started)
     return dataclasses.replace(limits, timeout_s=max(left, 1.0))
 
 
-def _without_ncu(job: Job, limits: Limits, why: str) -> tuple[Verdict, Profile | None]:
+def _without_ncu(
+    job: Job, limits: Limits, why: str, spent: dict[str, float] | None = None
+) -> tuple[Verdict, Profile | None]:
+    """The counter-free profile; `spent`: time lost before it (a failed run under ncu)."""
     result = run_isolated(job, limits)
     if result.profile is None:
         return result.verdict, None
-    result.profile.overhead_s = result.breakdown()
+    result.profile.overhead_s = {**(spent or {}), **result.breakdown()}
     return result.verdict, not_run(result.profile, why)
