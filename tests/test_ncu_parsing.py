@@ -3,13 +3,18 @@
 import pytest
 
 from pragma_kernels.profilers.ncu import (
+    LAUNCH_COUNT,
     NVTX_RANGE,
+    LaunchSampler,
+    group_launches,
     import_commands,
     parse_query_metrics,
     parse_raw_csv,
     parse_rule_findings,
     profile_command,
+    profiled_in_log,
     refusal,
+    tally_launches,
 )
 
 # Shaped like the H200 probe's output: program output and ==PROF== lines first, units in
@@ -85,6 +90,7 @@ def test_command_profiles_only_the_candidates_nvtx_range_into_a_report(tmp_path)
     ]
     assert command[command.index("--metrics") + 1] == "gpu__time_duration.sum,dram__bytes_read.sum"
     assert command[command.index("--export") + 1] == str(report)
+    assert command[command.index("--launch-count") + 1] == str(LAUNCH_COUNT)
     assert "--csv" not in command  # read back from the report, never mixed with program output
     raw, details = import_commands("ncu", report)
     assert raw[raw.index("--page") + 1] == "raw" and "--csv" in raw
@@ -112,3 +118,51 @@ def test_query_metrics_names():
         "sm__warps_active  # of warps active\n"
     )
     assert parse_query_metrics(text) == {"dram__bytes_read", "sm__warps_active"}
+
+
+def test_sampler_keeps_the_first_launches_of_each_kernel_up_to_the_cap():
+    sampler = LaunchSampler(per_kernel=2, limit=5)
+    kept = [sampler.keep(name) for name in ["a", "a", "a", "b", "a", "b", "b", "c", "d", "e"]]
+    assert kept == [True, True, False, True, False, True, False, True, False, False]
+    assert sampler.seen == {"a": 4, "b": 3, "c": 1, "d": 1, "e": 1}
+    assert sampler.kept.total() == 5
+
+
+def test_sampler_bounds_a_call_of_32768_launches():
+    sampler = LaunchSampler()
+    kept = sum(sampler.keep("small_kernel") for _ in range(32768))
+    assert kept == 2 and sampler.seen["small_kernel"] == 32768
+
+
+def test_launches_profiled_so_far_from_the_log():
+    log = (
+        "==PROF== Connected to process 4242\n"
+        '==PROF== Profiling "softmax_kernel": 0%....50%....100% - 10 passes\n'
+        '==PROF== Profiling "scale_kernel": 0%....50%\n'
+    )
+    assert profiled_in_log(log) == 2
+    assert profiled_in_log("") == 0
+
+
+def test_grouped_launches_say_what_each_figure_stands_for():
+    rows = parse_raw_csv(RAW.replace('"scale_kernel"', '"softmax_kernel"'))
+    tallies = tally_launches(rows, {"softmax_kernel": 10}, capped=False)
+    assert tallies["softmax_kernel"].profiled == 2 and tallies["softmax_kernel"].sampled
+    (kernel,) = group_launches(rows, tallies)
+    values = {m.name: m for m in kernel.metrics}
+    time = values["gpu__time_duration.sum"]
+    assert time.value == pytest.approx((36350 + 12120) / 2 * 10)
+    assert time.source == "ncu: total per call scaled from the profiled 2 of 10 launches"
+    bytes_read = values["dram__bytes_read.sum"]
+    assert bytes_read.value == pytest.approx((1398.4e6 + 67.1e6) / 2 * 10)
+    registers = values["launch__registers_per_thread"]
+    assert registers.value == 43 and registers.source.startswith("ncu: mean over the profiled")
+    assert values["ncu_profiled_launches"].value == 2
+    assert kernel.time_share == 1.0
+
+
+def test_kernels_no_hook_counted_are_complete_unless_the_cap_was_hit():
+    rows = parse_raw_csv(RAW)
+    assert not tally_launches(rows, {}, capped=False)["scale_kernel"].sampled
+    capped = tally_launches(rows, {}, capped=True)["scale_kernel"]
+    assert capped.launches is None and capped.sampled

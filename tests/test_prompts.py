@@ -24,7 +24,9 @@ MEANINGS = {"dram__throughput": "DRAM throughput as % of peak"}
 
 
 def gpu_rules() -> str:
-    return prompts.backend_rules("backend_gpu.j2", dtype="float32", tolerance=0.01, triton_version="3.6.0")
+    return prompts.backend_rules(
+        "backend_gpu.j2", dtype="float32", tolerance=0.01, triton_version="3.6.0"
+    )
 
 
 def test_conductor_prompt_has_the_five_components_and_the_evidence():

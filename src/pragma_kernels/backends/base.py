@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 if TYPE_CHECKING:
     from pragma_kernels.evaluation.schema import Job, JobResult
+    from pragma_kernels.limits import Limits
     from pragma_kernels.verdict import Verdict
 
-    RunJob = Callable[[Job, list[str] | None], JobResult]
+    RunJob = Callable[[Job, Limits, list[str] | None], JobResult]
     from pragma_kernels.diagnosis.classes import Bottleneck
     from pragma_kernels.diagnosis.model import Diagnosis
     from pragma_kernels.diagnosis.rules import RuleSet
@@ -116,10 +117,12 @@ class Backend:
         wraps the process (Nsight Compute); else it can share the attempt's worker."""
         return False
 
-    def profile_job(self, job: Job, run: RunJob, use_ncu: bool) -> tuple[Verdict, Profile | None]:
-        """Run the profile job; `run(job, wrapper)` runs it isolated, its command prefixed
-        by `wrapper` (a profiler's command line) or not (None)."""
-        result = run(job, None)
+    def profile_job(
+        self, job: Job, limits: Limits, run: RunJob, use_ncu: bool
+    ) -> tuple[Verdict, Profile | None]:
+        """Run the profile job; `run(job, limits, wrapper)` runs it isolated, its command
+        prefixed by `wrapper` (a profiler's command line) or not (None)."""
+        result = run(job, limits, None)
         if result.profile is not None:
             result.profile.overhead_s = {**result.breakdown(), **result.profile.overhead_s}
         return result.verdict, result.profile

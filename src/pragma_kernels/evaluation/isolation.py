@@ -17,27 +17,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from pragma_kernels import backends
 from pragma_kernels.evaluation.schema import Job, JobResult
+from pragma_kernels.limits import Limits
 from pragma_kernels.verdict import VerdictKind, failure
-
-
-@dataclass(frozen=True)
-class Limits:
-    timeout_s: float = 300.0
-    memory_mb: int | None = None  # None: 75% of physical memory
-
-    def memory_bytes(self) -> int:
-        if self.memory_mb is not None:
-            return self.memory_mb * 2**20
-        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-        return int(physical * 0.75)
-
 
 PR_SET_PDEATHSIG = 1
 
@@ -99,10 +86,11 @@ def _watch(process: subprocess.Popen, limits: Limits) -> str:
 
 
 def run_isolated(
-    job: Job, limits: Limits = Limits(), wrapper: list[str] | None = None
+    job: Job, limits: Limits | None = None, wrapper: list[str] | None = None
 ) -> JobResult:
     """Run the job in a fresh worker; `wrapper` prefixes its command line (a profiler that
     launches the worker, e.g. Nsight Compute)."""
+    limits = limits or Limits()
     start = time.monotonic()
     result = _run(job, limits, wrapper or [])
     result.verdict.seconds = round(time.monotonic() - start, 3)

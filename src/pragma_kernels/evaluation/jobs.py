@@ -166,11 +166,6 @@ def time_problem(
 PROFILE_LIMITS = Limits(timeout_s=600)
 
 
-def runner(limits: Limits):
-    """`run(job, wrapper)` for a backend's profile_job: the job isolated under `limits`."""
-    return lambda job, wrapper: run_isolated(job, limits, wrapper)
-
-
 def profile_candidate(
     problem: str | Path,
     solution: str | Path,
@@ -203,7 +198,7 @@ def profile_candidate(
         seeds=fresh_seeds(1, None),
         metrics=requested,
     )
-    verdict, profile = target.backend.profile_job(job, runner(limits), use_ncu)
+    verdict, profile = target.backend.profile_job(job, limits, run_isolated, use_ncu)
     return verdict, finish_profile(profile, requested)
 
 
@@ -275,7 +270,7 @@ def run_attempt(
         profile_job = job.model_copy(update={"action": "profile", "seeds": job.seeds[:1]})
         start = time.monotonic()
         verdict, profiled = backend.profile_job(
-            profile_job, runner(options.limits), options.use_ncu
+            profile_job, options.limits, run_isolated, options.use_ncu
         )
         seconds["profile worker"] = round(time.monotonic() - start, 2)
         profile_error = None if profiled is not None else verdict

@@ -2,7 +2,10 @@
 
 One call of the candidate runs inside the NVTX range that Nsight Compute
 filters on (when the parent runs the worker under ncu, those are the launches
-it profiles; the warm-up and autotuning before it are not). Then the
+it profiles; the warm-up and autotuning before it are not). Repeated launches
+of a Triton kernel are sampled: past the first few, its launches run with the
+range popped (ncu.LaunchSampler), so a call of thousands of launches costs ncu a
+few replays, not thousands. Then the
 counter-free metrics every GPU profile carries: Triton's launches and compiled
 metadata (gpu_fallback.py), the candidate's CUDA-event time, and its roofline
 position from the problem's tensor bytes and FLOPs against the hardware spec's
@@ -11,9 +14,11 @@ peaks.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from pragma_kernels.hardware import GpuPeaks, detect_gpu
 from pragma_kernels.profilers import gpu_fallback
-from pragma_kernels.profilers.ncu import NVTX_RANGE
+from pragma_kernels.profilers.ncu import NVTX_RANGE, LaunchSampler
 from pragma_kernels.profilers.roofline import gpu_roofline_metrics
 from pragma_kernels.profilers.schema import Metric, Profile, Unavailable
 from pragma_kernels.timing_gpu import GpuProtocol, measure_cuda
@@ -41,6 +46,38 @@ def tensor_bytes(values) -> int:
     return sum(t.numel() * t.element_size() for t in flat if isinstance(t, torch.Tensor))
 
 
+@contextmanager
+def candidate_range(sampler: LaunchSampler):
+    """The NVTX range ncu profiles, left around each Triton launch the sampler drops (its
+    launch hooks pop the range before the launch and push it back after)."""
+    import torch
+    from triton import knobs
+
+    inside = [True]
+
+    def enter(metadata) -> None:
+        name = metadata.get()["name"] if metadata is not None else "unknown"
+        if not sampler.keep(name) and inside[0]:
+            torch.cuda.nvtx.range_pop()
+            inside[0] = False
+
+    def leave(metadata) -> None:
+        if not inside[0]:
+            torch.cuda.nvtx.range_push(NVTX_RANGE)
+            inside[0] = True
+
+    torch.cuda.nvtx.range_push(NVTX_RANGE)
+    knobs.runtime.launch_enter_hook.add(enter)
+    knobs.runtime.launch_exit_hook.add(leave)
+    try:
+        yield sampler
+    finally:
+        knobs.runtime.launch_enter_hook.remove(enter)
+        knobs.runtime.launch_exit_hook.remove(leave)
+        if inside[0]:
+            torch.cuda.nvtx.range_pop()
+
+
 def profile_gpu(candidate, inputs: list, reference, dtype: str) -> Profile:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
@@ -50,10 +87,9 @@ def profile_gpu(candidate, inputs: list, reference, dtype: str) -> Profile:
     with torch.no_grad():
         candidate(*inputs)  # compile and autotune outside the profiled range
         torch.cuda.synchronize()
-        torch.cuda.nvtx.range_push(NVTX_RANGE)
-        outputs = candidate(*inputs)
-        torch.cuda.synchronize()
-        torch.cuda.nvtx.range_pop()
+        with candidate_range(LaunchSampler()):
+            outputs = candidate(*inputs)
+            torch.cuda.synchronize()
         launches = gpu_fallback.capture_launches(lambda: candidate(*inputs))
         timing = measure_cuda({"candidate": lambda: candidate(*inputs)}, PROFILE_TIMING)
         with FlopCounterMode(display=False) as counter:

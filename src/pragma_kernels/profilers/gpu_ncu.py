@@ -1,36 +1,42 @@
 """Nsight Compute around the GPU profile worker: counters for the candidate's kernels.
 
 The worker runs under ncu, which profiles only the launches inside the NVTX
-range (one call of the candidate, after warm-up and autotuning) into a report;
-ncu's own messages go to a log file, so a refusal to read counters is named
-from it. The report is read back (raw CSV, rule findings) and merged with the
-counter-free profile the worker returned. Where ncu is missing or refused, the
-counter-free profile is the whole profile and says why.
+range (one call of the candidate, after warm-up and autotuning; repeated launches
+of a kernel sampled, at most ncu.LAUNCH_COUNT in all) into a report; ncu's own
+messages go to a log file, so a refusal to read counters is named from it. The
+report is read back (raw CSV, rule findings) and merged with the counter-free
+profile the worker returned, whose launch counts say how many launches each
+kernel's figures stand for. Where ncu is missing, refused or slower than
+NCU_TIMEOUT_S, the counter-free profile is the whole profile and says why.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pragma_kernels.knowledge import load_compendium
+from pragma_kernels.limits import Limits
 from pragma_kernels.profilers import ncu
 from pragma_kernels.profilers.ncu import refusal
-from pragma_kernels.profilers.schema import Finding, KernelProfile, Profile, Unavailable
-from pragma_kernels.verdict import Verdict
+from pragma_kernels.profilers.schema import Finding, KernelProfile, Metric, Profile, Unavailable
+from pragma_kernels.verdict import Verdict, VerdictKind
 
 if TYPE_CHECKING:  # the evaluation layer runs the job and passes `run` in
     from pragma_kernels.evaluation.schema import Job, JobResult
 
-    RunJob = Callable[[Job, list[str] | None], JobResult]
+    RunJob = Callable[[Job, Limits, list[str] | None], JobResult]
 
-READ_TIMEOUT_S = 120
+# The worker under ncu is stopped after this long (or half the job's limit, if less), so a
+# candidate whose replays take minutes still gets its counter-free profile in the job's time.
+NCU_TIMEOUT_S = 120.0
+READ_TIMEOUT_S = 60.0  # each of the two read-backs of the report
 
 
 @dataclass
@@ -58,12 +64,12 @@ class NcuRun:
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
-    def read(self) -> tuple[list[KernelProfile], list[Finding]]:
+    def read(self, timeout_s: float = READ_TIMEOUT_S) -> tuple[list[KernelProfile], list[Finding]]:
         """The report's per-launch metrics and rule findings (ncu --import, no replay)."""
         raw, details = ncu.import_commands(self.executable, self.report_path())
         outputs = [
             subprocess.run(
-                command, capture_output=True, text=True, timeout=READ_TIMEOUT_S, check=True
+                command, capture_output=True, text=True, timeout=timeout_s, check=True
             ).stdout
             for command in (raw, details)
         ]
@@ -77,39 +83,86 @@ def metrics_for_ncu(requested: list[str], fallback_names: set[str]) -> list[str]
     return list(dict.fromkeys([*ncu.DEFAULT_METRICS, *extra]))
 
 
-def merge(profile: Profile, kernels: list[KernelProfile], findings: list[Finding]) -> Profile:
-    """ncu's per-launch kernels first, each with the counter-free metrics of the kernel of the
-    same name (Triton's metadata, occupancy, waves); time shares from ncu (pure)."""
+def ncu_limits(limits: Limits) -> Limits:
+    """The job's limits with the shorter timeout of the run under ncu."""
+    return dataclasses.replace(limits, timeout_s=min(NCU_TIMEOUT_S, limits.timeout_s / 2))
+
+
+def launches_per_call(profile: Profile) -> dict[str, int]:
+    """Launches of each Triton kernel in one call, from the counter-free profile."""
+    return {
+        kernel.name: int(metric.value)
+        for kernel in profile.kernels
+        for metric in kernel.metrics
+        if metric.name == "kernel_launches" and metric.is_numeric()
+    }
+
+
+def merge(profile: Profile, rows: list[KernelProfile], findings: list[Finding]) -> Profile:
+    """One kernel per name from ncu's per-launch rows (sampled launches accounted for), each
+    with the counter-free metrics of the kernel of the same name (Triton's metadata,
+    occupancy, waves); time shares from ncu; how many launches were profiled, as a metric
+    and, where not all, as a stated gap (pure)."""
     counter_free = {k.name: k for k in profile.kernels}
-    launches: Counter[str] = Counter()
-    merged = []
-    for kernel in kernels:
-        launches[kernel.name] += 1
-        first = launches[kernel.name] == 1
-        extra = counter_free.pop(kernel.name, None) if first else None
-        merged.append(
-            KernelProfile(
-                name=kernel.name if first else f"{kernel.name} (launch {launches[kernel.name]})",
-                time_share=kernel.time_share,
-                metrics=[*kernel.metrics, *(extra.metrics if extra else [])],
-            )
+    launches = launches_per_call(profile)
+    capped = len(rows) >= ncu.LAUNCH_COUNT
+    tallies = ncu.tally_launches(rows, launches, capped)
+    merged = [
+        kernel.model_copy(
+            update={"metrics": [*kernel.metrics, *_pop_metrics(counter_free, kernel.name)]}
         )
+        for kernel in ncu.group_launches(rows, tallies)
+    ]
     unseen = [k.model_copy(update={"time_share": 0.0}) for k in counter_free.values()]
-    if len(kernels) >= ncu.LAUNCH_COUNT:
-        profile.unavailable.append(
-            Unavailable(
-                what=f"ncu metrics past the first {ncu.LAUNCH_COUNT} launches",
-                why="the candidate launches more kernels per call than are profiled",
-                source="ncu",
-            )
+    profiled = sum(t.profiled for t in tallies.values())
+    known = all(t.launches is not None for t in tallies.values())
+    total = sum(t.launches or 0 for t in tallies.values()) + sum(
+        launches.get(name, 0) for name in counter_free
+    )
+    of = f"{profiled:,} of {total:,}" if known else f"{profiled:,} (more not counted)"
+    profile.metrics.append(
+        Metric(
+            name="ncu_profiled_launches",
+            value=profiled,
+            unit="launches/call",
+            source=f"ncu: profiled {of} kernel launches of the call",
         )
+    )
+    gap = _sampling_gap(tallies, unseen, capped, known, profiled, total)
     return profile.model_copy(
         update={
             "tools": ["ncu", *profile.tools],
             "kernels": merged + unseen,
             "findings": [*profile.findings, *findings],
+            "unavailable": [*profile.unavailable, *([gap] if gap else [])],
         }
     )
+
+
+def _pop_metrics(counter_free: dict[str, KernelProfile], name: str) -> list:
+    kernel = counter_free.pop(name, None)
+    return kernel.metrics if kernel else []
+
+
+def _sampling_gap(tallies, unseen, capped, known, profiled, total) -> Unavailable | None:
+    if not unseen and not any(t.sampled for t in tallies.values()):
+        return None
+    why = (
+        f"sampled to bound ncu's replay time: at most {ncu.PER_KERNEL} launches of each Triton "
+        f"kernel and {ncu.LAUNCH_COUNT} in all are profiled; per-kernel .sum metrics (time, "
+        "bytes) are scaled from the profiled launches to the call, the others are means over "
+        "the profiled launches (each metric's source says which)"
+    )
+    if unseen:
+        why += f"; not profiled at all: {', '.join(k.name for k in unseen)} (cap reached)"
+    if capped and not known:
+        why += "; kernels no Triton hook counts (PyTorch's) past the cap are not counted"
+    what = (
+        f"ncu counters of {total - profiled:,} of {total:,} kernel launches"
+        if known
+        else f"ncu counters past the first {ncu.LAUNCH_COUNT} launches"
+    )
+    return Unavailable(what=what, why=why, source="ncu")
 
 
 def not_run(profile: Profile, why: str) -> Profile:
@@ -119,10 +172,13 @@ def not_run(profile: Profile, why: str) -> Profile:
     return profile
 
 
-def profile_gpu_job(job: Job, run: RunJob, use_ncu: bool = True) -> tuple[Verdict, Profile | None]:
-    """Run the GPU profile job under ncu when it can read counters, else without it.
-    `run(job, wrapper)` runs the job in an isolated worker, its command prefixed by
-    `wrapper`."""
+def profile_gpu_job(
+    job: Job, limits: Limits, run: RunJob, use_ncu: bool = True
+) -> tuple[Verdict, Profile | None]:
+    """Run the GPU profile job under ncu when it can read counters, else without it. The
+    run under ncu gets `ncu_limits(limits)`; whatever fails there (a refusal, a crash, the
+    timeout) is retried once without ncu in the time the job has left. `run(job, limits,
+    wrapper)` runs the job in an isolated worker, its command prefixed by `wrapper`."""
     executable = ncu.find_ncu() if use_ncu else None
     if executable is None:
         why = (
@@ -130,20 +186,22 @@ def profile_gpu_job(job: Job, run: RunJob, use_ncu: bool = True) -> tuple[Verdic
             if not use_ncu
             else "ncu not found (PATH, /opt/nvidia/nsight-compute, /usr/local/cuda/bin)"
         )
-        return _without_ncu(job, run, why)
+        return _without_ncu(job, limits, run, why)
+    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="pragma-ncu-") as folder:
         ncu_run = NcuRun(
             executable,
             Path(folder),
             metrics_for_ncu(job.metrics, load_compendium().names("gpu_fallback")),
         )
-        result = run(job, ncu_run.wrapper())
+        under = ncu_limits(limits)
+        result = run(job, under, ncu_run.wrapper())
         log = ncu_run.log_text()
         if not result.verdict.ok or result.profile is None:
-            # The candidate passed verification before: retry once without ncu, so a
-            # profiler-side failure still leaves the counter-free profile.
-            why = refusal(log) or f"the worker failed under ncu: {result.verdict.summary()[:300]}"
-            return _without_ncu(job, run, why)
+            spent = {"failed run under ncu": round(time.monotonic() - started, 2)}
+            return _without_ncu(
+                job, _time_left(limits, started), run, _failed(result, under, log), spent
+            )
         profile = result.profile
         profile.overhead_s = {
             f"ncu and {k}" if k.startswith("worker start") else k: v
@@ -154,7 +212,9 @@ def profile_gpu_job(job: Job, run: RunJob, use_ncu: bool = True) -> tuple[Verdic
             return result.verdict, not_run(profile, why)
         start = time.perf_counter()
         try:
-            kernels, findings = ncu_run.read()
+            kernels, findings = ncu_run.read(
+                min(READ_TIMEOUT_S, _time_left(limits, started).timeout_s / 2)
+            )
         except (OSError, subprocess.SubprocessError) as exc:
             return result.verdict, not_run(profile, f"reading ncu's report failed: {exc}")
         profile.overhead_s["ncu report read-back"] = round(time.perf_counter() - start, 2)
@@ -164,9 +224,33 @@ def profile_gpu_job(job: Job, run: RunJob, use_ncu: bool = True) -> tuple[Verdic
         return result.verdict, merge(profile, kernels, findings)
 
 
-def _without_ncu(job: Job, run: RunJob, why: str) -> tuple[Verdict, Profile | None]:
-    result = run(job, None)
+def timed_out(seconds: float, log: str) -> str:
+    """Why a run under ncu that was stopped gave no counters (pure)."""
+    return (
+        f"ncu was stopped after {seconds:g} s, its time limit ({ncu.profiled_in_log(log)} "
+        "kernel launches profiled by then; each costs ncu a replay of 10-20 passes, so a call "
+        "of many or long kernels is slow under ncu): the profile holds the counter-free "
+        "metrics only"
+    )
+
+
+def _failed(result, under: Limits, log: str) -> str:
+    if result.verdict.kind == VerdictKind.TIMEOUT:
+        return timed_out(under.timeout_s, log)
+    return refusal(log) or f"the worker failed under ncu: {result.verdict.summary()[:300]}"
+
+
+def _time_left(limits: Limits, started: float) -> Limits:
+    left = limits.timeout_s - (time.monotonic() - started)
+    return dataclasses.replace(limits, timeout_s=max(left, 1.0))
+
+
+def _without_ncu(
+    job: Job, limits: Limits, run: RunJob, why: str, spent: dict[str, float] | None = None
+) -> tuple[Verdict, Profile | None]:
+    """The counter-free profile; `spent`: time lost before it (a failed run under ncu)."""
+    result = run(job, limits, None)
     if result.profile is None:
         return result.verdict, None
-    result.profile.overhead_s = result.breakdown()
+    result.profile.overhead_s = {**(spent or {}), **result.breakdown()}
     return result.verdict, not_run(result.profile, why)

@@ -8,6 +8,13 @@ results print as `OPT ... Est. Speedup: 25%`. The run writes a report that is
 read back twice (raw CSV, details page), so the candidate's own output never
 mixes with the table. Only launches inside the NVTX range NVTX_RANGE are
 profiled: the reference, the warm-up and the autotuner are skipped.
+
+Sampling: every profiled launch costs ncu a replay of ~10-20 passes, so a candidate
+launching thousands of small kernels per call would take minutes. The worker keeps at
+most PER_KERNEL launches of each Triton kernel inside the range (LaunchSampler; the
+others run with the range popped), and `--launch-count LAUNCH_COUNT` caps the rest
+(PyTorch's own kernels, which no Triton hook sees). `group_launches` turns the report's
+per-launch rows into one entry per kernel that says how many launches it stands for.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ import csv
 import io
 import re
 import shutil
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pragma_kernels.profilers.schema import Finding, KernelProfile, Metric
@@ -52,7 +61,8 @@ DEFAULT_METRICS: tuple[str, ...] = (
 # Sections whose rule results (OPT/WRN with an estimated speedup) become findings; they add
 # few replay passes on top of the metrics, most of which they share.
 SECTIONS = ("SpeedOfLight", "Occupancy", "LaunchStats")
-LAUNCH_COUNT = 50  # kernels profiled per candidate call; more are stated as unprofiled
+LAUNCH_COUNT = 64  # launches ncu profiles per candidate call at most (--launch-count)
+PER_KERNEL = 2  # launches of one Triton kernel kept in the NVTX range (LaunchSampler)
 _UNIT_SCALE = {
     "ns": ("ns", 1.0),
     "us": ("ns", 1e3),
@@ -125,6 +135,116 @@ _REFUSALS = (
 def refusal(output: str) -> str | None:
     """Why ncu gave no metrics, from its output (pure)."""
     return next((why for marker, why in _REFUSALS if marker in output), None)
+
+
+_PROFILING = re.compile(r'^==PROF== Profiling "', re.M)
+
+
+def profiled_in_log(log: str) -> int:
+    """How many launches ncu had begun to profile, from its log (e.g. when it was stopped)."""
+    return len(_PROFILING.findall(log))
+
+
+@dataclass
+class LaunchSampler:
+    """Which launches of the profiled call stay inside the NVTX range: the first `per_kernel`
+    of each kernel, `limit` in all (pure; gpu.py calls it from Triton's launch hook)."""
+
+    per_kernel: int = PER_KERNEL
+    limit: int = LAUNCH_COUNT
+    seen: Counter[str] = field(default_factory=Counter)
+    kept: Counter[str] = field(default_factory=Counter)
+
+    def keep(self, name: str) -> bool:
+        self.seen[name] += 1
+        if self.kept[name] >= self.per_kernel or self.kept.total() >= self.limit:
+            return False
+        self.kept[name] += 1
+        return True
+
+
+@dataclass(frozen=True)
+class KernelTally:
+    """How many launches of one kernel the call made and how many ncu profiled."""
+
+    name: str
+    profiled: int
+    launches: int | None  # per call; None: unknown (no Triton hook saw it and the cap was hit)
+
+    @property
+    def sampled(self) -> bool:
+        return self.launches is None or self.profiled < self.launches
+
+    def of(self) -> str:
+        """E.g. "2 of 32,768 launches", or "3 launches (more not profiled)"."""
+        if self.launches is None:
+            return f"{self.profiled:,} launches (more not profiled)"
+        return f"{self.profiled:,} of {self.launches:,} launches"
+
+
+def tally_launches(
+    rows: list[KernelProfile], launches: dict[str, int], capped: bool
+) -> dict[str, KernelTally]:
+    """Per kernel name, in report order: launches profiled (report rows) and launches per call
+    (`launches`: the counter-free profile's count from Triton's hooks). A kernel no hook
+    counted (a PyTorch operator's) is never sampled by the worker, so all its launches were
+    profiled unless ncu's --launch-count cap was reached (`capped`)."""
+    profiled = Counter(row.name for row in rows)
+    tallies = {}
+    for name, count in profiled.items():
+        total = launches.get(name, None if capped else count)
+        tallies[name] = KernelTally(name, count, None if total is None else max(total, count))
+    return tallies
+
+
+def group_launches(
+    rows: list[KernelProfile], tallies: dict[str, KernelTally]
+) -> list[KernelProfile]:
+    """One profile per kernel from its profiled launches: `.sum` metrics (time, bytes) as
+    totals per call, scaled from the profiled launches when only some were; the others as
+    means over the profiled launches. Each metric's source says which it is (pure)."""
+    kernels = []
+    for name, tally in tallies.items():
+        runs = [row for row in rows if row.name == name]
+        columns: dict[str, list[Metric]] = {}
+        for metric in (m for row in runs for m in row.metrics):
+            columns.setdefault(metric.name, []).append(metric)
+        metrics = [_combine(column, tally) for column in columns.values()]
+        metrics.append(
+            Metric(
+                name="ncu_profiled_launches",
+                value=tally.profiled,
+                unit="count",
+                source=f"{SOURCE}: profiled {tally.of()} of this kernel in the call",
+            )
+        )
+        kernels.append(KernelProfile(name=name, metrics=metrics))
+    _set_time_shares(kernels)
+    return kernels
+
+
+def _combine(column: list[Metric], tally: KernelTally) -> Metric:
+    first = column[0]
+    values = [m.value for m in column if m.is_numeric()]
+    if len(values) < len(column):  # text: the first launch's, said so when they differ
+        same = all(m.value == first.value for m in column)
+        source = SOURCE if same else f"{SOURCE}: first of {len(column)} profiled launches"
+        return first.model_copy(update={"source": source})
+    if tally.profiled == tally.launches == 1:
+        return first
+    if first.name.endswith(".sum"):  # additive across launches
+        if tally.launches is None:
+            value = sum(values)
+            source = f"{SOURCE}: sum over the profiled {tally.of()}, not a total"
+        elif tally.sampled:
+            value = sum(values) / len(values) * tally.launches
+            source = f"{SOURCE}: total per call scaled from the profiled {tally.of()}"
+        else:
+            value, source = sum(values), f"{SOURCE}: sum of {tally.of()}"
+    else:
+        value = sum(values) / len(values)
+        source = f"{SOURCE}: mean over the profiled {tally.of()}"
+    return first.model_copy(update={"value": value, "source": source})
 
 
 def _number(text: str) -> float | str:

@@ -94,10 +94,10 @@ class TritonCuda(Backend):
 
         return use_ncu and find_ncu() is not None
 
-    def profile_job(self, job, run, use_ncu: bool):
+    def profile_job(self, job, limits, run, use_ncu: bool):
         from pragma_kernels.profilers.gpu_ncu import profile_gpu_job
 
-        return profile_gpu_job(job, run, use_ncu)
+        return profile_gpu_job(job, limits, run, use_ncu)
 
     def rule_set(self) -> RuleSet:
         return TRITON_RULES

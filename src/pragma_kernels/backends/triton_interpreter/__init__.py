@@ -66,8 +66,8 @@ class TritonInterpreter(TritonCuda):
     def profile_needs_own_process(self, use_ncu: bool) -> bool:
         return False
 
-    def profile_job(self, job, run, use_ncu: bool):
-        return Backend.profile_job(self, job, run, use_ncu)
+    def profile_job(self, job, limits, run, use_ncu: bool):
+        return Backend.profile_job(self, job, limits, run, use_ncu)
 
     def rule_set(self):
         return None
