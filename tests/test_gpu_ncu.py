@@ -8,21 +8,30 @@ from pragma_kernels.isolation import Limits
 from pragma_kernels.profilers.gpu_ncu import merge, metrics_for_ncu, not_run, profile_gpu_job
 from pragma_kernels.profilers.ncu import DEFAULT_METRICS
 from pragma_kernels.profilers.requests import account_for
-from pragma_kernels.profilers.schema import Finding, KernelProfile, Metric, Profile
+from pragma_kernels.profilers.schema import (
+    Finding,
+    KernelProfile,
+    Metric,
+    Profile,
+    UnavailableKind,
+)
 from pragma_kernels.worker import Job
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+FALLBACK = {"profiler": "gpu_fallback", "source": "gpu fallback"}
 
 
 def counter_free() -> Profile:
     return Profile(
         tools=["gpu fallback"],
         target="gpu",
-        metrics=[Metric(name="kernel_time_ms", value=0.04, unit="ms", source="gpu fallback")],
+        metrics=[Metric(name="kernel_time_ms", value=0.04, unit="ms", **FALLBACK)],
         kernels=[
             KernelProfile(
                 name="softmax_kernel",
-                metrics=[Metric(name="n_spills", value=0, source="gpu fallback")],
+                metrics=[Metric(name="n_spills", value=0, **FALLBACK)],
             )
         ],
     )
@@ -31,7 +40,9 @@ def counter_free() -> Profile:
 def ncu_kernel(name: str, ns: float) -> KernelProfile:
     return KernelProfile(
         name=name,
-        metrics=[Metric(name="gpu__time_duration.sum", value=ns, unit="ns", source="ncu")],
+        metrics=[
+            Metric(name="gpu__time_duration.sum", value=ns, unit="ns", profiler="ncu", source="ncu")
+        ],
     )
 
 
@@ -56,10 +67,15 @@ def test_requested_extra_goes_to_ncu_unless_the_fallback_makes_it():
 
 
 def test_without_ncu_a_requested_counter_is_stated_with_why():
-    profile = not_run(counter_free(), "the driver refuses access to GPU performance counters here")
+    profile = not_run(
+        counter_free(),
+        UnavailableKind.NO_COUNTERS,
+        "the driver refuses access to GPU performance counters here",
+    )
     account_for(profile, ["dram__throughput.avg.pct_of_peak_sustained_elapsed"])
     stated = profile.unavailable[-1]
     assert stated.what.startswith("dram__throughput") and "refuses access" in stated.why
+    assert stated.kind is UnavailableKind.NO_COUNTERS and stated.profiler == "ncu"
 
 
 FAKE_NCU = Path(__file__).parent / "fixtures" / "fake_ncu"
@@ -98,3 +114,4 @@ def test_refused_counters_leave_the_worker_profile_and_say_why(monkeypatch):
     assert verdict.ok and "ncu" not in profile.tools
     assert profile.unavailable[0].what == "Nsight Compute (ncu) counters"
     assert "could not load its profiling library" in profile.unavailable[0].why
+    assert profile.unavailable[0].kind is UnavailableKind.NO_COUNTERS

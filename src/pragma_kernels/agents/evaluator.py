@@ -16,8 +16,8 @@ from pragma_kernels.evaluate import (
     verify,
 )
 from pragma_kernels.loop import Timed
-from pragma_kernels.profilers.requests import validate
-from pragma_kernels.profilers.schema import Profile, Unavailable
+from pragma_kernels.profilers.requests import unknown_metric, validate
+from pragma_kernels.profilers.schema import Profile
 from pragma_kernels.targets import Target
 from pragma_kernels.verdict import Verdict
 
@@ -70,7 +70,7 @@ class LocalEvaluator:
             try:
                 valid += validate([name], self.target.kind)
             except PragmaError as exc:
-                refused.append(Unavailable(what=f"{name} (requested)", why=str(exc)[:300]))
+                refused.append(unknown_metric(name, str(exc)[:300]))
         verdict, profile = profile_candidate(
             self.problem,
             candidate,

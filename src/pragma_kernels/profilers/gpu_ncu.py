@@ -21,7 +21,13 @@ from pragma_kernels.isolation import Limits, run_isolated
 from pragma_kernels.knowledge import load_compendium
 from pragma_kernels.profilers import ncu
 from pragma_kernels.profilers.ncu import refusal
-from pragma_kernels.profilers.schema import Finding, KernelProfile, Profile, Unavailable
+from pragma_kernels.profilers.schema import (
+    Finding,
+    KernelProfile,
+    Profile,
+    Unavailable,
+    UnavailableKind,
+)
 from pragma_kernels.verdict import Verdict
 from pragma_kernels.worker import Job
 
@@ -95,7 +101,8 @@ def merge(profile: Profile, kernels: list[KernelProfile], findings: list[Finding
             Unavailable(
                 what=f"ncu metrics past the first {ncu.LAUNCH_COUNT} launches",
                 why="the candidate launches more kernels per call than are profiled",
-                source="ncu",
+                kind=UnavailableKind.PARTIAL,
+                profiler=ncu.PROFILER,
             )
         )
     return profile.model_copy(
@@ -107,25 +114,32 @@ def merge(profile: Profile, kernels: list[KernelProfile], findings: list[Finding
     )
 
 
-def not_run(profile: Profile, why: str) -> Profile:
+def not_run(profile: Profile, kind: UnavailableKind, why: str) -> Profile:
     profile.unavailable.insert(
-        0, Unavailable(what="Nsight Compute (ncu) counters", why=why, source="ncu")
+        0,
+        Unavailable(
+            what="Nsight Compute (ncu) counters", why=why, kind=kind, profiler=ncu.PROFILER
+        ),
     )
     return profile
+
+
+def _refused_or(log: str, kind: UnavailableKind, why: str) -> tuple[UnavailableKind, str]:
+    """ncu's own refusal where its log names one, else the given reason."""
+    return refusal(log) or (kind, why)
 
 
 def profile_gpu_job(
     job: Job, limits: Limits, use_ncu: bool = True
 ) -> tuple[Verdict, Profile | None]:
     """Run the GPU profile job under ncu when it can read counters, else without it."""
-    executable = ncu.find_ncu() if use_ncu else None
+    if not use_ncu:
+        why = "not run: the counter-free fallback was asked for"
+        return _without_ncu(job, limits, UnavailableKind.DISABLED, why)
+    executable = ncu.find_ncu()
     if executable is None:
-        why = (
-            "not run: the counter-free fallback was asked for"
-            if not use_ncu
-            else "ncu not found (PATH, /opt/nvidia/nsight-compute, /usr/local/cuda/bin)"
-        )
-        return _without_ncu(job, limits, why)
+        why = "ncu not found (PATH, /opt/nvidia/nsight-compute, /usr/local/cuda/bin)"
+        return _without_ncu(job, limits, UnavailableKind.TOOL_MISSING, why)
     with tempfile.TemporaryDirectory(prefix="pragma-ncu-") as folder:
         run = NcuRun(
             executable,
@@ -137,31 +151,35 @@ def profile_gpu_job(
         if not result.verdict.ok or result.profile is None:
             # The candidate passed verification before: retry once without ncu, so a
             # profiler-side failure still leaves the counter-free profile.
-            why = refusal(log) or f"the worker failed under ncu: {result.verdict.summary()[:300]}"
-            return _without_ncu(job, limits, why)
+            why = f"the worker failed under ncu: {result.verdict.summary()[:300]}"
+            return _without_ncu(job, limits, *_refused_or(log, UnavailableKind.FAILED, why))
         profile = result.profile
         profile.overhead_s = {
             f"ncu and {k}" if k.startswith("worker start") else k: v
             for k, v in result.breakdown().items()
         }
         if not run.report_path().exists():
-            why = refusal(log) or f"ncu wrote no report; its log ends: {log[-300:]!r}"
-            return result.verdict, not_run(profile, why)
+            why = f"ncu wrote no report; its log ends: {log[-300:]!r}"
+            return result.verdict, not_run(profile, *_refused_or(log, UnavailableKind.FAILED, why))
         start = time.perf_counter()
         try:
             kernels, findings = run.read()
         except (OSError, subprocess.SubprocessError) as exc:
-            return result.verdict, not_run(profile, f"reading ncu's report failed: {exc}")
+            why = f"reading ncu's report failed: {exc}"
+            return result.verdict, not_run(profile, UnavailableKind.FAILED, why)
         profile.overhead_s["ncu report read-back"] = round(time.perf_counter() - start, 2)
         if not kernels:
-            why = refusal(log) or "ncu's report holds no kernel from the candidate's NVTX range"
-            return result.verdict, not_run(profile, why)
+            why = "ncu's report holds no kernel from the candidate's NVTX range"
+            kind = UnavailableKind.NOTHING_TO_PROFILE
+            return result.verdict, not_run(profile, *_refused_or(log, kind, why))
         return result.verdict, merge(profile, kernels, findings)
 
 
-def _without_ncu(job: Job, limits: Limits, why: str) -> tuple[Verdict, Profile | None]:
+def _without_ncu(
+    job: Job, limits: Limits, kind: UnavailableKind, why: str
+) -> tuple[Verdict, Profile | None]:
     result = run_isolated(job, limits)
     if result.profile is None:
         return result.verdict, None
     result.profile.overhead_s = result.breakdown()
-    return result.verdict, not_run(result.profile, why)
+    return result.verdict, not_run(result.profile, kind, why)
