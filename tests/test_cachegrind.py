@@ -14,6 +14,7 @@ from pragma_kernels.profilers.cachegrind import (
     profile_calls,
     replay_flags,
 )
+from pragma_kernels.profilers.schema import UnavailableKind
 from pragma_kernels.runtime import cpp
 from pragma_kernels.runtime.cpp_abi import parse_exports
 
@@ -110,8 +111,8 @@ def test_replay_counts_only_the_kernel_with_its_source_labelled():
     metrics = {m.name: m.value for m in kernels[0].metrics}
     assert metrics["Ir"] > 5 * x.numel()  # a handful of instructions per element
     assert metrics["Bc"] >= x.numel()
-    assert all(m.source == "cachegrind" for m in kernels[0].metrics)
-    assert any("AVX-512" in n.what for n in notes)
+    assert all(m.profiler == m.source == "cachegrind" for m in kernels[0].metrics)
+    assert [n.kind for n in notes] == [UnavailableKind.ALTERED_BUILD]  # the AVX-512 caveat
 
 
 def test_a_replay_too_long_for_the_budget_is_refused_with_the_reason():
@@ -120,4 +121,5 @@ def test_a_replay_too_long_for_the_budget_is_refused_with_the_reason():
         function, SCALE, ("-O3",), [torch.ones(4), torch.empty(4), 4, 1.0], seconds=1.0
     )
     kernels, notes = profile_calls([call], budget_s=5)
-    assert kernels == [] and "smaller size" in notes[0].why
+    assert kernels == [] and notes[0].kind is UnavailableKind.TOO_SLOW
+    assert "smaller size" in notes[0].why and notes[0].profiler == "cachegrind"

@@ -4,6 +4,8 @@ from pragma_kernels.diagnosis import rules
 from pragma_kernels.diagnosis.compare import CPU_KEY_METRICS, Attempt, compare
 from pragma_kernels.profilers.schema import KernelProfile, Metric, Profile
 
+CACHEGRIND = {"profiler": "cachegrind", "source": "cachegrind"}
+
 
 def diagnose(profile: Profile, sm_count: int | None = None, source: str = ""):
     """The rule set a backend would pass: these tests build their profiles for one of them."""
@@ -15,13 +17,15 @@ def cpu(mispredicts: float, d1: float, time_ms: float) -> Profile:
     return Profile(
         tools=["cachegrind"],
         target="cpu",
-        metrics=[Metric(name="time_ms", value=time_ms, unit="ms", source="timing")],
+        metrics=[
+            Metric(name="time_ms", value=time_ms, unit="ms", profiler="static_cpu", source="timing")
+        ],
         kernels=[
             KernelProfile(
                 name="f",
                 metrics=[
-                    Metric(name="branch_mispredict_rate", value=mispredicts, source="cachegrind"),
-                    Metric(name="D1_miss_rate", value=d1, source="cachegrind"),
+                    Metric(name="branch_mispredict_rate", value=mispredicts, **CACHEGRIND),
+                    Metric(name="D1_miss_rate", value=d1, **CACHEGRIND),
                 ],
             )
         ],

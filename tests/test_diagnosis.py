@@ -6,7 +6,13 @@ import pytest
 
 from pragma_kernels.diagnosis import rules
 from pragma_kernels.diagnosis.classes import Bottleneck as B
-from pragma_kernels.profilers.schema import KernelProfile, Metric, Profile, Unavailable
+from pragma_kernels.profilers.schema import (
+    KernelProfile,
+    Metric,
+    Profile,
+    Unavailable,
+    UnavailableKind,
+)
 
 
 def diagnose(profile: Profile, sm_count: int | None = None, source: str = ""):
@@ -23,6 +29,10 @@ def load(name: str) -> Profile:
     return Profile.model_validate_json((FIXTURES / name).read_text())
 
 
+NCU = {"profiler": "ncu", "source": "ncu"}
+FALLBACK = {"profiler": "gpu_fallback", "source": "gpu fallback"}
+
+
 def gpu(kernel: dict, whole: dict | None = None, ncu: bool = True) -> Profile:
     """A one-kernel GPU profile; names with "__" are ncu counters, the rest counter-free."""
     profile = Profile(
@@ -32,15 +42,22 @@ def gpu(kernel: dict, whole: dict | None = None, ncu: bool = True) -> Profile:
             KernelProfile(
                 name="k",
                 metrics=[
-                    Metric(name=n, value=v, source="ncu" if "__" in n else "gpu fallback")
+                    Metric(name=n, value=v, **(NCU if "__" in n else FALLBACK))
                     for n, v in kernel.items()
                 ],
             )
         ],
-        metrics=[Metric(name=n, value=v, source="gpu fallback") for n, v in (whole or {}).items()],
+        metrics=[Metric(name=n, value=v, **FALLBACK) for n, v in (whole or {}).items()],
     )
     if not ncu:
-        profile.unavailable.append(Unavailable(what="Nsight Compute (ncu) counters", why="x"))
+        profile.unavailable.append(
+            Unavailable(
+                what="Nsight Compute (ncu) counters",
+                why="x",
+                kind=UnavailableKind.NO_COUNTERS,
+                profiler="ncu",
+            )
+        )
     return profile
 
 
@@ -206,11 +223,21 @@ def cpu(*kernel_metrics, whole=()) -> Profile:
         kernels=[
             KernelProfile(
                 name="f",
-                metrics=[Metric(name=n, value=v, source="cachegrind") for n, v in kernel_metrics],
+                metrics=[
+                    Metric(name=n, value=v, profiler="cachegrind", source="cachegrind")
+                    for n, v in kernel_metrics
+                ],
             )
         ],
-        metrics=[Metric(name=n, value=v, source="static") for n, v in whole],
-        unavailable=[Unavailable(what="top-down level 1 (perf)", why="no PMU")],
+        metrics=[Metric(name=n, value=v, profiler="static_cpu", source="static") for n, v in whole],
+        unavailable=[
+            Unavailable(
+                what="top-down level 1 (perf)",
+                why="no PMU",
+                kind=UnavailableKind.NO_COUNTERS,
+                profiler="perf",
+            )
+        ],
     )
 
 

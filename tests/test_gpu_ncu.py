@@ -18,7 +18,13 @@ from pragma_kernels.profilers.gpu_ncu import (
 )
 from pragma_kernels.profilers.ncu import DEFAULT_METRICS, LAUNCH_COUNT
 from pragma_kernels.profilers.requests import account_for
-from pragma_kernels.profilers.schema import Finding, KernelProfile, Metric, Profile
+from pragma_kernels.profilers.schema import (
+    Finding,
+    KernelProfile,
+    Metric,
+    Profile,
+    UnavailableKind,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,8 +33,14 @@ def fallback_kernel(name: str, launches: int) -> KernelProfile:
     return KernelProfile(
         name=name,
         metrics=[
-            Metric(name="n_spills", value=0, source="gpu fallback"),
-            Metric(name="kernel_launches", value=launches, unit="count", source="gpu fallback"),
+            Metric(name="n_spills", value=0, profiler="gpu_fallback", source="gpu fallback"),
+            Metric(
+                name="kernel_launches",
+                value=launches,
+                unit="count",
+                profiler="gpu_fallback",
+                source="gpu fallback",
+            ),
         ],
     )
 
@@ -38,7 +50,15 @@ def counter_free(**launches: int) -> Profile:
     return Profile(
         tools=["gpu fallback"],
         target="gpu",
-        metrics=[Metric(name="kernel_time_ms", value=0.04, unit="ms", source="gpu fallback")],
+        metrics=[
+            Metric(
+                name="kernel_time_ms",
+                value=0.04,
+                unit="ms",
+                profiler="gpu_fallback",
+                source="gpu fallback",
+            )
+        ],
         kernels=[fallback_kernel(n, c) for n, c in (launches or {"softmax_kernel": 2}).items()],
     )
 
@@ -48,11 +68,14 @@ def ncu_kernel(name: str, ns: float, dram_pct: float = 80.0) -> KernelProfile:
     return KernelProfile(
         name=name,
         metrics=[
-            Metric(name="gpu__time_duration.sum", value=ns, unit="ns", source="ncu"),
+            Metric(
+                name="gpu__time_duration.sum", value=ns, unit="ns", profiler="ncu", source="ncu"
+            ),
             Metric(
                 name="dram__throughput.avg.pct_of_peak_sustained_elapsed",
                 value=dram_pct,
                 unit="%",
+                profiler="ncu",
                 source="ncu",
             ),
         ],
@@ -141,10 +164,15 @@ def test_requested_extra_goes_to_ncu_unless_the_fallback_makes_it():
 
 
 def test_without_ncu_a_requested_counter_is_stated_with_why():
-    profile = not_run(counter_free(), "the driver refuses access to GPU performance counters here")
+    profile = not_run(
+        counter_free(),
+        UnavailableKind.NO_COUNTERS,
+        "the driver refuses access to GPU performance counters here",
+    )
     account_for(profile, ["dram__throughput.avg.pct_of_peak_sustained_elapsed"])
     stated = profile.unavailable[-1]
     assert stated.what.startswith("dram__throughput") and "refuses access" in stated.why
+    assert stated.kind is UnavailableKind.NO_COUNTERS and stated.profiler == "ncu"
 
 
 FAKE_NCU = Path(__file__).parent / "fixtures" / "fake_ncu"
@@ -194,6 +222,7 @@ def test_refused_counters_leave_the_worker_profile_and_say_why(monkeypatch):
     assert verdict.ok and "ncu" not in profile.tools
     assert profile.unavailable[0].what == "Nsight Compute (ncu) counters"
     assert "could not load its profiling library" in profile.unavailable[0].why
+    assert profile.unavailable[0].kind is UnavailableKind.NO_COUNTERS
 
 
 def test_dropped_launches_run_outside_the_candidates_range(monkeypatch):

@@ -8,11 +8,12 @@ from importlib import resources
 import pytest
 
 from pragma_kernels import knowledge
+from pragma_kernels.diagnosis.classes import CPU_CLASSES, GPU_CLASSES, Bottleneck
 from pragma_kernels.errors import PragmaError
 from pragma_kernels.knowledge import Compendium, MetricDoc, load_compendium
 from pragma_kernels.knowledge.compendium import (
-    BOTTLENECKS,
     PROFILERS,
+    REVEALABLE,
     CompendiumError,
     parse_compendium,
 )
@@ -107,7 +108,7 @@ def _entry(**overrides) -> dict:
         "how": "Sum of DRAM read sectors.",
         "high_means": "Data is re-read.",
         "low_means": "Inputs hit in L2.",
-        "reveals": ["memory_bound"],
+        "reveals": ["memory_bandwidth_bound"],
         "remedies": ["Fuse ops so each tensor is read once"],
     }
     entry.update(overrides)
@@ -154,17 +155,32 @@ def test_every_required_metric_is_documented(shipped, profiler):
     assert set(REQUIRED[profiler]) <= set(shipped.names(profiler))
 
 
-@pytest.mark.parametrize("bottleneck", BOTTLENECKS)
+@pytest.mark.parametrize("bottleneck", REVEALABLE)
 def test_every_bottleneck_class_is_revealed_by_some_metric(shipped, bottleneck):
     assert shipped.revealing(bottleneck)
 
 
 def test_bottlenecks_come_from_the_right_side(shipped):
-    from pragma_kernels.knowledge.compendium import CPU_BOTTLENECKS, GPU_BOTTLENECKS
-
     for doc in shipped.metrics:
-        side = GPU_BOTTLENECKS if doc.profiler in ("ncu", "gpu_fallback") else CPU_BOTTLENECKS
+        side = GPU_CLASSES if doc.profiler in ("ncu", "gpu_fallback") else CPU_CLASSES
         assert set(doc.reveals) <= set(side), doc.name
+
+
+def test_reveals_are_the_diagnosis_classes(shipped):
+    assert set(REVEALABLE) == set(Bottleneck) - {Bottleneck.NONE_FOUND}
+    assert all(isinstance(b, Bottleneck) for doc in shipped.metrics for b in doc.reveals)
+    assert shipped.revealing(Bottleneck.MEMORY_BANDWIDTH)
+
+
+@pytest.mark.parametrize("name", ["memory_bound", "no_clear_bottleneck"])
+def test_a_reveal_outside_the_diagnosis_classes_fails_loading_naming_the_entry(tmp_path, name):
+    """The compendium's old vocabulary ("memory_bound") and the class no metric can reveal."""
+    path = _write(tmp_path, [_entry(), _entry(name="dram__bytes_write.sum", reveals=[name])])
+    with pytest.raises(CompendiumError) as info:
+        load_compendium(path)
+    message = str(info.value)
+    assert "metrics[1] ('dram__bytes_write.sum')" in message
+    assert f"unknown bottleneck {name!r}" in message and "memory_bandwidth_bound" in message
 
 
 def test_texts_are_short_and_ascii(shipped):
@@ -206,7 +222,7 @@ def test_custom_file_loads(tmp_path):
 @pytest.mark.parametrize(
     ("bad", "expected"),
     [
-        ({"reveals": ["memory_bound", "slow_kernel"]}, "reveals.1"),
+        ({"reveals": ["compute_bound", "slow_kernel"]}, "unknown bottleneck 'slow_kernel'"),
         ({"profiler": "nvprof"}, "profiler"),
         ({"remedies": []}, "remedies"),
         ({"remedies": ["x" * 121]}, "remedies.0"),

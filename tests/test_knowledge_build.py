@@ -23,7 +23,7 @@ MERGED = {
             "how": "The PMU's cycle counter, read by perf stat.",
             "high_means": "Many cycles: slow code; compare with instructions for IPC.",
             "low_means": "Few cycles: fast, or little work counted.",
-            "reveals": ["memory_cache_bound", "frontend_bound"],
+            "reveals": ["cache_miss_bound", "frontend_bound"],
             "remedies": ["Compute IPC = instructions / cycles before acting"],
         }
     ]
@@ -79,6 +79,8 @@ def test_two_stage_build_through_the_sdk(tmp_path, monkeypatch):
     assert len(llm.prompts()) == 3  # stage 1 per chunk, then one merge
     assert "[Hardware event]" in llm.prompts()[0] and 'profiler "perf"' in llm.prompts()[0]
     assert "summary of chunk 1" in llm.prompts()[2] and "cycles" in llm.prompts()[2]
+    for prompt in (llm.prompts()[0], llm.prompts()[2]):  # both stages name the classes
+        assert "cache_miss_bound" in prompt and "memory_bandwidth_bound" in prompt
     rebuilt = load_compendium(out)
     assert rebuilt.get("perf", "cycles").measures.startswith("CPU cycles elapsed")
     assert len(rebuilt) == len(load_compendium())  # others kept, cycles replaced

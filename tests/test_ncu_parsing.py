@@ -16,6 +16,7 @@ from pragma_kernels.profilers.ncu import (
     refusal,
     tally_launches,
 )
+from pragma_kernels.profilers.schema import UnavailableKind
 
 # Shaped like the H200 probe's output: program output and ==PROF== lines first, units in
 # row 2, thousands separators, one row per launch.
@@ -52,7 +53,7 @@ def test_raw_csv_per_launch_with_units_normalised_and_time_shares():
     assert first["dram__bytes_read.sum"].value == 1398.4e6
     assert first["launch__registers_per_thread"].value == 54
     assert abs(kernels[0].time_share - 36.35 / 48.47) < 1e-9
-    assert all(m.source == "ncu" for m in kernels[0].metrics)
+    assert all(m.profiler == "ncu" and m.source == "ncu" for m in kernels[0].metrics)
 
 
 def test_only_the_requested_metrics_are_kept():
@@ -100,15 +101,26 @@ def test_command_profiles_only_the_candidates_nvtx_range_into_a_report(tmp_path)
 @pytest.mark.parametrize(
     ("output", "expected"),
     [
-        ("==ERROR== Failed to initialize the profiler: LibraryNotLoaded", "profiling library"),
-        ("==ERROR== ERR_NVGPUCTRPERM - The user does not have permission", "refuses access"),
-        ("==WARNING== No kernels were profiled.", "no kernel was launched"),
+        (
+            "==ERROR== Failed to initialize the profiler: LibraryNotLoaded",
+            (UnavailableKind.NO_COUNTERS, "profiling library"),
+        ),
+        (
+            "==ERROR== ERR_NVGPUCTRPERM - The user does not have permission",
+            (UnavailableKind.NO_COUNTERS, "refuses access"),
+        ),
+        (
+            "==WARNING== No kernels were profiled.",
+            (UnavailableKind.NOTHING_TO_PROFILE, "no kernel was launched"),
+        ),
         ("==PROF== Disconnected from process 1", None),
     ],
 )
 def test_refusals_are_explained(output, expected):
-    reason = refusal(output)
-    assert (reason is None) if expected is None else (expected in reason)
+    found = refusal(output)
+    assert (
+        found is None if expected is None else (found[0] is expected[0] and expected[1] in found[1])
+    )
 
 
 def test_query_metrics_names():

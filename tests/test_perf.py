@@ -8,9 +8,11 @@ from pragma_kernels.profilers.perf import (
     count_around,
     metrics_from_counts,
     parse_perf_csv,
+    parse_perf_list,
     parse_topdown_csv,
     topdown_group,
 )
+from pragma_kernels.profilers.schema import UnavailableKind
 
 CSV = """# started on Sun Nov 29 09:01:42 2026
 
@@ -31,11 +33,29 @@ def test_parse_perf_csv_keeps_counts_and_reasons():
     }
 
 
+def test_perf_list_event_names():
+    listing = (
+        "List of pre-defined events (to be used in -e or -M):\n\n"
+        "  branch-misses                                      [Hardware event]\n"
+        "  task-clock                                         [Software event]\n"
+        "  L1-dcache-load-misses                              [Hardware cache event]\n"
+        "  msr/tsc/                                           [Kernel PMU event]\n"
+    )
+    assert parse_perf_list(listing) == {
+        "branch-misses",
+        "task-clock",
+        "L1-dcache-load-misses",
+        "msr/tsc/",
+    }
+
+
 def test_per_call_metrics_ipc_and_grouped_reasons():
     metrics, missing = metrics_from_counts(parse_perf_csv(CSV), calls=2)
     values = {m.name: m.value for m in metrics}
     assert values == {"task-clock": 51.255, "page-faults": 9827.0}
     assert len(missing) == 1 and missing[0].what == "instructions, cycles (perf)"
+    assert missing[0].kind is UnavailableKind.NO_COUNTERS and missing[0].profiler == "perf"
+    assert {m.profiler for m in metrics} == {"perf"}
     with_pmu, _ = metrics_from_counts({"instructions": 300.0, "cycles": 100.0}, calls=1)
     assert {m.name: m.value for m in with_pmu}["ipc"] == 3.0
 

@@ -9,6 +9,7 @@ import pytest
 from pragma_kernels.errors import PragmaError
 from pragma_kernels.evaluation import profile_candidate
 from pragma_kernels.profilers.ncu import find_ncu
+from pragma_kernels.profilers.schema import UnavailableKind
 from pragma_kernels.targets import Target
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,9 +27,10 @@ def test_ncu_profile_has_the_default_set_the_extra_metric_findings_and_meanings(
         pytest.skip("ncu is not installed here")
     verdict, profile = profile_candidate(SOFTMAX, SOFTMAX_TRITON, Target.gpu(), metrics=[EXTRA])
     assert verdict.ok, verdict.summary()
-    if "ncu" not in profile.tools:  # a runtime that refuses counters must say why
-        assert profile.unavailable[0].what.startswith("Nsight Compute")
-        pytest.skip(f"ncu cannot read counters here: {profile.unavailable[0].why}")
+    if "ncu" not in profile.profilers():  # a runtime that refuses counters must say why
+        stopped = profile.stopped("ncu")
+        assert stopped is not None
+        pytest.skip(f"ncu cannot read counters here: {stopped.why}")
     kernel = profile.kernels[0]
     assert "softmax" in kernel.name
     assert names(kernel) >= {
@@ -50,8 +52,8 @@ def test_ncu_profile_has_the_default_set_the_extra_metric_findings_and_meanings(
 def test_fallback_forced_gives_occupancy_and_roofline_for_the_same_kernel():
     verdict, profile = profile_candidate(SOFTMAX, SOFTMAX_TRITON, Target.gpu(), use_ncu=False)
     assert verdict.ok, verdict.summary()
-    assert "ncu" not in profile.tools
-    assert profile.unavailable[0].what.startswith("Nsight Compute")
+    assert "ncu" not in profile.tools and "ncu" not in profile.profilers()
+    assert profile.stopped("ncu").kind is UnavailableKind.DISABLED
     kernel = profile.kernels[0]
     assert names(kernel) >= {"n_regs", "theoretical_occupancy", "occupancy_limiter", "waves"}
     whole = {m.name: m.value for m in profile.metrics}

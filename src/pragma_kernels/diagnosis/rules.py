@@ -389,11 +389,9 @@ def diagnose(
 
 def _to_request(profile: Profile, candidates: list[Candidate], best: Candidate | None) -> list[str]:
     """ncu metrics that would confirm the best class or tell the close ones apart."""
-    if "ncu" not in profile.tools:  # the confirming metrics are ncu's
+    if "ncu" not in profile.profilers():  # the confirming metrics are ncu's
         return []
-    present = {m.name for m in profile.metrics} | {
-        m.name for k in profile.kernels for m in k.metrics
-    }
+    present = {m.name for m in profile.all_metrics()}
     unsure = best is None or best.score < 0.7
     wanted = [best.bottleneck] if best else []
     if unsure:  # the classes only extra counters can show

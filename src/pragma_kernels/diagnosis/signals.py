@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pragma_kernels.profilers import registry
 from pragma_kernels.profilers.schema import Metric, Profile
 
 
@@ -42,9 +43,12 @@ class Signals:
         return None
 
     def has_counters(self) -> bool:
-        return any(tool in ("ncu", "perf") for tool in self.profile.tools) and not any(
-            u.what.startswith("Nsight Compute") or u.what.startswith("top-down")
-            for u in self.profile.unavailable
+        """A profiler that reads hardware counters delivered: its metrics are here and
+        nothing says it (or part of it) was stopped. perf's software events alone do not
+        count: without a PMU its top-down part is stated as stopped."""
+        return any(
+            registry.PROFILERS[name].needs_counters and self.profile.stopped(name) is None
+            for name in self.profile.profilers()
         )
 
     # -- GPU ---------------------------------------------------------------------------

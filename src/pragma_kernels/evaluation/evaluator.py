@@ -14,7 +14,7 @@ from typing import Protocol
 from pragma_kernels.diagnosis.model import Diagnosis
 from pragma_kernels.errors import PragmaError
 from pragma_kernels.evaluation.jobs import AttemptOptions, run_attempt
-from pragma_kernels.profilers.requests import validate
+from pragma_kernels.profilers.requests import unknown_metric, validate
 from pragma_kernels.profilers.schema import Profile, Unavailable
 from pragma_kernels.targets import Target
 from pragma_kernels.verdict import Verdict
@@ -73,9 +73,7 @@ class LocalEvaluator:
                     validate([name], self.target.backend.name)
                     self._validated[name] = []
                 except PragmaError as exc:
-                    self._validated[name] = [
-                        Unavailable(what=f"{name} (requested)", why=str(exc)[:300])
-                    ]
+                    self._validated[name] = [unknown_metric(name, str(exc)[:300])]
             refusal = self._validated[name]
             (refused.extend(refusal) if refusal else valid.append(name))
         return valid, refused

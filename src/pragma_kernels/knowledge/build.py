@@ -20,7 +20,7 @@ from typing import Protocol
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from pragma_kernels.errors import PragmaError
-from pragma_kernels.knowledge.compendium import BOTTLENECKS, Compendium, MetricDoc
+from pragma_kernels.knowledge.compendium import REVEALABLE, Compendium, MetricDoc
 
 CHUNK_CHARS = 6000
 
@@ -58,13 +58,13 @@ _templates = Environment(
 
 def summarise_prompt(chunk: DocChunk) -> str:
     return _templates.get_template("summarise.j2").render(
-        profiler=chunk.profiler, source=chunk.source, text=chunk.text
+        profiler=chunk.profiler, source=chunk.source, text=chunk.text, bottlenecks=REVEALABLE
     )
 
 
 def merge_prompt(profiler: str, names: list[str], summaries: list[str]) -> str:
     return _templates.get_template("merge.j2").render(
-        profiler=profiler, names=names, summaries=summaries, bottlenecks=BOTTLENECKS
+        profiler=profiler, names=names, summaries=summaries, bottlenecks=REVEALABLE
     )
 
 

@@ -2,8 +2,9 @@
 
 The shipped `compendium.json` holds one `MetricDoc` per (profiler, metric name): what the
 metric measures, how it is obtained, what high and low values indicate, which bottleneck
-classes it is evidence for, and concrete remedies for Triton (GPU) or C++ (CPU) kernels.
-The Profiler attaches `meaning()` to each metric it reports; the Conductor reads it.
+classes it is evidence for (the diagnosis's `Bottleneck` values, checked on loading), and
+concrete remedies for Triton (GPU) or C++ (CPU) kernels. The Profiler attaches
+`meaning()` to each metric it reports; the Conductor reads it.
 
 Loading is pure apart from reading the file; a malformed file raises `CompendiumError`
 naming the file and the entry.
@@ -17,36 +18,17 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
+from pragma_kernels.diagnosis.classes import Bottleneck
 from pragma_kernels.errors import PragmaError
 
 PROFILERS: tuple[str, ...] = ("ncu", "perf", "cachegrind", "static_cpu", "gpu_fallback")
-GPU_BOTTLENECKS: tuple[str, ...] = (
-    "memory_bound",
-    "compute_bound",
-    "latency_register_occupancy",
-    "low_occupancy_shared_memory",
-    "uncoalesced_access",
-    "bank_conflicts",
-    "warp_divergence",
-    "launch_tail_bound",
-    "tensor_cores_unused",
-    "many_small_kernels",
-)
-CPU_BOTTLENECKS: tuple[str, ...] = (
-    "not_vectorised",
-    "memory_cache_bound",
-    "branch_mispredict",
-    "single_threaded",
-    "poor_data_reuse",
-    "frontend_bound",
-)
-BOTTLENECKS: tuple[str, ...] = GPU_BOTTLENECKS + CPU_BOTTLENECKS
+# What a metric can be evidence for: every diagnosis class but "no clear bottleneck".
+REVEALABLE: tuple[Bottleneck, ...] = tuple(b for b in Bottleneck if b is not Bottleneck.NONE_FOUND)
 
-# Literal over the tuples above (a subscript tuple is unpacked), so each name list is written once.
+# Literal over the tuple above (a subscript tuple is unpacked), so the name list is written once.
 Profiler = Literal[PROFILERS]
-Bottleneck = Literal[BOTTLENECKS]
 
 # Short fields: the text goes into LLM prompts for every metric of a profile.
 Text = Annotated[str, Field(min_length=1, max_length=200)]
@@ -80,8 +62,23 @@ class MetricDoc(BaseModel):
     how: Text
     high_means: Text
     low_means: Text
-    reveals: tuple[Bottleneck, ...] = ()
+    reveals: tuple[Bottleneck, ...] = ()  # the diagnosis's classes (diagnosis/classes.py)
     remedies: Annotated[tuple[Remedy, ...], Field(min_length=1, max_length=4)]
+
+    @field_validator("reveals", mode="before")
+    @classmethod
+    def _known_bottlenecks(cls, value: object) -> object:
+        """A clear message for a name the diagnosis does not know (pydantic's lists them
+        all with their enum repr, and accepts "no clear bottleneck", which no metric reveals)."""
+        if isinstance(value, (list, tuple)):
+            valid = {b.value for b in REVEALABLE}
+            for name in value:
+                if name not in valid:
+                    raise ValueError(
+                        f"unknown bottleneck {name!r}; use the diagnosis's classes: "
+                        + ", ".join(sorted(valid))
+                    )
+        return value
 
     def meaning(self) -> str:
         """One line for a prompt: 'measures ...; high: ...; low: ...'."""
@@ -127,7 +124,7 @@ class Compendium(BaseModel):
         doc = self.get(profiler, name)
         return doc.meaning() if doc else ""
 
-    def revealing(self, bottleneck: str) -> list[MetricDoc]:
+    def revealing(self, bottleneck: Bottleneck) -> list[MetricDoc]:
         """Docs of the metrics that are evidence for `bottleneck`."""
         return [doc for doc in self.metrics if bottleneck in doc.reveals]
 

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pragma_kernels import config
-from pragma_kernels.profilers.schema import KernelProfile, Metric, Unavailable
+from pragma_kernels.profilers.schema import KernelProfile, Metric, Unavailable, UnavailableKind
 from pragma_kernels.runtime.cpp import RecordedCall
 
-SOURCE = "cachegrind"
+PROFILER = SOURCE = "cachegrind"  # the registry's name; the source shown with each number
 EVENTS = (
     "Ir",
     "I1mr",
@@ -120,13 +120,21 @@ def parse_cachegrind_out(text: str) -> CachegrindCounts:
 def metrics_from_counts(counts: dict[str, int]) -> list[Metric]:
     """Raw events plus the rates that explain them."""
     metrics = [
-        Metric(name=e, value=counts[e], unit="count", source=SOURCE) for e in EVENTS if e in counts
+        Metric(name=e, value=counts[e], unit="count", profiler=PROFILER, source=SOURCE)
+        for e in EVENTS
+        if e in counts
     ]
 
     def rate(name: str, numerator: int, denominator: int) -> None:
         if denominator:
             metrics.append(
-                Metric(name=name, value=numerator / denominator, unit="ratio", source=SOURCE)
+                Metric(
+                    name=name,
+                    value=numerator / denominator,
+                    unit="ratio",
+                    profiler=PROFILER,
+                    source=SOURCE,
+                )
             )
 
     reads_writes = counts.get("Dr", 0) + counts.get("Dw", 0)
@@ -244,6 +252,10 @@ def _first_error(stderr: str) -> str:
     return "\n".join(lines[first : first + 3])[:300] if first is not None else stderr[-300:]
 
 
+def _missing(why: str, kind: UnavailableKind) -> Unavailable:
+    return Unavailable(what="cachegrind", why=why, kind=kind, profiler=PROFILER)
+
+
 def profile_calls(
     calls: list[RecordedCall], budget_s: float = 30.0
 ) -> tuple[list[KernelProfile], list[Unavailable]]:
@@ -251,24 +263,19 @@ def profile_calls(
     estimate = SLOWDOWN * sum(call.seconds for call in calls)
     if estimate > budget_s:
         return [], [
-            Unavailable(
-                what="cachegrind",
-                why=f"a simulated run would take ~{estimate:.0f}"
-                f" s (> {budget_s:g} s budget); profile a smaller size, e.g. "
-                "--size tiny",
-                source=SOURCE,
+            _missing(
+                f"a simulated run would take ~{estimate:.0f} s (> {budget_s:g} s budget); "
+                "profile a smaller size, e.g. --size tiny",
+                UnavailableKind.TOO_SLOW,
             )
         ]
     if not calls:
-        return [], [
-            Unavailable(what="cachegrind", why="the candidate made no C++ call", source=SOURCE)
-        ]
+        return [], [_missing("the candidate made no C++ call", UnavailableKind.NOTHING_TO_PROFILE)]
     if shutil.which("valgrind") is None:
         return [], [
-            Unavailable(
-                what="cachegrind",
-                why="valgrind is not installed (apt-get install valgrind)",
-                source=SOURCE,
+            _missing(
+                "valgrind is not installed (apt-get install valgrind)",
+                UnavailableKind.TOOL_MISSING,
             )
         ]
     with tempfile.TemporaryDirectory(prefix="pragma-cachegrind-") as tmp:
@@ -276,16 +283,21 @@ def profile_calls(
         files, sizes = _write_arguments(calls, directory)
         error = _build_replay(calls, files, sizes, directory)
         if error:
-            return [], [Unavailable(what="cachegrind", why=error, source=SOURCE)]
+            return [], [_missing(error, UnavailableKind.FAILED)]
         exported = sorted({call.function.name for call in calls})
         runs = [_cachegrind(directory, extra) for extra in ([], ["load-only"])]
         failed = next((r for r in runs if isinstance(r, str)), None)
         if failed:
-            return [], [Unavailable(what="cachegrind", why=failed, source=SOURCE)]
+            return [], [_missing(failed, UnavailableKind.FAILED)]
     kernels = per_kernel(runs[0], runs[1], exported)
     add_footprint(kernels, calls)
     return kernels, [
-        Unavailable(what="AVX-512 under cachegrind", why=NO_AVX512_NOTE, source=SOURCE)
+        Unavailable(
+            what="AVX-512 under cachegrind",
+            why=NO_AVX512_NOTE,
+            kind=UnavailableKind.ALTERED_BUILD,
+            profiler=PROFILER,
+        )
     ]
 
 
@@ -306,11 +318,18 @@ def add_footprint(kernels: list[KernelProfile], calls: list[RecordedCall]) -> No
             continue
         misses = counts.get("D1mr", 0) + counts.get("D1mw", 0)
         kernel.metrics += [
-            Metric(name="replay_footprint_bytes", value=size, unit="bytes", source=SOURCE),
+            Metric(
+                name="replay_footprint_bytes",
+                value=size,
+                unit="bytes",
+                profiler=PROFILER,
+                source=SOURCE,
+            ),
             Metric(
                 name="D1_misses_per_footprint_line",
                 value=misses / (size / 64),
                 unit="ratio",
+                profiler=PROFILER,
                 source=SOURCE,
             ),
         ]

@@ -13,20 +13,30 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
+import shutil
 import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from pragma_kernels.doctor import check_perf
-from pragma_kernels.profilers import cachegrind, perf
+from pragma_kernels.profilers import cachegrind, perf, registry
 from pragma_kernels.profilers.roofline import roofline_metrics
-from pragma_kernels.profilers.schema import Metric, Profile, Unavailable
+from pragma_kernels.profilers.schema import (
+    KernelProfile,
+    Metric,
+    Profile,
+    Unavailable,
+    UnavailableKind,
+)
 from pragma_kernels.runtime.cpp import RecordedCall
 from pragma_kernels.runtime.cpp_build import find_origin
 
 # Simulated seconds allowed for cachegrind before falling back to a smaller size.
 CACHEGRIND_BUDGET_S = 8.0
+# The registry's entry for the counter-free CPU sources: compiler remarks, disassembly,
+# timing and roofline (the compendium files them together).
+STATIC = "static_cpu"
 
 
 def _median_seconds(fn: Callable[[], object], budget_s: float = 0.5, min_calls: int = 5) -> float:
@@ -55,8 +65,14 @@ def thread_scaling(fn: Callable[[], object], threads: int, at_n: float) -> list[
     scaling = at_one / at_n
     source = f"timing: 1 vs {threads} threads"
     return [
-        Metric(name="thread_scaling", value=scaling, unit="x", source=source),
-        Metric(name="parallel_efficiency", value=scaling / threads, unit="ratio", source=source),
+        Metric(name="thread_scaling", value=scaling, unit="x", profiler=STATIC, source=source),
+        Metric(
+            name="parallel_efficiency",
+            value=scaling / threads,
+            unit="ratio",
+            profiler=STATIC,
+            source=source,
+        ),
     ]
 
 
@@ -91,6 +107,7 @@ def roofline(bytes_moved: int, flops: float, seconds: float, peak_gbps: float) -
         seconds,
         peak_gbps,
         None,
+        STATIC,
         "roofline: tensor bytes / time vs measured copy bandwidth",
     )
 
@@ -102,36 +119,35 @@ def static_metrics(
     from pragma_kernels.profilers.instruction_mix import instruction_mix
     from pragma_kernels.profilers.vectorisation import vectorisation_report
 
+    def static(name: str, value, unit: str, source: str) -> Metric:
+        return Metric(name=name, value=value, unit=unit, profiler=STATIC, source=source)
+
+    def failed(what: str, exc: Exception) -> Unavailable:
+        kind = UnavailableKind.FAILED
+        return Unavailable(what=what, why=str(exc)[:300], kind=kind, profiler=STATIC)
+
     metrics, missing = [], []
     for source, flags, library in sorted({(c.source, c.flags, c.library) for c in calls}):
         try:
             report = vectorisation_report(source, flags, find_origin(source, candidate_file))
-            metrics += [
-                Metric(name=k, value=v, unit="count", source="static: g++ -fopt-info-vec")
-                for k, v in report.metrics().items()
-            ]
+            remarks = "static: g++ -fopt-info-vec"
+            metrics += [static(k, v, "count", remarks) for k, v in report.metrics().items()]
             if report.summary_lines():
-                metrics.append(
-                    Metric(
-                        name="vectorisation_notes",
-                        value="; ".join(report.summary_lines()),
-                        source="static: g++ -fopt-info-vec",
-                    )
-                )
+                notes = "; ".join(report.summary_lines())
+                metrics.append(static("vectorisation_notes", notes, "", remarks))
         except Exception as exc:  # a profiler failing is data, not the end of the profile
-            missing.append(Unavailable(what="vectorisation report", why=str(exc)[:300]))
+            missing.append(failed("vectorisation report", exc))
         names = sorted({c.function.name for c in calls if c.library == library})
         try:
             mix = instruction_mix(Path(library), names)
         except Exception as exc:  # as above
-            missing.append(Unavailable(what="instruction mix", why=str(exc)[:300]))
+            missing.append(failed("instruction mix", exc))
             continue
         source = "static: objdump instruction mix"
         metrics += [
-            Metric(name=k, value=v, unit="bits" if "bits" in k else "", source=source)
-            for k, v in mix.metrics().items()
+            static(k, v, "bits" if "bits" in k else "", source) for k, v in mix.metrics().items()
         ]
-        metrics.append(Metric(name="instruction_mix_notes", value=mix.summary(), source=source))
+        metrics.append(static("instruction_mix_notes", mix.summary(), "", source))
     return metrics, missing
 
 
@@ -147,7 +163,12 @@ def extra_perf_events(requested: list[str]) -> list[str]:
     from pragma_kernels.knowledge import load_compendium
 
     compendium = load_compendium()
-    others = {name for p in ("cachegrind", "static_cpu") for name in compendium.names(p)}
+    others = {
+        name
+        for entry in registry.profilers_for(registry.CPP_CPU)
+        if entry.name != perf.PROFILER
+        for name in compendium.names(entry.name)
+    }
     derived = {"ipc", *perf.TOPDOWN_L1.values()}
     return [n for n in requested if n not in others | derived and n not in perf.EVENTS]
 
@@ -162,21 +183,54 @@ def _timed(profile: Profile, part: str):
         profile.overhead_s[f"profiling/{part}"] = round(time.perf_counter() - start, 3)
 
 
-def topdown_availability() -> tuple[str | None, str]:
-    """perf's top-down level-1 metric group here, or None and why not."""
+def topdown_availability() -> str | Unavailable:
+    """perf's top-down level-1 metric group here, or why there is none."""
+
+    def missing(kind: UnavailableKind, why: str) -> Unavailable:
+        return Unavailable(
+            what="top-down level 1 (perf)", why=why, kind=kind, profiler=perf.PROFILER
+        )
+
+    if shutil.which("perf") is None:
+        return missing(UnavailableKind.TOOL_MISSING, "perf is not installed")
     pmu = check_perf()
     if pmu.status != "ok":
-        return None, pmu.detail
+        return missing(UnavailableKind.NO_COUNTERS, pmu.detail)
     try:
         listing = subprocess.run(
             ["perf", "list", "metricgroups"], capture_output=True, text=True, timeout=30
         ).stdout
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return None, f"perf list metricgroups failed: {exc}"
+        return missing(UnavailableKind.FAILED, f"perf list metricgroups failed: {exc}")
     group = perf.topdown_group(listing)
     if group is None:
-        return None, f"this CPU's perf offers none of the metric groups {perf.TOPDOWN_GROUPS}"
-    return group, ""
+        why = f"this CPU's perf offers none of the metric groups {perf.TOPDOWN_GROUPS}"
+        return missing(UnavailableKind.UNSUPPORTED, why)
+    return group
+
+
+def cachegrind_kernels(
+    profile: Profile,
+    calls: list[RecordedCall],
+    small_calls: Callable[[], list[RecordedCall]] | None,
+) -> tuple[list[KernelProfile], list[Unavailable]]:
+    """cachegrind on the recorded calls; where that would be too slow, on `small_calls`
+    (the problem's tiny size), stated as such."""
+    with _timed(profile, "cachegrind"):
+        kernels, missing = cachegrind.profile_calls(calls, CACHEGRIND_BUDGET_S)
+    too_slow = any(m.kind is UnavailableKind.TOO_SLOW for m in missing)
+    if kernels or not too_slow or small_calls is None:
+        return kernels, missing
+    # Tiny by construction; valgrind's own timeout still bounds a pathological kernel.
+    with _timed(profile, "cachegrind at the tiny size"):
+        kernels, missing = cachegrind.profile_calls(small_calls(), budget_s=float("inf"))
+    reduced = Unavailable(
+        what="cachegrind at the profiled size",
+        why="too slow to simulate; its counts come from the problem's 'tiny' size",
+        kind=UnavailableKind.REDUCED_SIZE,
+        profiler=cachegrind.PROFILER,
+    )
+    return kernels, [*missing, reduced]
 
 
 def profile_cpu(
@@ -204,11 +258,10 @@ def profile_cpu(
         tools=["perf", "cachegrind", "g++ -fopt-info-vec", "objdump", "timing"], target="cpu"
     )
     with _timed(profile, "perf checks"):
-        group, why = topdown_availability()
-    if group is None:
-        profile.unavailable.append(
-            Unavailable(what="top-down level 1 (perf)", why=why, source="perf")
-        )
+        group = topdown_availability()
+    if isinstance(group, Unavailable):
+        profile.unavailable.append(group)
+        group = None
     with torch.no_grad():
         candidate(*inputs)  # warm: first-call costs out of the recording
         with cpp.recording() as calls:
@@ -236,32 +289,32 @@ def profile_cpu(
     bytes_moved = sum(t.numel() * t.element_size() for t in tensors)
     profile.metrics.insert(
         0,
-        Metric(name="time_ms", value=seconds * 1e3, unit="ms", source="timing: median wall clock"),
+        Metric(
+            name="time_ms",
+            value=seconds * 1e3,
+            unit="ms",
+            profiler=STATIC,
+            source="timing: median wall clock",
+        ),
     )
     with _timed(profile, "copy bandwidth"):
         bandwidth = copy_bandwidth_gbps(threads)
     profile.metrics += roofline(bytes_moved, counter.get_total_flops(), seconds, bandwidth)
     if not calls:
-        profile.unavailable.append(
+        profile.unavailable += [
             Unavailable(
-                what="C++ profiles", why="the candidate made no C++ call through the loader"
+                what=what,
+                why="the candidate made no C++ call through the loader",
+                kind=UnavailableKind.NOTHING_TO_PROFILE,
+                profiler=profiler,
             )
-        )
+            for what, profiler in (
+                ("cachegrind", cachegrind.PROFILER),
+                ("vectorisation report and instruction mix", STATIC),
+            )
+        ]
         return profile
-    with _timed(profile, "cachegrind"):
-        kernels, missing = cachegrind.profile_calls(calls, CACHEGRIND_BUDGET_S)
-    small = small_calls is not None and any("smaller size" in m.why for m in missing)
-    if not kernels and small:
-        # Tiny by construction; valgrind's own timeout still bounds a pathological kernel.
-        with _timed(profile, "cachegrind at the tiny size"):
-            kernels, missing = cachegrind.profile_calls(small_calls(), budget_s=float("inf"))
-        missing.append(
-            Unavailable(
-                what="cachegrind at the profiled size",
-                why="too slow to simulate; its counts come from the problem's 'tiny' size",
-                source="cachegrind",
-            )
-        )
+    kernels, missing = cachegrind_kernels(profile, calls, small_calls)
     profile.kernels += kernels
     profile.unavailable += missing
     with _timed(profile, "vectorisation report and disassembly"):

@@ -20,7 +20,7 @@ from pragma_kernels.hardware import GpuPeaks, detect_gpu
 from pragma_kernels.profilers import gpu_fallback
 from pragma_kernels.profilers.ncu import NVTX_RANGE, LaunchSampler
 from pragma_kernels.profilers.roofline import gpu_roofline_metrics
-from pragma_kernels.profilers.schema import Metric, Profile, Unavailable
+from pragma_kernels.profilers.schema import Metric, Profile, Unavailable, UnavailableKind
 from pragma_kernels.timing_gpu import GpuProtocol, measure_cuda
 
 # A short timing: the profile needs the time's order, the timer gives the precise figure.
@@ -97,11 +97,18 @@ def profile_gpu(candidate, inputs: list, reference, dtype: str) -> Profile:
     seconds = timing["candidate"].median_ms / 1e3
     source = f"{gpu_fallback.SOURCE}: CUDA events, L2 flushed"
     profile.metrics += [
-        Metric(name="kernel_time_ms", value=seconds * 1e3, unit="ms", source=source),
+        Metric(
+            name="kernel_time_ms",
+            value=seconds * 1e3,
+            unit="ms",
+            profiler=gpu_fallback.PROFILER,
+            source=source,
+        ),
         Metric(
             name="kernel_launches",
             value=sum(len(k.times_ms) for k in launches),
             unit="launches/call",
+            profiler=gpu_fallback.PROFILER,
             source=f"{gpu_fallback.SOURCE}: Triton launch hooks",
         ),
     ]
@@ -113,12 +120,18 @@ def profile_gpu(candidate, inputs: list, reference, dtype: str) -> Profile:
             Unavailable(
                 what="Triton kernel metadata",
                 why="the candidate launched no Triton kernel (PyTorch operators only?)",
-                source="gpu_fallback",
+                kind=UnavailableKind.NOTHING_TO_PROFILE,
+                profiler=gpu_fallback.PROFILER,
             )
         )
     if spec.peaks is None:
         profile.unavailable.append(
-            Unavailable(what="roofline position", why="; ".join(spec.notes), source="gpu_fallback")
+            Unavailable(
+                what="roofline position",
+                why="; ".join(spec.notes),
+                kind=UnavailableKind.UNSUPPORTED,
+                profiler=gpu_fallback.PROFILER,
+            )
         )
     else:
         roof, roof_name = peak_tflops(spec.peaks, dtype)
@@ -128,6 +141,7 @@ def profile_gpu(candidate, inputs: list, reference, dtype: str) -> Profile:
             seconds,
             spec.peaks.dram_gbps,
             roof,
+            gpu_fallback.PROFILER,
             f"{gpu_fallback.SOURCE}: roofline, tensor bytes and torch FLOPs vs {spec.name} "
             f"peaks ({spec.peaks.dram_gbps:g} GB/s, {roof:g} TFLOP/s {roof_name})",
         )

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pragma_kernels.profilers.occupancy import SM_LIMITS, theoretical_occupancy
 from pragma_kernels.profilers.schema import KernelProfile, Metric
 
-SOURCE = "gpu fallback"
+PROFILER = "gpu_fallback"  # the registry's name
+SOURCE = "gpu fallback"  # shown with each number
 
 
 @dataclass
@@ -38,11 +39,21 @@ def kernel_metrics(
     regs, spills = int(compiled.n_regs), int(compiled.n_spills)
     shared, warps = int(metadata.shared), int(metadata.num_warps)
     metrics = [
-        Metric(name="n_regs", value=regs, unit="registers/thread", source=SOURCE),
-        Metric(name="n_spills", value=spills, unit="", source=SOURCE),
-        Metric(name="shared_mem_bytes", value=shared, unit="bytes", source=SOURCE),
-        Metric(name="num_warps", value=warps, unit="", source=SOURCE),
-        Metric(name="num_stages", value=int(metadata.num_stages), unit="", source=SOURCE),
+        Metric(
+            name="n_regs", value=regs, unit="registers/thread", profiler=PROFILER, source=SOURCE
+        ),
+        Metric(name="n_spills", value=spills, unit="", profiler=PROFILER, source=SOURCE),
+        Metric(
+            name="shared_mem_bytes", value=shared, unit="bytes", profiler=PROFILER, source=SOURCE
+        ),
+        Metric(name="num_warps", value=warps, unit="", profiler=PROFILER, source=SOURCE),
+        Metric(
+            name="num_stages",
+            value=int(metadata.num_stages),
+            unit="",
+            profiler=PROFILER,
+            source=SOURCE,
+        ),
     ]
     limits = SM_LIMITS.get(compute_capability)
     if limits is not None:
@@ -52,13 +63,18 @@ def kernel_metrics(
                 name="theoretical_occupancy",
                 value=100 * occupancy.fraction,
                 unit="%",
+                profiler=PROFILER,
                 source=SOURCE,
             ),
-            Metric(name="occupancy_limiter", value=occupancy.limiter, source=SOURCE),
+            Metric(
+                name="occupancy_limiter", value=occupancy.limiter, profiler=PROFILER, source=SOURCE
+            ),
         ]
         if grid and sm_count:
             waves = math.prod(grid) / (sm_count * occupancy.blocks_per_sm)
-            metrics.append(Metric(name="waves", value=waves, unit="waves", source=SOURCE))
+            metrics.append(
+                Metric(name="waves", value=waves, unit="waves", profiler=PROFILER, source=SOURCE)
+            )
     return metrics
 
 
@@ -70,13 +86,31 @@ def profiles_from_launches(
     profiles = []
     for kernel in launches:
         metrics = [
-            Metric(name="kernel_time_ms", value=sum(kernel.times_ms), unit="ms", source=SOURCE),
-            Metric(name="kernel_launches", value=len(kernel.times_ms), unit="count", source=SOURCE),
+            Metric(
+                name="kernel_time_ms",
+                value=sum(kernel.times_ms),
+                unit="ms",
+                profiler=PROFILER,
+                source=SOURCE,
+            ),
+            Metric(
+                name="kernel_launches",
+                value=len(kernel.times_ms),
+                unit="count",
+                profiler=PROFILER,
+                source=SOURCE,
+            ),
         ]
         if kernel.grid:
             grid_size = math.prod(kernel.grid)
             metrics.append(
-                Metric(name="grid_size", value=grid_size, unit="programs", source=SOURCE)
+                Metric(
+                    name="grid_size",
+                    value=grid_size,
+                    unit="programs",
+                    profiler=PROFILER,
+                    source=SOURCE,
+                )
             )
         if kernel.compiled is not None:
             metrics += kernel_metrics(kernel.compiled, compute_capability, kernel.grid, sm_count)

@@ -25,7 +25,14 @@ from pragma_kernels.knowledge import load_compendium
 from pragma_kernels.limits import Limits
 from pragma_kernels.profilers import ncu
 from pragma_kernels.profilers.ncu import refusal
-from pragma_kernels.profilers.schema import Finding, KernelProfile, Metric, Profile, Unavailable
+from pragma_kernels.profilers.schema import (
+    Finding,
+    KernelProfile,
+    Metric,
+    Profile,
+    Unavailable,
+    UnavailableKind,
+)
 from pragma_kernels.verdict import Verdict, VerdictKind
 
 if TYPE_CHECKING:  # the evaluation layer runs the job and passes `run` in
@@ -125,6 +132,7 @@ def merge(profile: Profile, rows: list[KernelProfile], findings: list[Finding]) 
             name="ncu_profiled_launches",
             value=profiled,
             unit="launches/call",
+            profiler=ncu.PROFILER,
             source=f"ncu: profiled {of} kernel launches of the call",
         )
     )
@@ -162,14 +170,22 @@ def _sampling_gap(tallies, unseen, capped, known, profiled, total) -> Unavailabl
         if known
         else f"ncu counters past the first {ncu.LAUNCH_COUNT} launches"
     )
-    return Unavailable(what=what, why=why, source="ncu")
+    return Unavailable(what=what, why=why, kind=UnavailableKind.PARTIAL, profiler=ncu.PROFILER)
 
 
-def not_run(profile: Profile, why: str) -> Profile:
+def not_run(profile: Profile, kind: UnavailableKind, why: str) -> Profile:
     profile.unavailable.insert(
-        0, Unavailable(what="Nsight Compute (ncu) counters", why=why, source="ncu")
+        0,
+        Unavailable(
+            what="Nsight Compute (ncu) counters", why=why, kind=kind, profiler=ncu.PROFILER
+        ),
     )
     return profile
+
+
+def _refused_or(log: str, kind: UnavailableKind, why: str) -> tuple[UnavailableKind, str]:
+    """ncu's own refusal where its log names one, else the given reason."""
+    return refusal(log) or (kind, why)
 
 
 def profile_gpu_job(
@@ -179,14 +195,13 @@ def profile_gpu_job(
     run under ncu gets `ncu_limits(limits)`; whatever fails there (a refusal, a crash, the
     timeout) is retried once without ncu in the time the job has left. `run(job, limits,
     wrapper)` runs the job in an isolated worker, its command prefixed by `wrapper`."""
-    executable = ncu.find_ncu() if use_ncu else None
+    if not use_ncu:
+        why = "not run: the counter-free fallback was asked for"
+        return _without_ncu(job, limits, run, UnavailableKind.DISABLED, why)
+    executable = ncu.find_ncu()
     if executable is None:
-        why = (
-            "not run: the counter-free fallback was asked for"
-            if not use_ncu
-            else "ncu not found (PATH, /opt/nvidia/nsight-compute, /usr/local/cuda/bin)"
-        )
-        return _without_ncu(job, limits, run, why)
+        why = "ncu not found (PATH, /opt/nvidia/nsight-compute, /usr/local/cuda/bin)"
+        return _without_ncu(job, limits, run, UnavailableKind.TOOL_MISSING, why)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="pragma-ncu-") as folder:
         ncu_run = NcuRun(
@@ -200,7 +215,7 @@ def profile_gpu_job(
         if not result.verdict.ok or result.profile is None:
             spent = {"failed run under ncu": round(time.monotonic() - started, 2)}
             return _without_ncu(
-                job, _time_left(limits, started), run, _failed(result, under, log), spent
+                job, _time_left(limits, started), run, *_failed(result, under, log), spent
             )
         profile = result.profile
         profile.overhead_s = {
@@ -208,19 +223,21 @@ def profile_gpu_job(
             for k, v in result.breakdown().items()
         }
         if not ncu_run.report_path().exists():
-            why = refusal(log) or f"ncu wrote no report; its log ends: {log[-300:]!r}"
-            return result.verdict, not_run(profile, why)
+            why = f"ncu wrote no report; its log ends: {log[-300:]!r}"
+            return result.verdict, not_run(profile, *_refused_or(log, UnavailableKind.FAILED, why))
         start = time.perf_counter()
         try:
             kernels, findings = ncu_run.read(
                 min(READ_TIMEOUT_S, _time_left(limits, started).timeout_s / 2)
             )
         except (OSError, subprocess.SubprocessError) as exc:
-            return result.verdict, not_run(profile, f"reading ncu's report failed: {exc}")
+            why = f"reading ncu's report failed: {exc}"
+            return result.verdict, not_run(profile, UnavailableKind.FAILED, why)
         profile.overhead_s["ncu report read-back"] = round(time.perf_counter() - start, 2)
         if not kernels:
-            why = refusal(log) or "ncu's report holds no kernel from the candidate's NVTX range"
-            return result.verdict, not_run(profile, why)
+            why = "ncu's report holds no kernel from the candidate's NVTX range"
+            kind = UnavailableKind.NOTHING_TO_PROFILE
+            return result.verdict, not_run(profile, *_refused_or(log, kind, why))
         return result.verdict, merge(profile, kernels, findings)
 
 
@@ -234,10 +251,11 @@ def timed_out(seconds: float, log: str) -> str:
     )
 
 
-def _failed(result, under: Limits, log: str) -> str:
+def _failed(result, under: Limits, log: str) -> tuple[UnavailableKind, str]:
     if result.verdict.kind == VerdictKind.TIMEOUT:
-        return timed_out(under.timeout_s, log)
-    return refusal(log) or f"the worker failed under ncu: {result.verdict.summary()[:300]}"
+        return UnavailableKind.TOO_SLOW, timed_out(under.timeout_s, log)
+    why = f"the worker failed under ncu: {result.verdict.summary()[:300]}"
+    return _refused_or(log, UnavailableKind.FAILED, why)
 
 
 def _time_left(limits: Limits, started: float) -> Limits:
@@ -246,11 +264,16 @@ def _time_left(limits: Limits, started: float) -> Limits:
 
 
 def _without_ncu(
-    job: Job, limits: Limits, run: RunJob, why: str, spent: dict[str, float] | None = None
+    job: Job,
+    limits: Limits,
+    run: RunJob,
+    kind: UnavailableKind,
+    why: str,
+    spent: dict[str, float] | None = None,
 ) -> tuple[Verdict, Profile | None]:
     """The counter-free profile; `spent`: time lost before it (a failed run under ncu)."""
     result = run(job, limits, None)
     if result.profile is None:
         return result.verdict, None
     result.profile.overhead_s = {**(spent or {}), **result.breakdown()}
-    return result.verdict, not_run(result.profile, why)
+    return result.verdict, not_run(result.profile, kind, why)

@@ -27,9 +27,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pragma_kernels.profilers.schema import Finding, KernelProfile, Metric
+from pragma_kernels.profilers.schema import Finding, KernelProfile, Metric, UnavailableKind
 
-SOURCE = "ncu"
+PROFILER = SOURCE = "ncu"  # the registry's name; the source shown with each number
 NVTX_RANGE = "pragma_candidate"
 TIME_METRIC = "gpu__time_duration.sum"
 # PRAGMA's default set (time, occupancy and its limiter, registers, shared memory, tensor
@@ -126,15 +126,27 @@ def import_commands(ncu: str, report: Path) -> tuple[list[str], list[str]]:
 # How ncu says it cannot read counters here (seen: gVisor's LibraryNotLoaded, the
 # ERR_NVGPUCTRPERM of containers without the profiling capability).
 _REFUSALS = (
-    ("LibraryNotLoaded", "Nsight Compute could not load its profiling library on this runtime"),
-    ("ERR_NVGPUCTRPERM", "the driver refuses access to GPU performance counters here"),
-    ("No kernels were profiled", "no kernel was launched inside the candidate's NVTX range"),
+    (
+        "LibraryNotLoaded",
+        UnavailableKind.NO_COUNTERS,
+        "Nsight Compute could not load its profiling library on this runtime",
+    ),
+    (
+        "ERR_NVGPUCTRPERM",
+        UnavailableKind.NO_COUNTERS,
+        "the driver refuses access to GPU performance counters here",
+    ),
+    (
+        "No kernels were profiled",
+        UnavailableKind.NOTHING_TO_PROFILE,
+        "no kernel was launched inside the candidate's NVTX range",
+    ),
 )
 
 
-def refusal(output: str) -> str | None:
-    """Why ncu gave no metrics, from its output (pure)."""
-    return next((why for marker, why in _REFUSALS if marker in output), None)
+def refusal(output: str) -> tuple[UnavailableKind, str] | None:
+    """Why ncu gave no metrics, from its output (pure): the kind and the explanation."""
+    return next(((kind, why) for marker, kind, why in _REFUSALS if marker in output), None)
 
 
 _PROFILING = re.compile(r'^==PROF== Profiling "', re.M)
@@ -215,6 +227,7 @@ def group_launches(
                 name="ncu_profiled_launches",
                 value=tally.profiled,
                 unit="count",
+                profiler=PROFILER,
                 source=f"{SOURCE}: profiled {tally.of()} of this kernel in the call",
             )
         )
@@ -277,7 +290,11 @@ def parse_raw_csv(text: str, keep: set[str] | None = None) -> list[KernelProfile
             if isinstance(value, float) and unit in _UNIT_SCALE:
                 unit, scale = _UNIT_SCALE[unit]
                 value *= scale
-            metrics.append(Metric(name=header[column], value=value, unit=unit, source=SOURCE))
+            metrics.append(
+                Metric(
+                    name=header[column], value=value, unit=unit, profiler=PROFILER, source=SOURCE
+                )
+            )
         name = record[name_column] if name_column is not None else f"kernel {record[0]}"
         kernels.append(KernelProfile(name=name, metrics=metrics))
     _set_time_shares(kernels)

@@ -16,6 +16,7 @@ the GPU machine has no perf).
 from __future__ import annotations
 
 import os
+import re
 import select
 import shutil
 import signal
@@ -25,9 +26,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pragma_kernels.profilers.schema import Metric, Unavailable
+from pragma_kernels.profilers.schema import Metric, Unavailable, UnavailableKind
 
-SOURCE = "perf"
+PROFILER = SOURCE = "perf"  # the registry's name; the source shown with each number
 EVENTS = (
     "task-clock",
     "context-switches",
@@ -49,6 +50,11 @@ TOPDOWN_L1 = {
     "frontend_bound": "topdown-fe-bound",
     "backend_bound": "topdown-be-bound",
 }
+
+
+def parse_perf_list(listing: str) -> set[str]:
+    """Event names in `perf list --no-desc` output (pure)."""
+    return {m.group(1) for m in re.finditer(r"^\s+([\w.:/=,-]+)", listing, re.M)}
 
 
 def topdown_group(listing: str) -> str | None:
@@ -103,6 +109,7 @@ def metrics_from_counts(
                     name=event,
                     value=value / calls,
                     unit=UNITS.get(event, "count") + "/call",
+                    profiler=PROFILER,
                     source=SOURCE,
                 )
             )
@@ -110,7 +117,11 @@ def metrics_from_counts(
         Unavailable(
             what=f"{', '.join(events)} (perf)",
             why=f"{reason} on this machine (hardware events need a PMU; VMs often have none)",
-            source=SOURCE,
+            # perf's own marker: "not supported" (no such counter), else "not counted"
+            kind=UnavailableKind.NO_COUNTERS
+            if reason == "not supported"
+            else UnavailableKind.FAILED,
+            profiler=PROFILER,
         )
         for reason, events in not_counted.items()
     ]
@@ -118,7 +129,11 @@ def metrics_from_counts(
     if isinstance(instructions, float) and isinstance(cycles, float) and cycles:
         metrics.append(
             Metric(
-                name="ipc", value=instructions / cycles, unit="instructions/cycle", source=SOURCE
+                name="ipc",
+                value=instructions / cycles,
+                unit="instructions/cycle",
+                profiler=PROFILER,
+                source=SOURCE,
             )
         )
     return metrics, missing
@@ -133,7 +148,7 @@ def count_around(
     """Count `events` (and perf's `metric_group`, e.g. top-down) in this process only while
     `run()` executes (it makes `calls` calls)."""
     if shutil.which("perf") is None:
-        return [], [Unavailable(what="perf", why="perf is not installed", source=SOURCE)]
+        return [], [_failed("perf is not installed", UnavailableKind.TOOL_MISSING)]
     with tempfile.TemporaryDirectory(prefix="pragma-perf-") as tmp:
         ctl, ack, out = Path(tmp, "ctl"), Path(tmp, "ack"), Path(tmp, "out.csv")
         os.mkfifo(ctl)
@@ -163,14 +178,8 @@ def count_around(
             ctl_fd = _open_control(ctl, perf)
             if ctl_fd is None:
                 os.close(ack_fd)
-                return [], [
-                    Unavailable(
-                        what="perf",
-                        why="perf stat did not start listening: "
-                        f"{(perf.stderr.read() if perf.poll() is not None else '')[-300:]}",
-                        source=SOURCE,
-                    )
-                ]
+                errors = perf.stderr.read() if perf.poll() is not None else ""
+                return [], [_failed(f"perf stat did not start listening: {errors[-300:]}")]
             try:
                 _command(ctl_fd, ack_fd, "enable")
                 try:
@@ -185,15 +194,19 @@ def count_around(
                 perf.send_signal(signal.SIGINT)
             _, errors = perf.communicate(timeout=30)
         if not out.exists():
-            return [], [
-                Unavailable(what="perf", why=f"perf stat failed: {errors[-300:]}", source=SOURCE)
-            ]
+            return [], [_failed(f"perf stat failed: {errors[-300:]}")]
         text = out.read_text()
         metrics, missing = metrics_from_counts(parse_perf_csv(text), calls)
         if metric_group:
             shares = parse_topdown_csv(text)
             metrics += [
-                Metric(name=name, value=share, unit="%", source=f"{SOURCE} -M {metric_group}")
+                Metric(
+                    name=name,
+                    value=share,
+                    unit="%",
+                    profiler=PROFILER,
+                    source=f"{SOURCE} -M {metric_group}",
+                )
                 for name, share in shares.items()
             ]
             if not shares:
@@ -201,10 +214,15 @@ def count_around(
                     Unavailable(
                         what=f"top-down level 1 (perf -M {metric_group})",
                         why=f"perf printed no level-1 metric: {text[-200:]!r}",
-                        source=SOURCE,
+                        kind=UnavailableKind.FAILED,
+                        profiler=PROFILER,
                     )
                 )
         return metrics, missing
+
+
+def _failed(why: str, kind: UnavailableKind = UnavailableKind.FAILED) -> Unavailable:
+    return Unavailable(what="perf", why=why, kind=kind, profiler=PROFILER)
 
 
 def _open_control(path: Path, perf: subprocess.Popen, timeout_s: float = 10.0) -> int | None:

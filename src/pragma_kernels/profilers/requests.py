@@ -1,10 +1,12 @@
 """Extra metrics asked for by name (by the Conductor or a user): validated, then reported.
 
-A name must be one the profilers of the target know: the compendium's names for
-them, plus `perf list` where perf runs and `ncu --query-metrics` where ncu is
-installed (an ncu base name with any of its suffixes, e.g. `.sum`). An unknown
-name is refused with the closest valid names; a known one that this machine
-cannot collect is stated as unavailable in the profile, with the reason.
+A name must be one the backend's profilers know (profilers/registry.py): the
+compendium's names for them, plus `perf list` where perf runs and `ncu
+--query-metrics` where ncu is installed (an ncu base name with any of its suffixes,
+e.g. `.sum`). An unknown name is refused with the closest valid names; a known one
+that this machine cannot collect is stated as unavailable in the profile, with the
+reason. The known names are listed once per process (and cached on disk), and each
+name's verdict is cached, so validating per call costs nothing after the first.
 """
 
 from __future__ import annotations
@@ -12,72 +14,10 @@ from __future__ import annotations
 import difflib
 import functools
 import re
-import shutil
-import subprocess
 
 from pragma_kernels.errors import PragmaError
-from pragma_kernels.knowledge import load_compendium
-from pragma_kernels.profilers.schema import Profile, Unavailable
-
-PROFILERS = {"cpu": ("cachegrind", "static_cpu", "perf"), "gpu": ("ncu", "gpu_fallback")}
-
-
-def perf_event_names() -> set[str]:
-    """Event names `perf list` offers on this machine (empty if perf is missing)."""
-    if shutil.which("perf") is None:
-        return set()
-    try:
-        listing = subprocess.run(
-            ["perf", "list", "--no-desc"], capture_output=True, text=True, timeout=30
-        ).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return set()
-    return {m.group(1) for m in re.finditer(r"^\s+([\w.:/=,-]+)", listing, re.M)}
-
-
-@functools.cache
-def ncu_metric_names() -> frozenset[str]:
-    """Base metric names `ncu --query-metrics` lists for this machine's GPU (empty without
-    ncu). The listing takes seconds, so it is cached on disk per ncu and GPU."""
-    from pragma_kernels import config
-    from pragma_kernels.profilers.ncu import find_ncu, parse_query_metrics
-
-    executable = find_ncu()
-    if executable is None:
-        return frozenset()
-    gpu = _gpu_name()
-    cached = config.cache_dir() / "ncu" / re.sub(r"\W+", "_", f"{executable}_{gpu}_metrics")
-    if cached.exists():
-        return frozenset(cached.read_text().split())
-    try:
-        listing = subprocess.run(
-            [executable, "--query-metrics"], capture_output=True, text=True, timeout=120
-        ).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return frozenset()
-    names = parse_query_metrics(listing)
-    if names:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        cached.write_text("\n".join(sorted(names)))
-    return frozenset(names)
-
-
-def _gpu_name() -> str:
-    import torch
-
-    return torch.cuda.get_device_name() if torch.cuda.is_available() else "no_gpu"
-
-
-# Backend names -> the profiler family above (the profiler registry replaces this).
-_FAMILY = {"cpp-cpu": "cpu", "triton-cuda": "gpu", "triton-interpreter": "gpu"}
-
-
-def known_names(target: str) -> set[str]:
-    target = _FAMILY.get(target, target)
-    compendium = load_compendium()
-    names = {name for profiler in PROFILERS[target] for name in compendium.names(profiler)}
-    return names | (perf_event_names() if target == "cpu" else set(ncu_metric_names()))
-
+from pragma_kernels.profilers import registry
+from pragma_kernels.profilers.schema import Profile, Unavailable, UnavailableKind
 
 # What ncu accepts after a base name: a rollup with an optional submetric, or a ratio form
 # (`.sum`, `.avg.pct_of_peak_sustained_elapsed`, `.sum.per_second`, `.pct`, `.ratio`).
@@ -88,7 +28,7 @@ _NCU_SUFFIX = re.compile(
 )
 
 
-def is_known(name: str, known: set[str]) -> bool:
+def is_known(name: str, known: set[str] | frozenset[str]) -> bool:
     """Known as given, or an ncu base name with a valid rollup (`dram__bytes` + `.sum`)."""
     if name in known:
         return True
@@ -96,42 +36,67 @@ def is_known(name: str, known: set[str]) -> bool:
     return "__" in base and base in known and bool(dot) and bool(_NCU_SUFFIX.match("." + suffix))
 
 
-def validate(requested: list[str], target: str, known: set[str] | None = None) -> list[str]:
-    """The requested names, or PragmaError naming each unknown one with suggestions."""
-    known = known_names(target) if known is None else known
-    problems = []
-    for name in requested:
-        if not is_known(name, known):
-            close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.5)
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            problems.append(f"unknown metric {name!r}{hint}")
+def _problem(name: str, known: set[str] | frozenset[str], ordered: list[str]) -> str | None:
+    """Why `name` is refused (with the closest known names), or None (pure)."""
+    if is_known(name, known):
+        return None
+    close = difflib.get_close_matches(name, ordered, n=3, cutoff=0.5)
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    return f"unknown metric {name!r}{hint}"
+
+
+@functools.cache
+def _known_problem(name: str, backend: str) -> str | None:
+    """`_problem` against the backend's known names, cached per name."""
+    return _problem(name, registry.known_metric_names(backend), _ordered(backend))
+
+
+@functools.cache
+def _ordered(backend: str) -> list[str]:
+    return sorted(registry.known_metric_names(backend))
+
+
+def validate(requested: list[str], backend: str, known: set[str] | None = None) -> list[str]:
+    """The requested names, or PragmaError naming each unknown one with suggestions.
+    `backend` may be a target's older name ("cpu", "gpu"); `known` replaces the backend's
+    names (tests)."""
+    backend = registry.backend_name(backend)
+    if known is None:
+        problems = [p for name in requested if (p := _known_problem(name, backend))]
+    else:
+        ordered = sorted(known)
+        problems = [p for name in requested if (p := _problem(name, known, ordered))]
     if problems:
         raise PragmaError(
-            "; ".join(problems) + f". Fix: use metric names of the {target} "
+            "; ".join(problems) + f". Fix: use metric names of the {backend} "
             "profilers (the knowledge compendium lists them)"
         )
     return requested
 
 
+def unknown_metric(name: str, why: str) -> Unavailable:
+    """A requested name no profiler knows, as the profile states it."""
+    return Unavailable(
+        what=f"{name} (requested)", why=why, kind=UnavailableKind.UNKNOWN_METRIC, profiler=None
+    )
+
+
 def account_for(profile: Profile, requested: list[str]) -> Profile:
-    """State every requested metric the profile does not hold, with why."""
-    present = {m.name for m in profile.metrics} | {
-        m.name for k in profile.kernels for m in k.metrics
-    }
-    compendium = load_compendium()
+    """State every requested metric the profile does not hold, with why: the reason its
+    profiler did not deliver here, else "not collected"."""
+    backend = registry.backend_name(profile.target)
+    present = {m.name for m in profile.all_metrics()}
     for name in requested:
         if name in present:
             continue
-        profiler = next((p for p in PROFILERS[profile.target] if compendium.get(p, name)), "perf")
-        reason = next(
-            (
-                u.why
-                for u in profile.unavailable
-                if profiler in u.what or profiler == (u.source or "")
-            ),
-            "not collected by this profile",
-        )
+        profiler = registry.owner(name, backend)
+        reason = profile.stopped(profiler) if profiler else None
         profile.unavailable.append(
-            Unavailable(what=f"{name} (requested)", why=reason, source=profiler)
+            Unavailable(
+                what=f"{name} (requested)",
+                why=reason.why if reason else "not collected by this profile",
+                kind=reason.kind if reason else UnavailableKind.NOT_COLLECTED,
+                profiler=profiler,
+            )
         )
     return profile

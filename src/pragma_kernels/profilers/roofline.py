@@ -17,16 +17,37 @@ def roofline_metrics(
     seconds: float,
     peak_gbps: float,
     peak_gflops: float | None,
+    profiler: str,
     source: str,
 ) -> list[Metric]:
     achieved_gbps = bytes_moved / seconds / 1e9
-    metrics = [Metric(name="achieved_dram_gbps", value=achieved_gbps, unit="GB/s", source=source)]
+    metrics = [
+        Metric(
+            name="achieved_dram_gbps",
+            value=achieved_gbps,
+            unit="GB/s",
+            profiler=profiler,
+            source=source,
+        )
+    ]
     if flops > 0:
         intensity = flops / bytes_moved
         achieved_gflops = flops / seconds / 1e9
         metrics += [
-            Metric(name="achieved_gflops", value=achieved_gflops, unit="GFLOP/s", source=source),
-            Metric(name="arithmetic_intensity", value=intensity, unit="FLOP/byte", source=source),
+            Metric(
+                name="achieved_gflops",
+                value=achieved_gflops,
+                unit="GFLOP/s",
+                profiler=profiler,
+                source=source,
+            ),
+            Metric(
+                name="arithmetic_intensity",
+                value=intensity,
+                unit="FLOP/byte",
+                profiler=profiler,
+                source=source,
+            ),
         ]
     if flops > 0 and peak_gflops:
         attainable = min(peak_gflops, intensity * peak_gbps)
@@ -36,8 +57,10 @@ def roofline_metrics(
         bound, fraction = "memory", achieved_gbps / peak_gbps
     return [
         *metrics,
-        Metric(name="roofline_bound", value=bound, source=source),
-        Metric(name="roofline_fraction", value=fraction, unit="ratio", source=source),
+        Metric(name="roofline_bound", value=bound, profiler=profiler, source=source),
+        Metric(
+            name="roofline_fraction", value=fraction, unit="ratio", profiler=profiler, source=source
+        ),
     ]
 
 
@@ -47,16 +70,24 @@ def gpu_roofline_metrics(
     seconds: float,
     peak_gbps: float,
     peak_tflops: float,
+    profiler: str,
     source: str,
 ) -> list[Metric]:
     """The GPU's roofline position, named as the compendium's gpu_fallback entries."""
     achieved_gbps = bytes_moved / seconds / 1e9
     metrics = [
-        Metric(name="achieved_dram_gbps", value=achieved_gbps, unit="GB/s", source=source),
+        Metric(
+            name="achieved_dram_gbps",
+            value=achieved_gbps,
+            unit="GB/s",
+            profiler=profiler,
+            source=source,
+        ),
         Metric(
             name="dram_roofline_fraction",
             value=achieved_gbps / peak_gbps,
             unit="ratio",
+            profiler=profiler,
             source=source,
         ),
     ]
@@ -66,13 +97,26 @@ def gpu_roofline_metrics(
         achieved_tflops = flops / seconds / 1e12
         bound = "compute" if intensity * peak_gbps / 1e3 >= peak_tflops else "memory"
         metrics += [
-            Metric(name="achieved_tflops", value=achieved_tflops, unit="TFLOP/s", source=source),
+            Metric(
+                name="achieved_tflops",
+                value=achieved_tflops,
+                unit="TFLOP/s",
+                profiler=profiler,
+                source=source,
+            ),
             Metric(
                 name="compute_roofline_fraction",
                 value=achieved_tflops / peak_tflops,
                 unit="ratio",
+                profiler=profiler,
                 source=source,
             ),
-            Metric(name="arithmetic_intensity", value=intensity, unit="FLOP/byte", source=source),
+            Metric(
+                name="arithmetic_intensity",
+                value=intensity,
+                unit="FLOP/byte",
+                profiler=profiler,
+                source=source,
+            ),
         ]
-    return [*metrics, Metric(name="roofline_bound", value=bound, source=source)]
+    return [*metrics, Metric(name="roofline_bound", value=bound, profiler=profiler, source=source)]

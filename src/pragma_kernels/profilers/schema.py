@@ -4,22 +4,42 @@ A Profile holds per-kernel metrics (a candidate may launch several kernels or
 call several C++ functions), an aggregate weighted by each kernel's share of
 the time, the profiler's own findings (e.g. Nsight's OPT rules), and what could
 not be collected and why: a missing number is stated, never invented.
+
+Code decides on `profiler` (a registry name, profilers/registry.py) and on an
+Unavailable's `kind`; `source` and `why` are the human-readable detail for
+people and prompts, free to change wording.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from enum import StrEnum
+
+from pydantic import BaseModel, Field, field_validator
+
+from pragma_kernels.profilers import registry
 
 # Metrics that add up across kernels (bytes, counts, time); the rest are averaged by time.
 _ADDITIVE_UNITS = {"byte", "bytes", "ms", "us", "ns", "s", "count", "instructions", "cycles"}
+
+
+def _registered(name: str | None) -> str | None:
+    if name is not None and name not in registry.PROFILERS:
+        raise ValueError(f"unknown profiler {name!r}; registered: {', '.join(registry.PROFILERS)}")
+    return name
 
 
 class Metric(BaseModel):
     name: str
     value: float | str | None
     unit: str = ""
-    source: str  # the tool that produced the number: "cachegrind", "ncu", "static: objdump", ...
+    profiler: str  # the registry entry that made it: "perf", "cachegrind", "ncu", ...
+    source: str  # how, for people: "cachegrind", "static: objdump instruction mix", ...
     meaning: str = ""  # from the knowledge compendium, filled for prompts
+
+    @field_validator("profiler")
+    @classmethod
+    def _known_profiler(cls, name: str) -> str:
+        return _registered(name)
 
     def is_numeric(self) -> bool:
         return isinstance(self.value, (int, float)) and not isinstance(self.value, bool)
@@ -48,10 +68,44 @@ class Finding(BaseModel):
         return f"{self.severity}: {self.message}{gain}"
 
 
+class UnavailableKind(StrEnum):
+    """Why something is missing, in the form decisions read."""
+
+    TOOL_MISSING = "tool_missing"  # not installed / not found
+    NO_COUNTERS = "no_counters"  # hardware counters unreadable: no PMU, refused by the driver
+    UNSUPPORTED = "unsupported"  # not offered here: no top-down group, no peaks for this GPU
+    DISABLED = "disabled"  # switched off on request (--no-ncu)
+    TOO_SLOW = "too_slow"  # over its time budget at this size
+    NOTHING_TO_PROFILE = "nothing_to_profile"  # no C++ call, no Triton kernel launched
+    FAILED = "failed"  # ran and failed: a build error, a crash, an unreadable report
+    UNKNOWN_METRIC = "unknown_metric"  # a requested name no profiler of the backend knows
+    NOT_COLLECTED = "not_collected"  # a requested, known name this profile did not make
+    # Caveats: the numbers are there, collected differently from what was asked.
+    REDUCED_SIZE = "reduced_size"  # on a smaller size of the problem
+    PARTIAL = "partial"  # for part of the work (the first launches only)
+    ALTERED_BUILD = "altered_build"  # on a modified build (AVX-512 off under valgrind)
+
+    @property
+    def is_caveat(self) -> bool:
+        return self in (self.REDUCED_SIZE, self.PARTIAL, self.ALTERED_BUILD)
+
+    @property
+    def stops_profiler(self) -> bool:
+        """The profiler (or the part of it the entry names) did not deliver here: not a
+        caveat, and not about one requested name."""
+        return not self.is_caveat and self not in (self.UNKNOWN_METRIC, self.NOT_COLLECTED)
+
+
 class Unavailable(BaseModel):
     what: str  # a metric or a whole profiler, e.g. "top-down (perf)"
-    why: str  # e.g. "hardware events not supported: a VM without a virtual PMU"
-    source: str = ""
+    why: str  # for people: "hardware events not supported: a VM without a virtual PMU"
+    kind: UnavailableKind
+    profiler: str | None  # the registry entry concerned; None for an unknown requested name
+
+    @field_validator("profiler")
+    @classmethod
+    def _known_profiler(cls, name: str | None) -> str | None:
+        return _registered(name)
 
 
 class KernelProfile(BaseModel):
@@ -70,10 +124,24 @@ class Profile(BaseModel):
     # Where the profiling time went, by stage; "stage/part" keys break a stage down.
     overhead_s: dict[str, float] = Field(default_factory=dict)
 
+    def all_metrics(self) -> list[Metric]:
+        """Whole-candidate metrics, then every kernel's."""
+        return [*self.metrics, *(m for k in self.kernels for m in k.metrics)]
+
+    def profilers(self) -> set[str]:
+        """The registry names of the profilers whose metrics this profile holds."""
+        return {m.profiler for m in self.all_metrics()}
+
+    def stopped(self, profiler: str) -> Unavailable | None:
+        """The first entry saying `profiler` (or part of it) did not deliver here."""
+        return next(
+            (u for u in self.unavailable if u.profiler == profiler and u.kind.stops_profiler),
+            None,
+        )
+
     def meanings(self) -> dict[str, str]:
         """Each documented metric's meaning, once per name."""
-        every = [*self.metrics, *(m for k in self.kernels for m in k.metrics)]
-        return {m.name: m.meaning for m in every if m.meaning}
+        return {m.name: m.meaning for m in self.all_metrics() if m.meaning}
 
     def metric(self, name: str) -> Metric | None:
         """A whole-candidate metric, else the time-weighted aggregate over kernels."""
