@@ -196,18 +196,21 @@ class OptimizationLoop:
 
     def _attempt(self, number: int) -> AttemptRecord:
         usage = Usage()
+        variant = None
         if isinstance(self.coder, OfflineCoder):
             proposal = self.coder.propose(self.records)
             if proposal is None:
                 raise StopRun("offline agent: every template variant has been tried")
-            coder_prompt, source = proposal
-            reply = Reply(text=f"```python\n{source}```")
+            coder_prompt, variant = proposal.decision, proposal.variant
+            reply = Reply(text=f"```python\n{proposal.source}```")
         else:
             coder_prompt = self._coder_prompt()
             reply = self._chat(self.coder, coder_prompt, usage)
         code = extract_candidate(reply.text)
         record = AttemptRecord(
             number=number,
+            mode=self.options.mode,
+            variant=variant,
             coder_prompt=coder_prompt,
             coder_reply=reply.text,
             coder_reasoning=reply.reasoning,

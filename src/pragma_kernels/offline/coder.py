@@ -1,9 +1,12 @@
 """The offline Coder: no LLM. It writes candidates from the recognised family's template,
 choosing the next variant from the last diagnosis (e.g. single-threaded -> OpenMP, not
 vectorised -> fast-math, at the memory roof -> streaming stores, launch tail -> smaller
-blocks), and stops when every variant has been tried."""
+blocks), and stops when every variant has been tried. What it tried it reads from the
+records' `variant` field, which the loop fills from its proposals (never from prompt text)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from pragma_kernels.agents.records import AttemptRecord
 from pragma_kernels.diagnosis.classes import Bottleneck as B
@@ -24,7 +27,17 @@ PREFERRED = {
         B.MEMORY_BANDWIDTH: "block4096-w8",
     },
 }
-MARK = "offline variant: "
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """The next candidate: the variant as data (kept in the attempt's record), the decision
+    in words (the attempt's prompt and the trace), and the candidate's source."""
+
+    variant: str
+    why: str
+    decision: str
+    source: str
 
 
 class OfflineCoder:
@@ -33,9 +46,7 @@ class OfflineCoder:
         self.variants = {v.name: v for v in variants(target, recognised)}
 
     def tried(self, records: list[AttemptRecord]) -> list[str]:
-        return [
-            r.coder_prompt.split(MARK, 1)[1].split()[0] for r in records if MARK in r.coder_prompt
-        ]
+        return [r.variant for r in records if r.variant is not None]
 
     def choose(self, records: list[AttemptRecord]) -> tuple[str, str] | None:
         """(variant name, why) for the next attempt, or None when all were tried."""
@@ -51,8 +62,8 @@ class OfflineCoder:
         why = "the default" if not records else "the next untried variant"
         return untried[0], why
 
-    def propose(self, records: list[AttemptRecord]) -> tuple[str, str] | None:
-        """(what was decided, the candidate source), or None when out of variants."""
+    def propose(self, records: list[AttemptRecord]) -> Proposal | None:
+        """The next candidate, or None when every variant was tried."""
         chosen = self.choose(records)
         if chosen is None:
             return None
@@ -60,6 +71,6 @@ class OfflineCoder:
         recognised = self.recognised
         decision = (
             f"offline agent (no LLM): {recognised.family} template "
-            f"({recognised.kind or '/'.join(recognised.ops)}); {MARK}{name} ({why})"
+            f"({recognised.kind or '/'.join(recognised.ops)}); offline variant: {name} ({why})"
         )
-        return decision, generate(recognised, self.target, self.variants[name])
+        return Proposal(name, why, decision, generate(recognised, self.target, self.variants[name]))
