@@ -62,11 +62,11 @@ def main() -> None:
         else:
             speedup = result.speedup if result.best else None
             by_category[category].append(speedup)
-            variant = result.best.coder_prompt.split("offline variant: ")[-1] if result.best else ""
+            variant = (result.best.variant or "") if result.best else ""
             shown = f"{speedup:.2f}x" if speedup else "no correct kernel"
             lines.append(
                 f"| {path.stem} | {category} | {'correct' if result.best else 'failed'} | "
-                f"{len(result.attempts)} | {shown} | {variant.split(' (')[0]} |"
+                f"{len(result.attempts)} | {shown} | {variant} |"
             )
         print(lines[-1], flush=True)
         if args.out:

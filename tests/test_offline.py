@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from pragma_kernels import backends, optimize
+from pragma_kernels.agents.offline_coder import OfflineCoder
 from pragma_kernels.agents.records import AttemptRecord
 from pragma_kernels.diagnosis.classes import Bottleneck as B
 from pragma_kernels.diagnosis.model import Diagnosis
-from pragma_kernels.offline.coder import OfflineCoder
 from pragma_kernels.offline.recognise import recognise
 from pragma_kernels.offline.templates import CPU_VARIANTS
 from pragma_kernels.verdict import Verdict, VerdictKind
@@ -100,16 +100,44 @@ def test_streaming_variant_writes_unaligned_outputs_and_ragged_tails():
 
 def test_a_memory_bound_diagnosis_picks_streaming_stores_next():
     recognised = recognise(ROOT / "examples" / "problems" / "relu.py", "tiny")
-    coder = OfflineCoder(recognised, "cpu")
+    coder = OfflineCoder(recognised, CPP)
     first = coder.propose([])
-    assert first is not None and "omp-simd (the default)" in first[0]
+    assert first is not None and first.variant == "omp-simd" and first.why == "the default"
+    assert "omp-simd (the default)" in first.decision  # the decision in words, for the trace
     record = AttemptRecord(
         number=1,
-        coder_prompt=first[0],
+        coder_prompt=first.decision,
         coder_reply="",
-        code=first[1],
+        code=first.source,
         verdict=Verdict(ok=True, kind=VerdictKind.OK),
         diagnosis=Diagnosis(bottleneck=B.MEMORY_BANDWIDTH, confidence=0.8),
+        variant=first.variant,
     )
     name, why = coder.choose([record])
     assert name == "omp-simd-stream" and "memory_bandwidth_bound" in why
+
+
+def test_what_was_tried_is_read_from_the_records_variant_never_from_prompt_text():
+    coder = OfflineCoder(recognise(ROOT / "examples" / "problems" / "relu.py", "tiny"), CPP)
+
+    def record(number: int, prompt: str, variant: str | None) -> AttemptRecord:
+        ok = Verdict(ok=True, kind=VerdictKind.OK)
+        return AttemptRecord(
+            number=number,
+            coder_prompt=prompt,
+            coder_reply="",
+            code="x",
+            verdict=ok,
+            variant=variant,
+        )
+
+    # Variants as data with no decision text: tried. Decision text with no variant: not.
+    records = [record(1, "", "omp-simd"), record(2, "anything", "serial-simd")]
+    records.append(record(3, "offline agent: ...; offline variant: omp-simd-stream (x)", None))
+    assert coder.tried(records) == ["omp-simd", "serial-simd"]
+    proposal = coder.propose(records)
+    assert proposal is not None and proposal.variant == "omp-simd-fast-math"
+    records.append(record(4, "", "omp-simd-fast-math"))
+    assert coder.propose(records) is not None  # omp-simd-stream: only its text was there
+    records.append(record(5, "", "omp-simd-stream"))
+    assert coder.propose(records) is None

@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pragma_kernels.agents import prompts
+from pragma_kernels.agents.offline_coder import OfflineCoder
 from pragma_kernels.agents.records import AttemptRecord, RunDir, RunSettings, Usage
 from pragma_kernels.config import llm_settings
 from pragma_kernels.errors import PragmaError
 from pragma_kernels.evaluation import DEFAULT_TOLERANCE, LocalEvaluator
+from pragma_kernels.events import OnEvent, RunFinished, attempts_only, fan_out
 from pragma_kernels.llm import LLM, Budget, LLMSettings, ReplyCache
 from pragma_kernels.loop import LoopContext, LoopOptions, OptimizationLoop
-from pragma_kernels.offline.coder import OfflineCoder
 from pragma_kernels.offline.recognise import recognise
 from pragma_kernels.problem_source import problem_source
 from pragma_kernels.problems import describe_inputs, load_problem
@@ -92,11 +93,15 @@ def optimize(
     max_usd: float | None = None,
     use_ncu: bool = True,
     on_attempt: Callable[[AttemptRecord], None] | None = None,
+    on_event: OnEvent | None = None,
 ) -> OptimizeResult:
     """Run the agent loop on a KernelBench-format problem file, or on an `nn.Module` class
     with its `inputs` factory (and constructor arguments `init_inputs`), written into the
     run directory as a problem file. Resumes `run_dir` if it holds an unfinished run of
-    the same problem, target and mode. `use_ncu=False` profiles without Nsight Compute."""
+    the same problem, target and mode. `use_ncu=False` profiles without Nsight Compute.
+    Progress: `on_event(event)` hears each attempt and stage as it starts and ends
+    (pragma_kernels.events); `on_attempt(record)` each attempt as it ends."""
+    listener = fan_out(on_event, attempts_only(on_attempt) if on_attempt else None)
     resolved = Target.resolve(target, size=size)
     path, folder = _problem_file_and_run_dir(
         problem, inputs, init_inputs, run_dir, f"{resolved.name}-{mode}"
@@ -106,6 +111,8 @@ def optimize(
         recognised = recognise(path, "tiny" if "tiny" in loaded.sizes else size)
         if recognised.family == "unsupported":
             why = f"unsupported offline: {recognised.why} (operators: {', '.join(recognised.ops)})"
+            if listener is not None:
+                listener(RunFinished(why, None))
             return OptimizeResult(None, [], why, folder)
         coder, conductor_llm = OfflineCoder(recognised, resolved.backend), None
         coder_model = conductor_model = "offline (no LLM)"
@@ -148,7 +155,7 @@ def optimize(
         coder_model=coder_model,
         conductor_model=conductor_model,
     )
-    result = loop.run(settings, on_attempt)
+    result = loop.run(settings, listener)
     return OptimizeResult(result.best, result.attempts, result.stopped, folder, result.usage)
 
 

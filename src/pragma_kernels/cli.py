@@ -536,7 +536,8 @@ def optimize(
     """
     from pragma_kernels.api import optimize as run_optimize
     from pragma_kernels.config import llm_settings
-    from pragma_kernels.loop import MODES, is_better
+    from pragma_kernels.live import LiveView
+    from pragma_kernels.loop import MODES
 
     _require_file(problem, "problem")
     _check_choice(mode, MODES, "mode")
@@ -550,29 +551,7 @@ def optimize(
             llm, conductor = llm_settings(flags, {"model": conductor_model}, llm_config)
         except PragmaError as exc:
             raise _bad_input(str(exc)) from None
-    table = Table("attempt", "verdict", "speedup", "best so far", "bottleneck", title=problem.stem)
-    best = [None]  # the loop's choice: lowest own time (a speedup's baseline is re-timed)
-
-    def show(record) -> None:
-        """One line as each attempt ends (the loop runs for minutes), one table row."""
-        if is_better(record, best[0]):
-            best[0] = record
-        best_speedup = best[0].speedup if best[0] else None
-        row = (
-            str(record.number),
-            record.verdict.kind.value,
-            f"{record.speedup:.2f}x" if record.speedup else "",
-            f"{best_speedup:.2f}x (#{best[0].number})" if best_speedup else "",
-            record.diagnosis.bottleneck.value if record.diagnosis else "",
-        )
-        table.add_row(*row)
-        console.print(
-            f"attempt {row[0]}: {row[1]}"
-            + (f", {row[2]}" if row[2] else "")
-            + (f" (best {row[3]})" if row[3] else "")
-            + (f", bottleneck {row[4]}" if row[4] else "")
-        )
-
+    live = LiveView(console, problem.stem)  # the loop's events: stage status, attempt lines
     try:
         result = run_optimize(
             problem,
@@ -589,11 +568,13 @@ def optimize(
             max_tokens=max_tokens,
             max_usd=max_usd,
             use_ncu=ncu,
-            on_attempt=show,
+            on_event=live,
         )
     except PragmaError as exc:
         raise _bad_input(str(exc)) from None
-    console.print(table)
+    finally:
+        live.stop()  # a run that raised leaves no spinner behind
+    console.print(live.table)
     usage = result.usage
     llm_line = (
         f" LLM: {usage.input_tokens} in / {usage.output_tokens} out tokens, "

@@ -4,31 +4,46 @@ Modes share the machinery: `pragma` (full: profile, diagnosis and the Conductor)
 `no-profile` (N-PRAGMA: the Conductor sees correctness and time only), `single`
 (no Conductor: the Coder sees its errors and time, KernelBench multi-turn
 style), `offline` (no LLM: templates chosen by the rule diagnosis,
-offline/coder.py). Every attempt is persisted when it ends (agents/records.py); a run
-resumes after its last persisted attempt. The historical best (code + profile)
-is kept and shown to the Conductor; a spent LLM budget or a failing provider
-stops the run cleanly with the best so far.
+agents/offline_coder.py). Every attempt is persisted when it ends (agents/records.py); a run
+resumes after its last persisted attempt. The historical best (code + profile) is kept and
+shown to the Conductor; a spent LLM budget or a failing provider stops the run cleanly with
+the best so far. Progress is reported as typed events (events.py): the run, each attempt
+and each of its stages (code, verify, time, profile, diagnose, conduct) as they start and end.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from pragma_kernels.agents import prompts
 from pragma_kernels.agents.advice import ConductorAdvice, parse_advice
 from pragma_kernels.agents.extract import extract_candidate
+from pragma_kernels.agents.offline_coder import OfflineCoder
 from pragma_kernels.agents.records import AttemptRecord, RunDir, RunSettings, Usage
 from pragma_kernels.agents.trace import render_trace
 from pragma_kernels.diagnosis.compare import Attempt, compare
 from pragma_kernels.errors import PragmaError
-from pragma_kernels.evaluation.evaluator import Evaluator
+from pragma_kernels.evaluation.evaluator import Evaluation, Evaluator
+from pragma_kernels.events import (
+    AttemptFinished,
+    AttemptStarted,
+    Event,
+    OnEvent,
+    RunFinished,
+    RunStarted,
+    Stage,
+    StageFinished,
+    StageStarted,
+)
 from pragma_kernels.llm import LLM, BudgetExhausted, LLMError, Message, Reply
-from pragma_kernels.offline.coder import OfflineCoder
 from pragma_kernels.verdict import VerdictKind, failure
 
 MODES = ("pragma", "no-profile", "single", "offline")
+T = TypeVar("T")
 
 
 class StopRun(Exception):
@@ -51,6 +66,23 @@ class LoopContext:
     problem: prompts.ProblemView
     backend: str  # prompts.backend_rules(...)
     hardware: str
+
+
+@dataclass(frozen=True)
+class Written:
+    """What the code stage produced: the Coder's prompt (the offline agent's decision, in
+    words), its reply, the candidate in it, and the offline variant it came from."""
+
+    prompt: str
+    reply: Reply
+    code: str | None
+    variant: str | None = None
+
+    def summary(self) -> str:
+        source = f"offline variant {self.variant}" if self.variant else "LLM reply"
+        cached = " (cached)" if self.reply.cached else ""
+        found = "" if self.code is not None else ", no candidate in it"
+        return f"{source}{cached}{found}"
 
 
 @dataclass
@@ -105,19 +137,23 @@ class OptimizationLoop:
         self.coder, self.conductor = coder, conductor
         self.records: list[AttemptRecord] = []
         self.best: AttemptRecord | None = None
+        self.on_event: OnEvent | None = None
 
-    def run(
-        self, settings: RunSettings, on_attempt: Callable[[AttemptRecord], None] | None = None
-    ) -> LoopResult:
+    def run(self, settings: RunSettings, on_event: OnEvent | None = None) -> LoopResult:
+        """Attempts until a stop reason; `on_event` hears the progress (events.py)."""
+        self.on_event = on_event
         self.run_dir.start(settings)
         self.records = self.run_dir.attempts()  # resume after the last persisted attempt
         for record in self.records:
             if is_better(record, self.best):
                 self.best = record
+        self._emit(RunStarted(self.options.mode, self.options.attempts, len(self.records)))
         stopped = self._stop_reason()
         while stopped is None:
+            number = len(self.records) + 1
+            self._emit(AttemptStarted(number))
             try:
-                record = self._attempt(len(self.records) + 1)
+                record = self._attempt(number)
             except (BudgetExhausted, LLMError, StopRun) as exc:
                 stopped = f"stopped: {exc}"
                 break
@@ -127,10 +163,30 @@ class OptimizationLoop:
                 self.run_dir.save_best(record.code or "")
             self.run_dir.save(record)
             self.run_dir.write_trace(render_trace(self.records, self.options.baseline))
-            if on_attempt is not None:
-                on_attempt(record)
+            self._emit(AttemptFinished(record, self.best))
             stopped = self._stop_reason()
+        self._emit(RunFinished(stopped, self.best))
         return LoopResult(self.records, self.best, stopped, self.run_dir.path, self._usage())
+
+    def _emit(self, event: Event) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def _stage(
+        self, number: int, stage: Stage, work: Callable[[], T], summary: Callable[[T], str]
+    ) -> T:
+        """Run one stage of attempt `number` between its StageStarted and StageFinished."""
+        self._emit(StageStarted(number, stage))
+        start = time.perf_counter()
+        try:
+            result = work()
+        except Exception as exc:
+            seconds = round(time.perf_counter() - start, 3)
+            self._emit(StageFinished(number, stage, seconds, f"failed: {exc}"[:300]))
+            raise
+        seconds = round(time.perf_counter() - start, 3)
+        self._emit(StageFinished(number, stage, seconds, summary(result)))
+        return result
 
     def _stop_reason(self) -> str | None:
         if len(self.records) >= self.options.attempts:
@@ -172,33 +228,42 @@ class OptimizationLoop:
             best=self._view(best, profile=False) if best else None,
         )
 
-    def _attempt(self, number: int) -> AttemptRecord:
-        usage = Usage()
+    def _write(self, usage: Usage) -> Written:
+        """The code stage: the offline agent's next proposal, or the Coder LLM's reply."""
         if isinstance(self.coder, OfflineCoder):
             proposal = self.coder.propose(self.records)
             if proposal is None:
                 raise StopRun("offline agent: every template variant has been tried")
-            coder_prompt, source = proposal
-            reply = Reply(text=f"```python\n{source}```")
-        else:
-            coder_prompt = self._coder_prompt()
-            reply = self._chat(self.coder, coder_prompt, usage)
-        code = extract_candidate(reply.text)
+            reply = Reply(text=f"```python\n{proposal.source}```")
+            return Written(
+                proposal.decision, reply, extract_candidate(reply.text), proposal.variant
+            )
+        prompt = self._coder_prompt()
+        reply = self._chat(self.coder, prompt, usage)
+        return Written(prompt, reply, extract_candidate(reply.text))
+
+    def _attempt(self, number: int) -> AttemptRecord:
+        usage = Usage()
+        written = self._stage(number, "code", lambda: self._write(usage), Written.summary)
         record = AttemptRecord(
             number=number,
-            coder_prompt=coder_prompt,
-            coder_reply=reply.text,
-            coder_reasoning=reply.reasoning,
-            code=code,
+            mode=self.options.mode,
+            variant=written.variant,
+            coder_prompt=written.prompt,
+            coder_reply=written.reply.text,
+            coder_reasoning=written.reply.reasoning,
+            code=written.code,
             verdict=failure(VerdictKind.NO_CODE, "the reply held no ```python block with ModelNew"),
             usage=usage,
         )
-        if code is not None:
+        if record.code is not None:
             self._evaluate(record)
         last = number >= self.options.attempts  # advice no Coder would read: not paid for
         if self.options.mode in ("pragma", "no-profile") and self.conductor is not None:
             if not last:
-                self._conduct(record, usage)
+                self._stage(
+                    number, "conduct", lambda: self._conduct(record, usage), _advice_summary
+                )
         elif self.options.mode == "offline" and record.diagnosis is not None:
             diagnosis = record.diagnosis
             record.advice = ConductorAdvice(
@@ -212,7 +277,13 @@ class OptimizationLoop:
         path = self.run_dir.attempts_dir / f"{record.number:03d}.py"
         path.write_text(record.code or "")
         profiles = self.options.mode in ("pragma", "offline")
-        evaluation = self.evaluator.evaluate(path, self._asked() if profiles else [], profiles)
+        asked = self._asked() if profiles else []
+        evaluation = self._stage(
+            record.number,
+            "evaluate",
+            lambda: self.evaluator.evaluate(path, asked, profiles),
+            _evaluation_summary,
+        )
         record.verdict = evaluation.verdict
         record.harness_s = evaluation.seconds
         timed = evaluation.timed
@@ -237,7 +308,7 @@ class OptimizationLoop:
         from_rules = last.diagnosis.extra_metrics if last.diagnosis else []
         return list(dict.fromkeys([*from_conductor, *from_rules]))
 
-    def _conduct(self, record: AttemptRecord, usage: Usage) -> None:
+    def _conduct(self, record: AttemptRecord, usage: Usage) -> ConductorAdvice:
         profiles = self.options.mode == "pragma"
         comparison = ""
         best = self.best if self.best is not None and self.best is not record else None
@@ -269,6 +340,7 @@ class OptimizationLoop:
         reply = self._chat(self.conductor, record.conductor_prompt, usage)
         record.conductor_reply = reply.text
         record.advice = parse_advice(reply.text)
+        return record.advice
 
     def _view(self, record: AttemptRecord, profile: bool = True) -> prompts.AttemptView:
         profiles = self.options.mode == "pragma" and profile
@@ -297,3 +369,23 @@ class OptimizationLoop:
         usage.cost_usd += reply.cost_usd
         usage.cached_calls += int(reply.cached)
         return reply
+
+
+def _evaluation_summary(evaluation: Evaluation) -> str:
+    """How far the candidate got: its verdict, its speedup, its bottleneck."""
+    if not evaluation.verdict.ok:
+        return evaluation.verdict.summary()[:300]
+    timed = evaluation.timed
+    if timed is None or timed.speedup is None or timed.candidate_ms is None:
+        return f"correct, not timed: {timed.method if timed else ''}"[:300]
+    parts = [f"correct, {timed.speedup:.2f}x ({timed.candidate_ms:.4g} ms)"]
+    if evaluation.diagnosis is not None:
+        diagnosis = evaluation.diagnosis
+        parts.append(f"{diagnosis.bottleneck.value} ({diagnosis.confidence:.2f})")
+    elif evaluation.profile_error:
+        parts.append(f"no profile: {evaluation.profile_error}"[:200])
+    return "; ".join(parts)
+
+
+def _advice_summary(advice: ConductorAdvice) -> str:
+    return advice.bottleneck[:200] or "no bottleneck named"

@@ -10,6 +10,7 @@ attempt, written as soon as the attempt ends, so a killed run loses nothing and 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -29,7 +30,7 @@ class Usage(BaseModel):
 
 class AttemptRecord(BaseModel):
     number: int
-    coder_prompt: str
+    coder_prompt: str  # the offline agent's: its decision, in words
     coder_reply: str
     coder_reasoning: str = ""
     code: str | None  # None: the reply held no usable candidate
@@ -47,6 +48,8 @@ class AttemptRecord(BaseModel):
     advice: ConductorAdvice | None = None
     comparison: str = ""
     usage: Usage = Usage()
+    mode: str = ""  # the loop's mode (pragma, no-profile, single, offline)
+    variant: str | None = None  # the offline template variant the candidate was written from
 
     @property
     def correct(self) -> bool:
@@ -98,8 +101,10 @@ class RunDir:
         """Every persisted attempt, in order (a resumed run continues after the last)."""
         if not self.attempts_dir.exists():
             return []
+        marker = self.path / "run.json"
+        mode = RunSettings.model_validate_json(marker.read_text()).mode if marker.exists() else ""
         return [
-            AttemptRecord.model_validate_json(path.read_text())
+            AttemptRecord.model_validate(_upgrade(json.loads(path.read_text()), mode))
             for path in sorted(self.attempts_dir.glob("[0-9][0-9][0-9].json"))
         ]
 
@@ -114,6 +119,20 @@ class RunDir:
 
     def write_trace(self, text: str) -> None:
         _write(self.path / "trace.md", text)
+
+
+LEGACY_VARIANT_MARK = "offline variant: "
+
+
+def _upgrade(data: dict, mode: str) -> dict:
+    """A record written before `mode` and `variant` were fields: the run's mode, and the
+    variant read once from the decision text old offline runs wrote into the prompt, so
+    that a resumed old run skips what it tried. Records with the fields are left alone."""
+    data.setdefault("mode", mode)
+    prompt = data.get("coder_prompt", "")
+    if "variant" not in data and LEGACY_VARIANT_MARK in prompt:
+        data["variant"] = prompt.split(LEGACY_VARIANT_MARK, 1)[1].split()[0]
+    return data
 
 
 def _write(path: Path, text: str) -> None:

@@ -14,6 +14,8 @@ def render_trace(records: list[AttemptRecord], baseline: str) -> str:
         if record.correct and (best is None or (record.speedup or 0) > (best.speedup or 0)):
             best = record
         lines += [f"## Attempt {record.number}: {record.outcome(baseline)}", ""]
+        if record.variant is not None:  # the offline agent's prompt is its decision, in words
+            lines.append(f"- Offline decision: {record.coder_prompt}")
         if record.diagnosis is not None:
             d = record.diagnosis
             evidence = "; ".join(e.render() for e in d.evidence)

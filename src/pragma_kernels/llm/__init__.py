@@ -2,7 +2,8 @@
 
 from pragma_kernels.llm.budget import Budget, BudgetExhausted
 from pragma_kernels.llm.cache import ReplyCache
-from pragma_kernels.llm.client import LLM, LLMError, LLMSettings, Message, Reply
+from pragma_kernels.llm.client import LLM, LLMError, LLMSettings
+from pragma_kernels.llm.messages import Message, Reply
 
 __all__ = [
     "LLM",

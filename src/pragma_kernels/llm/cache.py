@@ -10,7 +10,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from pydantic import BaseModel
+from pragma_kernels.llm.messages import Message, Reply
 
 
 class ReplyCache:
@@ -18,7 +18,7 @@ class ReplyCache:
         self.folder = folder
 
     @staticmethod
-    def key(identity: dict, system: str, messages: list[BaseModel]) -> str:
+    def key(identity: dict, system: str, messages: list[Message]) -> str:
         payload = {
             "llm": identity,
             "system": system,
@@ -26,13 +26,11 @@ class ReplyCache:
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
-    def get(self, key: str):
-        from pragma_kernels.llm.client import Reply
-
+    def get(self, key: str) -> Reply | None:
         path = self.folder / f"{key}.json"
         return Reply.model_validate_json(path.read_text()) if path.exists() else None
 
-    def put(self, key: str, reply: BaseModel) -> None:
+    def put(self, key: str, reply: Reply) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         temporary = self.folder / f"{key}.tmp"
         temporary.write_text(reply.model_dump_json())

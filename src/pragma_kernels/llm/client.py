@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from pragma_kernels.errors import PragmaError
 from pragma_kernels.llm.budget import Budget
 from pragma_kernels.llm.cache import ReplyCache
+from pragma_kernels.llm.messages import Message, Reply
 
 DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 
@@ -47,22 +48,6 @@ class LLMSettings(BaseModel):
         return self.model_dump(
             include={"provider", "model", "base_url", "temperature", "max_tokens"}
         )
-
-
-class Message(BaseModel):
-    role: Literal["user", "assistant"]
-    content: str
-
-
-class Reply(BaseModel):
-    text: str
-    reasoning: str = ""
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost_usd: float = 0.0
-    model: str = ""
-    seconds: float = 0.0
-    cached: bool = False
 
 
 class LLM:

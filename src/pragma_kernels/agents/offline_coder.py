@@ -2,10 +2,12 @@
 choosing the next variant from the last diagnosis (e.g. single-threaded -> OpenMP, not
 vectorised -> fast-math, at the memory roof -> streaming stores, launch tail -> smaller
 blocks; the backend says which variant a diagnosis points to), and stops when every
-variant has been tried."""
+variant has been tried. What it tried it reads from the records' `variant` field, which
+the loop fills from its proposals (never from prompt text)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pragma_kernels.agents.records import AttemptRecord
@@ -14,7 +16,16 @@ from pragma_kernels.offline.recognise import Recognised
 if TYPE_CHECKING:
     from pragma_kernels.backends import Backend
 
-MARK = "offline variant: "
+
+@dataclass(frozen=True)
+class Proposal:
+    """The next candidate: the variant as data (kept in the attempt's record), the decision
+    in words (the attempt's prompt and the trace), and the candidate's source."""
+
+    variant: str
+    why: str
+    decision: str
+    source: str
 
 
 class OfflineCoder:
@@ -23,9 +34,7 @@ class OfflineCoder:
         self.variants = {v.name: v for v in backend.offline_variants(recognised)}
 
     def tried(self, records: list[AttemptRecord]) -> list[str]:
-        return [
-            r.coder_prompt.split(MARK, 1)[1].split()[0] for r in records if MARK in r.coder_prompt
-        ]
+        return [r.variant for r in records if r.variant is not None]
 
     def choose(self, records: list[AttemptRecord]) -> tuple[str, str] | None:
         """(variant name, why) for the next attempt, or None when all were tried."""
@@ -41,8 +50,8 @@ class OfflineCoder:
         why = "the default" if not records else "the next untried variant"
         return untried[0], why
 
-    def propose(self, records: list[AttemptRecord]) -> tuple[str, str] | None:
-        """(what was decided, the candidate source), or None when out of variants."""
+    def propose(self, records: list[AttemptRecord]) -> Proposal | None:
+        """The next candidate, or None when every variant was tried."""
         chosen = self.choose(records)
         if chosen is None:
             return None
@@ -50,6 +59,7 @@ class OfflineCoder:
         recognised = self.recognised
         decision = (
             f"offline agent (no LLM): {recognised.family} template "
-            f"({recognised.kind or '/'.join(recognised.ops)}); {MARK}{name} ({why})"
+            f"({recognised.kind or '/'.join(recognised.ops)}); offline variant: {name} ({why})"
         )
-        return decision, self.backend.offline_source(recognised, self.variants[name])
+        source = self.backend.offline_source(recognised, self.variants[name])
+        return Proposal(name, why, decision, source)
