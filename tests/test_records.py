@@ -51,3 +51,19 @@ def test_the_trace_names_the_offline_decision():
     decided = record(1, variant="serial-simd", coder_prompt="offline variant: serial-simd (why)")
     assert "- Offline decision: offline variant: serial-simd (why)" in render_trace([decided], "e")
     assert "Offline decision" not in render_trace([record(1, coder_prompt="LLM prompt")], "e")
+
+
+def test_an_old_profile_without_profiler_names_is_dropped_not_guessed(tmp_path):
+    run = RunDir(tmp_path / "run")
+    run.start(SETTINGS)
+    data = json.loads(record(1).model_dump_json())
+    data["profile"] = {  # as written before the profiler registry
+        "tools": ["perf"],
+        "target": "cpu",
+        "metrics": [{"name": "time_ms", "value": 1.0, "unit": "ms", "source": "timing"}],
+        "unavailable": [{"what": "top-down (perf)", "why": "no PMU", "source": "perf"}],
+    }
+    (run.attempts_dir / "001.json").write_text(json.dumps(data))
+    (loaded,) = run.attempts()
+    assert loaded.profile is None and loaded.verdict.ok
+    assert "older version" in loaded.profile_error

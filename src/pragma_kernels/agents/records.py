@@ -129,10 +129,27 @@ def _upgrade(data: dict, mode: str) -> dict:
     variant read once from the decision text old offline runs wrote into the prompt, so
     that a resumed old run skips what it tried. Records with the fields are left alone."""
     data.setdefault("mode", mode)
+    if _legacy_profile(data.get("profile")):
+        # Profiles from before the profiler registry name no profiler per metric: kept
+        # out rather than guessed from their wording; the attempt's outcome stands.
+        data["profile"], data["diagnosis"] = None, None
+        data["profile_error"] = "profile written by an older version, not loaded on resume"
     prompt = data.get("coder_prompt", "")
     if "variant" not in data and LEGACY_VARIANT_MARK in prompt:
         data["variant"] = prompt.split(LEGACY_VARIANT_MARK, 1)[1].split()[0]
     return data
+
+
+def _legacy_profile(profile: dict | None) -> bool:
+    if not profile:
+        return False
+    metrics = [
+        *profile.get("metrics", []),
+        *(m for k in profile.get("kernels", []) for m in k.get("metrics", [])),
+    ]
+    return any("profiler" not in m for m in metrics) or any(
+        "kind" not in u for u in profile.get("unavailable", [])
+    )
 
 
 def _write(path: Path, text: str) -> None:
