@@ -7,10 +7,9 @@ import pytest
 from typer.testing import CliRunner
 
 from pragma_kernels.cli import app
-from pragma_kernels.config import llm_settings
 from pragma_kernels.errors import PragmaError
 from pragma_kernels.llm.scripted import ScriptedLLM
-from pragma_kernels.llm.settings import parse_config, resolve
+from pragma_kernels.llm.settings import llm_settings, parse_config, resolve
 
 CONFIG = """
 [llm]

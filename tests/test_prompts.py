@@ -1,12 +1,21 @@
 """Prompt templates render every component they promise; the Conductor's answer is parsed
 leniently."""
 
+from pragma_kernels import backends
 from pragma_kernels.agents import prompts
 from pragma_kernels.agents.advice import parse_advice
 from pragma_kernels.agents.prompts import Advice, AttemptView, ProblemView
 from pragma_kernels.runtime.cpp_flags import ALLOWED_FLAGS
 
-PROBLEM = ProblemView("softsign", "activation", "gpu", "class Model(nn.Module): ...")
+TRITON, CPP = backends.get("triton-cuda"), backends.get("cpp-cpu")
+PROBLEM = ProblemView(
+    "softsign",
+    "activation",
+    "gpu",
+    "class Model(nn.Module): ...",
+    knobs=TRITON.knobs,
+    metric_names=TRITON.metric_names,
+)
 CURRENT = AttemptView(
     number=3,
     code="class ModelNew(nn.Module): ...  # current",
@@ -103,7 +112,14 @@ def test_conductor_prompt_explains_the_timing_and_fits_the_target():
     # Hand-answered run (benchmarks/results/hand_answered_rms_norm_cpu.md): the ms figure and
     # the profile's time_ms disagreed 13x unexplained, eager moved 2.8-4.1 ms between attempts,
     # and "try X and keep whichever is faster" reached a writer that cannot measure.
-    cpu = ProblemView("rms_norm", "normalization", "cpu", "class Model(nn.Module): ...")
+    cpu = ProblemView(
+        "rms_norm",
+        "normalization",
+        "cpu",
+        "class Model(nn.Module): ...",
+        knobs=CPP.knobs,
+        metric_names=CPP.metric_names,
+    )
     timed = AttemptView(2, "code", "correct, 3.46x vs eager (0.8211 ms)", profile="p")
     text = prompts.conductor(cpu, "EPYC", timed, None, MEANINGS)
     assert "CPU performance engineer" in text and "num_warps" not in text

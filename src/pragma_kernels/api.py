@@ -23,11 +23,11 @@ from pathlib import Path
 from pragma_kernels.agents import prompts
 from pragma_kernels.agents.offline_coder import OfflineCoder
 from pragma_kernels.agents.records import AttemptRecord, RunDir, RunSettings, Usage
-from pragma_kernels.config import llm_settings
 from pragma_kernels.errors import PragmaError
 from pragma_kernels.evaluation import DEFAULT_TOLERANCE, LocalEvaluator
 from pragma_kernels.events import OnEvent, RunFinished, attempts_only, fan_out
 from pragma_kernels.llm import LLM, Budget, LLMSettings, ReplyCache
+from pragma_kernels.llm.settings import llm_settings
 from pragma_kernels.loop import LoopContext, LoopOptions, OptimizationLoop
 from pragma_kernels.offline.recognise import recognise
 from pragma_kernels.problem_source import problem_source
@@ -139,6 +139,8 @@ def optimize(
             resolved.name,
             path.read_text(),
             describe_inputs(path, resolved.size),
+            knobs=resolved.backend.knobs,
+            metric_names=resolved.backend.metric_names,
         ),
         backend=backend_text(resolved, dtype),
         hardware=resolved.backend.hardware_text(resolved.threads),

@@ -535,8 +535,8 @@ def optimize(
     --base-url https://api.deepseek.com --api-key-env DEEPSEEK_API_KEY
     """
     from pragma_kernels.api import optimize as run_optimize
-    from pragma_kernels.config import llm_settings
     from pragma_kernels.live import LiveView
+    from pragma_kernels.llm.settings import llm_settings
     from pragma_kernels.loop import MODES
 
     _require_file(problem, "problem")

@@ -58,16 +58,11 @@ def llm_config_file() -> Path | None:
     return default if default.exists() else None
 
 
-def llm_settings(flags: dict | None = None, conductor_flags: dict | None = None, file=None):
-    """(Coder, Conductor) LLMSettings from the config file, PRAGMA_LLM_* variables and
-    `flags` (later wins); (None, None) when none of them names a model."""
-    from pragma_kernels.llm.settings import load_config, resolve
-
-    env = {
+def llm_environment() -> dict[str, str | None]:
+    """The PRAGMA_LLM_* variables, by the LLM setting each one sets."""
+    return {
         "provider": os.environ.get(ENV_LLM_PROVIDER),
         "model": os.environ.get(ENV_LLM_MODEL),
         "base_url": os.environ.get(ENV_LLM_BASE_URL),
         "api_key_env": os.environ.get(ENV_LLM_API_KEY_ENV),
     }
-    config = load_config(Path(file) if file else llm_config_file())
-    return resolve(config, env, flags or {}, conductor_flags)

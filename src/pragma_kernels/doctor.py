@@ -179,6 +179,8 @@ def check_ncu() -> Check:
 
 
 def check_perf() -> Check:
+    from pragma_kernels.profilers.perf import counters_readable
+
     if shutil.which("perf") is None:
         return Check(
             "perf hardware counters",
@@ -186,20 +188,15 @@ def check_perf() -> Check:
             "perf not installed",
             "apt-get install linux-perf; CPU profiles fall back to valgrind",
         )
-    code, out = _run(["perf", "stat", "-x,", "-e", "instructions,cycles", "true"])
-    if code != 0 or "not supported" in out or "<not counted>" in out:
-        reason = (
-            "hardware events not supported (a VM without a virtual PMU?)"
-            if "not supported" in out or "<not counted>" in out
-            else out.strip()[-200:]
-        )
+    readable, detail = counters_readable()
+    if not readable:
         return Check(
             "perf hardware counters",
             "missing",
-            reason,
+            detail,
             "top-down needs the PMU; CPU profiles fall back to valgrind cachegrind",
         )
-    return Check("perf hardware counters", "ok", "instructions and cycles countable")
+    return Check("perf hardware counters", "ok", detail)
 
 
 def check_valgrind() -> Check:

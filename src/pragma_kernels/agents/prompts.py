@@ -26,6 +26,8 @@ class ProblemView:
     target: str  # the target word: "cpu" | "gpu"
     source: str  # the reference file
     inputs: str = ""  # the forward's arguments at the timed size (problems.describe_inputs)
+    knobs: str = ""  # what the Conductor may tell the writer to turn (the backend's)
+    metric_names: str = ""  # how the extra metrics the Conductor asks for are spelled
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,9 @@ class Backend:
     why_no_profile: ClassVar[str] = ""
     # Prompt template (agents/prompts/) with the candidate rules for this backend.
     rules_template: ClassVar[str]
+    # The Conductor's vocabulary: the knobs it may name, how it spells metrics to ask for.
+    knobs: ClassVar[str] = ""
+    metric_names: ClassVar[str] = ""
     # Metrics compared between the current attempt and the best (diagnosis/compare.py).
     key_metrics: ClassVar[tuple[str, ...]] = ()
 

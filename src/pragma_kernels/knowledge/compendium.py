@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
-from pragma_kernels.diagnosis.classes import Bottleneck
+from pragma_kernels.bottlenecks import Bottleneck
 from pragma_kernels.errors import PragmaError
 
 PROFILERS: tuple[str, ...] = ("ncu", "perf", "cachegrind", "static_cpu", "gpu_fallback")

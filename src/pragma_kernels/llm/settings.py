@@ -23,6 +23,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from pragma_kernels import config as environment
 from pragma_kernels.errors import PragmaError
 from pragma_kernels.llm.client import LLMSettings
 
@@ -105,3 +106,10 @@ def _priced(fields: dict, config: LLMConfig) -> LLMSettings:
         raise PragmaError(
             f"LLM settings: {'.'.join(map(str, first['loc']))}: {first['msg']}"
         ) from None
+
+
+def llm_settings(flags: dict | None = None, conductor_flags: dict | None = None, file=None):
+    """(Coder, Conductor) LLMSettings from the config file, PRAGMA_LLM_* variables and
+    `flags` (later wins); (None, None) when none of them names a model."""
+    config = load_config(Path(file) if file else environment.llm_config_file())
+    return resolve(config, environment.llm_environment(), flags or {}, conductor_flags)

@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pragma_kernels.doctor import check_perf
 from pragma_kernels.profilers import cachegrind, perf, registry
 from pragma_kernels.profilers.roofline import roofline_metrics
 from pragma_kernels.profilers.schema import (
@@ -193,9 +192,9 @@ def topdown_availability() -> str | Unavailable:
 
     if shutil.which("perf") is None:
         return missing(UnavailableKind.TOOL_MISSING, "perf is not installed")
-    pmu = check_perf()
-    if pmu.status != "ok":
-        return missing(UnavailableKind.NO_COUNTERS, pmu.detail)
+    readable, detail = perf.counters_readable()
+    if not readable:
+        return missing(UnavailableKind.NO_COUNTERS, detail)
     try:
         listing = subprocess.run(
             ["perf", "list", "metricgroups"], capture_output=True, text=True, timeout=30

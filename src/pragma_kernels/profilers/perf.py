@@ -245,3 +245,22 @@ def _command(ctl_fd: int, ack_fd: int, word: str, timeout_s: float = 10.0) -> No
     ready, _, _ = select.select([ack_fd], [], [], timeout_s)
     if ready:
         os.read(ack_fd, 64)
+
+
+def counters_readable() -> tuple[bool, str]:
+    """Whether perf reads hardware counters here (a VM may have no PMU), and why not."""
+    try:
+        done = subprocess.run(
+            ["perf", "stat", "-x,", "-e", "instructions,cycles", "true"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"perf stat failed: {exc}"
+    out = done.stdout + done.stderr
+    if "not supported" in out or "<not counted>" in out:
+        return False, "hardware events not supported (a VM without a virtual PMU?)"
+    if done.returncode != 0:
+        return False, out.strip()[-200:]
+    return True, "instructions and cycles countable"

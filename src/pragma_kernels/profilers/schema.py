@@ -13,33 +13,26 @@ people and prompts, free to change wording.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal, get_args
 
-from pydantic import BaseModel, Field, field_validator
-
-from pragma_kernels.profilers import registry
+from pydantic import BaseModel, Field
 
 # Metrics that add up across kernels (bytes, counts, time); the rest are averaged by time.
 _ADDITIVE_UNITS = {"byte", "bytes", "ms", "us", "ns", "s", "count", "instructions", "cycles"}
 
 
-def _registered(name: str | None) -> str | None:
-    if name is not None and name not in registry.PROFILERS:
-        raise ValueError(f"unknown profiler {name!r}; registered: {', '.join(registry.PROFILERS)}")
-    return name
+# The profilers' names (profilers/registry.py has one entry for each; a test pins that).
+ProfilerName = Literal["cachegrind", "static_cpu", "perf", "ncu", "gpu_fallback"]
+PROFILER_NAMES: tuple[str, ...] = get_args(ProfilerName)
 
 
 class Metric(BaseModel):
     name: str
     value: float | str | None
     unit: str = ""
-    profiler: str  # the registry entry that made it: "perf", "cachegrind", "ncu", ...
+    profiler: ProfilerName  # the registry entry that made it
     source: str  # how, for people: "cachegrind", "static: objdump instruction mix", ...
     meaning: str = ""  # from the knowledge compendium, filled for prompts
-
-    @field_validator("profiler")
-    @classmethod
-    def _known_profiler(cls, name: str) -> str:
-        return _registered(name)
 
     def is_numeric(self) -> bool:
         return isinstance(self.value, (int, float)) and not isinstance(self.value, bool)
@@ -100,12 +93,7 @@ class Unavailable(BaseModel):
     what: str  # a metric or a whole profiler, e.g. "top-down (perf)"
     why: str  # for people: "hardware events not supported: a VM without a virtual PMU"
     kind: UnavailableKind
-    profiler: str | None  # the registry entry concerned; None for an unknown requested name
-
-    @field_validator("profiler")
-    @classmethod
-    def _known_profiler(cls, name: str | None) -> str | None:
-        return _registered(name)
+    profiler: ProfilerName | None  # the registry entry; None for an unknown requested name
 
 
 class KernelProfile(BaseModel):

@@ -28,6 +28,8 @@ class CppCpu(Backend):
     can_profile = True
     rules_template: ClassVar[str] = "backend_cpu.j2"
     key_metrics = CPU_KEY_METRICS
+    knobs = "loop order, blocking/tile sizes, OpenMP schedule, SIMD width, compiler flags, ..."
+    metric_names = "perf event names, as `perf list` spells them"
 
     def describe(self, threads: int) -> str:
         return f"cpu (C++, {threads} CPU threads)"

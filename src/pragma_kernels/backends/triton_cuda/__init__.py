@@ -29,6 +29,8 @@ class TritonCuda(Backend):
     can_profile = True
     rules_template: ClassVar[str] = "backend_gpu.j2"
     key_metrics = GPU_KEY_METRICS
+    knobs = "block sizes, num_warps, num_stages, tl.dot, loop order, tiling, ..."
+    metric_names = "Nsight Compute metric names"
 
     @classmethod
     def check_available(cls) -> None:
