@@ -92,6 +92,15 @@ class Backend:
     def sm_count(self) -> int | None:
         return None
 
+    def fingerprint(self) -> str:
+        """What identifies this machine for cached baseline timings (evaluation/baselines.py):
+        a timing taken under another fingerprint is never reused."""
+        import platform
+
+        import torch
+
+        return f"{self.name}; torch {torch.__version__}; {platform.machine()}"
+
     def worker_env(self) -> dict[str, str]:
         """Environment the worker process needs (read at its start, e.g. glibc tunables)."""
         return {}

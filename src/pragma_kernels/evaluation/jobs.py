@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pragma_kernels.evaluation.baselines import BaselineCache, cache_key, drift_tolerance
 from pragma_kernels.evaluation.isolation import Limits, run_isolated
 from pragma_kernels.evaluation.schema import BASELINES, DTYPES, Job
 from pragma_kernels.profilers.requests import validate
@@ -222,6 +223,9 @@ class AttemptOptions:
     metrics: tuple[str, ...] = ()  # validated names
     use_ncu: bool = True
     limits: Limits = Limits(timeout_s=900)
+    # Baselines timed once per problem and machine, then checked by a drift probe
+    # (baselines.py); None: re-timed at every attempt.
+    baseline_cache: BaselineCache | None = field(default_factory=BaselineCache)
 
 
 @dataclass
@@ -233,6 +237,7 @@ class AttemptResult:
     profile: Profile | None
     profile_error: Verdict | None
     seconds: dict[str, float]  # where the harness's time went, by stage
+    baseline_source: str = ""  # measured | cached | re-timed
 
 
 def run_attempt(
@@ -245,6 +250,21 @@ def run_attempt(
     backend = target.backend
     profile = options.profile and backend.can_profile
     separate = profile and backend.profile_needs_own_process(options.use_ncu)
+    protocol = backend.timing_protocol(options.budget_s)
+    needed = {"eager", *options.baselines}  # eager: the drift probe's reference
+    cache, key, cached = options.baseline_cache, "", {}
+    if cache is not None:
+        key = cache_key(
+            Path(problem),
+            target.size,
+            options.dtype,
+            target.threads,
+            backend.fingerprint(),
+            protocol.model_dump_json(),
+        )
+        cached = {k: v for k, v in cache.get(key).items() if k in needed}
+        if set(cached) != needed:
+            cached = {}
     job = Job(
         action="attempt",
         problem=str(problem),
@@ -256,12 +276,16 @@ def run_attempt(
         seeds=fresh_seeds(options.trials, None),
         atol=tolerance,
         rtol=tolerance,
-        baselines=list(options.baselines),
-        protocol=backend.timing_protocol(options.budget_s),
+        baselines=sorted(needed) if cache is not None else list(options.baselines),
+        protocol=protocol,
+        cached_baselines=cached,
+        drift_tolerance=drift_tolerance(cached["eager"]) if cached else 0.0,
         metrics=list(options.metrics),
         profile=profile and not separate,
     )
     result = run_isolated(job, options.limits)
+    if cache is not None and result.baseline_source in ("measured", "re-timed"):
+        cache.put(key, {k: v for k, v in result.timings.items() if k in needed})
     seconds = {f"attempt worker: {k}": v for k, v in result.breakdown().items()}
     profiled, profile_error = result.profile, result.profile_error
     if profiled is not None:
@@ -275,6 +299,10 @@ def run_attempt(
         seconds["profile worker"] = round(time.monotonic() - start, 2)
         profile_error = None if profiled is not None else verdict
     method = backend.timing_label(next((t.method for t in result.timings.values()), ""))
+    if result.baseline_source == "cached":
+        method += f"; baselines from the cache (eager probe {result.drift:+.1%})"
+    elif result.baseline_source == "re-timed":
+        method += f"; baselines re-timed (the eager probe drifted {result.drift:+.1%})"
     return AttemptResult(
         verdict=result.verdict,
         timings=result.timings,
@@ -283,4 +311,5 @@ def run_attempt(
         profile=finish_profile(profiled, list(options.metrics)),
         profile_error=profile_error,
         seconds=seconds,
+        baseline_source=result.baseline_source,
     )

@@ -40,6 +40,10 @@ class Job(BaseModel):
     baselines: list[Baseline] = ["eager"]  # time, attempt
     repeats: int = 1  # time: measure this many times in the same worker
     protocol: TimingProtocol | None = None  # time, attempt: None -> the backend's default
+    # attempt: baselines from the cache (eager among them), checked by a short eager probe
+    cached_baselines: dict[str, Timing] = {}
+    drift_probe_s: float = 0.25
+    drift_tolerance: float = 0.10
     metrics: list[str] = []  # profile, attempt: extra metrics asked for by name
     profile: bool = True  # attempt: profile after timing (False: verify and time only)
     progress_path: str = ""
@@ -51,6 +55,8 @@ class JobResult(BaseModel):
     timings: dict[str, Timing] = {}
     repeats: list[dict[str, Timing]] = []  # every measurement when the job asked for repeats
     timing_error: Verdict | None = None  # attempt: timing failed after a correct verify
+    baseline_source: Literal["", "measured", "cached", "re-timed"] = ""  # attempt
+    drift: float | None = None  # attempt: eager probe vs the cached eager, -0.05 = 5 % faster
     profile: Profile | None = None
     profile_error: Verdict | None = None  # attempt: profiling failed (the rest stands)
     stage_seconds: dict[str, float] = {}  # where the worker's time went, by stage

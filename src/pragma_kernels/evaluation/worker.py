@@ -52,6 +52,8 @@ class Worker:
         self.backend = backends.get(job.backend)
         self.device = self.backend.device
         self.first_forward_s: float | None = None  # the candidate's first call (compile)
+        self.baseline_source: str = ""  # measured | cached | re-timed (measure_all)
+        self.drift: float | None = None
         self.stage = "start"
         self.dtype = getattr(torch, job.dtype)
         self.stage_seconds: dict[str, float] = {}
@@ -256,16 +258,50 @@ class Worker:
 
     def measure_all(self, loaded: Loaded, inputs: list) -> list[dict[str, Timing]]:
         """Baselines and candidate timed by the backend's protocol, interleaved, on the same
-        input tensors (on a VM two copies can sit in memory of different speed)."""
+        input tensors (on a VM two copies can sit in memory of different speed). Baselines
+        the job brings from the cache are checked by a short eager probe instead; if the
+        machine drifted from them, every baseline is re-timed here (evaluation/baselines.py)."""
+        cached = self.job.cached_baselines
+        if not cached:
+            self.baseline_source = "measured"
+            return self.measure(loaded, inputs, self.job.baselines)
+        repeats = self.measure(loaded, inputs, [])
+        drift = self.probe_eager(loaded, inputs) / cached["eager"].median_ms - 1
+        self.drift = round(drift, 4)
+        if abs(drift) > self.job.drift_tolerance:
+            self.baseline_source = "re-timed"
+            return self.measure(loaded, inputs, list(cached))
+        self.baseline_source = "cached"
+        label = (
+            f"cached baseline: this attempt's eager probe is {drift:+.1%} from it (within "
+            f"+-{self.job.drift_tolerance:.0%}); "
+        )
+        for timings in repeats:
+            for name, timing in cached.items():
+                timings[name] = timing.model_copy(update={"method": label + timing.method})
+        return repeats
+
+    def probe_eager(self, loaded: Loaded, inputs: list) -> float:
+        """A short eager timing (ms) after the candidate's: the drift check."""
+        import torch
+
+        self.enter("timing: eager drift probe")
+        protocol = self.job.protocol or self.backend.timing_protocol()
+        protocol = protocol.model_copy(update={"budget_s": self.job.drift_probe_s})
+        with torch.no_grad():
+            probe = self.backend.measure({"eager": lambda: loaded.reference(*inputs)}, protocol)
+        return probe["eager"].median_ms
+
+    def measure(self, loaded: Loaded, inputs: list, baselines) -> list[dict[str, Timing]]:
         import torch
 
         reference, candidate = loaded.reference, loaded.candidate
         callables, setup = {}, {}
         with torch.no_grad():
-            if "eager" in self.job.baselines:
+            if "eager" in baselines:
                 callables["eager"] = lambda: reference(*inputs)
             for name in ("compile", "compile-max-autotune"):
-                if name in self.job.baselines:
+                if name in baselines:
                     mode = "max-autotune" if name.endswith("autotune") else None
                     compiled = torch.compile(reference, mode=mode)
                     try:
@@ -352,6 +388,7 @@ class Worker:
         except Failed as failed:
             result.timing_error = failed.verdict
             return result
+        result.baseline_source, result.drift = self.baseline_source, self.drift
         if self.job.profile:
             try:
                 result.profile = self.profile_candidate(loaded, inputs)

@@ -61,6 +61,11 @@ class CppCpu(Backend):
             "allowed_flags": ALLOWED_FLAGS,
         }
 
+    def fingerprint(self) -> str:
+        from pragma_kernels.hardware import available_cpus, detect_cpu
+
+        return f"{super().fingerprint()}; {detect_cpu().model}; {available_cpus()} cpus"
+
     def worker_env(self) -> dict[str, str]:
         return Protocol().environment()
 

@@ -73,6 +73,15 @@ class TritonCuda(Backend):
     def sm_count(self) -> int | None:
         return self._spec().sm_count
 
+    def fingerprint(self) -> str:
+        import triton
+
+        spec = self._spec()
+        return (
+            f"{super().fingerprint()}; triton {triton.__version__}; {spec.name}, "
+            f"{spec.sm_count} SMs, clocks {spec.max_sm_clock_mhz}/{spec.max_memory_clock_mhz} MHz"
+        )
+
     def timing_protocol(self, budget_s: float | None = None) -> GpuProtocol:
         return GpuProtocol() if budget_s is None else GpuProtocol(budget_s=budget_s)
 

@@ -46,6 +46,12 @@ class TritonInterpreter(TritonCuda):
     def sm_count(self) -> int | None:
         return None
 
+    def fingerprint(self) -> str:
+        from pragma_kernels.hardware import available_cpus, detect_cpu
+
+        cpus = f"{detect_cpu().model}; {available_cpus()} cpus"
+        return f"{Backend.fingerprint(self)}; {cpus}"
+
     def timing_protocol(self, budget_s: float | None = None) -> Protocol:
         return Protocol() if budget_s is None else Protocol(budget_s=budget_s)
 

@@ -1,0 +1,60 @@
+"""Baseline timings (eager, torch.compile) measured once per problem and machine, then reused.
+
+Re-timing the baselines at every attempt cost a loop most of its timing time (and a
+torch.compile per attempt where compile is a baseline). A cache entry is keyed by
+everything that changes the figure: the problem file's bytes, size, dtype, backend,
+threads, the timing protocol, and the machine's fingerprint (backend.fingerprint():
+CPU model and cores, or GPU model, SMs and driver; torch version).
+
+The drift check: every attempt still times eager briefly (`DRIFT_PROBE_S`) in the same
+worker, right after the candidate. When that probe is within `drift_tolerance` of the
+cached eager median, the cached baselines stand; otherwise the machine has changed (a
+neighbour's load, clocks, another GPU) and the worker re-times every baseline with the
+candidate, interleaved, and the cache takes the new figures. Timings taken from the
+cache say so in their `method`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from pragma_kernels import config
+from pragma_kernels.timing import Timing
+
+DRIFT_PROBE_S = 0.25  # seconds of eager samples per attempt
+MIN_DRIFT_TOLERANCE = 0.10  # drift beyond max(10 %, 3 CVs of the cached eager) re-times
+
+
+def drift_tolerance(cached_eager: Timing) -> float:
+    return max(MIN_DRIFT_TOLERANCE, 3 * cached_eager.cv)
+
+
+def cache_key(problem: Path, *parts: object) -> str:
+    digest = hashlib.sha256(problem.read_bytes())
+    for part in parts:
+        digest.update(b"\0" + str(part).encode())
+    return digest.hexdigest()[:32]
+
+
+class BaselineCache:
+    """One JSON file per key under the cache folder: {baseline: Timing}."""
+
+    def __init__(self, folder: Path | None = None):
+        self.folder = folder or config.cache_dir() / "baselines"
+
+    def get(self, key: str) -> dict[str, Timing]:
+        path = self.folder / f"{key}.json"
+        try:
+            data = json.loads(path.read_text())
+            return {name: Timing.model_validate(timing) for name, timing in data.items()}
+        except (OSError, ValueError):
+            return {}  # none yet, or unreadable: time afresh
+
+    def put(self, key: str, timings: dict[str, Timing]) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{key}.json"
+        temporary = path.with_name(path.name + ".tmp")
+        temporary.write_text(json.dumps({k: v.model_dump() for k, v in timings.items()}))
+        temporary.replace(path)
