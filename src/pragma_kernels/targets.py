@@ -41,12 +41,8 @@ class Target:
     ) -> Target:
         """`word` None: the GPU if one is present, else the CPU. Raises ValueError with a
         fix when this machine cannot run it."""
-        if word is None:
-            import torch
-
-            word = "gpu" if torch.cuda.is_available() else "cpu"
         try:
-            backend = backends.for_target(word)
+            backend = backends.for_target(word or backends.default_target())
         except backends.BackendUnavailable as exc:
             raise ValueError(str(exc)) from None
         return cls.of(backend, threads, size)

@@ -18,6 +18,7 @@ __all__ = [
     "Backend",
     "BackendUnavailable",
     "ProfileContext",
+    "default_target",
     "for_target",
     "get",
 ]
@@ -37,6 +38,13 @@ def get(name: str) -> Backend:
     if name not in BACKENDS:
         raise ValueError(f"unknown backend {name!r}. Fix: use one of {', '.join(BACKENDS)}")
     return BACKENDS[name]()
+
+
+def default_target() -> str:
+    """The target word meant when the user names none: the GPU if CUDA sees one."""
+    import torch
+
+    return "gpu" if torch.cuda.is_available() else "cpu"
 
 
 def for_target(word: str) -> Backend:
