@@ -106,7 +106,7 @@ def optimize(
     path, folder = _problem_file_and_run_dir(
         problem, inputs, init_inputs, run_dir, f"{resolved.name}-{mode}"
     )
-    loaded = load_problem(path, size)
+    loaded = load_problem(path, resolved.size)
     if mode == "offline":
         recognised = recognise(path, "tiny" if "tiny" in loaded.sizes else size)
         if recognised.family == "unsupported":
@@ -138,7 +138,7 @@ def optimize(
             loaded.category,
             resolved.name,
             path.read_text(),
-            describe_inputs(path, resolved.size),
+            describe_inputs(loaded.module),
             knobs=resolved.backend.knobs,
             metric_names=resolved.backend.metric_names,
         ),

@@ -34,6 +34,9 @@ class Problem:
     category_from: str  # "override" | "file" | "inferred"
     size: str  # the SIZES key applied, or "default"
     sizes: tuple[str, ...] = field(default=())  # sizes the file offers besides its default
+    # The imported file at `size`, for what else needs it (describe_inputs), so a run
+    # imports the problem once per size.
+    module: ModuleType | None = field(default=None, repr=False, compare=False)
 
 
 def _module_name(path: Path) -> str:
@@ -126,7 +129,7 @@ def load_problem(path: str | Path, size: str | None = None, category: str | None
         chosen, origin = module.CATEGORY, "file"
     else:
         chosen, origin = infer_category(path.stem, path.read_text()), "inferred"
-    return Problem(path.stem, path.resolve(), chosen, origin, applied, sizes)
+    return Problem(path.stem, path.resolve(), chosen, origin, applied, sizes, module)
 
 
 def _natural_key(path: Path) -> tuple:
@@ -189,14 +192,15 @@ def load_problems(
     return problems, errors
 
 
-def describe_inputs(path: Path, size: str | None = None) -> str:
+def describe_inputs(problem: Path | ModuleType, size: str | None = None) -> str:
     """The forward's arguments at a size, e.g. "input 0: float32[8, 64, 128, 128]", for prompts:
     the reference file's constants alone leave the timed shapes to be inferred. Built on
-    the meta device (no memory); empty when the file's get_inputs cannot run there."""
+    the meta device (no memory); empty when the file's get_inputs cannot run there.
+    `problem`: the file, or the module already imported at that size."""
     import torch
 
     try:
-        module = import_module(path, size)
+        module = problem if isinstance(problem, ModuleType) else import_module(problem, size)
         with torch.device("meta"):
             inputs = module.get_inputs()
     except Exception:  # user code that needs real data; the prompt simply omits the line
