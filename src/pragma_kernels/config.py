@@ -17,11 +17,18 @@ ENV_LLM_PROVIDER = "PRAGMA_LLM_PROVIDER"  # openai (any OpenAI-compatible endpoi
 ENV_LLM_BASE_URL = "PRAGMA_LLM_BASE_URL"
 ENV_LLM_API_KEY_ENV = "PRAGMA_LLM_API_KEY_ENV"  # the name of the variable holding the key
 ENV_LLM_CONFIG = "PRAGMA_LLM_CONFIG"  # a TOML file: models, endpoints, prices
+ENV_FORKSERVER = "PRAGMA_FORKSERVER"  # 0: every job in a fresh worker process
 
 
 def triton_interpreter() -> bool:
     """Triton's own switch: kernels run on the CPU by its interpreter."""
     return os.environ.get(ENV_TRITON_INTERPRET, "") not in ("", "0")
+
+
+def forkserver_enabled() -> bool:
+    """Jobs are forked from a warm worker server (evaluation/forkserver.py) unless
+    PRAGMA_FORKSERVER=0; read per job, so a test or a caller can switch it."""
+    return os.environ.get(ENV_FORKSERVER, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 def hardware_spec_file() -> Path | None:

@@ -63,6 +63,8 @@ class Backend:
     # "address": RLIMIT_AS in the worker; "resident": a watchdog on VmRSS (CUDA reserves far
     # more address space than memory, so an address limit would refuse every CUDA worker).
     memory_limit: ClassVar[Literal["address", "resident"]] = "address"
+    # Imported by the warm worker server before it forks a job's worker (never CUDA-initialising).
+    worker_imports: ClassVar[tuple[str, ...]] = ("torch", "pragma_kernels.evaluation.worker")
     timings_meaningful: ClassVar[bool] = True
     can_profile: ClassVar[bool] = False
     why_no_profile: ClassVar[str] = ""

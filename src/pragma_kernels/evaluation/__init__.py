@@ -1,9 +1,10 @@
 """Evaluation: the Verifier, Timer and Profiler around isolated workers.
 
 schema.py (the Job / JobResult wire format), worker.py (the child's entry point),
-isolation.py (a job in its own process with limits), jobs.py (verify, time,
-profile and whole attempts from the caller's side), evaluator.py (what the loop
-calls). Below it: backends/ (what differs per target); above it: agents and loop.
+isolation.py (a job in its own process with limits, forked from a warm server by
+forkserver.py or started fresh; process.py holds the limits both apply), jobs.py
+(verify, time, profile and whole attempts from the caller's side), evaluator.py
+(what the loop calls). Below it: backends/ (what differs per target); above it: agents and loop.
 """
 
 from pragma_kernels.evaluation.evaluator import Evaluation, Evaluator, LocalEvaluator, Timed

@@ -8,7 +8,8 @@ CPU model and cores, or GPU model, SMs and driver; torch version).
 
 The drift check: every attempt still times eager briefly (`DRIFT_PROBE_S`) in the same
 worker, right after the candidate. When that probe is within `drift_tolerance` of the
-cached eager median, the cached baselines stand; otherwise the machine has changed (a
+cached eager median (10 % to 50 %, by the cached figure's own noise), the cached
+baselines stand; otherwise the machine has changed (a
 neighbour's load, clocks, another GPU) and the worker re-times every baseline with the
 candidate, interleaved, and the cache takes the new figures. Timings taken from the
 cache say so in their `method`.
@@ -24,11 +25,12 @@ from pragma_kernels import config
 from pragma_kernels.timing import Timing
 
 DRIFT_PROBE_S = 0.25  # seconds of eager samples per attempt
-MIN_DRIFT_TOLERANCE = 0.10  # drift beyond max(10 %, 3 CVs of the cached eager) re-times
+MIN_DRIFT_TOLERANCE = 0.10  # drift beyond max(10 %, 3 CVs of the cached eager) re-times,
+MAX_DRIFT_TOLERANCE = 0.50  # and always beyond 50 %: a noisy cached figure is no excuse
 
 
 def drift_tolerance(cached_eager: Timing) -> float:
-    return max(MIN_DRIFT_TOLERANCE, 3 * cached_eager.cv)
+    return min(MAX_DRIFT_TOLERANCE, max(MIN_DRIFT_TOLERANCE, 3 * cached_eager.cv))
 
 
 def cache_key(problem: Path, *parts: object) -> str:

@@ -3,50 +3,68 @@
 The caller never shares a process with untrusted code: a segfault, a hang or
 a runaway allocation in the candidate ends the worker, and is turned here into
 a Verdict (crash, timeout, out_of_memory) placed at the stage the worker last
-reported.
+reported. The worker is forked from a warm server (forkserver.py) when it can be,
+else started fresh; both are watched and classified the same way.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
 import re
-import resource
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from pydantic import ValidationError
 
-from pragma_kernels import backends
+from pragma_kernels import backends, config
+from pragma_kernels.evaluation import forkserver
+from pragma_kernels.evaluation.process import kill_group, limit_worker, resident_bytes
 from pragma_kernels.evaluation.schema import Job, JobResult
 from pragma_kernels.limits import Limits
 from pragma_kernels.verdict import VerdictKind, failure
 
-PR_SET_PDEATHSIG = 1
+
+class Running(Protocol):
+    """A worker process as the watchdog sees it: a Popen, or a fork server's child."""
+
+    pid: int
+    returncode: int | None
+
+    def wait(self, timeout: float | None = None) -> int:
+        """The exit code (negative: the signal); raises subprocess.TimeoutExpired."""
+        ...
 
 
-def _limit_memory(limit: int | None):
-    def apply() -> None:
-        if limit is not None:
-            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        _die_with_parent()
+@dataclass(frozen=True)
+class Launch:
+    """Where a worker's files are and how it runs: the same for both ways to start one."""
 
-    return apply
+    tmp: Path
+    env: dict[str, str]
+    address_limit: int | None  # RLIMIT_AS, or None where resident memory is watched
+    imports: tuple[str, ...]  # what a warm server imports before forking (the backend's)
 
+    @property
+    def job(self) -> Path:
+        return self.tmp / "job.json"
 
-def _die_with_parent() -> None:
-    """The worker runs in its own session (so a timeout kills its whole group); if the
-    parent is killed before it can do that, the kernel kills the worker (Linux)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux: the watchdog's timeout still applies
-        pass
+    @property
+    def result(self) -> Path:
+        return self.tmp / "result.json"
+
+    @property
+    def progress(self) -> Path:
+        return self.tmp / "progress"
+
+    @property
+    def output(self) -> Path:
+        return self.tmp / "output"
 
 
 def _signal_name(number: int) -> str:
@@ -56,53 +74,97 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-def _resident_bytes(pid: int) -> int:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0
-    match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
-    return int(match.group(1)) * 1024 if match else 0
-
-
-def _watch(process: subprocess.Popen, limits: Limits) -> str:
-    """Wait for the worker; kill its group on timeout or resident memory past the limit."""
+def _watch(worker: Running, limits: Limits) -> str:
+    """Wait for the worker; kill its group on timeout or resident memory past the limit.
+    Returns how it ended: "exited", "timeout" or "memory" (worker.returncode is set)."""
     deadline = time.monotonic() + limits.timeout_s
     limit = limits.memory_bytes()
-    while process.poll() is None:
-        reason = (
-            "timeout"
-            if time.monotonic() > deadline
-            else "memory"
-            if _resident_bytes(process.pid) > limit
-            else None
-        )
-        if reason:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-            return reason
-        time.sleep(0.05)
-    return "exited"
+    while True:
+        try:
+            worker.wait(0.05)
+            return "exited"
+        except subprocess.TimeoutExpired:
+            pass
+        if time.monotonic() > deadline:
+            reason = "timeout"
+        elif resident_bytes(worker.pid) > limit:
+            reason = "memory"
+        else:
+            continue
+        kill_group(worker.pid)
+        worker.wait()
+        return reason
 
 
 def run_isolated(
     job: Job, limits: Limits | None = None, wrapper: list[str] | None = None
 ) -> JobResult:
-    """Run the job in a fresh worker; `wrapper` prefixes its command line (a profiler that
-    launches the worker, e.g. Nsight Compute)."""
+    """Run the job in its own worker process; `wrapper` prefixes a fresh worker's command
+    line (a profiler that launches the worker, e.g. Nsight Compute), so a wrapped job never
+    goes through the fork server."""
     limits = limits or Limits()
     start = time.monotonic()
-    result = _run(job, limits, wrapper or [])
+    result = None
+    if not wrapper and config.forkserver_enabled():
+        try:
+            result = _run(job, limits, _served)
+        except forkserver.ServerUnavailable as exc:  # the job is run again, fresh
+            forkserver.say_once(str(exc))
+    if result is None:
+        result = _run(job, limits, lambda launch, limits: _fresh(launch, limits, wrapper or []))
     result.verdict.seconds = round(time.monotonic() - start, 3)
     return result
 
 
-def _run(job: Job, limits: Limits, wrapper: list[str]) -> JobResult:
+def _served(launch: Launch, limits: Limits) -> tuple[str, int] | None:
+    """The job in a child of the warm server; None when that server is busy."""
+    request = {
+        "job": str(launch.job),
+        "result": str(launch.result),
+        "output": str(launch.output),
+        "cwd": os.getcwd(),
+        "address_limit": launch.address_limit,
+    }
+    child = forkserver.start_job(launch.env, launch.imports, request)
+    if child is None:
+        return None
+    try:
+        return _watch(child, limits), child.returncode
+    except BaseException:
+        child.abandon()  # an interrupted parent must not leave the job running
+        raise
+
+
+def _fresh(launch: Launch, limits: Limits, wrapper: list[str]) -> tuple[str, int]:
+    command = [
+        *wrapper,
+        sys.executable,
+        "-m",
+        "pragma_kernels.evaluation.worker",
+        str(launch.job),
+        str(launch.result),
+    ]
+    with open(launch.output, "wb") as output:
+        process = subprocess.Popen(
+            command,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=launch.env,
+            preexec_fn=lambda: limit_worker(launch.address_limit),
+            start_new_session=True,  # a timeout kills its whole group
+        )
+    try:
+        return _watch(process, limits), process.returncode
+    except BaseException:
+        kill_group(process.pid)
+        process.wait()
+        raise
+
+
+def _run(job: Job, limits: Limits, start) -> JobResult | None:
+    """Write the job's files, run it with `start` and read or classify what it left;
+    None when `start` declined (a busy server)."""
     with tempfile.TemporaryDirectory(prefix="pragma-job-") as tmp:
-        job_path, result_path = Path(tmp, "job.json"), Path(tmp, "result.json")
-        progress = Path(tmp, "progress")
-        job = job.model_copy(update={"progress_path": str(progress)})
-        job_path.write_text(job.model_dump_json())
         backend = backends.get(job.backend)
         env = {
             **os.environ,
@@ -111,45 +173,38 @@ def _run(job: Job, limits: Limits, wrapper: list[str]) -> JobResult:
             **backend.worker_env(),
             **job.env,
         }
-        command = [
-            *wrapper,
-            sys.executable,
-            "-m",
-            "pragma_kernels.evaluation.worker",
-            str(job_path),
-            str(result_path),
-        ]
         # CPU workers get an address-space limit (allocations fail cleanly inside); CUDA
         # reserves far more address space than memory, so GPU workers are watched instead.
         address_limit = limits.memory_bytes() if backend.memory_limit == "address" else None
-        with open(Path(tmp, "output"), "w+b") as output:
-            process = subprocess.Popen(
-                command,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                env=env,
-                preexec_fn=_limit_memory(address_limit),
-                start_new_session=True,  # a timeout kills its whole group
-            )
-            ending = _watch(process, limits)
-            output.seek(0)
-            tail = output.read().decode(errors="replace")[-4000:]
-        stage = progress.read_text() if progress.exists() else "start"
-        if ending == "exited" and process.returncode == 0 and result_path.exists():
-            try:
-                return JobResult.model_validate_json(result_path.read_text())
-            except ValidationError as exc:
-                return JobResult(
-                    verdict=failure(
-                        VerdictKind.WORKER_ERROR,
-                        f"bad result: {exc}",
-                        stage=stage,
-                        stderr_tail=tail,
-                    )
+        launch = Launch(Path(tmp), env, address_limit, backend.worker_imports)
+        job = job.model_copy(update={"progress_path": str(launch.progress)})
+        launch.job.write_text(job.model_dump_json())
+        ended = start(launch, limits)
+        if ended is None:
+            return None
+        return _collect(job, launch, limits, *ended)
+
+
+def _collect(job: Job, launch: Launch, limits: Limits, ending: str, code: int) -> JobResult:
+    tail = ""
+    if launch.output.exists():
+        tail = launch.output.read_bytes().decode(errors="replace")[-4000:]
+    stage = launch.progress.read_text() if launch.progress.exists() else "start"
+    if ending == "exited" and code == 0 and launch.result.exists():
+        try:
+            return JobResult.model_validate_json(launch.result.read_text())
+        except ValidationError as exc:
+            return JobResult(
+                verdict=failure(
+                    VerdictKind.WORKER_ERROR,
+                    f"bad result: {exc}",
+                    stage=stage,
+                    stderr_tail=tail,
                 )
-        verdict = _classify_exit(process.returncode, ending, limits, stage, tail)
-        verdict.location = crash_location(tail, job.solution)
-        return JobResult(verdict=verdict)
+            )
+    verdict = _classify_exit(code, ending, limits, stage, tail)
+    verdict.location = crash_location(tail, job.solution)
+    return JobResult(verdict=verdict)
 
 
 def crash_location(tail: str, solution: str | None) -> str | None:

@@ -1,7 +1,8 @@
 """The isolated worker: runs one job (verify, time, profile, or a whole attempt) in its
 own process.
 
-Started by isolation.py as `python -m pragma_kernels.evaluation.worker JOB.json RESULT.json`.
+Started by isolation.py as `python -m pragma_kernels.evaluation.worker JOB.json RESULT.json`,
+or forked from the warm server (forkserver.py), which calls `main` with the same paths.
 It loads the problem and the untrusted candidate, writes the stage it is in to
 a progress file (so a crash or hang can be placed), and writes the result JSON.
 Every failure it can observe becomes a Verdict; what it cannot (a segfault, a

@@ -25,6 +25,11 @@ class CppCpu(Backend):
     device: ClassVar[str] = "cpu"
     default_size: ClassVar[str] = "cpu"
     memory_limit = "address"
+    worker_imports = (
+        *Backend.worker_imports,
+        "pragma_kernels.runtime.cpp",
+        "pragma_kernels.problems",
+    )
     can_profile = True
     rules_template: ClassVar[str] = "backend_cpu.j2"
     key_metrics = CPU_KEY_METRICS

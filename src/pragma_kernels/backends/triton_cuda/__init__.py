@@ -26,6 +26,13 @@ class TritonCuda(Backend):
     device: ClassVar[str] = "cuda"
     default_size: ClassVar[str] = "gpu"
     memory_limit = "resident"
+    # triton's import does not initialise CUDA (its driver is loaded on first use).
+    worker_imports = (
+        *Backend.worker_imports,
+        "triton",
+        "triton.language",
+        "pragma_kernels.problems",
+    )
     can_profile = True
     rules_template: ClassVar[str] = "backend_gpu.j2"
     key_metrics = GPU_KEY_METRICS
