@@ -63,7 +63,7 @@ def test_missing_config_file_is_a_clear_error(tmp_path):
         llm_settings(file=tmp_path / "nope.toml")
 
 
-def test_cli_optimize_reads_the_config_file_and_counts_cost(tmp_path, monkeypatch):
+def test_cli_optimize_reads_the_config_file_and_counts_cost(tmp_path, monkeypatch, verify_only):
     pytest.importorskip("openai")
     from pathlib import Path
 
@@ -79,7 +79,7 @@ def test_cli_optimize_reads_the_config_file_and_counts_cost(tmp_path, monkeypatc
     try:
         result = CliRunner().invoke(
             app,
-            ["optimize", str(PROBLEM), "--target", "cpu", "--attempts", "2"]
+            ["optimize", str(PROBLEM), "--target", "cpu", "--attempts", "2", "--mode", "no-profile"]
             + ["--run-dir", str(tmp_path / "run"), "--llm-config", str(config)],
         )
     finally:

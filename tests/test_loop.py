@@ -25,7 +25,8 @@ from pragma_kernels.verdict import Verdict, VerdictKind
 
 pytest.importorskip("openai")
 ROOT = Path(__file__).resolve().parent
-PROBLEM = ROOT / "fixtures" / "problems" / "relu_1m.py"
+# 4096 floats: the times are the test's own (KnownTimings), so no size makes them differ
+PROBLEM = ROOT / "fixtures" / "problems" / "tiny_relu.py"
 
 
 def candidate(body: str, flags: str) -> str:
@@ -114,7 +115,7 @@ def make_loop(
 ):
     target = Target.cpu()
     context = LoopContext(
-        problem=prompts.ProblemView("relu_1m", "activation", "cpu", PROBLEM.read_text()),
+        problem=prompts.ProblemView("tiny_relu", "activation", "cpu", PROBLEM.read_text()),
         backend=prompts.backend_rules(
             "cpu",
             dtype="float32",
@@ -214,16 +215,18 @@ def test_full_loop_records_best_five_components_and_requested_metric(tmp_path):
 
 
 def test_killed_run_resumes_after_its_last_attempt(tmp_path):
+    # no-profile and known times: resuming is the point, not the profile or the timer
+    settings = SETTINGS.model_copy(update={"mode": "no-profile"})
     first = ScriptedLLM([fenced(WRONG), advice()])
     try:
         llm = LLM(LLMSettings(model="scripted", base_url=first.base_url))
-        make_loop(tmp_path, llm, attempts=1).run(SETTINGS)
+        make_loop(tmp_path, llm, "no-profile", 1, candidate_ms={}).run(settings)
     finally:
         first.close()
     second = ScriptedLLM([fenced(FAST), advice()])
     try:
         llm = LLM(LLMSettings(model="scripted", base_url=second.base_url))
-        result = make_loop(tmp_path, llm, attempts=2).run(SETTINGS)
+        result = make_loop(tmp_path, llm, "no-profile", 2, candidate_ms={2: 1.0}).run(settings)
     finally:
         second.close()
     assert [r.number for r in result.attempts] == [1, 2] and result.best.number == 2
@@ -235,9 +238,8 @@ def test_single_agent_mode_through_anthropic_sees_errors_and_no_conductor(tmp_pa
     server = ScriptedLLM([fenced(WRONG), fenced(FAST)])
     try:
         settings = LLMSettings(provider="anthropic", model="claude-x", base_url=server.root)
-        result = make_loop(tmp_path, LLM(settings), mode="single", attempts=2).run(
-            SETTINGS.model_copy(update={"mode": "single"})
-        )
+        loop = make_loop(tmp_path, LLM(settings), "single", 2, candidate_ms={2: 1.0})
+        result = loop.run(SETTINGS.model_copy(update={"mode": "single"}))
     finally:
         server.close()
     assert len(server.requests) == 2  # the Coder only
@@ -245,7 +247,7 @@ def test_single_agent_mode_through_anthropic_sees_errors_and_no_conductor(tmp_pa
     assert result.best.number == 2 and result.attempts[1].profile is None
 
 
-def test_cli_optimize_runs_the_loop_and_names_the_best(tmp_path, monkeypatch):
+def test_cli_optimize_runs_the_loop_and_names_the_best(tmp_path, monkeypatch, brief_timing):
     from typer.testing import CliRunner
 
     from pragma_kernels.cli import app
@@ -264,6 +266,8 @@ def test_cli_optimize_runs_the_loop_and_names_the_best(tmp_path, monkeypatch):
                 str(PROBLEM),
                 "--target",
                 "cpu",
+                "--mode",
+                "no-profile",  # the full loop test profiles; here the command line is the point
                 "--model",
                 "scripted",
                 "--base-url",
@@ -282,7 +286,7 @@ def test_cli_optimize_runs_the_loop_and_names_the_best(tmp_path, monkeypatch):
     assert "(best " in result.stdout and "(#2)" in result.stdout  # the loop's best, live
 
 
-def test_python_api_returns_the_loadable_best(tmp_path):
+def test_python_api_returns_the_loadable_best(tmp_path, brief_timing):
     import torch
 
     from pragma_kernels import optimize
