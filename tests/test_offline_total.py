@@ -11,8 +11,10 @@ import pytest
 from pragma_kernels.evaluate import VerifyOptions, verify
 from pragma_kernels.isolation import Limits
 from pragma_kernels.offline.recognise import recognise
-from pragma_kernels.offline.templates import CPU_VARIANTS, GPU_VARIANTS, generate
+from pragma_kernels.offline.templates import GPU_VARIANTS, generate
 from pragma_kernels.targets import Target
+
+from .offline_variants import check_every_cpu_variant
 
 PROBLEMS = Path(__file__).resolve().parent.parent / "examples" / "problems"
 
@@ -49,11 +51,7 @@ def test_mse_loss_example_is_a_mean_of_squared_differences():
 def test_every_cpu_variant_matches_the_reference(name, tmp_path):
     problem = loss_problem(tmp_path, LOSSES[name])
     assert recognise(problem).family == "pointwise_total"
-    for variant in CPU_VARIANTS:
-        candidate = tmp_path / f"{variant.name}.py"
-        candidate.write_text(generate(recognise(problem), "cpu", variant))
-        verdict = verify(problem, candidate, Target.cpu(), VerifyOptions(trials=1))
-        assert verdict.ok, (variant.name, verdict.model_dump_json(indent=1))
+    check_every_cpu_variant(problem)
 
 
 @pytest.mark.parametrize("name", ["hinge", "sum_of_squares", "smooth_l1"])
