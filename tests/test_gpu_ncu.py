@@ -4,6 +4,8 @@ stand-in ncu (the real one runs in tests/gpu)."""
 import os
 from pathlib import Path
 
+import pytest
+
 from pragma_kernels.isolation import Limits
 from pragma_kernels.profilers.gpu_ncu import merge, metrics_for_ncu, not_run, profile_gpu_job
 from pragma_kernels.profilers.ncu import DEFAULT_METRICS
@@ -82,6 +84,7 @@ def run_under_fake_ncu(monkeypatch, mode: str):
     return profile_gpu_job(job, Limits(timeout_s=300))
 
 
+@pytest.mark.slow
 def test_worker_runs_under_ncu_and_its_report_is_merged(monkeypatch):
     verdict, profile = run_under_fake_ncu(monkeypatch, "report")
     assert verdict.ok and profile.tools[0] == "ncu"
@@ -93,6 +96,7 @@ def test_worker_runs_under_ncu_and_its_report_is_merged(monkeypatch):
     assert {"ncu report read-back", "profiling"} <= set(profile.overhead_s)
 
 
+@pytest.mark.slow
 def test_refused_counters_leave_the_worker_profile_and_say_why(monkeypatch):
     verdict, profile = run_under_fake_ncu(monkeypatch, "refuse")
     assert verdict.ok and "ncu" not in profile.tools

@@ -63,6 +63,7 @@ def test_missing_config_file_is_a_clear_error(tmp_path):
         llm_settings(file=tmp_path / "nope.toml")
 
 
+@pytest.mark.slow
 def test_cli_optimize_reads_the_config_file_and_counts_cost(tmp_path, monkeypatch, verify_only):
     pytest.importorskip("openai")
     from pathlib import Path

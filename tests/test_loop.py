@@ -138,6 +138,7 @@ def make_loop(
 SETTINGS = RunSettings(problem=str(PROBLEM), target="cpu", mode="pragma", attempts=4)
 
 
+@pytest.mark.slow
 def test_full_loop_records_best_five_components_and_requested_metric(tmp_path):
     script = [
         fenced(BROKEN),
@@ -214,6 +215,7 @@ def test_full_loop_records_best_five_components_and_requested_metric(tmp_path):
     assert "## Attempt 4: correct" in trace and "Action: use -O3 and OpenMP" in trace
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_after_its_last_attempt(tmp_path):
     # no-profile and known times: resuming is the point, not the profile or the timer
     settings = SETTINGS.model_copy(update={"mode": "no-profile"})
@@ -233,6 +235,7 @@ def test_killed_run_resumes_after_its_last_attempt(tmp_path):
     assert "Your previous attempt (attempt 1)" in result.attempts[1].coder_prompt
 
 
+@pytest.mark.slow
 def test_single_agent_mode_through_anthropic_sees_errors_and_no_conductor(tmp_path):
     pytest.importorskip("anthropic")
     server = ScriptedLLM([fenced(WRONG), fenced(FAST)])
@@ -247,6 +250,7 @@ def test_single_agent_mode_through_anthropic_sees_errors_and_no_conductor(tmp_pa
     assert result.best.number == 2 and result.attempts[1].profile is None
 
 
+@pytest.mark.slow
 def test_cli_optimize_runs_the_loop_and_names_the_best(tmp_path, monkeypatch, brief_timing):
     from typer.testing import CliRunner
 
@@ -286,6 +290,7 @@ def test_cli_optimize_runs_the_loop_and_names_the_best(tmp_path, monkeypatch, br
     assert "(best " in result.stdout and "(#2)" in result.stdout  # the loop's best, live
 
 
+@pytest.mark.slow
 def test_python_api_returns_the_loadable_best(tmp_path, brief_timing):
     import torch
 

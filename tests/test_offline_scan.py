@@ -66,6 +66,7 @@ def test_every_cpu_variant_matches_the_reference(case, tmp_path):
     check_every_cpu_variant(problem)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=list(CASES))
 def test_triton_candidate_verifies_under_the_interpreter(case, monkeypatch, tmp_path):
     pytest.importorskip("triton")

@@ -54,6 +54,7 @@ def test_every_cpu_variant_matches_the_reference(name, tmp_path):
     check_every_cpu_variant(problem)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["hinge", "sum_of_squares", "smooth_l1"])
 def test_triton_candidate_verifies_under_the_interpreter(name, monkeypatch, tmp_path):
     pytest.importorskip("triton")

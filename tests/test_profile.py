@@ -50,10 +50,12 @@ def test_profile_json_round_trip_aggregate_and_text():
     assert "Not collected:\n  top-down (perf): no PMU" in text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.stem)
 def test_profile_of_each_cpu_solution_has_cachegrind_vectorisation_and_roofline(solution):
     problem = ROOT / "examples" / "problems" / solution.name
-    verdict, profile = profile_candidate(problem, solution, Target.cpu())
+    # tiny: the same kernels and profilers, without CPU-size inputs and reference runs
+    verdict, profile = profile_candidate(problem, solution, Target.cpu(), size="tiny")
     assert verdict.ok and profile is not None, verdict.model_dump_json(indent=1)
     sources = {m.source for m in profile.metrics} | {
         m.source for k in profile.kernels for m in k.metrics
@@ -79,8 +81,9 @@ def profile_softsign(*options: str):
     )
 
 
+@pytest.mark.slow
 def test_cli_profile_json():
-    result = profile_softsign("--json", "--no-check")
+    result = profile_softsign("--json", "--no-check", "--size", "tiny")
     assert result.exit_code == 0, result.stdout
     profile = json.loads(result.stdout)
     assert profile["target"] == "cpu" and profile["kernels"][0]["name"] == "softsign"
@@ -142,6 +145,7 @@ def test_ncu_names_need_a_known_base_and_a_valid_rollup(name, ok):
     assert is_known(name, {"dram__bytes_read", "sm__warps_active"}) is ok
 
 
+@pytest.mark.slow
 def test_cli_profile_diagnose_prints_the_bottleneck_with_its_evidence():
     result = profile_softsign("--diagnose", "--size", "tiny", "--no-check")
     assert result.exit_code == 0, result.output
