@@ -62,6 +62,19 @@ def test_wrong_triton_kernel_is_a_numerical_mismatch(tmp_path, target):
     assert 0 < verdict.mismatch_fraction < 1
 
 
+def test_candidate_runs_in_this_process_under_the_interpreter(monkeypatch):
+    """The candidate format and the interpreter without a worker (the quick suite's check
+    that Triton, numpy and the format still agree); the Verifier's path is marked slow."""
+    import torch
+
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    for source, correct in ((candidates.RELU, True), (candidates.WRONG, False)):
+        namespace: dict = {}
+        exec(compile(source, "candidate", "exec"), namespace)
+        x = torch.randn(4, 1000)  # not a multiple of the 256 block: the masked tail
+        assert torch.equal(namespace["ModelNew"]()(x), torch.relu(x)) is correct
+
+
 def test_no_gpu_and_no_interpreter_is_a_clear_error(monkeypatch):
     import torch
 
