@@ -95,10 +95,11 @@ def test_optimize_offline_runs_every_example_to_completion(problem, tmp_path, ve
 def test_offline_run_times_profiles_and_diagnoses_every_attempt(tmp_path, brief_timing):
     problem = ROOT / "examples" / "problems" / "softsign.py"
     run_dir = tmp_path / "run"
+    # one attempt: the diagnosis choosing the next variant is test_a_memory_bound_diagnosis...
     result = optimize(
-        problem, target="cpu", mode="offline", size="tiny", attempts=2, run_dir=run_dir
+        problem, target="cpu", mode="offline", size="tiny", attempts=1, run_dir=run_dir
     )
-    assert result.best is not None and len(result.attempts) == 2
+    assert result.best is not None and len(result.attempts) == 1
     for attempt in result.attempts:
         assert attempt.correct and 0 < attempt.speedup < float("inf"), attempt.outcome("eager")
         assert attempt.profile is not None, attempt.profile_error
