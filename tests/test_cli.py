@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from pragma_kernels.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, app
@@ -58,6 +59,7 @@ def test_problems_on_a_kernelbench_shaped_directory(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_verify_exit_codes(tmp_path):
     wrong = tmp_path / "wrong.py"
     wrong.write_text(IDENTITY)

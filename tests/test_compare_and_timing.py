@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-
+import pytest
 import torch
 
 from pragma_kernels.compare import compare_outputs, compare_tensors
@@ -62,15 +61,39 @@ def test_summarise_median_iqr_cv():
     assert abs(timing.cv - (2**0.5) / 3) < 1e-9
 
 
-def test_interleaved_measurement_orders_fast_and_slow_and_groups_tiny_calls():
+def test_interleaved_measurement_groups_tiny_calls_with_a_known_clock(monkeypatch):
+    """The protocol on a fake clock that each call advances by a known time: grouping,
+    sample counts and medians follow from those times, not from the machine's load."""
+    import pragma_kernels.timing as timing
+
+    now = [0.0]
+
+    class Clock:
+        @staticmethod
+        def perf_counter() -> float:
+            return now[0]
+
+    def takes(seconds: float):
+        def call():
+            now[0] += seconds
+
+        return call
+
+    monkeypatch.setattr(timing, "time", Clock)
     protocol = Protocol(warmup_s=0.01, budget_s=0.1, min_samples=5)
-    timings = measure_interleaved(
-        {"fast": lambda: None, "slow": lambda: time.sleep(0.002)}, protocol
-    )
-    assert timings["fast"].median_ms < timings["slow"].median_ms
-    assert 1.9 < timings["slow"].median_ms < 10
-    assert timings["fast"].calls_per_sample > 1 and timings["slow"].calls_per_sample == 1
-    assert timings["slow"].samples >= 5
+    timings = measure_interleaved({"fast": takes(1e-6), "slow": takes(2e-3)}, protocol)
+    fast, slow = timings["fast"], timings["slow"]
+    assert slow.median_ms == pytest.approx(2.0) and fast.median_ms == pytest.approx(1e-3)
+    assert slow.calls_per_sample == 1 and fast.calls_per_sample == pytest.approx(1000, abs=1)
+    assert slow.samples == 50  # the 0.1 s budget at 2 ms a sample
+    assert fast.samples >= protocol.min_samples
+
+
+def test_interleaved_measurement_on_the_real_clock_gives_finite_positive_times():
+    protocol = Protocol(warmup_s=0.005, budget_s=0.02, min_samples=5)
+    timings = measure_interleaved({"a": lambda: sum(range(100)), "b": lambda: None}, protocol)
+    for timing in timings.values():
+        assert 0 < timing.median_ms < float("inf") and timing.samples >= 5
 
 
 def test_explain_refines_the_cause_from_the_error_text():

@@ -4,6 +4,8 @@ stand-in ncu (the real one runs in tests/gpu)."""
 import os
 from pathlib import Path
 
+import pytest
+
 from pragma_kernels.evaluation.isolation import run_isolated
 from pragma_kernels.evaluation.schema import Job
 from pragma_kernels.limits import Limits
@@ -196,6 +198,7 @@ def run_under_fake_ncu(monkeypatch, mode: str):
     return profile_gpu_job(job, Limits(timeout_s=300), run_isolated)
 
 
+@pytest.mark.slow
 def test_worker_runs_under_ncu_and_its_report_is_merged(monkeypatch):
     verdict, profile = run_under_fake_ncu(monkeypatch, "report")
     assert verdict.ok and profile.tools[0] == "ncu"
@@ -207,6 +210,7 @@ def test_worker_runs_under_ncu_and_its_report_is_merged(monkeypatch):
     assert {"ncu report read-back", "profiling"} <= set(profile.overhead_s)
 
 
+@pytest.mark.slow
 def test_ncu_past_its_limit_leaves_the_counter_free_profile_and_says_why(monkeypatch):
     monkeypatch.setattr(gpu_ncu, "NCU_TIMEOUT_S", 2.0)
     verdict, profile = run_under_fake_ncu(monkeypatch, "slow")
@@ -217,6 +221,7 @@ def test_ncu_past_its_limit_leaves_the_counter_free_profile_and_says_why(monkeyp
     assert 2.0 <= profile.overhead_s["failed run under ncu"] < 30  # its time is accounted for
 
 
+@pytest.mark.slow
 def test_refused_counters_leave_the_worker_profile_and_say_why(monkeypatch):
     verdict, profile = run_under_fake_ncu(monkeypatch, "refuse")
     assert verdict.ok and "ncu" not in profile.tools

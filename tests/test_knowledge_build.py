@@ -86,6 +86,7 @@ def test_two_stage_build_through_the_sdk(tmp_path, monkeypatch):
     assert len(rebuilt) == len(load_compendium())  # others kept, cycles replaced
 
 
+@pytest.mark.slow
 def test_unreachable_endpoint_is_a_clear_error(tmp_path):
     docs = tmp_path / "doc.txt"
     docs.write_text("cycles\n")

@@ -70,8 +70,17 @@ def test_pointwise_chain_with_scalars_and_two_inputs(tmp_path):
     torch.testing.assert_close(namespace["ModelNew"]()(a, b), expected)
 
 
-@pytest.mark.parametrize("problem", EXAMPLES, ids=lambda p: p.stem)
-def test_optimize_offline_runs_every_example_to_completion(problem, tmp_path):
+def _slow_if_supported(problem: Path):
+    """An unsupported example stops before any worker runs: quick."""
+    marks = [pytest.mark.slow] if problem.stem in SUPPORTED else []
+    return pytest.param(problem, marks=marks, id=problem.stem)
+
+
+@pytest.mark.parametrize("problem", [_slow_if_supported(p) for p in EXAMPLES])
+def test_optimize_offline_runs_every_example_to_completion(problem, tmp_path, verify_only):
+    """Every template variant of every example through the loop and the real Verifier; the
+    time is fixed and nothing is profiled (conftest.VerifyOnly), so the variants come in
+    order. The timer and the profiler in the loop: the softsign run below."""
     result = optimize(problem, target="cpu", mode="offline", size="tiny", run_dir=tmp_path / "run")
     if problem.stem not in SUPPORTED:
         assert result.best is None and result.stopped.startswith("unsupported offline")
@@ -82,6 +91,21 @@ def test_optimize_offline_runs_every_example_to_completion(problem, tmp_path):
     assert all(attempt.correct for attempt in result.attempts)  # no template variant is wrong
     assert "every template variant has been tried" in result.stopped
     assert (tmp_path / "run" / "best.py").read_text() == result.best_source
+
+
+@pytest.mark.slow
+def test_offline_run_times_profiles_and_diagnoses_every_attempt(tmp_path, brief_timing):
+    problem = ROOT / "examples" / "problems" / "softsign.py"
+    run_dir = tmp_path / "run"
+    # one attempt: the diagnosis choosing the next variant is test_a_memory_bound_diagnosis...
+    result = optimize(
+        problem, target="cpu", mode="offline", size="tiny", attempts=1, run_dir=run_dir
+    )
+    assert result.best is not None and len(result.attempts) == 1
+    for attempt in result.attempts:
+        assert attempt.correct and 0 < attempt.speedup < float("inf"), attempt.outcome("eager")
+        assert attempt.profile is not None, attempt.profile_error
+        assert attempt.diagnosis is not None and attempt.advice is not None
 
 
 def test_streaming_variant_writes_unaligned_outputs_and_ragged_tails():

@@ -125,6 +125,7 @@ TRITON_CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "variant"), TRITON_CASES, ids=[f"{n}-{v.name}" for n, v in TRITON_CASES]
 )
@@ -192,6 +193,7 @@ def test_generalised_cases_verify_on_the_cpu(case, tmp_path):
     check_cpu(problem, tmp_path, other_shape or shape)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["llama_rms", "batch_norm_eval", "avg_pool2d_no_pad_count"])
 def test_generalised_cases_verify_under_the_interpreter(case, interpreter, tmp_path):
     init, forward, shape, _ = GENERAL[case]

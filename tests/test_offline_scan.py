@@ -16,6 +16,8 @@ from pragma_kernels.offline.recognise import recognise
 from pragma_kernels.offline.templates import CPU_VARIANTS, GPU_VARIANTS
 from pragma_kernels.targets import Target
 
+from .offline_variants import check_every_cpu_variant
+
 CPP = backends.get("cpp-cpu")
 TRITON = backends.get("triton-interpreter")
 
@@ -64,15 +66,11 @@ def test_other_scans_are_unsupported_with_the_reason(expression, tmp_path):
 @pytest.mark.parametrize("case", CASES, ids=list(CASES))
 def test_every_cpu_variant_matches_the_reference(case, tmp_path):
     problem = scan_problem(tmp_path, *CASES[case])
-    recognised = recognise(problem)
-    assert recognised.family == "scan"
-    for variant in CPU_VARIANTS:
-        candidate = tmp_path / f"{variant.name}.py"
-        candidate.write_text(CPP.offline_source(recognised, variant))
-        verdict = verify(problem, candidate, Target.cpu(), VerifyOptions(trials=1))
-        assert verdict.ok, (variant.name, verdict.model_dump_json(indent=1))
+    assert recognise(problem).family == "scan"
+    check_every_cpu_variant(problem)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=list(CASES))
 def test_triton_candidate_verifies_under_the_interpreter(case, monkeypatch, tmp_path):
     pytest.importorskip("triton")

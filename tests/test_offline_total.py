@@ -12,10 +12,11 @@ from pragma_kernels import backends
 from pragma_kernels.evaluation import VerifyOptions, verify
 from pragma_kernels.evaluation.isolation import Limits
 from pragma_kernels.offline.recognise import recognise
-from pragma_kernels.offline.templates import CPU_VARIANTS, GPU_VARIANTS
+from pragma_kernels.offline.templates import GPU_VARIANTS
 from pragma_kernels.targets import Target
 
-CPP = backends.get("cpp-cpu")
+from .offline_variants import check_every_cpu_variant
+
 TRITON = backends.get("triton-interpreter")
 
 PROBLEMS = Path(__file__).resolve().parent.parent / "examples" / "problems"
@@ -53,13 +54,10 @@ def test_mse_loss_example_is_a_mean_of_squared_differences():
 def test_every_cpu_variant_matches_the_reference(name, tmp_path):
     problem = loss_problem(tmp_path, LOSSES[name])
     assert recognise(problem).family == "pointwise_total"
-    for variant in CPU_VARIANTS:
-        candidate = tmp_path / f"{variant.name}.py"
-        candidate.write_text(CPP.offline_source(recognise(problem), variant))
-        verdict = verify(problem, candidate, Target.cpu(), VerifyOptions(trials=1))
-        assert verdict.ok, (variant.name, verdict.model_dump_json(indent=1))
+    check_every_cpu_variant(problem)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["hinge", "sum_of_squares", "smooth_l1"])
 def test_triton_candidate_verifies_under_the_interpreter(name, monkeypatch, tmp_path):
     pytest.importorskip("triton")

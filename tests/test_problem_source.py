@@ -44,7 +44,8 @@ def test_written_problem_loads_and_matches_the_original(tmp_path):
     assert torch.equal(model(x), original(x))
 
 
-def test_optimize_accepts_a_class_and_returns_a_correct_kernel(tmp_path):
+@pytest.mark.slow
+def test_optimize_accepts_a_class_and_returns_a_correct_kernel(tmp_path, verify_only):
     result = optimize(
         ClampedRelu,
         inputs=make_inputs,

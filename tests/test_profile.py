@@ -65,10 +65,12 @@ def test_profile_json_round_trip_aggregate_and_text():
     assert "Not collected:\n  top-down (perf): no PMU" in text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.stem)
 def test_profile_of_each_cpu_solution_has_cachegrind_vectorisation_and_roofline(solution):
     problem = ROOT / "examples" / "problems" / solution.name
-    verdict, profile = profile_candidate(problem, solution, Target.cpu())
+    # tiny: the same kernels and profilers, without CPU-size inputs and reference runs
+    verdict, profile = profile_candidate(problem, solution, Target.cpu(), size="tiny")
     assert verdict.ok and profile is not None, verdict.model_dump_json(indent=1)
     assert {"cachegrind", "static_cpu", "perf"} <= profile.profilers(), profile.render_text()
     assert profile.metric("vectorised_loops").profiler == "static_cpu"
@@ -91,8 +93,9 @@ def profile_softsign(*options: str):
     )
 
 
+@pytest.mark.slow
 def test_cli_profile_json():
-    result = profile_softsign("--json", "--no-check")
+    result = profile_softsign("--json", "--no-check", "--size", "tiny")
     assert result.exit_code == 0, result.stdout
     profile = json.loads(result.stdout)
     assert profile["target"] == "cpu" and profile["kernels"][0]["name"] == "softsign"
@@ -155,6 +158,7 @@ def test_ncu_names_need_a_known_base_and_a_valid_rollup(name, ok):
     assert is_known(name, {"dram__bytes_read", "sm__warps_active"}) is ok
 
 
+@pytest.mark.slow
 def test_cli_profile_diagnose_prints_the_bottleneck_with_its_evidence():
     result = profile_softsign("--diagnose", "--size", "tiny", "--no-check")
     assert result.exit_code == 0, result.output
@@ -164,20 +168,23 @@ def test_cli_profile_diagnose_prints_the_bottleneck_with_its_evidence():
     assert as_json["diagnosis"]["bottleneck"] and "confidence" in as_json["diagnosis"]
 
 
-def test_cpu_profile_runs_with_the_timers_memory_settings(monkeypatch):
+def test_cpu_workers_run_with_the_timers_memory_settings(tmp_path):
     """The profiled loop must see what the timer sees: freed memory kept, no page fault per
-    call on a fresh output (which swamped every counter before)."""
-    import pragma_kernels.evaluation.jobs as evaluate
+    call on a fresh output (which swamped every counter before). Every CPU worker starts
+    with the protocol's environment: the candidate reads it in the worker."""
+    from pragma_kernels.evaluation import VerifyOptions, verify
     from pragma_kernels.timing import Protocol
 
-    jobs = []
-
-    def capture(job, limits):
-        jobs.append(job)
-        raise RuntimeError("captured")
-
-    monkeypatch.setattr(evaluate, "run_isolated", capture)
-    problem = ROOT / "examples" / "problems" / "softsign.py"
-    with pytest.raises(RuntimeError, match="captured"):
-        profile_candidate(problem, SOLUTIONS_DIR / "softsign.py", Target.cpu())
-    assert jobs[0].env == Protocol().environment() and "GLIBC_TUNABLES" in jobs[0].env
+    wanted = Protocol().environment()["GLIBC_TUNABLES"]
+    candidate = tmp_path / "candidate.py"
+    candidate.write_text(
+        "import os\nimport torch\n\n\n"
+        "class ModelNew(torch.nn.Module):\n"
+        "    def forward(self, x):\n"
+        f"        seen = os.environ.get('GLIBC_TUNABLES')\n"
+        f"        assert seen == {wanted!r}, seen\n"
+        "        return torch.relu(x)\n"
+    )
+    problem = Path(__file__).parent / "fixtures" / "problems" / "tiny_relu.py"
+    verdict = verify(problem, candidate, Target.cpu(threads=1), VerifyOptions(trials=1))
+    assert verdict.ok, verdict.summary()

@@ -20,6 +20,7 @@ def test_one_solution_per_category_at_least():
     assert categories == set(CATEGORIES)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.stem)
 def test_hand_written_solution_verifies(solution):
     assert "Hand-written reference solution" in solution.read_text()[:200]

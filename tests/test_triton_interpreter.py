@@ -41,22 +41,38 @@ def run(tmp_path: Path, source: str, target: Target, problem: Path = PROBLEM, **
     )
 
 
+@pytest.mark.slow
 def test_triton_relu_verifies_under_the_interpreter(tmp_path, target):
     verdict = run(tmp_path, candidates.RELU, target)
     assert verdict.ok, verdict.model_dump_json(indent=1)
     assert len(verdict.trials) == 3
 
 
+@pytest.mark.slow
 def test_half_precision_casts_inputs_and_records_the_tolerance(tmp_path, target):
     verdict = run(tmp_path, candidates.RELU, target, dtype="float16")
     assert verdict.ok, verdict.model_dump_json(indent=1)
     assert (verdict.dtype, verdict.atol, verdict.rtol) == ("float16", 1e-2, 1e-2)
 
 
+@pytest.mark.slow
 def test_wrong_triton_kernel_is_a_numerical_mismatch(tmp_path, target):
     verdict = run(tmp_path, candidates.WRONG, target)
     assert verdict.kind == VerdictKind.NUMERICAL_MISMATCH
     assert 0 < verdict.mismatch_fraction < 1
+
+
+def test_candidate_runs_in_this_process_under_the_interpreter(monkeypatch):
+    """The candidate format and the interpreter without a worker (the quick suite's check
+    that Triton, numpy and the format still agree); the Verifier's path is marked slow."""
+    import torch
+
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    for source, correct in ((candidates.RELU, True), (candidates.WRONG, False)):
+        namespace: dict = {}
+        exec(compile(source, "candidate", "exec"), namespace)
+        x = torch.randn(4, 1000)  # not a multiple of the 256 block: the masked tail
+        assert torch.equal(namespace["ModelNew"]()(x), torch.relu(x)) is correct
 
 
 def test_no_gpu_and_no_interpreter_is_a_clear_error(monkeypatch):
@@ -78,6 +94,7 @@ def test_one_gpu_solution_per_category():
     assert categories == set(CATEGORIES)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("solution", GPU_SOLUTIONS, ids=lambda p: p.stem)
 def test_hand_written_triton_solution_verifies_on_tiny_shapes(tmp_path, target, solution):
     assert "Hand-written reference solution" in solution.read_text()[:200]

@@ -110,6 +110,7 @@ def run(tmp_path: Path, body: str, target: Target, **limits) -> object:
     return verify(PROBLEM, candidate, target, options), candidate
 
 
+@pytest.mark.slow
 def test_correct_candidate_passes_on_three_fresh_input_sets(tmp_path, target):
     verdict, _ = run(tmp_path, CORRECT, target)
     assert verdict.ok and verdict.kind == VerdictKind.OK, verdict.summary()
@@ -118,6 +119,7 @@ def test_correct_candidate_passes_on_three_fresh_input_sets(tmp_path, target):
     assert verdict.max_abs_err == 0.0 and verdict.atol == 0.01 and verdict.rtol == 0.01
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", list(FIXTURES), ids=lambda k: k.value)
 def test_failure_kind_is_classified(tmp_path, target, kind):
     body, expected_text = FIXTURES[kind]
@@ -130,6 +132,7 @@ def test_failure_kind_is_classified(tmp_path, target, kind):
     assert expected_text in evidence
 
 
+@pytest.mark.slow
 def test_build_error_points_at_the_line_in_the_candidate_file(tmp_path, target):
     verdict, candidate = run(tmp_path, FIXTURES[VerdictKind.BUILD][0], target)
     line = next(
@@ -140,6 +143,7 @@ def test_build_error_points_at_the_line_in_the_candidate_file(tmp_path, target):
     assert verdict.location == f"{candidate}:{line}"
 
 
+@pytest.mark.slow
 def test_crash_is_located_at_the_python_call_that_entered_cpp(tmp_path, target):
     verdict, candidate = run(tmp_path, FIXTURES[VerdictKind.CRASH][0], target)
     line = next(
@@ -149,6 +153,7 @@ def test_crash_is_located_at_the_python_call_that_entered_cpp(tmp_path, target):
     assert "forward" in (verdict.stage or "")
 
 
+@pytest.mark.slow
 def test_a_wrong_reference_is_the_problems_fault_not_the_candidates(tmp_path, target):
     problem = Path(__file__).parent / "fixtures" / "problems" / "model_raises.py"
     candidate = tmp_path / "candidate.py"
@@ -173,6 +178,7 @@ def test_resident_memory_watchdog_kills_a_worker_past_the_limit():
     assert hog.returncode is not None
 
 
+@pytest.mark.slow
 def test_worker_dies_when_its_parent_is_killed(tmp_path):
     """A killed tool (Ctrl-C twice, an outer timeout) must not leave a runaway candidate."""
     import os
