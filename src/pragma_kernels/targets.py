@@ -13,9 +13,6 @@ from pragma_kernels import backends
 from pragma_kernels.backends import Backend
 from pragma_kernels.hardware import available_cpus
 
-KINDS = tuple(backends.TARGETS)
-
-
 @dataclass(frozen=True)
 class Target:
     backend: Backend

@@ -19,18 +19,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 if TYPE_CHECKING:
-    from pragma_kernels.evaluation.schema import Job, JobResult
-    from pragma_kernels.limits import Limits
-    from pragma_kernels.verdict import Verdict
-
-    RunJob = Callable[[Job, Limits, list[str] | None], JobResult]
     from pragma_kernels.diagnosis.classes import Bottleneck
     from pragma_kernels.diagnosis.model import Diagnosis
     from pragma_kernels.diagnosis.rules import RuleSet
+    from pragma_kernels.evaluation.schema import Job, JobResult
+    from pragma_kernels.limits import Limits
     from pragma_kernels.offline.recorded import Recognised
     from pragma_kernels.profilers.schema import Profile
     from pragma_kernels.timing import Timing
     from pragma_kernels.timing_protocols import TimingProtocol
+    from pragma_kernels.verdict import Verdict
+
+    RunJob = Callable[[Job, Limits, list[str] | None], JobResult]
 
 
 class BackendUnavailable(Exception):
@@ -65,7 +65,6 @@ class Backend:
     memory_limit: ClassVar[Literal["address", "resident"]] = "address"
     # Imported by the warm worker server before it forks a job's worker (never CUDA-initialising).
     worker_imports: ClassVar[tuple[str, ...]] = ("torch", "pragma_kernels.evaluation.worker")
-    timings_meaningful: ClassVar[bool] = True
     can_profile: ClassVar[bool] = False
     why_no_profile: ClassVar[str] = ""
     # Prompt template (agents/prompts/) with the candidate rules for this backend.
@@ -82,7 +81,7 @@ class Backend:
         """Raise BackendUnavailable (with a fix) when this machine cannot run it."""
 
     def describe(self, threads: int) -> str:
-        return f"{self.target} ({self.name}, {threads} CPU threads)"
+        return f"{self.target} ({self.language}, {threads} CPU threads)"
 
     def hardware_text(self, threads: int) -> str:
         raise NotImplementedError

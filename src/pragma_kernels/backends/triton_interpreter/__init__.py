@@ -20,7 +20,6 @@ class TritonInterpreter(TritonCuda):
     device: ClassVar[str] = "cpu"
     default_size: ClassVar[str] = "default"
     memory_limit = "address"
-    timings_meaningful = False
     can_profile = False
     why_no_profile = (
         "the Triton interpreter runs kernels on the CPU: it has no GPU counters or kernel "
