@@ -13,6 +13,7 @@ from pragma_kernels import backends
 from pragma_kernels.backends import Backend
 from pragma_kernels.hardware import available_cpus
 
+
 @dataclass(frozen=True)
 class Target:
     backend: Backend

@@ -11,6 +11,15 @@ from __future__ import annotations
 from pragma_kernels.profilers.schema import Metric
 
 
+def _maker(profiler: str, source: str):
+    """Metrics of one profiler and source, by (name, value, unit)."""
+
+    def make(name: str, value: float | str, unit: str = "") -> Metric:
+        return Metric(name=name, value=value, unit=unit, profiler=profiler, source=source)
+
+    return make
+
+
 def roofline_metrics(
     bytes_moved: int,
     flops: float,
@@ -20,34 +29,15 @@ def roofline_metrics(
     profiler: str,
     source: str,
 ) -> list[Metric]:
+    make = _maker(profiler, source)
     achieved_gbps = bytes_moved / seconds / 1e9
-    metrics = [
-        Metric(
-            name="achieved_dram_gbps",
-            value=achieved_gbps,
-            unit="GB/s",
-            profiler=profiler,
-            source=source,
-        )
-    ]
+    metrics = [make("achieved_dram_gbps", achieved_gbps, "GB/s")]
     if flops > 0:
         intensity = flops / bytes_moved
         achieved_gflops = flops / seconds / 1e9
         metrics += [
-            Metric(
-                name="achieved_gflops",
-                value=achieved_gflops,
-                unit="GFLOP/s",
-                profiler=profiler,
-                source=source,
-            ),
-            Metric(
-                name="arithmetic_intensity",
-                value=intensity,
-                unit="FLOP/byte",
-                profiler=profiler,
-                source=source,
-            ),
+            make("achieved_gflops", achieved_gflops, "GFLOP/s"),
+            make("arithmetic_intensity", intensity, "FLOP/byte"),
         ]
     if flops > 0 and peak_gflops:
         attainable = min(peak_gflops, intensity * peak_gbps)
@@ -55,13 +45,7 @@ def roofline_metrics(
         fraction = achieved_gflops / attainable
     else:
         bound, fraction = "memory", achieved_gbps / peak_gbps
-    return [
-        *metrics,
-        Metric(name="roofline_bound", value=bound, profiler=profiler, source=source),
-        Metric(
-            name="roofline_fraction", value=fraction, unit="ratio", profiler=profiler, source=source
-        ),
-    ]
+    return [*metrics, make("roofline_bound", bound), make("roofline_fraction", fraction, "ratio")]
 
 
 def gpu_roofline_metrics(
@@ -74,22 +58,11 @@ def gpu_roofline_metrics(
     source: str,
 ) -> list[Metric]:
     """The GPU's roofline position, named as the compendium's gpu_fallback entries."""
+    make = _maker(profiler, source)
     achieved_gbps = bytes_moved / seconds / 1e9
     metrics = [
-        Metric(
-            name="achieved_dram_gbps",
-            value=achieved_gbps,
-            unit="GB/s",
-            profiler=profiler,
-            source=source,
-        ),
-        Metric(
-            name="dram_roofline_fraction",
-            value=achieved_gbps / peak_gbps,
-            unit="ratio",
-            profiler=profiler,
-            source=source,
-        ),
+        make("achieved_dram_gbps", achieved_gbps, "GB/s"),
+        make("dram_roofline_fraction", achieved_gbps / peak_gbps, "ratio"),
     ]
     bound = "memory"
     if flops > 0:
@@ -97,26 +70,8 @@ def gpu_roofline_metrics(
         achieved_tflops = flops / seconds / 1e12
         bound = "compute" if intensity * peak_gbps / 1e3 >= peak_tflops else "memory"
         metrics += [
-            Metric(
-                name="achieved_tflops",
-                value=achieved_tflops,
-                unit="TFLOP/s",
-                profiler=profiler,
-                source=source,
-            ),
-            Metric(
-                name="compute_roofline_fraction",
-                value=achieved_tflops / peak_tflops,
-                unit="ratio",
-                profiler=profiler,
-                source=source,
-            ),
-            Metric(
-                name="arithmetic_intensity",
-                value=intensity,
-                unit="FLOP/byte",
-                profiler=profiler,
-                source=source,
-            ),
+            make("achieved_tflops", achieved_tflops, "TFLOP/s"),
+            make("compute_roofline_fraction", achieved_tflops / peak_tflops, "ratio"),
+            make("arithmetic_intensity", intensity, "FLOP/byte"),
         ]
-    return [*metrics, Metric(name="roofline_bound", value=bound, profiler=profiler, source=source)]
+    return [*metrics, make("roofline_bound", bound)]
