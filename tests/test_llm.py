@@ -34,11 +34,12 @@ def server():
         server.close()
 
 
-def openai_llm(server, **options) -> LLM:
+def openai_llm(server, max_retries: int = 2, **options) -> LLM:
     settings = LLMSettings(
         model="m",
         base_url=server.base_url,
         api_key_env="TEST_KEY",
+        max_retries=max_retries,
         usd_per_mtok_in=1.0,
         usd_per_mtok_out=2.0,
     )
@@ -127,3 +128,34 @@ def test_the_llm_modules_import_each_other_without_a_cycle():
         )
 
     assert [name for name in graph if reaches(name, name, set())] == []
+
+
+def test_a_silent_endpoint_is_given_up_after_timeout_times_attempts(monkeypatch):
+    """An endpoint that accepts and never answers: the run gives up in about
+    (1 + retries) x timeout, with an error naming the timeout, not after 25 minutes."""
+    import socket
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)  # connections are accepted by the kernel, never answered
+    monkeypatch.setenv("TEST_KEY", "k")
+    settings = LLMSettings(
+        model="m",
+        base_url=f"http://127.0.0.1:{listener.getsockname()[1]}/v1",
+        api_key_env="TEST_KEY",
+        timeout_s=1.0,
+        max_retries=1,
+    )
+    start = time.monotonic()
+    try:
+        with pytest.raises(LLMError):
+            LLM(settings).chat(ASK)
+    finally:
+        listener.close()
+    assert time.monotonic() - start < 15  # 2 x 1 s plus the SDK's backoff
+
+
+def test_defaults_give_up_within_about_five_minutes():
+    settings = LLMSettings(model="m")
+    assert (1 + settings.max_retries) * settings.timeout_s <= 300

@@ -521,6 +521,14 @@ def optimize(
     max_usd: Annotated[float | None, typer.Option(help="LLM cost budget in dollars")] = None,
     max_tokens: Annotated[int | None, typer.Option(help="LLM token budget")] = None,
     ncu: NcuOpt = True,
+    llm_timeout: Annotated[
+        float | None,
+        typer.Option(min=1, help="Seconds to wait for one LLM reply (default 120)"),
+    ] = None,
+    llm_retries: Annotated[
+        int | None,
+        typer.Option(min=0, help="Retries of a failed or silent LLM call (default 1)"),
+    ] = None,
     llm_config: Annotated[
         Path | None,
         typer.Option(
@@ -544,7 +552,7 @@ def optimize(
     if provider is not None:
         _check_choice(provider, ("openai", "anthropic"), "provider")
     flags = {"provider": provider, "model": model, "base_url": base_url}
-    flags["api_key_env"] = api_key_env
+    flags |= {"api_key_env": api_key_env, "timeout_s": llm_timeout, "max_retries": llm_retries}
     llm = conductor = None
     if mode != "offline":  # offline uses no model: a broken LLM config must not stop it
         try:

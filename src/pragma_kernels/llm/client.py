@@ -33,8 +33,10 @@ class LLMSettings(BaseModel):
     model: str
     base_url: str | None = None  # OpenAI-compatible: DeepSeek, vLLM, SGLang, Ollama, ...
     api_key_env: str | None = None  # the variable holding the key (never the key itself)
-    timeout_s: float = 300.0
-    max_retries: int = 4
+    # Patience per call: a silent endpoint is given up after (1 + retries) x timeout plus
+    # the SDK's short backoff, about 4 minutes by default (25 before: 5 x 300 s).
+    timeout_s: float = 120.0
+    max_retries: int = 1
     temperature: float = 0.0
     max_tokens: int = 8192
     usd_per_mtok_in: float = 0.0  # prices for cost accounting (0: unknown, not counted)
