@@ -26,7 +26,8 @@ from pragma_kernels.agents.records import AttemptRecord, RunDir, RunSettings, Us
 from pragma_kernels.errors import PragmaError
 from pragma_kernels.evaluation import DEFAULT_TOLERANCE, LocalEvaluator
 from pragma_kernels.events import OnEvent, RunFinished, attempts_only, fan_out
-from pragma_kernels.llm import LLM, Budget, LLMSettings, ReplyCache
+from pragma_kernels.llm import LLM, Budget, LLMError, LLMSettings, ReplyCache
+from pragma_kernels.llm.client import require_sdk
 from pragma_kernels.llm.settings import llm_settings
 from pragma_kernels.loop import LoopContext, LoopOptions, OptimizationLoop
 from pragma_kernels.offline.recognise import recognise
@@ -42,6 +43,7 @@ class OptimizeResult:
     stopped: str
     run_dir: Path
     usage: Usage = field(default_factory=Usage)
+    unsupported: bool = False  # offline: no template family fits; nothing was run or written
 
     @property
     def best_source(self) -> str | None:
@@ -92,19 +94,21 @@ def optimize(
     max_tokens: int | None = None,
     max_usd: float | None = None,
     use_ncu: bool = True,
+    resume: bool = False,
     on_attempt: Callable[[AttemptRecord], None] | None = None,
     on_event: OnEvent | None = None,
 ) -> OptimizeResult:
     """Run the agent loop on a KernelBench-format problem file, or on an `nn.Module` class
     with its `inputs` factory (and constructor arguments `init_inputs`), written into the
-    run directory as a problem file. Resumes `run_dir` if it holds an unfinished run of
-    the same problem, target and mode. `use_ncu=False` profiles without Nsight Compute.
+    run directory as a problem file. A new run gets a new directory; `resume=True`
+    continues the earlier one (`run_dir`, or the latest default one) of the same problem,
+    target and mode. `use_ncu=False` profiles without Nsight Compute.
     Progress: `on_event(event)` hears each attempt and stage as it starts and ends
     (pragma_kernels.events); `on_attempt(record)` each attempt as it ends."""
     listener = fan_out(on_event, attempts_only(on_attempt) if on_attempt else None)
     resolved = Target.resolve(target, size=size)
     path, folder = _problem_file_and_run_dir(
-        problem, inputs, init_inputs, run_dir, f"{resolved.name}-{mode}"
+        problem, inputs, init_inputs, run_dir, f"{resolved.name}-{mode}", resume
     )
     loaded = load_problem(path, resolved.size)
     if mode == "offline":
@@ -113,7 +117,7 @@ def optimize(
             why = f"unsupported offline: {recognised.why} (operators: {', '.join(recognised.ops)})"
             if listener is not None:
                 listener(RunFinished(why, None))
-            return OptimizeResult(None, [], why, folder)
+            return OptimizeResult(None, [], why, folder, unsupported=True)
         coder, conductor_llm = OfflineCoder(recognised, resolved.backend), None
         coder_model = conductor_model = "offline (no LLM)"
     else:
@@ -126,6 +130,11 @@ def optimize(
                 "endpoint, --provider anthropic for Claude), set PRAGMA_LLM_MODEL, write "
                 "~/.config/pragma-kernels/llm.toml, or run --mode offline (templates, no LLM)"
             )
+        for settings in (llm, conductor or llm):
+            try:
+                require_sdk(settings.provider)
+            except LLMError as exc:
+                raise PragmaError(str(exc)) from None
         budget = Budget(max_tokens=max_tokens, max_usd=max_usd)
         cache = ReplyCache(folder / "llm-cache")  # a resumed run replays paid-for calls
         coder = LLM(llm, cache, budget)
@@ -161,24 +170,48 @@ def optimize(
     return OptimizeResult(result.best, result.attempts, result.stopped, folder, result.usage)
 
 
+def choose_run_dir(run_dir: str | Path | None, default: Path, resume: bool) -> Path:
+    """Where this run's attempts go; an earlier run is never overwritten. `run_dir` given:
+    it, continued only with `resume` if it holds a run. Not given: `default` when free,
+    else with `resume` the latest of `default`, `default-2`, ..., without it the next free."""
+
+    def holds_run(folder: Path) -> bool:
+        return (folder / "run.json").exists()
+
+    if run_dir is not None:
+        folder = Path(run_dir)
+        if holds_run(folder) and not resume:
+            raise PragmaError(
+                f"{folder} holds an earlier run. Fix: pass --resume (resume=True) to continue "
+                "it, or choose another --run-dir"
+            )
+        return folder
+    taken = [default] + [default.with_name(f"{default.name}-{n}") for n in range(2, 10_000)]
+    used = [folder for folder in taken if holds_run(folder)]
+    if resume and used:
+        return used[-1]
+    return next(folder for folder in taken if not holds_run(folder))
+
+
 def _problem_file_and_run_dir(
     problem: str | Path | type,
     inputs: Callable[[], Sequence] | None,
     init_inputs: Sequence,
     run_dir: str | Path | None,
     suffix: str,
+    resume: bool,
 ) -> tuple[Path, Path]:
     """The problem file and the run directory; a model class is written into its run dir."""
     if not isinstance(problem, type):
         path = Path(problem)
-        return path, Path(run_dir or Path("runs") / f"{path.stem}-{suffix}")
+        return path, choose_run_dir(run_dir, Path("runs") / f"{path.stem}-{suffix}", resume)
     if inputs is None:
         raise PragmaError(
             f"optimize({problem.__name__}) needs inputs=a function returning the forward's "
             "arguments (KernelBench's get_inputs)"
         )
     source = problem_source(problem, inputs, init_inputs)
-    folder = Path(run_dir or Path("runs") / f"{problem.__name__}-{suffix}")
+    folder = choose_run_dir(run_dir, Path("runs") / f"{problem.__name__}-{suffix}", resume)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "problem.py").write_text(source)
     return folder / "problem.py", folder

@@ -5,6 +5,7 @@ Exit codes scripts can rely on:
   1  the candidate failed verification (the verdict says why)
   2  bad input: a malformed problem or solution path, an unknown option value
   3  the tool itself failed (worker error) -- please report
+  4  optimize --mode offline: no template family fits the problem (nothing was run)
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -22,7 +24,7 @@ from pragma_kernels.errors import PragmaError, ProblemError
 from pragma_kernels.evaluation.isolation import Limits
 from pragma_kernels.verdict import Verdict, VerdictKind
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_UNSUPPORTED = 0, 1, 2, 3, 4
 
 app = typer.Typer(
     help="Make PyTorch operators fast: verified C++ (CPU) and Triton (GPU) kernels.",
@@ -53,7 +55,7 @@ NcuOpt = Annotated[
 
 
 def _bad_input(message: str) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {message}")
+    err_console.print(f"[red]error:[/red] {escape(message)}")  # brackets shown, not markup
     return typer.Exit(EXIT_BAD_INPUT)
 
 
@@ -508,8 +510,12 @@ def optimize(
     ] = None,
     attempts: Annotated[int, typer.Option(help="Attempts at most")] = 15,
     run_dir: Annotated[
-        Path | None, typer.Option(help="Where attempts are kept; an unfinished run resumes")
+        Path | None,
+        typer.Option(help="Where attempts are kept (default: a new runs/PROBLEM-TARGET-MODE)"),
     ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue the earlier run (--run-dir, or the latest default)")
+    ] = False,
     dtype: DtypeOpt = "float32",
     size: SizeOpt = None,
     target_speedup: Annotated[
@@ -576,12 +582,16 @@ def optimize(
             max_tokens=max_tokens,
             max_usd=max_usd,
             use_ncu=ncu,
+            resume=resume,
             on_event=live,
         )
     except PragmaError as exc:
         raise _bad_input(str(exc)) from None
     finally:
         live.stop()  # a run that raised leaves no spinner behind
+    if result.unsupported:
+        console.print(f"{result.stopped}. Nothing was run or written.", markup=False)
+        raise typer.Exit(EXIT_UNSUPPORTED)
     console.print(live.table)
     usage = result.usage
     llm_line = (
@@ -622,7 +632,7 @@ def main() -> None:
     try:
         app()
     except PragmaError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise SystemExit(EXIT_BAD_INPUT) from None
 
 

@@ -97,7 +97,7 @@ class LLM:
         )
 
     def _openai(self, messages: list[Message], system: str) -> Reply:
-        from openai import OpenAI, OpenAIError
+        OpenAI, OpenAIError = _sdk("openai", "OpenAI", "OpenAIError")
 
         client = OpenAI(
             base_url=self.settings.base_url,
@@ -128,7 +128,7 @@ class LLM:
         )
 
     def _anthropic(self, messages: list[Message], system: str) -> Reply:
-        from anthropic import Anthropic, AnthropicError
+        Anthropic, AnthropicError = _sdk("anthropic", "Anthropic", "AnthropicError")
 
         client = Anthropic(
             base_url=self.settings.base_url,
@@ -158,3 +158,22 @@ class LLM:
             output_tokens=answer.usage.output_tokens,
             model=answer.model,
         )
+
+
+def _sdk(package: str, *names: str) -> tuple:
+    """A provider SDK's classes, or LLMError with the install line when the extra is missing."""
+    import importlib
+
+    try:
+        module = importlib.import_module(package)
+    except ModuleNotFoundError:
+        raise LLMError(
+            f"the {package} SDK is not installed. Fix: pip install 'pragma-kernels[llm]' "
+            "(or run --mode offline, which needs no LLM)"
+        ) from None
+    return tuple(getattr(module, name) for name in names)
+
+
+def require_sdk(provider: str) -> None:
+    """Fail before the run starts, not at its first call, when the provider's SDK is missing."""
+    _sdk(provider)
