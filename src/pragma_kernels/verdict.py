@@ -35,6 +35,11 @@ class VerdictKind(StrEnum):
     DTYPE_MISMATCH = "dtype_mismatch"
     NUMERICAL_MISMATCH = "numerical_mismatch"
     NON_FINITE = "non_finite"
+    # Integrity (evaluation/integrity.py): the candidate gamed the harness.
+    TAMPERING = "tampering"  # rebound a timer, the comparison or the worker's functions
+    INPUT_MUTATION = "input_mutation"  # wrote into its inputs
+    BACKGROUND_WORK = "background_work"  # left a thread or process running after forward
+    INCONSISTENT_RESULTS = "inconsistent_results"  # correct at first, wrong after timing
     PROBLEM_ERROR = (
         "problem_error"  # the reference itself failed: the user's file, not the candidate
     )
@@ -185,6 +190,29 @@ _DEFAULTS: dict[VerdictKind, tuple[str, str]] = {
         "The output has NaN or Inf where the reference is finite.",
         "Guard divisions and exp (subtract the max before exp); initialise accumulators.",
     ),
+    VerdictKind.TAMPERING: (
+        "The candidate replaced a function the harness relies on (a timer, synchronisation, "
+        "the output comparison or the worker itself); its results cannot be trusted.",
+        "Do not patch or rebind anything outside your module: no monkeypatching of time, "
+        "torch or pragma_kernels; compute the result in forward.",
+    ),
+    VerdictKind.INPUT_MUTATION: (
+        "forward changed its input tensors, which the reference leaves as they are.",
+        "Treat inputs as read-only: allocate the output (torch.empty_like) and write there; "
+        "use scratch buffers of your own for intermediates.",
+    ),
+    VerdictKind.BACKGROUND_WORK: (
+        "forward returned while a thread or child process it started was still running: the "
+        "work would escape the timer.",
+        "Finish all work before forward returns: join threads, wait for processes, or "
+        "(better) use the kernel's own parallelism (OpenMP, the GPU grid).",
+    ),
+    VerdictKind.INCONSISTENT_RESULTS: (
+        "The candidate matched the reference when verified but not when called again after "
+        "timing: its results depend on how often or when it is called.",
+        "Make forward a pure function of its inputs and weights: no call counters, no caches "
+        "keyed by shape or address, no state that changes between calls.",
+    ),
     VerdictKind.PROBLEM_ERROR: (
         "The reference problem itself failed, so the candidate could not be judged.",
         "Fix the problem file; run it on its own.",
@@ -197,6 +225,14 @@ _DEFAULTS: dict[VerdictKind, tuple[str, str]] = {
 
 # Refinements: (kind, pattern in the error text) -> (cause, remedy).
 _REFINEMENTS: tuple[tuple[VerdictKind, str, str, str], ...] = (
+    (
+        VerdictKind.OUTPUT_TYPE,
+        r"subclass|strided|on device",
+        "forward returned a tensor subclass, a non-dense tensor, or a tensor on another "
+        "device; only plain, materialised tensors are compared.",
+        "Return plain torch.Tensor outputs (torch.empty_like on the inputs' device), not a "
+        "subclass, view wrapper or lazy object.",
+    ),
     (
         VerdictKind.BUILD,
         r"was not declared in this scope|has not been declared",

@@ -22,8 +22,9 @@ from types import ModuleType
 
 from pragma_kernels import backends
 from pragma_kernels.classify import Classified, classify_import_error, classify_run_error
-from pragma_kernels.compare import compare_outputs, flatten_outputs
+from pragma_kernels.compare import flatten_outputs
 from pragma_kernels.errors import ProblemError
+from pragma_kernels.evaluation import integrity
 from pragma_kernels.evaluation.schema import Job, JobResult
 from pragma_kernels.timing import Timing
 from pragma_kernels.verdict import Trial, Verdict, VerdictKind, failure
@@ -36,6 +37,19 @@ class Loaded:
     problem: ModuleType
     reference: object
     candidate: object | None
+
+
+# Failures that show the candidate gamed the harness: found while timing or profiling,
+# they replace the correctness verdict instead of standing beside it.
+CHEATING = frozenset(
+    {
+        VerdictKind.TAMPERING,
+        VerdictKind.INPUT_MUTATION,
+        VerdictKind.BACKGROUND_WORK,
+        VerdictKind.INCONSISTENT_RESULTS,
+        VerdictKind.OUTPUT_TYPE,
+    }
+)
 
 
 class Failed(Exception):
@@ -59,6 +73,12 @@ class Worker:
         self.dtype = getattr(torch, job.dtype)
         self.stage_seconds: dict[str, float] = {}
         self.stage_start = time.perf_counter()
+        # Before any candidate code runs: what the harness relies on, by identity.
+        names = integrity.harness_names(
+            type(self), Failed, type(self.backend), backends.Backend,
+            extra_modules=(sys.modules[__name__],),
+        )  # fmt: skip
+        self.harness = integrity.Harness(names)
 
     def enter(self, stage: str) -> None:
         now = time.perf_counter()
@@ -83,6 +103,15 @@ class Worker:
 
     def sync(self) -> None:
         self.backend.sync()
+
+    def guard(self, after: str) -> None:
+        """Fail if the candidate replaced anything the harness relies on."""
+        patched = self.harness.patched()
+        if patched:
+            shown = ", ".join(patched[:12]) + (
+                f" and {len(patched) - 12} more" if len(patched) > 12 else ""
+            )
+            raise self.fail(VerdictKind.TAMPERING, f"after {after}: replaced {shown}")
 
     # -- stages ---------------------------------------------------------------------------
     def load_problem(self) -> ModuleType:
@@ -109,6 +138,7 @@ class Worker:
             spec.loader.exec_module(module)
         except Exception as exc:
             raise self.failed(classify_import_error(exc, self.job.solution)) from None
+        self.guard("importing the candidate")
         model_new = getattr(module, "ModelNew", None)
         if not (isinstance(model_new, type) and issubclass(model_new, nn.Module)):
             found = "nothing" if model_new is None else type(model_new).__name__
@@ -138,6 +168,7 @@ class Worker:
                 candidate = model_new(*init).to(device=self.device, dtype=self.dtype)
         except Exception as exc:
             raise self.failed(classify_run_error(exc, self.job.solution)) from None
+        self.guard("constructing ModelNew")
         return reference, candidate
 
     def make_inputs(self, problem: ModuleType, seed: int) -> list:
@@ -179,12 +210,37 @@ class Worker:
         return out
 
     def run_candidate(self, candidate, inputs: list):
+        """One forward, then the checks that need no reference: nothing patched, nothing
+        left running."""
+        before = integrity.Activity.now()
         try:
             out = candidate(*inputs)
+            after = integrity.Activity.now()  # at once: a short-lived thread may be gone soon
             self.sync()  # asynchronous GPU faults surface here, still in the candidate's stage
-            return out
         except Exception as exc:
             raise self.failed(classify_run_error(exc, self.job.solution)) from None
+        self.guard("the candidate's forward")
+        left = integrity.new_activity(before, after)
+        if left:
+            raise self.fail(VerdictKind.BACKGROUND_WORK, f"when forward returned: {left}")
+        return out
+
+    def judge(self, expected, got, ref_inputs: list, cand_inputs: list):
+        """Compare one forward of each model; returns the Comparison (kind None: match).
+        Integrity failures (subclass outputs, changed inputs) come first: a tensor subclass
+        must not take part in the comparison."""
+        problem = integrity.output_problem(expected, got)
+        if problem:
+            raise self.fail(VerdictKind.OUTPUT_TYPE, problem)
+        changed = integrity.changed_inputs(ref_inputs, cand_inputs)
+        if changed:
+            raise self.fail(
+                VerdictKind.INPUT_MUTATION,
+                f"forward changed input(s) {changed}, which the reference leaves unchanged",
+            )
+        result = self.harness.compare_outputs(expected, got, self.job.atol, self.job.rtol)
+        self.guard("the comparison")
+        return result
 
     # -- steps: each job is a composition of these ---------------------------------------
     def load(self) -> Loaded:
@@ -203,17 +259,19 @@ class Worker:
         with torch.no_grad():
             for number, seed in enumerate(self.job.seeds, 1):
                 inputs = self.make_inputs(loaded.problem, seed)
-                expected = self.run_reference(loaded.reference, [_clone(x) for x in inputs])
+                ref_inputs = [_clone(x) for x in inputs]
+                expected = self.run_reference(loaded.reference, ref_inputs)
                 if loaded.candidate is None:
                     trials.append(Trial(seed=seed, ok=True, detail="reference only"))
                     continue
                 self.enter(f"candidate forward (trial {number}, seed {seed})")
-                start = time.perf_counter()
-                got = self.run_candidate(loaded.candidate, [_clone(x) for x in inputs])
+                cand_inputs = [_clone(x) for x in inputs]
+                start = self.harness.perf_counter()
+                got = self.run_candidate(loaded.candidate, cand_inputs)
                 if self.first_forward_s is None:
-                    self.first_forward_s = time.perf_counter() - start
+                    self.first_forward_s = self.harness.perf_counter() - start
                 self.enter(f"compare (trial {number})")
-                result = compare_outputs(expected, got, self.job.atol, self.job.rtol)
+                result = self.judge(expected, got, ref_inputs, cand_inputs)
                 trials.append(
                     Trial(
                         seed=seed,
@@ -252,10 +310,10 @@ class Worker:
     def first_call(self, label: str, fn) -> float:
         """Run once and return the seconds it took: compile, autotune, caches."""
         self.enter(f"first call: {label}")
-        start = time.perf_counter()
+        start = self.harness.perf_counter()
         fn()
         self.sync()
-        return time.perf_counter() - start
+        return self.harness.perf_counter() - start
 
     def measure_all(self, loaded: Loaded, inputs: list) -> list[dict[str, Timing]]:
         """Baselines and candidate timed by the backend's protocol, interleaved, on the same
@@ -319,12 +377,19 @@ class Worker:
                 setup["candidate"] = self.first_forward_s or first
             self.enter("timing")
             protocol = self.job.protocol or self.backend.timing_protocol()
+            before = integrity.Activity.now()
             try:
                 repeats = [
                     self.backend.measure(callables, protocol) for _ in range(self.job.repeats)
                 ]
             except Exception as exc:
                 raise self.failed(classify_run_error(exc, self.job.solution)) from None
+            after = integrity.Activity.now()
+            self.sync()
+        self.guard("timing")
+        left = integrity.new_activity(before, after) if candidate is not None else None
+        if left:
+            raise self.fail(VerdictKind.BACKGROUND_WORK, f"after timing: {left}")
         for timings in repeats:
             for label, timing in timings.items():
                 timing.setup_s = setup.get(label)
@@ -348,9 +413,37 @@ class Worker:
             small_calls=self.small_calls(loaded.problem),
         )
         try:
-            return self.backend.profile_in_worker(context)
+            profile = self.backend.profile_in_worker(context)
         except Exception as exc:
             raise self.failed(classify_run_error(exc, self.job.solution)) from None
+        self.guard("profiling")
+        return profile
+
+    def recheck(self, loaded: Loaded) -> None:
+        """After timing, the candidate once more on fresh inputs: one that was correct for
+        its first calls and changes later (a call counter, a cache) fails here."""
+        import torch
+
+        if loaded.candidate is None:
+            return
+        seed = integrity.recheck_seed(self.job.seeds)
+        with torch.no_grad():
+            inputs = self.make_inputs(loaded.problem, seed)
+            ref_inputs = [_clone(x) for x in inputs]
+            expected = self.run_reference(loaded.reference, ref_inputs)
+            self.enter(f"candidate re-check after timing (seed {seed})")
+            cand_inputs = [_clone(x) for x in inputs]
+            got = self.run_candidate(loaded.candidate, cand_inputs)
+            result = self.judge(expected, got, ref_inputs, cand_inputs)
+        if result.kind is not None:
+            raise self.fail(
+                VerdictKind.INCONSISTENT_RESULTS,
+                f"verified, but after timing on fresh inputs (seed {seed}): "
+                f"{result.kind.value}: {result.detail}",
+                max_abs_err=result.max_abs_err,
+                max_rel_err=result.max_rel_err,
+                mismatch_fraction=result.mismatch_fraction,
+            )
 
     # -- jobs -----------------------------------------------------------------------------
     def ok(self) -> Verdict:
@@ -361,12 +454,20 @@ class Worker:
         return JobResult(verdict=verdict)
 
     def time(self) -> JobResult:
+        """Time on the first seed's inputs; a candidate is compared on them first, and
+        re-checked on fresh inputs after timing."""
         loaded = self.load()
-        inputs = self.make_inputs(loaded.problem, self.job.seeds[0])
-        self.run_reference(loaded.reference, inputs)
+        if loaded.candidate is None:
+            inputs = self.make_inputs(loaded.problem, self.job.seeds[0])
+            self.run_reference(loaded.reference, inputs)
+            verdict = self.ok()
+        else:
+            self.job = self.job.model_copy(update={"seeds": self.job.seeds[:1]})
+            verdict, inputs = self.check(loaded)
         repeats = self.measure_all(loaded, inputs)
+        self.recheck(loaded)
         return JobResult(
-            verdict=self.ok(),
+            verdict=verdict,
             timings=repeats[0],
             repeats=repeats if self.job.repeats > 1 else [],
         )
@@ -386,14 +487,19 @@ class Worker:
         result = JobResult(verdict=verdict)
         try:
             result.timings = self.measure_all(loaded, inputs)[0]
+            self.recheck(loaded)
         except Failed as failed:
-            result.timing_error = failed.verdict
+            if failed.verdict.kind in CHEATING:  # the candidate gamed the harness
+                return JobResult(verdict=failed.verdict)
+            result.timings, result.timing_error = {}, failed.verdict
             return result
         result.baseline_source, result.drift = self.baseline_source, self.drift
         if self.job.profile:
             try:
                 result.profile = self.profile_candidate(loaded, inputs)
             except Failed as failed:
+                if failed.verdict.kind in CHEATING:
+                    return JobResult(verdict=failed.verdict)
                 result.profile_error = failed.verdict
         return result
 

@@ -1,0 +1,80 @@
+"""The integrity checks' pure parts, in-process (the worker-level cases run isolated in
+test_worker_integrity.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+
+import torch
+
+from pragma_kernels import compare
+from pragma_kernels.evaluation import integrity
+
+
+def test_harness_names_what_was_rebound(monkeypatch):
+    harness = integrity.Harness(integrity.harness_names())
+    assert harness.patched() == []
+    monkeypatch.setattr(compare, "compare_outputs", lambda *a: None)
+    monkeypatch.setattr(time, "perf_counter", lambda: 0.0)
+    assert set(harness.patched()) == {
+        "pragma_kernels.compare.compare_outputs",
+        "time.perf_counter",
+    }
+    assert harness.compare_outputs is not compare.compare_outputs  # the captured one
+
+
+def test_harness_sees_a_replaced_class_method(monkeypatch):
+    class Box:
+        def run(self):
+            return 1
+
+    harness = integrity.Harness(integrity.harness_names(Box))
+    monkeypatch.setattr(Box, "run", lambda self: 2)
+    assert harness.patched() == ["test_harness_sees_a_replaced_class_method.<locals>.Box.run"]
+
+
+class Sub(torch.Tensor):
+    pass
+
+
+def test_output_problem_refuses_subclasses_and_other_devices():
+    ref = torch.zeros(3)
+    assert integrity.output_problem(ref, torch.ones(3)) is None
+    assert "subclass" in integrity.output_problem(ref, torch.ones(3).as_subclass(Sub))
+    assert "output 1" in integrity.output_problem((ref, ref), (ref, ref.as_subclass(Sub)))
+    assert "device" in integrity.output_problem(ref, torch.ones(3, device="meta"))
+    assert "strided" in integrity.output_problem(ref, torch.ones(3).to_sparse())
+    assert integrity.output_problem(ref, "text") is None  # compare.py names the structure
+
+
+def test_changed_inputs_is_nan_aware_and_follows_the_reference():
+    x = torch.tensor([1.0, float("nan"), 3.0])
+    assert integrity.changed_inputs([x, 2], [x.clone(), 2]) == []
+    assert integrity.changed_inputs([x], [torch.tensor([1.0, float("nan"), 4.0])]) == [0]
+    assert integrity.changed_inputs([x], [torch.tensor([1.0, 0.0, 3.0])]) == [0]
+    assert integrity.changed_inputs([x], [x[:2].clone()]) == [0]  # resized
+    assert integrity.changed_inputs([torch.arange(3)], [torch.arange(3)]) == []
+
+
+def test_new_activity_sees_threads_and_child_processes():
+    before = integrity.Activity.now()
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    child = subprocess.Popen(["sleep", "5"])
+    try:
+        found = integrity.new_activity(before, integrity.Activity.now())
+        assert found and "1 new Python thread" in found and str(child.pid) in found
+    finally:
+        stop.set()
+        thread.join()
+        child.kill()
+        child.wait()
+    assert integrity.new_activity(before, integrity.Activity.now()) is None
+
+
+def test_recheck_seed_is_new():
+    seeds = [3, 17, 5]
+    assert integrity.recheck_seed(seeds) not in seeds
