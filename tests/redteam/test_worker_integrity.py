@@ -211,3 +211,19 @@ def test_gelu_solution_passes_verify_and_attempt():
     result = attempt(GELU, GELU_SOLUTION, target)
     assert result.verdict.ok, result.verdict.model_dump_json(indent=1)
     assert result.timing_error is None and "candidate" in result.timings
+
+
+@pytest.mark.slow
+def test_the_compile_baseline_is_not_taken_for_tampering():
+    """torch.compile of the reference (the harness's own) rebinds torch.manual_seed: the
+    harness takes that as its own, and an honest candidate times against it."""
+    from pragma_kernels.evaluation import TimeOptions, time_problem
+
+    report = time_problem(
+        GELU,
+        GELU_SOLUTION,
+        Target.cpu(threads=1, size="tiny"),
+        TimeOptions(baselines=("eager", "compile"), budget_s=0.05),
+    )
+    assert report.verdict.ok, report.verdict.summary()
+    assert {"eager", "compile", "candidate"} <= set(report.timings)

@@ -65,6 +65,9 @@ class Backend:
     memory_limit: ClassVar[Literal["address", "resident"]] = "address"
     # Imported by the warm worker server before it forks a job's worker (never CUDA-initialising).
     worker_imports: ClassVar[tuple[str, ...]] = ("torch", "pragma_kernels.evaluation.worker")
+    # Whether the worker fails a candidate that leaves threads or child processes running
+    # after forward (evaluation/integrity.py). Off where not yet validated on the hardware.
+    watch_background: ClassVar[bool] = True
     can_profile: ClassVar[bool] = False
     why_no_profile: ClassVar[str] = ""
     # Prompt template (agents/prompts/) with the candidate rules for this backend.

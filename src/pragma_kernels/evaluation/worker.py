@@ -220,7 +220,7 @@ class Worker:
         except Exception as exc:
             raise self.failed(classify_run_error(exc, self.job.solution)) from None
         self.guard("the candidate's forward")
-        left = integrity.new_activity(before, after)
+        left = integrity.new_activity(before, after) if self.backend.watch_background else None
         if left:
             raise self.fail(VerdictKind.BACKGROUND_WORK, f"when forward returned: {left}")
         return out
@@ -362,6 +362,7 @@ class Worker:
             for name in ("compile", "compile-max-autotune"):
                 if name in baselines:
                     mode = "max-autotune" if name.endswith("autotune") else None
+                    self.guard("the candidate's stages before the baselines were compiled")
                     compiled = torch.compile(reference, mode=mode)
                     try:
                         setup[name] = self.first_call(name, lambda c=compiled: c(*inputs))
@@ -370,6 +371,9 @@ class Worker:
                             VerdictKind.WORKER_ERROR,
                             f"torch.compile of the reference failed: {type(exc).__name__}: {exc}",
                         ) from None
+                    # torch.compile (the harness's own, on the reference) rebinds some torch
+                    # functions (dynamo wraps torch.manual_seed): they are the harness's now.
+                    self.harness.accept()
                     callables[name] = lambda c=compiled: c(*inputs)
             if candidate is not None:
                 callables["candidate"] = lambda: candidate(*inputs)
@@ -387,7 +391,8 @@ class Worker:
             after = integrity.Activity.now()
             self.sync()
         self.guard("timing")
-        left = integrity.new_activity(before, after) if candidate is not None else None
+        watch = candidate is not None and self.backend.watch_background
+        left = integrity.new_activity(before, after) if watch else None
         if left:
             raise self.fail(VerdictKind.BACKGROUND_WORK, f"after timing: {left}")
         for timings in repeats:

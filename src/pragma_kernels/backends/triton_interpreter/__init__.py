@@ -20,6 +20,7 @@ class TritonInterpreter(TritonCuda):
     device: ClassVar[str] = "cpu"
     default_size: ClassVar[str] = "default"
     memory_limit = "address"
+    watch_background = True  # on the CPU, checked by tests/redteam
     can_profile = False
     why_no_profile = (
         "the Triton interpreter runs kernels on the CPU: it has no GPU counters or kernel "
