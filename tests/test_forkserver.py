@@ -27,8 +27,12 @@ from .test_verify_failures import FIXTURES, HEADER, PROBLEM
 
 PROBE = """
 import os as _os
+with open(f"/proc/{{_os.getppid()}}/stat") as _stat:
+    _grandparent = _stat.read().rpartition(")")[2].split()[1]
 with open({path!r}, "w") as _probe:
-    _probe.write(f"{{_os.getpid()}} {{_os.getppid()}} {{_os.environ.get('PROBE', '')}}")
+    _probe.write(
+        f"{{_os.getpid()}} {{_os.getppid()}} {{_grandparent}} {{_os.environ.get('PROBE', '')}}"
+    )
 """
 RELU = """
 class ModelNew(nn.Module):
@@ -64,8 +68,14 @@ def run(solution: Path, limits: Limits | None = None, **fields):
 
 
 def where(probe: Path) -> tuple[int, int, str]:
-    pid, parent, *value = probe.read_text().split(" ")
+    pid, parent, _, *value = probe.read_text().split(" ")
     return int(pid), int(parent), " ".join(value)
+
+
+def fresh(probe: Path) -> bool:
+    """The job ran in a fresh worker: a child of the wrapper (process.py) this process ran."""
+    parent, grandparent = (int(field) for field in probe.read_text().split(" ")[1:3])
+    return grandparent == os.getpid() and parent not in forkserver.server_pids()
 
 
 def test_jobs_run_in_children_of_one_warm_server_with_their_own_environment(tmp_path):
@@ -104,7 +114,7 @@ def test_forkserver_off_runs_a_fresh_worker(tmp_path, monkeypatch):
     monkeypatch.setenv(config.ENV_FORKSERVER, "0")
     path, probe = candidate(tmp_path, RELU)
     assert run(path).verdict.ok
-    assert where(probe)[1] == os.getpid()
+    assert fresh(probe)
     assert forkserver.server_pids() == []
 
 
@@ -125,7 +135,7 @@ if not _os.path.exists({str(marker)!r}):
     with pytest.warns(forkserver.ForkServerWarning, match="died while a job ran"):
         result = run(path)
     assert result.verdict.ok, result.verdict.summary()
-    assert where(probe)[1] == os.getpid()  # the rerun was a fresh worker
+    assert fresh(probe)  # the rerun was a fresh worker
 
 
 def test_killing_the_parent_leaves_no_server_and_no_worker(tmp_path):

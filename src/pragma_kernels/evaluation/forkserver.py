@@ -18,6 +18,11 @@ The parent watches the child exactly as it watches a fresh worker (wall time, Vm
 SIGKILL to its process group) and classifies the exit status the server reports, so
 verdicts do not depend on how the worker was started.
 
+The server is a child subreaper (process.py says why): processes a job started that
+lose their parent become the server's children. It waits for the job child by pid, so
+they cannot be mistaken for it; once the child has ended, every descendant left is the
+job's, and the server kills and reaps them all before it reports the status.
+
 One server per start-up environment: variables read at exec or while torch and
 triton are imported (GLIBC_TUNABLES, LD_*, PYTHON*, OMP_*, TRITON_*, ...) are fixed
 when the server starts, so they are its key; every other variable is set in the
@@ -45,7 +50,14 @@ import time
 import traceback
 import warnings
 
-from pragma_kernels.evaluation.process import die_with_parent, kill_group, limit_worker
+from pragma_kernels.evaluation.process import (
+    END_WITHIN_S,
+    become_subreaper,
+    die_with_parent,
+    end_descendants,
+    kill_group,
+    limit_worker,
+)
 
 START_TIMEOUT_S = 120.0  # imports on a loaded machine; past it, fresh workers are used
 MAX_SERVERS = 2  # distinct start-up environments kept warm at once
@@ -78,6 +90,7 @@ def serve(imports: list[str]) -> None:
     for name in imports:
         importlib.import_module(name)
     _check_forkable()
+    become_subreaper()
     _reply(replies, {"ready": os.getpid()})
     lines = _Lines(requests)
     while (request := lines.read(None)) is not None:
@@ -86,6 +99,7 @@ def serve(imports: list[str]) -> None:
             _child(request, (requests, replies), start_path)
         _reply(replies, {"pid": pid})
         status = _await_child(pid, requests)
+        end_descendants()  # what the job started, in its group or in sessions of its own
         if status is None:  # the parent is gone or closed the pipe mid-job
             return
         _reply(replies, {"status": status})
@@ -248,7 +262,7 @@ class ForkServer:
         if self.process.poll() is None:
             try:
                 self.process.stdin.close()  # end of requests: the server exits
-                self.process.wait(1.0)
+                self.process.wait(END_WITHIN_S + 1.0)  # after ending a running job's leftovers
             except (OSError, subprocess.TimeoutExpired):
                 self.process.kill()
                 self.process.wait()

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from pragma_kernels import backends, config
 from pragma_kernels.evaluation import forkserver
-from pragma_kernels.evaluation.process import kill_group, limit_worker, resident_bytes
+from pragma_kernels.evaluation.process import die_with_parent, kill_group, resident_bytes, wrapped
 from pragma_kernels.evaluation.schema import Job, JobResult
 from pragma_kernels.limits import Limits
 from pragma_kernels.verdict import VerdictKind, failure
@@ -136,6 +136,7 @@ def _served(launch: Launch, limits: Limits) -> tuple[str, int] | None:
 
 
 def _fresh(launch: Launch, limits: Limits, wrapper: list[str]) -> tuple[str, int]:
+    """The job in a fresh worker, under process.py's wrapper (which ends what it leaves)."""
     command = [
         *wrapper,
         sys.executable,
@@ -144,21 +145,55 @@ def _fresh(launch: Launch, limits: Limits, wrapper: list[str]) -> tuple[str, int
         str(launch.job),
         str(launch.result),
     ]
-    with open(launch.output, "wb") as output:
-        process = subprocess.Popen(
-            command,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            env=launch.env,
-            preexec_fn=lambda: limit_worker(launch.address_limit),
-            start_new_session=True,  # a timeout kills its whole group
-        )
+    report, reported = os.pipe()
     try:
-        return _watch(process, limits), process.returncode
+        with open(launch.output, "wb") as output:
+            process = subprocess.Popen(
+                wrapped(command, reported, launch.address_limit),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                env=launch.env,
+                pass_fds=(reported,),
+                preexec_fn=die_with_parent,
+                start_new_session=True,  # the terminal's Ctrl-C goes to the parent only
+            )
+    finally:
+        os.close(reported)
+    worker = _Wrapped(process)
+    try:
+        worker.pid = _reported_pid(report, process.pid)
+        return _watch(worker, limits), worker.returncode
     except BaseException:
-        kill_group(process.pid)
+        kill_group(worker.pid)
         process.wait()
         raise
+    finally:
+        os.close(report)
+
+
+class _Wrapped:
+    """A fresh worker as the watchdog sees it: the worker's pid (memory, group kill), the
+    wrapper's exit (it re-raises the worker's signal once the leftovers are gone)."""
+
+    def __init__(self, process: subprocess.Popen):
+        self.process, self.pid = process, process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        return self.process.wait(timeout)
+
+
+def _reported_pid(report: int, wrapper: int) -> int:
+    """The worker's pid as the wrapper reports it; the wrapper's own if it ended first."""
+    data = b""
+    while chunk := os.read(report, 64):
+        data += chunk
+        if data.endswith(b"\n"):
+            return int(data)
+    return wrapper
 
 
 def _run(job: Job, limits: Limits, start) -> JobResult | None:
