@@ -64,7 +64,11 @@ class Backend:
     # more address space than memory, so an address limit would refuse every CUDA worker).
     memory_limit: ClassVar[Literal["address", "resident"]] = "address"
     # Imported by the warm worker server before it forks a job's worker (never CUDA-initialising).
-    worker_imports: ClassVar[tuple[str, ...]] = ("torch", "pragma_kernels.evaluation.worker")
+    worker_imports: ClassVar[tuple[str, ...]] = (
+        "torch",
+        "torch._dynamo",  # the worker imports it before capturing the harness: 1.3 s fresh
+        "pragma_kernels.evaluation.worker",
+    )
     # Whether the worker fails a candidate that leaves threads or child processes running
     # after forward (evaluation/integrity.py). Off where not yet validated on the hardware.
     watch_background: ClassVar[bool] = True

@@ -73,7 +73,11 @@ class Worker:
         self.dtype = getattr(torch, job.dtype)
         self.stage_seconds: dict[str, float] = {}
         self.stage_start = time.perf_counter()
-        # Before any candidate code runs: what the harness relies on, by identity.
+        # Before any candidate code runs: what the harness relies on, by identity. Dynamo
+        # first: importing it (torch.compile, the FLOP counter) rebinds torch.manual_seed,
+        # the harness's own change, not the candidate's (the fork server imports it once).
+        import torch._dynamo  # noqa: F401
+
         names = integrity.harness_names(
             type(self), Failed, type(self.backend), backends.Backend,
             extra_modules=(sys.modules[__name__],),
