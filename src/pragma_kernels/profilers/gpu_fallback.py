@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, field
 
 from pragma_kernels.profilers.occupancy import SM_LIMITS, theoretical_occupancy
-from pragma_kernels.profilers.schema import KernelProfile, Metric
+from pragma_kernels.profilers.schema import KernelProfile, Metric, metric_maker
 
 PROFILER = "gpu_fallback"  # the registry's name
 SOURCE = "gpu fallback"  # shown with each number
@@ -35,46 +35,27 @@ def kernel_metrics(
 ) -> list[Metric]:
     """Registers, spills, shared memory, warps, stages; the occupancy they allow; the waves
     the grid needs at that occupancy."""
+    make = metric_maker(PROFILER, SOURCE)
     metadata = compiled.metadata
     regs, spills = int(compiled.n_regs), int(compiled.n_spills)
     shared, warps = int(metadata.shared), int(metadata.num_warps)
     metrics = [
-        Metric(
-            name="n_regs", value=regs, unit="registers/thread", profiler=PROFILER, source=SOURCE
-        ),
-        Metric(name="n_spills", value=spills, unit="", profiler=PROFILER, source=SOURCE),
-        Metric(
-            name="shared_mem_bytes", value=shared, unit="bytes", profiler=PROFILER, source=SOURCE
-        ),
-        Metric(name="num_warps", value=warps, unit="", profiler=PROFILER, source=SOURCE),
-        Metric(
-            name="num_stages",
-            value=int(metadata.num_stages),
-            unit="",
-            profiler=PROFILER,
-            source=SOURCE,
-        ),
+        make("n_regs", regs, "registers/thread"),
+        make("n_spills", spills),
+        make("shared_mem_bytes", shared, "bytes"),
+        make("num_warps", warps),
+        make("num_stages", int(metadata.num_stages)),
     ]
     limits = SM_LIMITS.get(compute_capability)
     if limits is not None:
         occupancy = theoretical_occupancy(regs, shared, warps, limits)
         metrics += [
-            Metric(
-                name="theoretical_occupancy",
-                value=100 * occupancy.fraction,
-                unit="%",
-                profiler=PROFILER,
-                source=SOURCE,
-            ),
-            Metric(
-                name="occupancy_limiter", value=occupancy.limiter, profiler=PROFILER, source=SOURCE
-            ),
+            make("theoretical_occupancy", 100 * occupancy.fraction, "%"),
+            make("occupancy_limiter", occupancy.limiter),
         ]
         if grid and sm_count:
             waves = math.prod(grid) / (sm_count * occupancy.blocks_per_sm)
-            metrics.append(
-                Metric(name="waves", value=waves, unit="waves", profiler=PROFILER, source=SOURCE)
-            )
+            metrics.append(make("waves", waves, "waves"))
     return metrics
 
 
@@ -82,36 +63,16 @@ def profiles_from_launches(
     launches: list[KernelLaunches], compute_capability: tuple[int, int], sm_count: int = 0
 ) -> list[KernelProfile]:
     """Per-kernel profiles with time shares from the summed launch times (pure)."""
+    make = metric_maker(PROFILER, SOURCE)
     total = sum(sum(k.times_ms) for k in launches) or 1.0
     profiles = []
     for kernel in launches:
         metrics = [
-            Metric(
-                name="kernel_time_ms",
-                value=sum(kernel.times_ms),
-                unit="ms",
-                profiler=PROFILER,
-                source=SOURCE,
-            ),
-            Metric(
-                name="kernel_launches",
-                value=len(kernel.times_ms),
-                unit="count",
-                profiler=PROFILER,
-                source=SOURCE,
-            ),
+            make("kernel_time_ms", sum(kernel.times_ms), "ms"),
+            make("kernel_launches", len(kernel.times_ms), "count"),
         ]
         if kernel.grid:
-            grid_size = math.prod(kernel.grid)
-            metrics.append(
-                Metric(
-                    name="grid_size",
-                    value=grid_size,
-                    unit="programs",
-                    profiler=PROFILER,
-                    source=SOURCE,
-                )
-            )
+            metrics.append(make("grid_size", math.prod(kernel.grid), "programs"))
         if kernel.compiled is not None:
             metrics += kernel_metrics(kernel.compiled, compute_capability, kernel.grid, sm_count)
         profiles.append(

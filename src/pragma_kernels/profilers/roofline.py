@@ -8,16 +8,7 @@ FLOP peak (or FLOPs) only the memory roof is used.
 
 from __future__ import annotations
 
-from pragma_kernels.profilers.schema import Metric
-
-
-def _maker(profiler: str, source: str):
-    """Metrics of one profiler and source, by (name, value, unit)."""
-
-    def make(name: str, value: float | str, unit: str = "") -> Metric:
-        return Metric(name=name, value=value, unit=unit, profiler=profiler, source=source)
-
-    return make
+from pragma_kernels.profilers.schema import Metric, metric_maker
 
 
 def roofline_metrics(
@@ -29,7 +20,7 @@ def roofline_metrics(
     profiler: str,
     source: str,
 ) -> list[Metric]:
-    make = _maker(profiler, source)
+    make = metric_maker(profiler, source)
     achieved_gbps = bytes_moved / seconds / 1e9
     metrics = [make("achieved_dram_gbps", achieved_gbps, "GB/s")]
     if flops > 0:
@@ -58,7 +49,7 @@ def gpu_roofline_metrics(
     source: str,
 ) -> list[Metric]:
     """The GPU's roofline position, named as the compendium's gpu_fallback entries."""
-    make = _maker(profiler, source)
+    make = metric_maker(profiler, source)
     achieved_gbps = bytes_moved / seconds / 1e9
     metrics = [
         make("achieved_dram_gbps", achieved_gbps, "GB/s"),

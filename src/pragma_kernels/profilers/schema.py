@@ -44,6 +44,15 @@ class Metric(BaseModel):
         return f"{self.name} = {value}{unit} [{self.source}]{meaning}"
 
 
+def metric_maker(profiler: ProfilerName, source: str):
+    """Metrics of one profiler and source, made by (name, value, unit)."""
+
+    def make(name: str, value: float | str | None, unit: str = "") -> Metric:
+        return Metric(name=name, value=value, unit=unit, profiler=profiler, source=source)
+
+    return make
+
+
 class Finding(BaseModel):
     """A profiler's own advice, e.g. an Nsight Compute rule result."""
 
