@@ -149,13 +149,6 @@ class Harness:
         self.compare_outputs = compare.compare_outputs
         self.perf_counter = time.perf_counter
 
-    def accept(self) -> None:
-        """Take the current functions as the harness's: after the harness's own work that
-        rebinds some (torch.compile of the reference), checked clean just before."""
-        self._entries = [
-            (label, owner, attr, _lookup(owner, attr)) for label, owner, attr, _ in self._entries
-        ]
-
     def patched(self) -> list[str]:
         """Labels of the captured functions that are no longer what they were."""
         return [

@@ -366,7 +366,6 @@ class Worker:
             for name in ("compile", "compile-max-autotune"):
                 if name in baselines:
                     mode = "max-autotune" if name.endswith("autotune") else None
-                    self.guard("the candidate's stages before the baselines were compiled")
                     compiled = torch.compile(reference, mode=mode)
                     try:
                         setup[name] = self.first_call(name, lambda c=compiled: c(*inputs))
@@ -375,9 +374,6 @@ class Worker:
                             VerdictKind.WORKER_ERROR,
                             f"torch.compile of the reference failed: {type(exc).__name__}: {exc}",
                         ) from None
-                    # torch.compile (the harness's own, on the reference) rebinds some torch
-                    # functions (dynamo wraps torch.manual_seed): they are the harness's now.
-                    self.harness.accept()
                     callables[name] = lambda c=compiled: c(*inputs)
             if candidate is not None:
                 callables["candidate"] = lambda: candidate(*inputs)
