@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,7 +21,7 @@ from pragma_kernels.evaluation.isolation import Limits, run_isolated
 from pragma_kernels.evaluation.schema import Job
 from pragma_kernels.verdict import VerdictKind
 
-from .test_verify_failures import FIXTURES, HEADER, PROBLEM
+from .test_verify_failures import FIXTURES, HEADER, PROBLEM, verify_in_a_child
 
 PROBE = """
 import os as _os
@@ -141,17 +139,7 @@ if not _os.path.exists({str(marker)!r}):
 def test_killing_the_parent_leaves_no_server_and_no_worker(tmp_path):
     hang = "\nwhile True:\n    pass\n"
     path, probe = candidate(tmp_path, hang)
-    parent = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from pragma_kernels.evaluation import verify, VerifyOptions;"
-            "from pragma_kernels.evaluation.isolation import Limits;"
-            "from pragma_kernels.targets import Target;"
-            f"verify({str(PROBLEM)!r}, {str(path)!r}, Target.cpu(),"
-            " VerifyOptions(limits=Limits(timeout_s=600)))",
-        ]
-    )
+    parent = verify_in_a_child(path)
     deadline = time.monotonic() + 60
     while not probe.exists() or not probe.read_text():
         assert time.monotonic() < deadline, "the worker never started"

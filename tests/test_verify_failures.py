@@ -178,21 +178,12 @@ def test_resident_memory_watchdog_kills_a_worker_past_the_limit():
     assert hog.returncode is not None
 
 
-@pytest.mark.slow
-def test_worker_dies_when_its_parent_is_killed(tmp_path):
-    """A killed tool (Ctrl-C twice, an outer timeout) must not leave a runaway candidate."""
-    import os
-    import signal
+def verify_in_a_child(candidate: Path):
+    """`verify` of `candidate` in a Python child process: the tool, as a test can kill it."""
     import subprocess
     import sys
-    import time
 
-    pid_file = tmp_path / "worker.pid"
-    candidate = tmp_path / "hang.py"
-    candidate.write_text(
-        f"import os\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\nwhile True:\n    pass\n"
-    )
-    parent = subprocess.Popen(
+    return subprocess.Popen(
         [
             sys.executable,
             "-c",
@@ -203,6 +194,21 @@ def test_worker_dies_when_its_parent_is_killed(tmp_path):
             " VerifyOptions(limits=Limits(timeout_s=600)))",
         ]
     )
+
+
+@pytest.mark.slow
+def test_worker_dies_when_its_parent_is_killed(tmp_path):
+    """A killed tool (Ctrl-C twice, an outer timeout) must not leave a runaway candidate."""
+    import os
+    import signal
+    import time
+
+    pid_file = tmp_path / "worker.pid"
+    candidate = tmp_path / "hang.py"
+    candidate.write_text(
+        f"import os\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\nwhile True:\n    pass\n"
+    )
+    parent = verify_in_a_child(candidate)
     deadline = time.monotonic() + 60
     while not pid_file.exists() or not pid_file.read_text():
         assert time.monotonic() < deadline, "the worker never started"
