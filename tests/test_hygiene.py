@@ -155,7 +155,7 @@ def test_nothing_the_job_started_survives_it(tmp_path, leftovers, monkeypatch, w
 def test_an_interrupted_parent_leaves_nothing_either(tmp_path, leftovers, monkeypatch, way):
     watch = isolation._watch
 
-    def interrupted(worker, limits):
+    def interrupted(worker, limits, progress):
         deadline = time.monotonic() + 60
         while len(_pids(leftovers)) < 3 and time.monotonic() < deadline:
             time.sleep(0.02)

@@ -174,7 +174,7 @@ def test_resident_memory_watchdog_kills_a_worker_past_the_limit():
         [sys.executable, "-c", "x = bytearray(400 * 2**20); import time; time.sleep(30)"],
         start_new_session=True,
     )
-    assert _watch(hog, Limits(timeout_s=20, memory_mb=100)) == "memory"
+    assert _watch(hog, Limits(timeout_s=20, memory_mb=100), Path("/nonexistent"))[0] == "memory"
     assert hog.returncode is not None
 
 

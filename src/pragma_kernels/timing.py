@@ -17,6 +17,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+# Bound at import, before any candidate runs: a candidate that rebinds time.perf_counter
+# cannot stretch or shrink the clock the samples are taken with (the worker still reports
+# the rebinding as tampering).
+_clock = time.perf_counter
+
 Sync = Callable[[], None]
 
 
@@ -110,11 +115,11 @@ def rotation(labels: list[str], index: int) -> list[str]:
 
 def _time_calls(fn: Callable[[], object], calls: int, sync: Sync) -> float:
     sync()
-    start = time.perf_counter()
+    start = _clock()
     for _ in range(calls):
         fn()
     sync()
-    return time.perf_counter() - start
+    return _clock() - start
 
 
 def _warm_up(fn: Callable[[], object], protocol: Protocol, sync: Sync) -> float:
@@ -150,7 +155,7 @@ def measure_interleaved(
     rounds = max(rounds, protocol.min_samples)
     samples: dict[str, list[float]] = {label: [] for label in callables}
     labels = list(callables)
-    deadline = time.perf_counter() + protocol.budget_s * len(labels) * 1.5
+    deadline = _clock() + protocol.budget_s * len(labels) * 1.5
     for index in range(rounds):
         for label in rotation(labels, index):
             if (
@@ -160,7 +165,7 @@ def measure_interleaved(
                 continue
             calls = group[label]
             samples[label].append(_time_calls(callables[label], calls, sync) / calls)
-        if index + 1 >= protocol.min_samples and time.perf_counter() > deadline:
+        if index + 1 >= protocol.min_samples and _clock() > deadline:
             break
     return {
         label: summarise(label, values, group[label], method=protocol.describe())

@@ -40,6 +40,7 @@ class VerdictKind(StrEnum):
     INPUT_MUTATION = "input_mutation"  # wrote into its inputs
     BACKGROUND_WORK = "background_work"  # left a thread or process running after forward
     INCONSISTENT_RESULTS = "inconsistent_results"  # correct at first, wrong after timing
+    RESULT_CHANNEL = "result_channel"  # no result, two results, or one not from the worker
     PROBLEM_ERROR = (
         "problem_error"  # the reference itself failed: the user's file, not the candidate
     )
@@ -212,6 +213,13 @@ _DEFAULTS: dict[VerdictKind, tuple[str, str]] = {
         "timing: its results depend on how often or when it is called.",
         "Make forward a pure function of its inputs and weights: no call counters, no caches "
         "keyed by shape or address, no state that changes between calls.",
+    ),
+    VerdictKind.RESULT_CHANNEL: (
+        "The worker's result did not arrive as the worker sends it: none (the process was "
+        "ended from inside, e.g. os._exit or sys.exit), more than one, or one without this "
+        "job's key. Candidate code ran in that process, so it is held responsible.",
+        "Do not exit the process, write to file descriptors you did not open, or report "
+        "results yourself: return the output from forward.",
     ),
     VerdictKind.PROBLEM_ERROR: (
         "The reference problem itself failed, so the candidate could not be judged.",

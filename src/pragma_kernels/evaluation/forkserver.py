@@ -8,11 +8,13 @@ child cannot use a CUDA context of its parent) and that no parallel torch op ran
 (OpenMP thread pools do not survive fork), then forks a child per job:
 
     parent (run_isolated) --request--> server --fork--> child: setsid, limits, job
-          <--{"pid"} at once, {"status"} when the child ends--
+          <--{"pid"} at once, {"status", "result"} when the child ends--
 
 The child starts its own session, takes the job's address-space limit, dies with the
 server (PR_SET_PDEATHSIG; the server dies with the parent the same way, and when its
-request pipe closes), writes stdout and stderr to the job's output file, takes the
+request pipe closes), gets the job in the request (no file) and a result channel the
+server made (a memfd the server reads once the child and its leftovers are gone, and
+relays with the status), writes stdout and stderr to the job's output file, takes the
 job's working directory and environment, runs the worker's `main` and `os._exit`s.
 The parent watches the child exactly as it watches a fresh worker (wall time, VmRSS,
 SIGKILL to its process group) and classifies the exit status the server reports, so
@@ -50,6 +52,7 @@ import time
 import traceback
 import warnings
 
+from pragma_kernels.evaluation.channel import read_all
 from pragma_kernels.evaluation.process import (
     END_WITHIN_S,
     become_subreaper,
@@ -94,15 +97,18 @@ def serve(imports: list[str]) -> None:
     _reply(replies, {"ready": os.getpid()})
     lines = _Lines(requests)
     while (request := lines.read(None)) is not None:
+        result = os.memfd_create("pragma-result", 0)  # the job's result channel (channel.py)
         pid = os.fork()
         if pid == 0:
-            _child(request, (requests, replies), start_path)
+            _child(request, (requests, replies), start_path, result)
         _reply(replies, {"pid": pid})
         status = _await_child(pid, requests)
         end_descendants()  # what the job started, in its group or in sessions of its own
+        sent = read_all(result).decode(errors="replace")
+        os.close(result)
         if status is None:  # the parent is gone or closed the pipe mid-job
             return
-        _reply(replies, {"status": status})
+        _reply(replies, {"status": status, "result": sent})
 
 
 def _check_forkable() -> None:
@@ -111,7 +117,7 @@ def _check_forkable() -> None:
         raise RuntimeError("CUDA was initialised in the fork server; a forked child cannot use it")
 
 
-def _child(request: dict, protocol: tuple[int, int], start_path: str | None) -> None:
+def _child(request: dict, protocol: tuple[int, int], start_path: str | None, result: int) -> None:
     code = 1
     try:
         server = os.getppid()
@@ -130,10 +136,10 @@ def _child(request: dict, protocol: tuple[int, int], start_path: str | None) -> 
         os.environ.update(request["env"])
         if start_path is not None and sys.path and sys.path[0] == start_path:
             sys.path[0] = request["cwd"]  # `python -m` puts the working directory first
-        sys.argv = [sys.argv[0], request["job"], request["result"]]
+        sys.argv = [sys.argv[0]]
         from pragma_kernels.evaluation import worker
 
-        code = worker.main(sys.argv[1:])
+        code = worker.serve(request["job"], result)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:
@@ -279,6 +285,7 @@ class ServedChild:
     def __init__(self, server: ForkServer, pid: int):
         self.server, self.pid = server, pid
         self.returncode: int | None = None
+        self.sent = b""  # what the job wrote to its result channel, relayed by the server
         self.done = False
 
     def wait(self, timeout: float | None = None) -> int:
@@ -290,6 +297,7 @@ class ServedChild:
         message = replies.read(timeout)
         if message is not None:
             self.returncode = os.waitstatus_to_exitcode(message["status"])
+            self.sent = message.get("result", "").encode()
             self.done = True
             self.server.lock.release()
             return self.returncode

@@ -148,6 +148,7 @@ class Harness:
         # The worker calls these, never the module attributes a candidate can rebind.
         self.compare_outputs = compare.compare_outputs
         self.perf_counter = time.perf_counter
+        self.tensor_type = torch.Tensor
 
     def patched(self) -> list[str]:
         """Labels of the captured functions that are no longer what they were."""

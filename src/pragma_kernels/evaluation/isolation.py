@@ -20,13 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from pydantic import ValidationError
-
 from pragma_kernels import backends, config
-from pragma_kernels.evaluation import forkserver
+from pragma_kernels.evaluation import channel, forkserver, judge
 from pragma_kernels.evaluation.process import die_with_parent, kill_group, resident_bytes, wrapped
 from pragma_kernels.evaluation.schema import Job, JobResult
-from pragma_kernels.limits import Limits
+from pragma_kernels.limits import SLOW_FACTOR, Limits, parse_progress, stage_limit_s
 from pragma_kernels.verdict import VerdictKind, failure
 
 
@@ -46,17 +44,10 @@ class Launch:
     """Where a worker's files are and how it runs: the same for both ways to start one."""
 
     tmp: Path
+    job_text: str  # the Job as JSON, with the channel's key: never written to a file
     env: dict[str, str]
     address_limit: int | None  # RLIMIT_AS, or None where resident memory is watched
     imports: tuple[str, ...]  # what a warm server imports before forking (the backend's)
-
-    @property
-    def job(self) -> Path:
-        return self.tmp / "job.json"
-
-    @property
-    def result(self) -> Path:
-        return self.tmp / "result.json"
 
     @property
     def progress(self) -> Path:
@@ -67,6 +58,16 @@ class Launch:
         return self.tmp / "output"
 
 
+@dataclass(frozen=True)
+class Ended:
+    """How a worker ended, and what it sent on its result channel."""
+
+    how: str  # exited | timeout | memory
+    code: int
+    sent: bytes
+    why: str = ""  # a timeout's reason
+
+
 def _signal_name(number: int) -> str:
     try:
         return signal.Signals(number).name
@@ -74,26 +75,61 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-def _watch(worker: Running, limits: Limits) -> str:
-    """Wait for the worker; kill its group on timeout or resident memory past the limit.
-    Returns how it ended: "exited", "timeout" or "memory" (worker.returncode is set)."""
+class _Stages:
+    """The worker's stage as its progress file tells it, and when the parent first saw it."""
+
+    def __init__(self, progress: Path):
+        self.progress, self.stage, self.since = progress, "", time.monotonic()
+        self.reference_s: float | None = None
+
+    def over_limit(self) -> str | None:
+        """Why the current stage has run too long, or None."""
+        try:
+            stage, reference_s = parse_progress(self.progress.read_text())
+        except OSError:
+            return None
+        if stage != self.stage:
+            self.stage, self.since = stage, time.monotonic()
+        self.reference_s = reference_s if reference_s is not None else self.reference_s
+        limit = stage_limit_s(stage, self.reference_s)
+        spent = time.monotonic() - self.since
+        if limit is None or spent <= limit:
+            return None
+        reference = (
+            f"{SLOW_FACTOR}x the reference's {self.reference_s * 1e3:.3g} ms per call"
+            if self.reference_s is not None
+            else "no reference time known yet"
+        )
+        return f"{stage} ran past its limit of {limit:.3g} s ({reference}, see limits.py)"
+
+
+def _watch(worker: Running, limits: Limits, progress: Path) -> tuple[str, str]:
+    """Wait for the worker; kill its group on timeout (the job's, or its stage's, see
+    limits.stage_limit_s) or resident memory past the limit. Returns how it ended
+    ("exited", "timeout" or "memory"; worker.returncode is set) and why."""
     deadline = time.monotonic() + limits.timeout_s
     limit = limits.memory_bytes()
+    stages = _Stages(progress)
+    polls = 0
     while True:
         try:
             worker.wait(0.05)
-            return "exited"
+            return "exited", ""
         except subprocess.TimeoutExpired:
             pass
+        polls += 1
+        slow = stages.over_limit() if polls % 4 == 0 else None
         if time.monotonic() > deadline:
-            reason = "timeout"
+            reason, why = "timeout", f"no result after {limits.timeout_s:g} s"
+        elif slow:
+            reason, why = "timeout", slow
         elif resident_bytes(worker.pid) > limit:
-            reason = "memory"
+            reason, why = "memory", ""
         else:
             continue
         kill_group(worker.pid)
         worker.wait()
-        return reason
+        return reason, why
 
 
 def run_isolated(
@@ -101,9 +137,22 @@ def run_isolated(
 ) -> JobResult:
     """Run the job in its own worker process; `wrapper` prefixes a fresh worker's command
     line (a profiler that launches the worker, e.g. Nsight Compute), so a wrapped job never
-    goes through the fork server."""
+    goes through the fork server. A candidate found correct in its worker is judged again
+    in a clean one (judge.py)."""
     limits = limits or Limits()
     start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="pragma-job-") as spool:
+        if judge.applies(job):
+            job = job.model_copy(update={"outputs_dir": spool})
+        result = _run_one(job, limits, wrapper)
+        if judge.applies(job) and result.verdict.ok:
+            judge_job = judge.job_for(job, result)
+            result = judge.merge(result, _run_one(judge_job, limits, None))
+    result.verdict.seconds = round(time.monotonic() - start, 3)
+    return result
+
+
+def _run_one(job: Job, limits: Limits, wrapper: list[str] | None) -> JobResult:
     result = None
     if not wrapper and config.forkserver_enabled():
         try:
@@ -112,15 +161,13 @@ def run_isolated(
             forkserver.say_once(str(exc))
     if result is None:
         result = _run(job, limits, lambda launch, limits: _fresh(launch, limits, wrapper or []))
-    result.verdict.seconds = round(time.monotonic() - start, 3)
     return result
 
 
-def _served(launch: Launch, limits: Limits) -> tuple[str, int] | None:
+def _served(launch: Launch, limits: Limits) -> Ended | None:
     """The job in a child of the warm server; None when that server is busy."""
     request = {
-        "job": str(launch.job),
-        "result": str(launch.result),
+        "job": launch.job_text,
         "output": str(launch.output),
         "cwd": os.getcwd(),
         "address_limit": launch.address_limit,
@@ -129,21 +176,26 @@ def _served(launch: Launch, limits: Limits) -> tuple[str, int] | None:
     if child is None:
         return None
     try:
-        return _watch(child, limits), child.returncode
+        how, why = _watch(child, limits, launch.progress)
+        return Ended(how, child.returncode, child.sent, why)
     except BaseException:
         child.abandon()  # an interrupted parent must not leave the job running
         raise
 
 
-def _fresh(launch: Launch, limits: Limits, wrapper: list[str]) -> tuple[str, int]:
-    """The job in a fresh worker, under process.py's wrapper (which ends what it leaves)."""
+def _fresh(launch: Launch, limits: Limits, wrapper: list[str]) -> Ended:
+    """The job in a fresh worker, under process.py's wrapper (which ends what it leaves).
+    The job and the result travel through inherited memfds, never paths in argv."""
+    job_fd = os.memfd_create("pragma-job", 0)
+    result_fd = os.memfd_create("pragma-result", 0)
+    channel.send(job_fd, launch.job_text.encode())
     command = [
         *wrapper,
         sys.executable,
         "-m",
         "pragma_kernels.evaluation.worker",
-        str(launch.job),
-        str(launch.result),
+        str(job_fd),
+        str(result_fd),
     ]
     report, reported = os.pipe()
     try:
@@ -153,22 +205,25 @@ def _fresh(launch: Launch, limits: Limits, wrapper: list[str]) -> tuple[str, int
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 env=launch.env,
-                pass_fds=(reported,),
+                pass_fds=(reported, job_fd, result_fd),
                 preexec_fn=die_with_parent,
                 start_new_session=True,  # the terminal's Ctrl-C goes to the parent only
             )
     finally:
         os.close(reported)
+        os.close(job_fd)
     worker = _Wrapped(process)
     try:
         worker.pid = _reported_pid(report, process.pid)
-        return _watch(worker, limits), worker.returncode
+        how, why = _watch(worker, limits, launch.progress)
+        return Ended(how, worker.returncode, channel.read_all(result_fd), why)
     except BaseException:
         kill_group(worker.pid)
         process.wait()
         raise
     finally:
         os.close(report)
+        os.close(result_fd)
 
 
 class _Wrapped:
@@ -197,8 +252,8 @@ def _reported_pid(report: int, wrapper: int) -> int:
 
 
 def _run(job: Job, limits: Limits, start) -> JobResult | None:
-    """Write the job's files, run it with `start` and read or classify what it left;
-    None when `start` declined (a busy server)."""
+    """Run the job with `start` and read or classify what it left; None when `start`
+    declined (a busy server)."""
     with tempfile.TemporaryDirectory(prefix="pragma-job-") as tmp:
         backend = backends.get(job.backend)
         env = {
@@ -211,35 +266,45 @@ def _run(job: Job, limits: Limits, start) -> JobResult | None:
         # CPU workers get an address-space limit (allocations fail cleanly inside); CUDA
         # reserves far more address space than memory, so GPU workers are watched instead.
         address_limit = limits.memory_bytes() if backend.memory_limit == "address" else None
-        launch = Launch(Path(tmp), env, address_limit, backend.worker_imports)
-        job = job.model_copy(update={"progress_path": str(launch.progress)})
-        launch.job.write_text(job.model_dump_json())
+        key = channel.new_key()
+        job = job.model_copy(update={"progress_path": str(Path(tmp) / "progress")})
+        job_text = job.model_copy(update={"key": key}).model_dump_json()
+        launch = Launch(Path(tmp), job_text, env, address_limit, backend.worker_imports)
         ended = start(launch, limits)
         if ended is None:
             return None
-        return _collect(job, launch, limits, *ended)
+        return _collect(job, launch, limits, ended, key)
 
 
-def _collect(job: Job, launch: Launch, limits: Limits, ending: str, code: int) -> JobResult:
+def _collect(job: Job, launch: Launch, limits: Limits, ended: Ended, key: str) -> JobResult:
     tail = ""
     if launch.output.exists():
         tail = launch.output.read_bytes().decode(errors="replace")[-4000:]
-    stage = launch.progress.read_text() if launch.progress.exists() else "start"
-    if ending == "exited" and code == 0 and launch.result.exists():
-        try:
-            return JobResult.model_validate_json(launch.result.read_text())
-        except ValidationError as exc:
-            return JobResult(
-                verdict=failure(
-                    VerdictKind.WORKER_ERROR,
-                    f"bad result: {exc}",
-                    stage=stage,
-                    stderr_tail=tail,
-                )
-            )
-    verdict = _classify_exit(code, ending, limits, stage, tail)
+    progress = launch.progress.read_text() if launch.progress.exists() else "start"
+    stage = parse_progress(progress)[0]
+    sent = channel.parse(ended.sent, key)
+    if ended.how == "exited" and ended.code == 0 and isinstance(sent, JobResult):
+        return sent
+    if isinstance(sent, str) or (
+        sent is None and ended.how == "exited" and ended.code >= 0 and _runs_candidate(stage)
+    ):
+        why = sent or (
+            f"the worker ended with status {ended.code} during {stage} without sending a result"
+        )
+        verdict = failure(VerdictKind.RESULT_CHANNEL, why, stage=stage, stderr_tail=tail)
+        verdict.location = crash_location(tail, job.solution)
+        return JobResult(verdict=verdict)
+    verdict = _classify_exit(ended, limits, stage, tail)
     verdict.location = crash_location(tail, job.solution)
     return JobResult(verdict=verdict)
+
+
+# Stages (worker.py's progress names) in which the candidate's code runs.
+_CANDIDATE_STAGES = ("candidate", "timing", "profiling", "first call")
+
+
+def _runs_candidate(stage: str) -> bool:
+    return any(word in stage for word in _CANDIDATE_STAGES)
 
 
 def crash_location(tail: str, solution: str | None) -> str | None:
@@ -252,7 +317,8 @@ def crash_location(tail: str, solution: str | None) -> str | None:
     return f"{solution}:{lines[0]}" if lines else None
 
 
-def _classify_exit(returncode: int, ending: str, limits: Limits, stage: str, tail: str):
+def _classify_exit(ended: Ended, limits: Limits, stage: str, tail: str):
+    returncode, ending = ended.code, ended.how
     if ending == "memory":
         return failure(
             VerdictKind.OUT_OF_MEMORY,
@@ -265,7 +331,7 @@ def _classify_exit(returncode: int, ending: str, limits: Limits, stage: str, tai
     if ending == "timeout":
         return failure(
             VerdictKind.TIMEOUT,
-            f"no result after {limits.timeout_s:g} s (during {stage})",
+            f"{ended.why} (during {stage})",
             stage=stage,
             stderr_tail=tail,
         )

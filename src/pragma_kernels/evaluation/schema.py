@@ -1,6 +1,7 @@
 """The wire schema between the caller and an isolated worker: a Job in, a JobResult out.
 
-Both travel as JSON files; nothing else crosses the process boundary. The action
+The job travels as JSON through a descriptor (or the fork server's request), the
+result as one framed JSON message over a descriptor the parent owns (channel.py). The action
 is a Literal, the timing protocol a tagged union (timing_protocols.py), so a
 malformed job fails validation in the parent, not half-way through the worker.
 """
@@ -16,7 +17,7 @@ from pragma_kernels.timing import Timing
 from pragma_kernels.timing_protocols import TimingProtocol
 from pragma_kernels.verdict import Verdict
 
-Action = Literal["verify", "time", "profile", "attempt"]
+Action = Literal["verify", "time", "profile", "attempt", "judge"]
 Dtype = Literal["float32", "float16", "bfloat16"]
 Baseline = Literal["eager", "compile", "compile-max-autotune"]
 BASELINES: tuple[str, ...] = ("eager", "compile", "compile-max-autotune")
@@ -47,6 +48,8 @@ class Job(BaseModel):
     metrics: list[str] = []  # profile, attempt: extra metrics asked for by name
     profile: bool = True  # attempt: profile after timing (False: verify and time only)
     progress_path: str = ""
+    outputs_dir: str = ""  # where the worker ships the candidate's outputs for the judge
+    key: str = ""  # the result channel's per-job key (channel.py); the worker strips it
     env: dict[str, str] = {}  # extra environment for the worker process
 
 

@@ -1,19 +1,21 @@
-"""The isolated worker: runs one job (verify, time, profile, or a whole attempt) in its
-own process.
+"""The isolated worker: runs one job (verify, time, profile, a whole attempt, or the judge's
+check) in its own process.
 
-Started by isolation.py as `python -m pragma_kernels.evaluation.worker JOB.json RESULT.json`,
-or forked from the warm server (forkserver.py), which calls `main` with the same paths.
-It loads the problem and the untrusted candidate, writes the stage it is in to
-a progress file (so a crash or hang can be placed), and writes the result JSON.
-Every failure it can observe becomes a Verdict; what it cannot (a segfault, a
-hang, the OOM killer) the parent classifies from the exit status. One job per
-process also means a CUDA context broken by an illegal access dies with it.
+Started by isolation.py as `python -m pragma_kernels.evaluation.worker JOB_FD RESULT_FD`
+(inherited descriptors), or forked from the warm server (forkserver.py), which calls
+`serve` with the job's text and a result descriptor. It loads the problem and the
+untrusted candidate, writes the stage it is in to a progress file (so a crash or hang can
+be placed), ships the candidate's outputs for the judge (judge.py) and sends one result
+frame (channel.py). Every failure it can observe becomes a Verdict; what it cannot (a
+segfault, a hang, the OOM killer, a process ended from inside) the parent classifies.
+One job per process also means a CUDA context broken by an illegal access dies with it.
 """
 
 from __future__ import annotations
 
 import faulthandler
 import importlib.util
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -22,9 +24,9 @@ from types import ModuleType
 
 from pragma_kernels import backends
 from pragma_kernels.classify import Classified, classify_import_error, classify_run_error
-from pragma_kernels.compare import flatten_outputs
+from pragma_kernels.compare import compare_outputs, flatten_outputs
 from pragma_kernels.errors import ProblemError
-from pragma_kernels.evaluation import integrity
+from pragma_kernels.evaluation import channel, integrity, shipping
 from pragma_kernels.evaluation.schema import Job, JobResult
 from pragma_kernels.timing import Timing
 from pragma_kernels.verdict import Trial, Verdict, VerdictKind, failure
@@ -67,6 +69,7 @@ class Worker:
         self.backend = backends.get(job.backend)
         self.device = self.backend.device
         self.first_forward_s: float | None = None  # the candidate's first call (compile)
+        self.reference_s: float | None = None  # the fastest reference forward seen (limits)
         self.baseline_source: str = ""  # measured | cached | re-timed (measure_all)
         self.drift: float | None = None
         self.stage = "start"
@@ -90,7 +93,8 @@ class Worker:
         self.stage_seconds[self.stage] = round(spent, 3)
         self.stage, self.stage_start = stage, now
         if self.job.progress_path:
-            Path(self.job.progress_path).write_text(stage)
+            reference = "" if self.reference_s is None else f"\n{self.reference_s:.6g}"
+            Path(self.job.progress_path).write_text(stage + reference)
 
     def fail(self, kind: VerdictKind, message: str, **fields) -> Failed:
         fields.setdefault("dtype", self.job.dtype)
@@ -201,6 +205,7 @@ class Worker:
 
     def run_reference(self, reference, inputs: list):
         self.enter("reference forward")
+        start = self.harness.perf_counter()
         try:
             out = reference(*inputs)
             self.sync()
@@ -211,6 +216,8 @@ class Worker:
                 f"Model.forward returned {type(out).__name__}; Fix: return "
                 "a tensor or a tuple of tensors"
             )
+        took = self.harness.perf_counter() - start
+        self.reference_s = took if self.reference_s is None else min(self.reference_s, took)
         return out
 
     def run_candidate(self, candidate, inputs: list):
@@ -264,16 +271,20 @@ class Worker:
             for number, seed in enumerate(self.job.seeds, 1):
                 inputs = self.make_inputs(loaded.problem, seed)
                 ref_inputs = [_clone(x) for x in inputs]
-                expected = self.run_reference(loaded.reference, ref_inputs)
                 if loaded.candidate is None:
+                    self.run_reference(loaded.reference, ref_inputs)
                     trials.append(Trial(seed=seed, ok=True, detail="reference only"))
                     continue
+                # The candidate first: this seed's reference output does not exist yet, so
+                # it cannot be found among live objects and returned.
                 self.enter(f"candidate forward (trial {number}, seed {seed})")
                 cand_inputs = [_clone(x) for x in inputs]
                 start = self.harness.perf_counter()
                 got = self.run_candidate(loaded.candidate, cand_inputs)
                 if self.first_forward_s is None:
                     self.first_forward_s = self.harness.perf_counter() - start
+                self.ship(seed, got)
+                expected = self.run_reference(loaded.reference, ref_inputs)
                 self.enter(f"compare (trial {number})")
                 result = self.judge(expected, got, ref_inputs, cand_inputs)
                 trials.append(
@@ -299,6 +310,60 @@ class Worker:
             **self._stats(trials),
         )
         return verdict, inputs
+
+    def ship(self, seed: int, got) -> None:
+        """Send this forward's outputs to the judge (judge.py), if the job has one; outputs
+        that cannot be shipped are refused by the in-process checks that follow."""
+        if not self.job.outputs_dir:
+            return
+        outputs = flatten_outputs(got)
+        if outputs is None or any(type(t) is not self.harness.tensor_type for t in outputs):
+            return
+        try:
+            shipping.ship(outputs, Path(self.job.outputs_dir), seed)
+        except (shipping.Unshippable, OSError):
+            return
+        self.guard("shipping the outputs")
+
+    def judge_outputs(self) -> JobResult:
+        """The `judge` job, in a process no candidate ran in: the reference on every seed,
+        compared with the outputs the candidate's worker shipped as plain bytes."""
+        import torch
+
+        problem = self.load_problem()
+        reference, _ = self.build_models(problem, None)
+        trials: list[Trial] = []
+        with torch.no_grad():
+            for seed in self.job.seeds:
+                inputs = self.make_inputs(problem, seed)
+                expected = self.run_reference(reference, inputs)
+                self.enter(f"judge (seed {seed})")
+                got = shipping.receive(Path(self.job.outputs_dir), seed, self.device)
+                if isinstance(got, str):
+                    raise self.fail(VerdictKind.RESULT_CHANNEL, got)
+                result = compare_outputs(expected, got, self.job.atol, self.job.rtol)
+                trials.append(
+                    Trial(
+                        seed=seed,
+                        ok=result.kind is None,
+                        detail=result.detail,
+                        max_abs_err=result.max_abs_err,
+                        max_rel_err=result.max_rel_err,
+                        mismatch_fraction=result.mismatch_fraction,
+                    )
+                )
+                if result.kind is not None:
+                    raise self.fail(
+                        result.kind,
+                        f"in a clean process (seed {seed}): {result.detail}",
+                        trials=trials,
+                        **self._stats(trials),
+                    )
+        verdict = Verdict(
+            ok=True, kind=VerdictKind.OK, trials=trials, stage="done", dtype=self.job.dtype,
+            **self._stats(trials),
+        )  # fmt: skip
+        return JobResult(verdict=verdict)
 
     def _stats(self, trials: list[Trial]) -> dict:
         def worst(attribute: str) -> float | None:
@@ -435,10 +500,11 @@ class Worker:
         with torch.no_grad():
             inputs = self.make_inputs(loaded.problem, seed)
             ref_inputs = [_clone(x) for x in inputs]
-            expected = self.run_reference(loaded.reference, ref_inputs)
             self.enter(f"candidate re-check after timing (seed {seed})")
             cand_inputs = [_clone(x) for x in inputs]
             got = self.run_candidate(loaded.candidate, cand_inputs)
+            self.ship(seed, got)
+            expected = self.run_reference(loaded.reference, ref_inputs)
             result = self.judge(expected, got, ref_inputs, cand_inputs)
         if result.kind is not None:
             raise self.fail(
@@ -548,6 +614,7 @@ def run_job(job: Job) -> JobResult:
             "time": worker.time,
             "profile": worker.profile,
             "attempt": worker.attempt,
+            "judge": worker.judge_outputs,
         }
         result = actions[job.action]()
     except Failed as failed:
@@ -558,11 +625,23 @@ def run_job(job: Job) -> JobResult:
 
 
 def main(argv: list[str]) -> int:
+    """A fresh worker: `worker JOB_FD RESULT_FD`, descriptors the parent passed (no paths)."""
     faulthandler.enable()  # a segfault prints the Python stack to stderr for the parent
-    job_path, result_path = argv
-    job = Job.model_validate_json(Path(job_path).read_text())
+    job_fd, result_fd = (int(arg) for arg in argv)
+    job_text = channel.read_all(job_fd).decode()
+    os.close(job_fd)
+    return serve(job_text, result_fd)
+
+
+def serve(job_text: str, result_fd: int) -> int:
+    """Run the job and send its one result frame. The job's key is kept here, out of the
+    Job the candidate's process can reach by name."""
+    faulthandler.enable()
+    job = Job.model_validate_json(job_text)
+    key, job = job.key, job.model_copy(update={"key": ""})
     result = run_job(job)
-    Path(result_path).write_text(result.model_dump_json())
+    channel.send(result_fd, channel.frame(key, result))
+    os.close(result_fd)
     return 0
 
 
