@@ -97,7 +97,9 @@ def _pids(path: Path) -> list[int]:
 
 
 def _job_dirs() -> set[str]:
-    return set(glob.glob(os.path.join(tempfile.gettempdir(), "pragma-job-*")))
+    """Job folders, and the judge's spools (in /dev/shm where it has room)."""
+    roots = (tempfile.gettempdir(), "/dev/shm")
+    return {found for root in roots for found in glob.glob(os.path.join(root, "pragma-job-*"))}
 
 
 def _run(tmp_path: Path, body: str, pids: Path, way: str, monkeypatch, timeout_s: float):

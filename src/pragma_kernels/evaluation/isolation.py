@@ -141,7 +141,7 @@ def run_isolated(
     in a clean one (judge.py)."""
     limits = limits or Limits()
     start = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="pragma-job-") as spool:
+    with tempfile.TemporaryDirectory(prefix="pragma-job-", dir=_spool_root()) as spool:
         if judge.applies(job):
             job = job.model_copy(update={"outputs_dir": spool})
         result = _run_one(job, limits, wrapper)
@@ -150,6 +150,16 @@ def run_isolated(
             result = judge.merge(result, _run_one(judge_job, limits, None))
     result.verdict.seconds = round(time.monotonic() - start, 3)
     return result
+
+
+def _spool_root(free_bytes: int = 1 << 30) -> str | None:
+    """Where shipped outputs go (shipping.py): memory-backed /dev/shm when it has room (GPU
+    outputs are often GBs; a disk takes seconds each), else the default temp directory."""
+    try:
+        stat = os.statvfs("/dev/shm")
+    except OSError:
+        return None
+    return "/dev/shm" if stat.f_bavail * stat.f_frsize >= free_bytes else None
 
 
 def _run_one(job: Job, limits: Limits, wrapper: list[str] | None) -> JobResult:

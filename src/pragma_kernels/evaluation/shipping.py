@@ -48,9 +48,14 @@ def ship(outputs: list, folder: Path, seed: int) -> None:
         name = str(tensor.dtype).removeprefix("torch.")
         if name not in DTYPES:
             raise Unshippable(f"output {index} has dtype {name}, which cannot be shipped")
-        plain = torch.Tensor.contiguous(torch.Tensor.detach(tensor)).cpu()
-        raw = plain.reshape(-1).view(torch.uint8) if plain.numel() else plain.new_empty(0)
-        raw.numpy().tofile(folder / f"seed-{seed}-{index}.bin")
+        plain = torch.Tensor.contiguous(torch.Tensor.detach(tensor))
+        path = folder / f"seed-{seed}-{index}.bin"
+        nbytes = plain.numel() * plain.element_size()
+        path.write_bytes(b"")
+        if nbytes:  # straight from the device into the mapped file: no staging copy
+            mapped = torch.from_file(str(path), shared=True, size=nbytes, dtype=torch.uint8)
+            mapped.copy_(plain.reshape(-1).view(torch.uint8))
+            del mapped
         header.append({"dtype": name, "shape": list(plain.shape)})
     (folder / f"seed-{seed}.json").write_text(json.dumps(header))
 
@@ -78,6 +83,6 @@ def receive(folder: Path, seed: int, device: str) -> list[torch.Tensor] | str:
         if count == 0:
             tensors.append(torch.empty(shape, dtype=dtype, device=device))
             continue
-        raw = torch.from_file(str(path), shared=False, size=nbytes, dtype=torch.uint8)
-        tensors.append(raw.view(dtype).reshape(shape).to(device))
+        raw = torch.from_file(str(path), shared=True, size=nbytes, dtype=torch.uint8)
+        tensors.append(raw.view(dtype).reshape(shape).to(device, copy=True))
     return tensors
