@@ -238,6 +238,7 @@ def _collect(job: Job, launch: Launch, limits: Limits, ending: str, code: int) -
                 )
             )
     verdict = _classify_exit(code, ending, limits, stage, tail)
+    verdict.dtype, verdict.dtype_cast = job.dtype or "", job.dtype is not None
     verdict.location = crash_location(tail, job.solution)
     return JobResult(verdict=verdict)
 
