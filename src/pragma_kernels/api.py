@@ -23,8 +23,10 @@ from pathlib import Path
 from pragma_kernels.agents import prompts
 from pragma_kernels.agents.offline_coder import OfflineCoder
 from pragma_kernels.agents.records import AttemptRecord, RunDir, RunSettings, Usage
+from pragma_kernels.compare import default_tolerance
 from pragma_kernels.errors import PragmaError
-from pragma_kernels.evaluation import DEFAULT_TOLERANCE, LocalEvaluator
+from pragma_kernels.evaluation import LocalEvaluator
+from pragma_kernels.evaluation.jobs import resolve_dtype
 from pragma_kernels.events import OnEvent, RunFinished, attempts_only, fan_out
 from pragma_kernels.llm import LLM, Budget, LLMError, LLMSettings, ReplyCache
 from pragma_kernels.llm.client import require_sdk
@@ -32,8 +34,9 @@ from pragma_kernels.llm.settings import llm_settings
 from pragma_kernels.loop import LoopContext, LoopOptions, OptimizationLoop
 from pragma_kernels.offline.recognise import recognise
 from pragma_kernels.problem_source import problem_source
-from pragma_kernels.problems import describe_inputs, load_problem
+from pragma_kernels.problems import describe_inputs, input_dtype, load_problem
 from pragma_kernels.targets import Target
+from pragma_kernels.verdict import dtype_text
 
 
 @dataclass
@@ -64,13 +67,16 @@ class OptimizeResult:
         return module.ModelNew
 
 
-def backend_text(target: Target, dtype: str) -> str:
-    """The candidate rules for the Coder: the backend's template with this run's facts."""
+def backend_text(target: Target, cast: str | None, own: str = "") -> str:
+    """The candidate rules for the Coder: the backend's template with this run's facts.
+    `cast`: the dtype inputs and weights are cast to (None: none); `own`: the problem's
+    own (problems.input_dtype), stated when nothing is cast."""
     backend = target.backend
+    dtype = cast or own
     return prompts.backend_rules(
         backend.rules_template,
-        dtype=dtype,
-        tolerance=DEFAULT_TOLERANCE[dtype],
+        dtype=dtype_text(dtype, cast is not None),
+        tolerance=default_tolerance(dtype),
         **backend.rules_facts(target.threads),
     )
 
@@ -86,7 +92,7 @@ def optimize(
     conductor: LLMSettings | None = None,
     attempts: int = 15,
     run_dir: str | Path | None = None,
-    dtype: str = "float32",
+    dtype: str | None = None,
     size: str | None = None,
     baseline: str = "eager",
     target_speedup: float | None = None,
@@ -102,10 +108,16 @@ def optimize(
     with its `inputs` factory (and constructor arguments `init_inputs`), written into the
     run directory as a problem file. A new run gets a new directory; `resume=True`
     continues the earlier one (`run_dir`, or the latest default one) of the same problem,
-    target and mode. `use_ncu=False` profiles without Nsight Compute.
+    target, mode and dtype. `use_ncu=False` profiles without Nsight Compute. `dtype`:
+    None (or "auto") keeps the problem's own dtypes; "float32", "float16" or "bfloat16"
+    casts floating inputs and weights to it (KernelBench's precision option).
     Progress: `on_event(event)` hears each attempt and stage as it starts and ends
     (pragma_kernels.events); `on_attempt(record)` each attempt as it ends."""
     listener = fan_out(on_event, attempts_only(on_attempt) if on_attempt else None)
+    try:
+        dtype = resolve_dtype(dtype)
+    except ValueError as exc:
+        raise PragmaError(str(exc)) from None
     resolved = Target.resolve(target, size=size)
     path, folder = _problem_file_and_run_dir(
         problem, inputs, init_inputs, run_dir, f"{resolved.name}-{mode}", resume
@@ -147,11 +159,11 @@ def optimize(
             loaded.category,
             resolved.name,
             path.read_text(),
-            describe_inputs(loaded.module),
+            describe_inputs(loaded.module, cast=dtype),
             knobs=resolved.backend.knobs,
             metric_names=resolved.backend.metric_names,
         ),
-        backend=backend_text(resolved, dtype),
+        backend=backend_text(resolved, dtype, input_dtype(loaded.module)),
         hardware=resolved.backend.hardware_text(resolved.threads),
     )
     evaluator = LocalEvaluator(path, resolved, dtype, baseline, use_ncu=use_ncu)
@@ -163,6 +175,7 @@ def optimize(
         mode=mode,
         attempts=attempts,
         baseline=baseline,
+        dtype=dtype or "auto",
         coder_model=coder_model,
         conductor_model=conductor_model,
     )

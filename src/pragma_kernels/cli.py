@@ -77,6 +77,8 @@ def _exit_code(verdict: Verdict) -> int:
 def _print_verdict(verdict: Verdict) -> None:
     style = "green" if verdict.ok else "red"
     console.print(f"[bold {style}]{verdict.kind.value}[/bold {style}]  {verdict.summary()}")
+    if verdict.dtype or verdict.dtype_cast:
+        console.print(f"  dtype: {verdict.dtype_text()}")
     if verdict.trials:
         table = Table("trial", "seed", "ok", "max abs err", "max rel err", "mismatch")
         for number, trial in enumerate(verdict.trials, 1):
@@ -115,7 +117,14 @@ def _fmt(value: float | None) -> str:
 TargetOpt = Annotated[
     str | None, typer.Option(help="cpu or gpu (default: gpu if one is present, else cpu)")
 ]
-DtypeOpt = Annotated[str, typer.Option(help="float32, float16 or bfloat16 (inputs and weights)")]
+DtypeOpt = Annotated[
+    str,
+    typer.Option(
+        help="auto: the dtypes the problem's get_inputs() and Model make, nothing cast "
+        "(default tolerances follow the reference output's dtype); float32, float16 or "
+        "bfloat16: cast floating inputs and weights to it (KernelBench's precision option)"
+    ),
+]
 
 
 def _target(kind: str | None, threads: int | None):
@@ -132,18 +141,26 @@ def _check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
         raise _bad_input(f"unknown {what} {value!r}. Fix: use one of {', '.join(choices)}")
 
 
+def _dtype(value: str) -> str | None:
+    """The cast --dtype asks for; None for auto (the problem's own dtypes)."""
+    from pragma_kernels.evaluation.schema import DTYPES
+
+    _check_choice(value, ("auto", *DTYPES), "dtype")
+    return None if value == "auto" else value
+
+
 @app.command()
 def verify(
     problem: ProblemArg,
     solution: Annotated[Path, typer.Argument(help="Candidate file defining ModelNew")],
     target: TargetOpt = None,
-    dtype: DtypeOpt = "float32",
+    dtype: DtypeOpt = "auto",
     trials: Annotated[int, typer.Option(min=1, help="Fresh random input sets")] = 3,
     atol: Annotated[
-        float | None, typer.Option(help="Absolute tolerance (default per dtype)")
+        float | None, typer.Option(help="Absolute tolerance (default per dtype compared)")
     ] = None,
     rtol: Annotated[
-        float | None, typer.Option(help="Relative tolerance (default per dtype)")
+        float | None, typer.Option(help="Relative tolerance (default per dtype compared)")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Fix the seeds (default: fresh)")] = None,
     size: SizeOpt = None,
@@ -156,17 +173,16 @@ def verify(
 
     Example: pragma verify examples/problems/rms_norm.py examples/solutions/cpu/rms_norm.py
     """
-    from pragma_kernels.evaluation.jobs import DTYPES, VerifyOptions
+    from pragma_kernels.evaluation.jobs import VerifyOptions
     from pragma_kernels.evaluation.jobs import verify as run_verify
 
     _require_file(problem, "problem")
     _require_file(solution, "solution")
-    _check_choice(dtype, DTYPES, "dtype")
     options = VerifyOptions(
         trials=trials,
         atol=atol,
         rtol=rtol,
-        dtype=dtype,
+        dtype=_dtype(dtype),
         seed=seed,
         size=size,
         limits=Limits(timeout_s=timeout, memory_mb=memory_mb),
@@ -186,7 +202,7 @@ def time_command(
         Path | None, typer.Argument(help="Candidate file (omit to time only the baselines)")
     ] = None,
     target: TargetOpt = None,
-    dtype: DtypeOpt = "float32",
+    dtype: DtypeOpt = "auto",
     baseline: Annotated[
         list[str] | None,
         typer.Option(
@@ -209,7 +225,6 @@ def time_command(
     from pragma_kernels.evaluation.jobs import (
         BASELINES,
         DEFAULT_BASELINES,
-        DTYPES,
         TimeOptions,
         time_problem,
     )
@@ -217,18 +232,18 @@ def time_command(
     _require_file(problem, "problem")
     if solution is not None:
         _require_file(solution, "solution")
-    _check_choice(dtype, DTYPES, "dtype")
+    cast = _dtype(dtype)
     baselines = tuple(baseline or DEFAULT_BASELINES)
     for name in baselines:
         _check_choice(name, BASELINES, "baseline")
     resolved = _target(target, threads)
     correctness = None
     if solution is not None and check:
-        correctness = _verify_before_timing(problem, solution, resolved, size, dtype, as_json)
+        correctness = _verify_before_timing(problem, solution, resolved, size, cast, as_json)
     options = TimeOptions(
         baselines=baselines,
         budget_s=budget,
-        dtype=dtype,
+        dtype=cast,
         size=size,
         limits=Limits(timeout_s=timeout),
     )
@@ -263,7 +278,8 @@ def _verify_before_timing(problem, solution, target, size, dtype, as_json) -> Ve
 
 def _print_timings(report) -> None:
     table = Table(
-        title=f"{report.problem} (size {report.size}, {report.dtype}, {report.target.describe()})"
+        title=f"{report.problem} (size {report.size}, {report.verdict.dtype_text()}, "
+        f"{report.target.describe()})"
     )
     columns = ("", "median ms", "IQR ms", "CV", "samples", "setup s", "candidate speedup")
     for column in columns:
@@ -293,7 +309,7 @@ def profile(
     target: TargetOpt = None,
     size: SizeOpt = None,
     threads: ThreadsOpt = None,
-    dtype: DtypeOpt = "float32",
+    dtype: DtypeOpt = "auto",
     check: Annotated[bool, typer.Option(help="Verify the candidate before profiling it")] = True,
     metrics: Annotated[
         str | None, typer.Option(help="Extra metrics by name, comma-separated")
@@ -308,7 +324,7 @@ def profile(
 
     Example: pragma profile examples/problems/rms_norm.py examples/solutions/cpu/rms_norm.py
     """
-    from pragma_kernels.evaluation.jobs import DTYPES, profile_candidate
+    from pragma_kernels.evaluation.jobs import profile_candidate
     from pragma_kernels.profilers.requests import validate
 
     _require_file(problem, "problem")
@@ -318,16 +334,16 @@ def profile(
         raise _bad_input(
             f"{resolved.backend.name} cannot profile: {resolved.backend.why_no_profile}"
         )
-    _check_choice(dtype, DTYPES, "dtype")
+    cast = _dtype(dtype)
     requested = [m.strip() for m in (metrics or "").split(",") if m.strip()]
     try:
         validate(requested, resolved.backend.name)
     except PragmaError as exc:
         raise _bad_input(str(exc)) from None
     if check:
-        _verify_before_timing(problem, solution, resolved, size, dtype, as_json)
+        _verify_before_timing(problem, solution, resolved, size, cast, as_json)
     verdict, result = profile_candidate(
-        problem, solution, resolved, size, use_ncu=ncu, dtype=dtype, requested=requested
+        problem, solution, resolved, size, use_ncu=ncu, dtype=cast, requested=requested
     )
     if result is None:
         _print_verdict(verdict)
@@ -341,6 +357,7 @@ def profile(
             print(json.dumps(payload, indent=2))
         raise typer.Exit(EXIT_OK)
     _print_profile(result)
+    console.print(f"dtype: {verdict.dtype_text()}")
     if diagnosis is not None:
         console.print(Panel(diagnosis.render_text(), title="diagnosis"))
 
@@ -516,7 +533,7 @@ def optimize(
     resume: Annotated[
         bool, typer.Option(help="Continue the earlier run (--run-dir, or the latest default)")
     ] = False,
-    dtype: DtypeOpt = "float32",
+    dtype: DtypeOpt = "auto",
     size: SizeOpt = None,
     target_speedup: Annotated[
         float | None, typer.Option(help="Stop once the best reaches this speedup")
@@ -555,6 +572,7 @@ def optimize(
 
     _require_file(problem, "problem")
     _check_choice(mode, MODES, "mode")
+    cast = _dtype(dtype)
     if provider is not None:
         _check_choice(provider, ("openai", "anthropic"), "provider")
     flags = {"provider": provider, "model": model, "base_url": base_url}
@@ -575,7 +593,7 @@ def optimize(
             conductor=conductor,
             attempts=attempts,
             run_dir=run_dir,
-            dtype=dtype,
+            dtype=cast,
             size=size,
             target_speedup=target_speedup,
             patience=patience,
@@ -607,7 +625,8 @@ def optimize(
     if mode == "offline":
         console.print("[yellow]offline mode: kernels from templates, no LLM was used[/yellow]")
     console.print(
-        f"Best: attempt {result.best.number}, {result.speedup or 0:.2f}x vs eager -> "
+        f"Best: attempt {result.best.number}, {result.speedup or 0:.2f}x vs eager in "
+        f"{result.best.verdict.dtype_text()} -> "
         f"{result.run_dir / 'best.py'} (trace: {result.run_dir / 'trace.md'})"
     )
 

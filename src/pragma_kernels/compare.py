@@ -30,6 +30,27 @@ class Comparison:
     mismatch_fraction: float | None = None
 
 
+# atol = rtol per dtype compared: KernelBench v0.1's 1e-2 for fp32 (the PRAGMA paper's
+# setting) and 1e-2 for the half types; a dtype not listed (float64) takes float32's.
+DEFAULT_TOLERANCE = {"float32": 1e-2, "float16": 1e-2, "bfloat16": 1e-2}
+
+
+def default_tolerance(dtype: str) -> float:
+    return DEFAULT_TOLERANCE.get(dtype, DEFAULT_TOLERANCE["float32"])
+
+
+def compared_dtype(*groups: list) -> str:
+    """The dtype a comparison is made in (it sets the default tolerances), by name: the
+    lowest-precision floating dtype in the first group holding a floating tensor (the
+    reference's outputs, then its inputs for outputs such as argmax's); "" if none does."""
+    for group in groups:
+        floating = [x.dtype for x in group if isinstance(x, torch.Tensor) and x.is_floating_point()]
+        if floating:
+            coarsest = max(floating, key=lambda dtype: torch.finfo(dtype).eps)
+            return str(coarsest).removeprefix("torch.")
+    return ""
+
+
 def flatten_outputs(value) -> list | None:
     """A forward result as a list of tensors, or None if it holds something else."""
     if isinstance(value, torch.Tensor):

@@ -192,23 +192,45 @@ def load_problems(
     return problems, errors
 
 
-def describe_inputs(problem: Path | ModuleType, size: str | None = None) -> str:
+def describe_inputs(
+    problem: Path | ModuleType, size: str | None = None, cast: str | None = None
+) -> str:
     """The forward's arguments at a size, e.g. "input 0: float32[8, 64, 128, 128]", for prompts:
     the reference file's constants alone leave the timed shapes to be inferred. Built on
     the meta device (no memory); empty when the file's get_inputs cannot run there.
-    `problem`: the file, or the module already imported at that size."""
+    `problem`: the file, or the module already imported at that size; `cast`: the dtype
+    floating inputs are cast to (--dtype), None for the problem's own."""
+    import torch
+
+    inputs = _meta_inputs(problem, size)
+    if inputs is None:  # user code that needs real data; the prompt simply omits the line
+        return ""
+
+    def one(value) -> str:
+        if isinstance(value, torch.Tensor):
+            dtype = cast if cast and value.is_floating_point() else value.dtype
+            return f"{str(dtype).removeprefix('torch.')}{list(value.shape)}"
+        return repr(value)[:60]
+
+    return ", ".join(f"input {i}: {one(v)}" for i, v in enumerate(inputs))
+
+
+def input_dtype(problem: Path | ModuleType, size: str | None = None) -> str:
+    """The problem's own dtype as prompts state it before any worker ran: the
+    lowest-precision floating dtype among get_inputs() (compare.compared_dtype); "" when
+    there is none or get_inputs cannot run on the meta device."""
+    from pragma_kernels.compare import compared_dtype
+
+    inputs = _meta_inputs(problem, size)
+    return compared_dtype(inputs) if inputs is not None else ""
+
+
+def _meta_inputs(problem: Path | ModuleType, size: str | None) -> list | None:
     import torch
 
     try:
         module = problem if isinstance(problem, ModuleType) else import_module(problem, size)
         with torch.device("meta"):
-            inputs = module.get_inputs()
-    except Exception:  # user code that needs real data; the prompt simply omits the line
-        return ""
-
-    def one(value) -> str:
-        if isinstance(value, torch.Tensor):
-            return f"{str(value.dtype).removeprefix('torch.')}{list(value.shape)}"
-        return repr(value)[:60]
-
-    return ", ".join(f"input {i}: {one(v)}" for i, v in enumerate(inputs))
+            return list(module.get_inputs())
+    except Exception:
+        return None

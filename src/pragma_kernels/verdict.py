@@ -69,13 +69,19 @@ class Verdict(BaseModel):
     trials: list[Trial] = Field(default_factory=list)
     atol: float | None = None
     rtol: float | None = None
-    dtype: str = "float32"
+    # The dtype compared (compare.compared_dtype): the reference output's, or with a cast
+    # (dtype_cast) the one asked for; "" when the worker stopped before knowing it.
+    dtype: str = ""
+    dtype_cast: bool = False  # --dtype cast the floating inputs and weights to it
     max_abs_err: float | None = None
     max_rel_err: float | None = None
     mismatch_fraction: float | None = None
     stderr_tail: str = ""
     details: dict = Field(default_factory=dict)  # kind-specific facts, e.g. a resource limit
     seconds: float | None = None  # wall time of the worker that judged it
+
+    def dtype_text(self) -> str:
+        return dtype_text(self.dtype, self.dtype_cast)
 
     def summary(self) -> str:
         if self.ok and self.trials:
@@ -88,6 +94,14 @@ class Verdict(BaseModel):
             return "ok"
         where = f" at {self.location}" if self.location else ""
         return f"{self.kind.value}{where}: {self.message}".strip()
+
+
+def dtype_text(dtype: str, cast: bool) -> str:
+    """The dtype as reports and prompts name it: "float16 (the problem's own)" or
+    "float32 (cast by --dtype)"."""
+    if cast:
+        return f"{dtype} (cast by --dtype)"
+    return f"{dtype} (the problem's own)" if dtype else "the problem's own"
 
 
 # Default cause and remedy per kind; `explain` refines them from the error text.

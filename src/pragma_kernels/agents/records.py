@@ -68,6 +68,7 @@ class RunSettings(BaseModel):
     mode: str
     attempts: int
     baseline: str = "eager"
+    dtype: str = "auto"  # --dtype: a cast, or auto (the problem's own dtypes)
     coder_model: str = ""
     conductor_model: str = ""
 
@@ -78,21 +79,22 @@ class RunDir:
         self.attempts_dir = path / "attempts"
 
     def start(self, settings: RunSettings) -> None:
-        """Create the run, or check that a resumed one is the same problem and mode."""
+        """Create the run, or check that a resumed one is the same problem, target, mode and
+        dtype (timings in another dtype are not comparable)."""
         marker = self.path / "run.json"
         if marker.exists():
-            saved = RunSettings.model_validate_json(marker.read_text())
-            if (saved.problem, saved.target, saved.mode) != (
-                settings.problem,
-                settings.target,
-                settings.mode,
-            ):
+            # Runs written before the dtype field cast everything to float32.
+            saved = RunSettings.model_validate(
+                {"dtype": "float32", **json.loads(marker.read_text())}
+            )
+            fields = ("problem", "target", "mode", "dtype")
+            if any(getattr(saved, name) != getattr(settings, name) for name in fields):
                 from pragma_kernels.errors import PragmaError
 
                 raise PragmaError(
                     f"{self.path} holds a run of {saved.problem} ({saved.target}, "
-                    f"{saved.mode}). Fix: choose another --run-dir, or the same problem, "
-                    "target and mode to resume it"
+                    f"{saved.mode}, --dtype {saved.dtype}). Fix: choose another --run-dir, "
+                    "or the same problem, target, mode and --dtype to resume it"
                 )
         self.attempts_dir.mkdir(parents=True, exist_ok=True)
         _write(marker, settings.model_dump_json(indent=2))
@@ -129,6 +131,8 @@ def _upgrade(data: dict, mode: str) -> dict:
     variant read once from the decision text old offline runs wrote into the prompt, so
     that a resumed old run skips what it tried. Records with the fields are left alone."""
     data.setdefault("mode", mode)
+    if isinstance(data.get("verdict"), dict):  # verdicts before dtype_cast: a float32 cast
+        data["verdict"].setdefault("dtype_cast", True)
     if _legacy_profile(data.get("profile")):
         # Profiles from before the profiler registry name no profiler per metric: kept
         # out rather than guessed from their wording; the attempt's outcome stands.

@@ -2,9 +2,10 @@
 
 Re-timing the baselines at every attempt cost a loop most of its timing time (and a
 torch.compile per attempt where compile is a baseline). A cache entry is keyed by
-everything that changes the figure: the problem file's bytes, size, dtype, backend,
-threads, the timing protocol, and the machine's fingerprint (backend.fingerprint():
-CPU model and cores, or GPU model, SMs and driver; torch version).
+everything that changes the figure: the problem file's bytes, size, dtype (the cast, or
+"auto" for the problem's own: never shared with a cast run), backend, threads, the
+timing protocol, and the machine's fingerprint (backend.fingerprint(): CPU model and
+cores, or GPU model, SMs and driver; torch version).
 
 The drift check: every attempt still times eager briefly (`DRIFT_PROBE_S`) in the same
 worker, right after the candidate. When that probe is within `drift_tolerance` of the

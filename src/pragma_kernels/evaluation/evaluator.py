@@ -53,7 +53,7 @@ class Evaluator(Protocol):
 class LocalEvaluator:
     problem: Path
     target: Target
-    dtype: str = "float32"
+    dtype: str | None = None  # None: the problem's own; a name casts (jobs.resolve_dtype)
     baseline: str = "eager"
     timing_budget_s: float | None = None
     use_ncu: bool = True  # False: the counter-free GPU profile only (faster, no ncu needed)

@@ -302,9 +302,9 @@ def _collect(job: Job, launch: Launch, limits: Limits, ended: Ended, key: str) -
             f"the worker ended with status {ended.code} during {stage} without sending a result"
         )
         verdict = failure(VerdictKind.RESULT_CHANNEL, why, stage=stage, stderr_tail=tail)
-        verdict.location = crash_location(tail, job.solution)
-        return JobResult(verdict=verdict)
-    verdict = _classify_exit(ended, limits, stage, tail)
+    else:
+        verdict = _classify_exit(ended, limits, stage, tail)
+    verdict.dtype, verdict.dtype_cast = job.dtype or "", job.dtype is not None
     verdict.location = crash_location(tail, job.solution)
     return JobResult(verdict=verdict)
 

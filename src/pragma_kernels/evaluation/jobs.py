@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pragma_kernels.compare import DEFAULT_TOLERANCE
 from pragma_kernels.evaluation.baselines import BaselineCache, cache_key, drift_tolerance
 from pragma_kernels.evaluation.isolation import Limits, run_isolated
 from pragma_kernels.evaluation.schema import BASELINES, DTYPES, Job
@@ -22,20 +23,17 @@ from pragma_kernels.timing import Timing
 from pragma_kernels.timing_protocols import TimingProtocol
 from pragma_kernels.verdict import Verdict
 
-__all__ = ["BASELINES", "DTYPES"]  # re-exported for callers that validate options
+__all__ = ["BASELINES", "DEFAULT_TOLERANCE", "DTYPES"]  # re-exported for callers
 
 DEFAULT_BASELINES = ("eager", "compile")
-# atol = rtol per dtype: KernelBench v0.1's 1e-2 for fp32 (the PRAGMA paper's setting) and
-# 1e-2 for the half types.
-DEFAULT_TOLERANCE = {"float32": 1e-2, "float16": 1e-2, "bfloat16": 1e-2}
 
 
 @dataclass(frozen=True)
 class VerifyOptions:
     trials: int = 3
-    atol: float | None = None  # None: DEFAULT_TOLERANCE[dtype]
+    atol: float | None = None  # None: DEFAULT_TOLERANCE of the dtype compared
     rtol: float | None = None
-    dtype: str = "float32"
+    dtype: str | None = None  # None or "auto": the problem's own; a DTYPES name casts to it
     seed: int | None = None  # None: fresh random seeds every run
     size: str | None = None  # None: the target's default size
     limits: Limits = Limits(timeout_s=300)
@@ -48,7 +46,7 @@ class TimeReport:
     problem: str
     target: Target
     size: str
-    dtype: str
+    dtype: str  # the dtype compared; verdict.dtype_text() says whether it was cast
     timings: dict[str, Timing]
     verdict: Verdict  # ok unless timing itself failed
     method: str = ""
@@ -68,6 +66,7 @@ class TimeReport:
             "backend": self.target.backend.name,
             "size": self.size,
             "dtype": self.dtype,
+            "dtype_cast": self.verdict.dtype_cast,
             "threads": self.target.threads,
             "method": self.method,
             "timings": {k: v.model_dump() for k, v in self.timings.items()},
@@ -82,9 +81,15 @@ def fresh_seeds(count: int, seed: int | None) -> list[int]:
     return [generator.randrange(2**31) for _ in range(count)]
 
 
-def _check_dtype(dtype: str) -> None:
+def resolve_dtype(dtype: str | None) -> str | None:
+    """The cast a dtype option asks for: None (None or "auto") keeps the dtypes the
+    problem's get_inputs() and Model make; a DTYPES name casts floating inputs and
+    weights to it, as KernelBench's precision option does."""
+    if dtype is None or dtype == "auto":
+        return None
     if dtype not in DTYPES:
-        raise ValueError(f"unknown dtype {dtype!r}; choose from {', '.join(DTYPES)}")
+        raise ValueError(f"unknown dtype {dtype!r}; choose from auto, {', '.join(DTYPES)}")
+    return dtype
 
 
 def verify(
@@ -94,19 +99,17 @@ def verify(
     options: VerifyOptions = VerifyOptions(),
 ) -> Verdict:
     """Compare the candidate with the reference on `options.trials` fresh input sets."""
-    _check_dtype(options.dtype)
-    tolerance = DEFAULT_TOLERANCE[options.dtype]
     job = Job(
         action="verify",
         problem=str(problem),
         backend=target.backend.name,
         solution=str(solution) if solution else None,
         size=options.size or target.size,
-        dtype=options.dtype,
+        dtype=resolve_dtype(options.dtype),
         threads=target.threads,
         seeds=fresh_seeds(options.trials, options.seed),
-        atol=tolerance if options.atol is None else options.atol,
-        rtol=tolerance if options.rtol is None else options.rtol,
+        atol=options.atol,
+        rtol=options.rtol,
     )
     return run_isolated(job, options.limits).verdict
 
@@ -115,7 +118,7 @@ def verify(
 class TimeOptions:
     baselines: tuple[str, ...] = DEFAULT_BASELINES
     budget_s: float | None = None  # per timed callable; None: the protocol's default
-    dtype: str = "float32"
+    dtype: str | None = None  # as VerifyOptions.dtype
     size: str | None = None
     seed: int | None = None
     repeats: int = 1  # measure this many times in one worker (repeatability checks)
@@ -132,7 +135,6 @@ def time_problem(
     options: TimeOptions = TimeOptions(),
 ) -> TimeReport:
     """Time the baselines and the candidate in one worker, interleaved, same threads."""
-    _check_dtype(options.dtype)
     unknown = set(options.baselines) - set(BASELINES)
     if unknown:
         raise ValueError(f"unknown baseline(s) {sorted(unknown)}; choose from {BASELINES}")
@@ -143,7 +145,7 @@ def time_problem(
         backend=target.backend.name,
         solution=str(solution) if solution else None,
         size=size,
-        dtype=options.dtype,
+        dtype=resolve_dtype(options.dtype),
         threads=target.threads,
         seeds=fresh_seeds(1, options.seed),
         baselines=list(options.baselines),
@@ -156,7 +158,7 @@ def time_problem(
         problem=Path(problem).stem,
         target=target,
         size=size,
-        dtype=options.dtype,
+        dtype=result.verdict.dtype,
         timings=result.timings,
         verdict=result.verdict,
         method=method,
@@ -175,15 +177,14 @@ def profile_candidate(
     metrics: list[str] | None = None,
     limits: Limits = PROFILE_LIMITS,
     use_ncu: bool = True,
-    dtype: str = "float32",
+    dtype: str | None = None,
     requested: list[str] | None = None,
 ) -> tuple[Verdict, Profile | None]:
     """Profile a candidate in an isolated worker (verify it first: profiles of wrong code
     mislead). On a GPU, Nsight Compute adds counters where it can (`use_ncu`); every
     metric carries its meaning and every requested one is either present or explained.
     `requested`: `metrics` already validated by the caller (validation lists the
-    profilers' metrics, which takes seconds)."""
-    _check_dtype(dtype)
+    profilers' metrics, which takes seconds). `dtype`: as VerifyOptions.dtype."""
     if not target.backend.can_profile:
         raise ValueError(target.backend.why_no_profile)
     if requested is None:
@@ -194,7 +195,7 @@ def profile_candidate(
         backend=target.backend.name,
         solution=str(solution),
         size=size or target.size,
-        dtype=dtype,
+        dtype=resolve_dtype(dtype),
         threads=target.threads,
         seeds=fresh_seeds(1, None),
         metrics=requested,
@@ -216,7 +217,7 @@ class AttemptOptions:
     """One loop attempt: verify, time against `baselines`, profile with `metrics`."""
 
     trials: int = 3
-    dtype: str = "float32"
+    dtype: str | None = None  # as VerifyOptions.dtype
     baselines: tuple[str, ...] = ("eager",)
     budget_s: float | None = None
     profile: bool = True
@@ -245,8 +246,7 @@ def run_attempt(
 ) -> AttemptResult:
     """Verify, time and profile one candidate in as few workers as isolation allows: one,
     or two where the profiler must wrap its own process (Nsight Compute)."""
-    _check_dtype(options.dtype)
-    tolerance = DEFAULT_TOLERANCE[options.dtype]
+    dtype = resolve_dtype(options.dtype)
     backend = target.backend
     profile = options.profile and backend.can_profile
     separate = profile and backend.profile_needs_own_process(options.use_ncu)
@@ -257,7 +257,7 @@ def run_attempt(
         key = cache_key(
             Path(problem),
             target.size,
-            options.dtype,
+            dtype or "auto",  # never shared with a cast: the problem's own may differ
             target.threads,
             backend.fingerprint(),
             protocol.model_dump_json(),
@@ -271,11 +271,9 @@ def run_attempt(
         backend=backend.name,
         solution=str(solution),
         size=target.size,
-        dtype=options.dtype,
+        dtype=dtype,
         threads=target.threads,
         seeds=fresh_seeds(options.trials, None),
-        atol=tolerance,
-        rtol=tolerance,
         baselines=sorted(needed) if cache is not None else list(options.baselines),
         protocol=protocol,
         cached_baselines=cached,

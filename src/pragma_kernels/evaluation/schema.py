@@ -33,11 +33,11 @@ class Job(BaseModel):
     backend: str  # backends.get(name)
     solution: str | None = None
     size: str | None = None
-    dtype: Dtype = "float32"
+    dtype: Dtype | None = None  # None: the problem's own dtypes; a name: cast inputs, weights
     threads: int = 1
     seeds: list[int] = [0, 1, 2]
-    atol: float = 1e-2
-    rtol: float = 1e-2
+    atol: float | None = None  # None: compare.default_tolerance of the dtype compared
+    rtol: float | None = None
     baselines: list[Baseline] = ["eager"]  # time, attempt
     repeats: int = 1  # time: measure this many times in the same worker
     protocol: TimingProtocol | None = None  # time, attempt: None -> the backend's default

@@ -24,7 +24,12 @@ from types import ModuleType
 
 from pragma_kernels import backends
 from pragma_kernels.classify import Classified, classify_import_error, classify_run_error
-from pragma_kernels.compare import compare_outputs, flatten_outputs
+from pragma_kernels.compare import (
+    compare_outputs,
+    compared_dtype,
+    default_tolerance,
+    flatten_outputs,
+)
 from pragma_kernels.errors import ProblemError
 from pragma_kernels.evaluation import channel, integrity, shipping
 from pragma_kernels.evaluation.schema import Job, JobResult
@@ -73,7 +78,8 @@ class Worker:
         self.baseline_source: str = ""  # measured | cached | re-timed (measure_all)
         self.drift: float | None = None
         self.stage = "start"
-        self.dtype = getattr(torch, job.dtype)
+        self.dtype = getattr(torch, job.dtype) if job.dtype else None  # None: no cast
+        self.compared = ""  # the dtype compared, from the first reference forward
         self.stage_seconds: dict[str, float] = {}
         self.stage_start = time.perf_counter()
         # Before any candidate code runs: what the harness relies on, by identity. Dynamo
@@ -97,13 +103,24 @@ class Worker:
             Path(self.job.progress_path).write_text(stage + reference)
 
     def fail(self, kind: VerdictKind, message: str, **fields) -> Failed:
-        fields.setdefault("dtype", self.job.dtype)
+        fields = {**self.dtype_fields(), **fields}
         return Failed(failure(kind, message[:4000], stage=self.stage, **fields))
 
     def failed(self, classified: Classified) -> Failed:
         return self.fail(
             classified.kind, classified.message, location=classified.location, **classified.fields
         )
+
+    def dtype_fields(self) -> dict:
+        """The dtype a verdict records: the one compared once the reference has run, before
+        that the cast's (unknown yet without a cast)."""
+        return {"dtype": self.compared or self.job.dtype or "", "dtype_cast": bool(self.job.dtype)}
+
+    def tolerance(self) -> tuple[float, float]:
+        """The job's atol and rtol, or the defaults of the dtype compared."""
+        default = default_tolerance(self.dtype_fields()["dtype"])
+        atol, rtol = self.job.atol, self.job.rtol
+        return (default if atol is None else atol, default if rtol is None else rtol)
 
     def problem_error(self, what: str, exc: BaseException | None = None) -> Failed:
         raised = f" raised {type(exc).__name__}: {exc}" if exc else ""
@@ -195,7 +212,8 @@ class Worker:
             raise self.problem_error(
                 f"get_inputs() returned {type(inputs).__name__}; Fix: return a list of tensors"
             )
-        # KernelBench's precision handling: floating inputs take the requested dtype.
+        # KernelBench's precision handling: floating inputs take the requested dtype (None,
+        # the default: they keep the problem's own).
         return [
             (x.to(self.device, self.dtype) if x.is_floating_point() else x.to(self.device))
             if isinstance(x, torch.Tensor)
@@ -211,13 +229,15 @@ class Worker:
             self.sync()
         except Exception as exc:
             raise self.problem_error("Model.forward(*get_inputs())", exc) from None
-        if flatten_outputs(out) is None:
+        outputs = flatten_outputs(out)
+        if outputs is None:
             raise self.problem_error(
                 f"Model.forward returned {type(out).__name__}; Fix: return "
                 "a tensor or a tuple of tensors"
             )
         took = self.harness.perf_counter() - start
         self.reference_s = took if self.reference_s is None else min(self.reference_s, took)
+        self.compared = self.compared or compared_dtype(outputs, inputs)
         return out
 
     def run_candidate(self, candidate, inputs: list):
@@ -249,7 +269,7 @@ class Worker:
                 VerdictKind.INPUT_MUTATION,
                 f"forward changed input(s) {changed}, which the reference leaves unchanged",
             )
-        result = self.harness.compare_outputs(expected, got, self.job.atol, self.job.rtol)
+        result = self.harness.compare_outputs(expected, got, *self.tolerance())
         self.guard("the comparison")
         return result
 
@@ -306,7 +326,7 @@ class Worker:
             kind=VerdictKind.OK,
             trials=trials,
             stage="done",
-            dtype=self.job.dtype,
+            **self.dtype_fields(),
             **self._stats(trials),
         )
         return verdict, inputs
@@ -341,7 +361,7 @@ class Worker:
                 got = shipping.receive(Path(self.job.outputs_dir), seed, self.device)
                 if isinstance(got, str):
                     raise self.fail(VerdictKind.RESULT_CHANNEL, got)
-                result = compare_outputs(expected, got, self.job.atol, self.job.rtol)
+                result = compare_outputs(expected, got, *self.tolerance())
                 trials.append(
                     Trial(
                         seed=seed,
@@ -360,7 +380,7 @@ class Worker:
                         **self._stats(trials),
                     )
         verdict = Verdict(
-            ok=True, kind=VerdictKind.OK, trials=trials, stage="done", dtype=self.job.dtype,
+            ok=True, kind=VerdictKind.OK, trials=trials, stage="done", **self.dtype_fields(),
             **self._stats(trials),
         )  # fmt: skip
         return JobResult(verdict=verdict)
@@ -370,9 +390,10 @@ class Worker:
             values = [getattr(t, attribute) for t in trials if getattr(t, attribute) is not None]
             return max(values) if values else None
 
+        atol, rtol = self.tolerance()
         return {
-            "atol": self.job.atol,
-            "rtol": self.job.rtol,
+            "atol": atol,
+            "rtol": rtol,
             **{name: worst(name) for name in ("max_abs_err", "max_rel_err", "mismatch_fraction")},
         }
 
@@ -476,7 +497,7 @@ class Worker:
             candidate=loaded.candidate,
             reference=loaded.reference,
             inputs=inputs,
-            dtype=self.job.dtype,
+            dtype=self.dtype_fields()["dtype"] or "float32",
             threads=self.job.threads,
             solution=self.job.solution or "",
             metrics=self.job.metrics,
@@ -518,7 +539,7 @@ class Worker:
 
     # -- jobs -----------------------------------------------------------------------------
     def ok(self) -> Verdict:
-        return Verdict(ok=True, kind=VerdictKind.OK, stage="done", dtype=self.job.dtype)
+        return Verdict(ok=True, kind=VerdictKind.OK, stage="done", **self.dtype_fields())
 
     def verify(self) -> JobResult:
         verdict, _ = self.check(self.load())
