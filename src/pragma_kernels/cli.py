@@ -613,17 +613,35 @@ def optimize(
 
 
 @app.command()
-def doctor() -> None:
-    """Show what works on this machine (compiler, SIMD, torch, GPU, ncu, perf, valgrind)."""
+def doctor(
+    llm_ping: Annotated[
+        bool,
+        typer.Option(
+            help="Also send the configured LLM a one-token request (10 s timeout, no "
+            "retries) and report its latency or error"
+        ),
+    ] = False,
+    llm_config: Annotated[
+        Path | None,
+        typer.Option(
+            help="LLM config TOML to report on (default: PRAGMA_LLM_CONFIG or "
+            "~/.config/pragma-kernels/llm.toml)"
+        ),
+    ] = None,
+) -> None:
+    """Show what works on this machine (compiler, SIMD, torch, GPU, ncu, perf, valgrind, LLM)."""
     from pragma_kernels.doctor import run_checks
 
     colours = {"ok": "green", "warn": "yellow", "missing": "red"}
-    for group, checks in run_checks().items():
+    for group, checks in run_checks(llm_ping, llm_config).items():
         table = Table("check", "status", "detail", "what to do", title=group, title_justify="left")
         for check in checks:
             colour = colours[check.status]
-            table.add_row(
-                check.name, f"[{colour}]{check.status}[/{colour}]", check.detail, check.fix
+            table.add_row(  # details and fixes hold brackets ('pragma-kernels[llm]'): escaped
+                escape(check.name),
+                f"[{colour}]{check.status}[/{colour}]",
+                escape(check.detail),
+                escape(check.fix),
             )
         console.print(table)
 
