@@ -382,9 +382,20 @@ def problems(
         Path | None,
         typer.Option(help='TOML file of `name = "category"` overrides (for files you cannot edit)'),
     ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            help="Construct each Model and run forward once on its smallest inputs, in a "
+            "child process with time and memory limits (--no-check: only import the files)"
+        ),
+    ] = True,
     as_json: JsonOpt = False,
 ) -> None:
-    """List KernelBench-format problems with their categories; bad files are reported."""
+    """List KernelBench-format problems with their categories, checking that each one runs.
+
+    Exits 2 when a file is bad (cannot be imported, or its Model fails to construct or run).
+    """
+    from pragma_kernels.problem_check import check_problems
     from pragma_kernels.problems import load_category_overrides, load_problems
 
     if not target.exists():
@@ -394,39 +405,66 @@ def problems(
         found, errors = load_problems(target, size, overrides)
     except ProblemError as exc:
         raise _bad_input(str(exc)) from None
+    checks = check_problems([p.path for p in found]) if check else [None] * len(found)
     if as_json:
-        print(
-            json.dumps(
-                {
-                    "problems": [
-                        {
-                            "name": p.name,
-                            "path": str(p.path),
-                            "category": p.category,
-                            "category_from": p.category_from,
-                            "sizes": list(p.sizes),
-                        }
-                        for p in found
-                    ],
-                    "errors": [str(e) for e in errors],
-                },
-                indent=2,
-            )
-        )
+        print(json.dumps(_problems_json(found, checks, errors, check), indent=2))
     else:
-        table = Table(
-            "name", "category", "from", "sizes", title=f"{len(found)} problems in {target}"
-        )
-        for p in found:
-            table.add_row(p.name, p.category, p.category_from, ", ".join(("default", *p.sizes)))
-        console.print(table)
-        counts = {}
-        for p in found:
-            counts[p.category] = counts.get(p.category, 0) + 1
-        console.print("  ".join(f"{c}: {n}" for c, n in sorted(counts.items())))
-        for error in errors:
-            err_console.print(f"[red]bad problem:[/red] {error}")
-    raise typer.Exit(EXIT_BAD_INPUT if errors and not found else EXIT_OK)
+        _print_problems(target, found, checks, errors, check)
+    bad = errors or any(c is not None and c.status == "bad" for c in checks)
+    raise typer.Exit(EXIT_BAD_INPUT if bad else EXIT_OK)
+
+
+def _problems_json(found, checks, errors, checked: bool) -> dict:
+    from dataclasses import asdict
+
+    return {
+        "problems": [
+            {
+                "name": p.name,
+                "path": str(p.path),
+                "category": p.category,
+                "category_from": p.category_from,
+                "sizes": list(p.sizes),
+                "check": asdict(c) if c is not None else None,
+            }
+            for p, c in zip(found, checks, strict=True)
+        ],
+        "errors": [str(e) for e in errors],
+        "checked": checked,
+    }
+
+
+def _print_problems(target, found, checks, errors, checked: bool) -> None:
+    table = Table(
+        "name",
+        "category",
+        "from",
+        "sizes",
+        "check",
+        title=escape(f"{len(found)} problems in {target}"),
+    )
+    colours = {"ok": "green", "bad": "red", "not run": "yellow"}
+    for p, c in zip(found, checks, strict=True):
+        status = f"[{colours[c.status]}]{escape(c.label())}[/]" if c else "-"
+        sizes = ", ".join(("default", *p.sizes))
+        table.add_row(escape(p.name), p.category, p.category_from, escape(sizes), status)
+    console.print(table)
+    counts: dict[str, int] = {}
+    for p in found:
+        counts[p.category] = counts.get(p.category, 0) + 1
+    console.print("  ".join(f"{c}: {n}" for c, n in sorted(counts.items())))
+    if not checked:
+        console.print("not checked (--no-check): the files were imported, no Model was run")
+    for p, c in zip(found, checks, strict=True):
+        if c is not None and c.status == "not run":
+            note = f"{p.name}: {c.detail}" + (f" ({c.fix})" if c.fix else "")
+            console.print(f"[yellow]not run:[/yellow] {escape(note)}")
+    for error in errors:
+        err_console.print(f"[red]bad problem:[/red] {escape(str(error))}")
+    for p, c in zip(found, checks, strict=True):
+        if c is not None and c.status == "bad":
+            fix = f". Fix: {c.fix}" if c.fix else ""
+            err_console.print(f"[red]bad problem:[/red] {escape(f'{p.path}: {c.detail}{fix}')}")
 
 
 knowledge_app = typer.Typer(help="The profiling-knowledge compendium.", no_args_is_help=True)
