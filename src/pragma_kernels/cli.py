@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from pragma_kernels.errors import PragmaError, ProblemError
 from pragma_kernels.evaluation.isolation import Limits
@@ -76,7 +77,7 @@ def _exit_code(verdict: Verdict) -> int:
 
 def _print_verdict(verdict: Verdict) -> None:
     style = "green" if verdict.ok else "red"
-    console.print(f"[bold {style}]{verdict.kind.value}[/bold {style}]  {verdict.summary()}")
+    console.print(f"[bold {style}]{verdict.kind.value}[/bold {style}]  {escape(verdict.summary())}")
     if verdict.trials:
         table = Table("trial", "seed", "ok", "max abs err", "max rel err", "mismatch")
         for number, trial in enumerate(verdict.trials, 1):
@@ -97,7 +98,7 @@ def _print_verdict(verdict: Verdict) -> None:
             ("remedy", verdict.remedy),
         ):
             if text:
-                console.print(f"  [bold]{label}:[/bold] {text}")
+                console.print(f"  [bold]{label}:[/bold] {escape(text)}")  # e.g. `[a, b]`
         if verdict.stderr_tail and verdict.kind in (
             VerdictKind.CRASH,
             VerdictKind.WORKER_ERROR,
@@ -242,7 +243,7 @@ def time_command(
         raise typer.Exit(_exit_code(report.verdict))
     _print_timings(report)
     if correctness is not None:
-        console.print(f"correctness: {correctness.summary()}")
+        console.print(f"correctness: {escape(correctness.summary())}")
 
 
 def _verify_before_timing(problem, solution, target, size, dtype, as_json) -> Verdict:
@@ -263,7 +264,9 @@ def _verify_before_timing(problem, solution, target, size, dtype, as_json) -> Ve
 
 def _print_timings(report) -> None:
     table = Table(
-        title=f"{report.problem} (size {report.size}, {report.dtype}, {report.target.describe()})"
+        title=escape(
+            f"{report.problem} (size {report.size}, {report.dtype}, {report.target.describe()})"
+        )
     )
     columns = ("", "median ms", "IQR ms", "CV", "samples", "setup s", "candidate speedup")
     for column in columns:
@@ -271,7 +274,7 @@ def _print_timings(report) -> None:
     for label, timing in report.timings.items():
         speedup = None if label == "candidate" else report.speedup(label)
         table.add_row(
-            label,
+            escape(label),
             f"{timing.median_ms:.4g}",
             f"{timing.iqr_ms:.3g}",
             f"{timing.cv:.1%}",
@@ -280,10 +283,11 @@ def _print_timings(report) -> None:
             f"{speedup:.2f}x" if speedup else "",
         )
     console.print(table)
-    console.print(f"method: {report.method}")
+    console.print(f"method: {escape(report.method)}")
     for label, timing in report.timings.items():
         if "WARNING" in timing.method:
-            console.print(f"[yellow]{label}:[/yellow] {timing.method.split('; WARNING: ')[-1]}")
+            warning = escape(timing.method.split("; WARNING: ")[-1])
+            console.print(f"[yellow]{escape(label)}:[/yellow] {warning}")
 
 
 @app.command()
@@ -342,27 +346,21 @@ def profile(
         raise typer.Exit(EXIT_OK)
     _print_profile(result)
     if diagnosis is not None:
-        console.print(Panel(diagnosis.render_text(), title="diagnosis"))
+        console.print(Panel(Text(diagnosis.render_text()), title="diagnosis"))
 
 
 def _print_profile(result) -> None:
     table = Table("kernel", "metric", "value", "unit", "source", title=f"profile ({result.target})")
-    for metric in result.metrics:
-        table.add_row("(whole)", metric.name, _value(metric.value), metric.unit, metric.source)
-    for kernel in result.kernels:
-        for metric in kernel.metrics:
-            table.add_row(
-                f"{kernel.name} ({kernel.time_share:.0%})",
-                metric.name,
-                _value(metric.value),
-                metric.unit,
-                metric.source,
-            )
+    rows = [("(whole)", metric) for metric in result.metrics]
+    rows += [(f"{k.name} ({k.time_share:.0%})", m) for k in result.kernels for m in k.metrics]
+    for where, metric in rows:  # names and sources are data: brackets shown, not markup
+        cells = (where, metric.name, _value(metric.value), metric.unit, metric.source)
+        table.add_row(*map(escape, cells))
     console.print(table)
     for finding in result.findings:
         console.print(finding.render(), markup=False)
     for item in result.unavailable:
-        console.print(f"[yellow]not collected:[/yellow] {item.what}: {item.why}")
+        console.print(f"[yellow]not collected:[/yellow] {escape(f'{item.what}: {item.why}')}")
     if result.overhead_s:
         spent = ", ".join(
             f"{stage} {s:.1f} s" for stage, s in result.overhead_s.items() if s >= 0.05
@@ -519,7 +517,9 @@ def knowledge_build(
     except PragmaError as exc:
         raise _bad_input(str(exc)) from None
     write_compendium(updated_compendium(base, entries), out)
-    console.print(f"{len(entries)} entries for {profiler} from {len(chunks)} chunks -> {out}")
+    console.print(
+        escape(f"{len(entries)} entries for {profiler} from {len(chunks)} chunks -> {out}")
+    )
 
 
 @app.command()
@@ -576,8 +576,10 @@ def optimize(
     llm_config: Annotated[
         Path | None,
         typer.Option(
-            help="TOML with [llm], [conductor] and [prices] (default: PRAGMA_LLM_CONFIG or "
-            "~/.config/pragma-kernels/llm.toml); flags and PRAGMA_LLM_* override it"
+            help=escape(  # typer renders help as rich markup: "[llm]" would vanish
+                "TOML with [llm], [conductor] and [prices] (default: PRAGMA_LLM_CONFIG or "
+                "~/.config/pragma-kernels/llm.toml); flags and PRAGMA_LLM_* override it"
+            )
         ),
     ] = None,
 ) -> None:
@@ -638,15 +640,17 @@ def optimize(
         if mode != "offline"
         else ""
     )
-    console.print(f"{result.stopped}.{llm_line}")
+    console.print(escape(f"{result.stopped}.{llm_line}"))  # an LLM error may say '[llm]'
     if result.best is None:
-        console.print(f"No correct kernel. Attempts and trace: {result.run_dir}")
+        console.print(escape(f"No correct kernel. Attempts and trace: {result.run_dir}"))
         raise typer.Exit(EXIT_FAILED)
     if mode == "offline":
         console.print("[yellow]offline mode: kernels from templates, no LLM was used[/yellow]")
     console.print(
-        f"Best: attempt {result.best.number}, {result.speedup or 0:.2f}x vs eager -> "
-        f"{result.run_dir / 'best.py'} (trace: {result.run_dir / 'trace.md'})"
+        escape(
+            f"Best: attempt {result.best.number}, {result.speedup or 0:.2f}x vs eager -> "
+            f"{result.run_dir / 'best.py'} (trace: {result.run_dir / 'trace.md'})"
+        )
     )
 
 
