@@ -163,3 +163,18 @@ def test_optimize_no_ncu_reaches_the_loop(monkeypatch):
     problem = str(ROOT / "examples" / "problems" / "softsign.py")
     result = runner.invoke(app, ["optimize", problem, "--mode", "offline", "--no-ncu"])
     assert result.exit_code == EXIT_BAD_INPUT and seen["use_ncu"] is False
+
+
+def test_an_unexpected_exception_exits_3_not_1(monkeypatch, capsys):
+    """1 means "the candidate failed": a bug in the tool must not read as that."""
+    import pragma_kernels.cli as cli
+    from pragma_kernels.cli import EXIT_INTERNAL
+
+    def broken():
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(cli, "app", broken)
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == EXIT_INTERNAL
+    assert "RuntimeError: a bug" in capsys.readouterr().err

@@ -1,16 +1,19 @@
 """The `pragma` command: a thin layer over problems, evaluate and doctor.
 
-Exit codes scripts can rely on:
-  0  success (verified / timed)
-  1  the candidate failed verification (the verdict says why)
-  2  bad input: a malformed problem or solution path, an unknown option value
-  3  the tool itself failed (worker error) -- please report
+Exit codes scripts can rely on (the README's table):
+  0  success (verified / timed / listed / optimised)
+  1  the candidate failed verification (the verdict says why); optimize: no correct kernel
+  2  bad input: a missing or malformed problem or solution, an unknown option value, a
+     reference that fails (problem_error), a bad file in `pragma problems`, an LLM config
+     or extra missing; click's usage errors are 2 too
+  3  the tool itself failed (worker_error, or an unexpected exception) -- please report
   4  optimize --mode offline: no template family fits the problem (nothing was run)
 """
 
 from __future__ import annotations
 
 import json
+import traceback
 from pathlib import Path
 from typing import Annotated
 
@@ -689,11 +692,18 @@ def doctor(
 
 
 def main() -> None:
+    """The `pragma` entry point. Our own errors are bad input (2); any other exception is the
+    tool failing (3, after its traceback), not Python's default 1, which scripts read as "the
+    candidate failed"."""
     try:
         app()
     except PragmaError as exc:
         err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise SystemExit(EXIT_BAD_INPUT) from None
+    except Exception:
+        traceback.print_exc()
+        err_console.print("[red]internal error:[/red] the tool failed (above); please report it")
+        raise SystemExit(EXIT_INTERNAL) from None
 
 
 if __name__ == "__main__":
