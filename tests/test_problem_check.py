@@ -106,7 +106,7 @@ def test_a_hanging_forward_is_not_run_in_bounded_time_and_the_rest_still_checked
     (tmp_path / "a_hangs.py").write_text(problem(forward="time.sleep(600)"))
     (tmp_path / "b_good.py").write_text(problem())
     start = time.monotonic()
-    hangs, good = check_problems(sorted(tmp_path.glob("*.py")), CheckLimits(timeout_s=1.0))
+    hangs, good = check_problems(sorted(tmp_path.glob("*.py")), CheckLimits(timeout_s=3.0))
     assert time.monotonic() - start < 30
-    assert hangs.status == "not run" and "no answer within 1 s" in hangs.detail
+    assert hangs.status == "not run" and "no answer within 3 s" in hangs.detail
     assert good.status == "ok"
