@@ -225,8 +225,8 @@ def run_checks(llm_ping: bool = False, llm_config=None) -> dict[str, list[Check]
 PING_TIMEOUT_S = 10.0
 LLM_EXTRA = "pip install 'pragma-kernels[llm]'"
 NO_MODEL_FIX = (
-    "set PRAGMA_LLM_MODEL (and PRAGMA_LLM_BASE_URL), pass --model, or write "
-    "~/.config/pragma-kernels/llm.toml; --mode offline needs no LLM"
+    "set PRAGMA_LLM_MODEL (and PRAGMA_LLM_BASE_URL) or write "
+    "~/.config/pragma-kernels/llm.toml (or give optimize --model); --mode offline needs none"
 )
 _LLM_VARIABLES = {
     "provider": config.ENV_LLM_PROVIDER,
