@@ -26,10 +26,19 @@ class ModelNew(nn.Module):
 
 def test_problems_lists_categories_and_reports_bad_files():
     result = runner.invoke(app, ["problems", str(FIXTURES), "--json"])
-    assert result.exit_code == EXIT_OK
+    assert result.exit_code == EXIT_BAD_INPUT  # bad files are listed, and the exit says so
     listing = json.loads(result.stdout)
     assert {p["name"]: p["category"] for p in listing["problems"]}["tiny_relu"] == "activation"
     assert len(listing["errors"]) == 3 and any("syntax_error.py" in e for e in listing["errors"])
+    checks = {p["name"]: p["check"] for p in listing["problems"]}
+    assert checks["tiny_relu"]["status"] == "ok" and checks["relu_1m"]["status"] == "ok"
+    assert checks["model_raises"]["status"] == "bad"
+    assert (
+        "forward(*get_inputs()) raised ValueError: reference is broken"
+        in (checks["model_raises"]["detail"])
+    )
+    assert checks["non_tensor_output"]["status"] == "bad"
+    assert "forward returned a str" in checks["non_tensor_output"]["detail"]
 
 
 def test_problems_on_a_kernelbench_shaped_directory(tmp_path):
@@ -128,7 +137,7 @@ def test_problems_category_overrides_from_a_toml_file(tmp_path):
     overrides = tmp_path / "categories.toml"
     overrides.write_text('tiny_relu = "others"\n')
     result = runner.invoke(
-        app, ["problems", str(FIXTURES), "--categories", str(overrides), "--json"]
+        app, ["problems", str(FIXTURES), "--categories", str(overrides), "--json", "--no-check"]
     )
     listing = {p["name"]: p for p in json.loads(result.stdout)["problems"]}
     assert (listing["tiny_relu"]["category"], listing["tiny_relu"]["category_from"]) == (
@@ -154,3 +163,18 @@ def test_optimize_no_ncu_reaches_the_loop(monkeypatch):
     problem = str(ROOT / "examples" / "problems" / "softsign.py")
     result = runner.invoke(app, ["optimize", problem, "--mode", "offline", "--no-ncu"])
     assert result.exit_code == EXIT_BAD_INPUT and seen["use_ncu"] is False
+
+
+def test_an_unexpected_exception_exits_3_not_1(monkeypatch, capsys):
+    """1 means "the candidate failed": a bug in the tool must not read as that."""
+    import pragma_kernels.cli as cli
+    from pragma_kernels.cli import EXIT_INTERNAL
+
+    def broken():
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(cli, "app", broken)
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == EXIT_INTERNAL
+    assert "RuntimeError: a bug" in capsys.readouterr().err

@@ -63,6 +63,17 @@ def test_rate_limit_is_retried_honouring_retry_after(server):
     assert len(llm_server.requests) == 3
 
 
+def test_on_try_hears_every_try_of_both_sdks(server):
+    """The SDKs retry inside one call; the hook numbers the tries for the live view."""
+    llm_server = server([{"status": 429, "retry_after": "0"}, {"status": 503}, "ok", "claude"])
+    tries: list[int] = []
+    assert openai_llm(llm_server).chat(ASK, on_try=tries.append).text == "ok"
+    assert tries == [1, 2, 3]
+    tries.clear()
+    settings = LLMSettings(provider="anthropic", model="c", base_url=llm_server.root)
+    assert LLM(settings).chat(ASK, on_try=tries.append).text == "claude" and tries == [1]
+
+
 def test_exhausted_retries_give_a_clear_error(server):
     llm_server = server([{"status": 500}] * 3)
     settings = LLMSettings(model="m", base_url=llm_server.base_url, max_retries=2)

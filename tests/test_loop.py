@@ -370,3 +370,35 @@ def test_current_and_best_are_compared_against_one_baseline_time():
     best, current = attempt(1, 1.0, 3.0), attempt(2, 1.2, 4.0)
     assert current.speedup > best.speedup and not is_better(current, best)
     assert _same_baseline(current, best) == (4.0 / 1.2, 4.0 / 1.0)
+
+
+def test_llm_calls_are_reported_with_the_sdks_retries(tmp_path):
+    """Each LLM call between LlmRequestStarted and LlmRequestFinished, and an LlmRetry when the
+    real SDK retries (a 503 here): what the live view's "waiting for the LLM" line shows."""
+    from pragma_kernels.events import LlmRequestFinished, LlmRequestStarted, LlmRetry
+
+    code = "class ModelNew:\n    pass\n"
+    server = ScriptedLLM([{"status": 503, "retry_after": "0"}, fenced(code), advice()])
+    events = []
+    try:
+        llm = LLM(LLMSettings(model="scripted", base_url=server.base_url, max_retries=1))
+        context = make_loop(tmp_path, llm).context
+        loop = OptimizationLoop(
+            context,
+            KnownTimings({1: 2.0, 2: 1.0}),
+            llm,
+            llm,
+            LoopOptions(mode="no-profile", attempts=1),
+            RunDir(tmp_path / "fake"),
+        )
+        loop.run(SETTINGS.model_copy(update={"mode": "no-profile"}), events.append)
+    finally:
+        server.close()
+    calls = [e for e in events if isinstance(e, LlmRequestStarted | LlmRetry | LlmRequestFinished)]
+    assert [type(e).__name__ for e in calls] == [
+        "LlmRequestStarted",
+        "LlmRetry",
+        "LlmRequestFinished",
+    ]
+    assert calls[0] == LlmRequestStarted(1, "Coder", 1) and calls[1] == LlmRetry(1, "Coder", 1, 1)
+    assert calls[2].outcome == "5 tokens out" and calls[2].seconds >= 0

@@ -1,16 +1,19 @@
 """The `pragma` command: a thin layer over problems, evaluate and doctor.
 
-Exit codes scripts can rely on:
-  0  success (verified / timed)
-  1  the candidate failed verification (the verdict says why)
-  2  bad input: a malformed problem or solution path, an unknown option value
-  3  the tool itself failed (worker error) -- please report
+Exit codes scripts can rely on (the README's table):
+  0  success (verified / timed / listed / optimised)
+  1  the candidate failed verification (the verdict says why); optimize: no correct kernel
+  2  bad input: a missing or malformed problem or solution, an unknown option value, a
+     reference that fails (problem_error), a bad file in `pragma problems`, an LLM config
+     or extra missing; click's usage errors are 2 too
+  3  the tool itself failed (worker_error, or an unexpected exception) -- please report
   4  optimize --mode offline: no template family fits the problem (nothing was run)
 """
 
 from __future__ import annotations
 
 import json
+import traceback
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from pragma_kernels.errors import PragmaError, ProblemError
 from pragma_kernels.evaluation.isolation import Limits
@@ -76,9 +80,9 @@ def _exit_code(verdict: Verdict) -> int:
 
 def _print_verdict(verdict: Verdict) -> None:
     style = "green" if verdict.ok else "red"
-    console.print(f"[bold {style}]{verdict.kind.value}[/bold {style}]  {verdict.summary()}")
+    console.print(f"[bold {style}]{verdict.kind.value}[/bold {style}]  {escape(verdict.summary())}")
     if verdict.dtype or verdict.dtype_cast:
-        console.print(f"  dtype: {verdict.dtype_text()}")
+        console.print(escape(f"  dtype: {verdict.dtype_text()}"))
     if verdict.trials:
         table = Table("trial", "seed", "ok", "max abs err", "max rel err", "mismatch")
         for number, trial in enumerate(verdict.trials, 1):
@@ -99,7 +103,7 @@ def _print_verdict(verdict: Verdict) -> None:
             ("remedy", verdict.remedy),
         ):
             if text:
-                console.print(f"  [bold]{label}:[/bold] {text}")
+                console.print(f"  [bold]{label}:[/bold] {escape(text)}")  # e.g. `[a, b]`
         if verdict.stderr_tail and verdict.kind in (
             VerdictKind.CRASH,
             VerdictKind.WORKER_ERROR,
@@ -257,7 +261,7 @@ def time_command(
         raise typer.Exit(_exit_code(report.verdict))
     _print_timings(report)
     if correctness is not None:
-        console.print(f"correctness: {correctness.summary()}")
+        console.print(f"correctness: {escape(correctness.summary())}")
 
 
 def _verify_before_timing(problem, solution, target, size, dtype, as_json) -> Verdict:
@@ -278,8 +282,10 @@ def _verify_before_timing(problem, solution, target, size, dtype, as_json) -> Ve
 
 def _print_timings(report) -> None:
     table = Table(
-        title=f"{report.problem} (size {report.size}, {report.verdict.dtype_text()}, "
-        f"{report.target.describe()})"
+        title=escape(
+            f"{report.problem} (size {report.size}, {report.verdict.dtype_text()}, "
+            f"{report.target.describe()})"
+        )
     )
     columns = ("", "median ms", "IQR ms", "CV", "samples", "setup s", "candidate speedup")
     for column in columns:
@@ -287,7 +293,7 @@ def _print_timings(report) -> None:
     for label, timing in report.timings.items():
         speedup = None if label == "candidate" else report.speedup(label)
         table.add_row(
-            label,
+            escape(label),
             f"{timing.median_ms:.4g}",
             f"{timing.iqr_ms:.3g}",
             f"{timing.cv:.1%}",
@@ -296,10 +302,11 @@ def _print_timings(report) -> None:
             f"{speedup:.2f}x" if speedup else "",
         )
     console.print(table)
-    console.print(f"method: {report.method}")
+    console.print(f"method: {escape(report.method)}")
     for label, timing in report.timings.items():
         if "WARNING" in timing.method:
-            console.print(f"[yellow]{label}:[/yellow] {timing.method.split('; WARNING: ')[-1]}")
+            warning = escape(timing.method.split("; WARNING: ")[-1])
+            console.print(f"[yellow]{escape(label)}:[/yellow] {warning}")
 
 
 @app.command()
@@ -357,29 +364,23 @@ def profile(
             print(json.dumps(payload, indent=2))
         raise typer.Exit(EXIT_OK)
     _print_profile(result)
-    console.print(f"dtype: {verdict.dtype_text()}")
+    console.print(escape(f"dtype: {verdict.dtype_text()}"))
     if diagnosis is not None:
-        console.print(Panel(diagnosis.render_text(), title="diagnosis"))
+        console.print(Panel(Text(diagnosis.render_text()), title="diagnosis"))
 
 
 def _print_profile(result) -> None:
     table = Table("kernel", "metric", "value", "unit", "source", title=f"profile ({result.target})")
-    for metric in result.metrics:
-        table.add_row("(whole)", metric.name, _value(metric.value), metric.unit, metric.source)
-    for kernel in result.kernels:
-        for metric in kernel.metrics:
-            table.add_row(
-                f"{kernel.name} ({kernel.time_share:.0%})",
-                metric.name,
-                _value(metric.value),
-                metric.unit,
-                metric.source,
-            )
+    rows = [("(whole)", metric) for metric in result.metrics]
+    rows += [(f"{k.name} ({k.time_share:.0%})", m) for k in result.kernels for m in k.metrics]
+    for where, metric in rows:  # names and sources are data: brackets shown, not markup
+        cells = (where, metric.name, _value(metric.value), metric.unit, metric.source)
+        table.add_row(*map(escape, cells))
     console.print(table)
     for finding in result.findings:
         console.print(finding.render(), markup=False)
     for item in result.unavailable:
-        console.print(f"[yellow]not collected:[/yellow] {item.what}: {item.why}")
+        console.print(f"[yellow]not collected:[/yellow] {escape(f'{item.what}: {item.why}')}")
     if result.overhead_s:
         spent = ", ".join(
             f"{stage} {s:.1f} s" for stage, s in result.overhead_s.items() if s >= 0.05
@@ -399,9 +400,20 @@ def problems(
         Path | None,
         typer.Option(help='TOML file of `name = "category"` overrides (for files you cannot edit)'),
     ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            help="Construct each Model and run forward once on its smallest inputs, in a "
+            "child process with time and memory limits (--no-check: only import the files)"
+        ),
+    ] = True,
     as_json: JsonOpt = False,
 ) -> None:
-    """List KernelBench-format problems with their categories; bad files are reported."""
+    """List KernelBench-format problems with their categories, checking that each one runs.
+
+    Exits 2 when a file is bad (cannot be imported, or its Model fails to construct or run).
+    """
+    from pragma_kernels.problem_check import check_problems
     from pragma_kernels.problems import load_category_overrides, load_problems
 
     if not target.exists():
@@ -411,39 +423,66 @@ def problems(
         found, errors = load_problems(target, size, overrides)
     except ProblemError as exc:
         raise _bad_input(str(exc)) from None
+    checks = check_problems([p.path for p in found]) if check else [None] * len(found)
     if as_json:
-        print(
-            json.dumps(
-                {
-                    "problems": [
-                        {
-                            "name": p.name,
-                            "path": str(p.path),
-                            "category": p.category,
-                            "category_from": p.category_from,
-                            "sizes": list(p.sizes),
-                        }
-                        for p in found
-                    ],
-                    "errors": [str(e) for e in errors],
-                },
-                indent=2,
-            )
-        )
+        print(json.dumps(_problems_json(found, checks, errors, check), indent=2))
     else:
-        table = Table(
-            "name", "category", "from", "sizes", title=f"{len(found)} problems in {target}"
-        )
-        for p in found:
-            table.add_row(p.name, p.category, p.category_from, ", ".join(("default", *p.sizes)))
-        console.print(table)
-        counts = {}
-        for p in found:
-            counts[p.category] = counts.get(p.category, 0) + 1
-        console.print("  ".join(f"{c}: {n}" for c, n in sorted(counts.items())))
-        for error in errors:
-            err_console.print(f"[red]bad problem:[/red] {error}")
-    raise typer.Exit(EXIT_BAD_INPUT if errors and not found else EXIT_OK)
+        _print_problems(target, found, checks, errors, check)
+    bad = errors or any(c is not None and c.status == "bad" for c in checks)
+    raise typer.Exit(EXIT_BAD_INPUT if bad else EXIT_OK)
+
+
+def _problems_json(found, checks, errors, checked: bool) -> dict:
+    from dataclasses import asdict
+
+    return {
+        "problems": [
+            {
+                "name": p.name,
+                "path": str(p.path),
+                "category": p.category,
+                "category_from": p.category_from,
+                "sizes": list(p.sizes),
+                "check": asdict(c) if c is not None else None,
+            }
+            for p, c in zip(found, checks, strict=True)
+        ],
+        "errors": [str(e) for e in errors],
+        "checked": checked,
+    }
+
+
+def _print_problems(target, found, checks, errors, checked: bool) -> None:
+    table = Table(
+        "name",
+        "category",
+        "from",
+        "sizes",
+        "check",
+        title=escape(f"{len(found)} problems in {target}"),
+    )
+    colours = {"ok": "green", "bad": "red", "not run": "yellow"}
+    for p, c in zip(found, checks, strict=True):
+        status = f"[{colours[c.status]}]{escape(c.label())}[/]" if c else "-"
+        sizes = ", ".join(("default", *p.sizes))
+        table.add_row(escape(p.name), p.category, p.category_from, escape(sizes), status)
+    console.print(table)
+    counts: dict[str, int] = {}
+    for p in found:
+        counts[p.category] = counts.get(p.category, 0) + 1
+    console.print("  ".join(f"{c}: {n}" for c, n in sorted(counts.items())))
+    if not checked:
+        console.print("not checked (--no-check): the files were imported, no Model was run")
+    for p, c in zip(found, checks, strict=True):
+        if c is not None and c.status == "not run":
+            note = f"{p.name}: {c.detail}" + (f" ({c.fix})" if c.fix else "")
+            console.print(f"[yellow]not run:[/yellow] {escape(note)}")
+    for error in errors:
+        err_console.print(f"[red]bad problem:[/red] {escape(str(error))}")
+    for p, c in zip(found, checks, strict=True):
+        if c is not None and c.status == "bad":
+            fix = f". Fix: {c.fix}" if c.fix else ""
+            err_console.print(f"[red]bad problem:[/red] {escape(f'{p.path}: {c.detail}{fix}')}")
 
 
 knowledge_app = typer.Typer(help="The profiling-knowledge compendium.", no_args_is_help=True)
@@ -498,7 +537,9 @@ def knowledge_build(
     except PragmaError as exc:
         raise _bad_input(str(exc)) from None
     write_compendium(updated_compendium(base, entries), out)
-    console.print(f"{len(entries)} entries for {profiler} from {len(chunks)} chunks -> {out}")
+    console.print(
+        escape(f"{len(entries)} entries for {profiler} from {len(chunks)} chunks -> {out}")
+    )
 
 
 @app.command()
@@ -555,8 +596,10 @@ def optimize(
     llm_config: Annotated[
         Path | None,
         typer.Option(
-            help="TOML with [llm], [conductor] and [prices] (default: PRAGMA_LLM_CONFIG or "
-            "~/.config/pragma-kernels/llm.toml); flags and PRAGMA_LLM_* override it"
+            help=escape(  # typer renders help as rich markup: "[llm]" would vanish
+                "TOML with [llm], [conductor] and [prices] (default: PRAGMA_LLM_CONFIG or "
+                "~/.config/pragma-kernels/llm.toml); flags and PRAGMA_LLM_* override it"
+            )
         ),
     ] = None,
 ) -> None:
@@ -618,41 +661,68 @@ def optimize(
         if mode != "offline"
         else ""
     )
-    console.print(f"{result.stopped}.{llm_line}")
+    console.print(escape(f"{result.stopped}.{llm_line}"))  # an LLM error may say '[llm]'
     if result.best is None:
-        console.print(f"No correct kernel. Attempts and trace: {result.run_dir}")
+        console.print(escape(f"No correct kernel. Attempts and trace: {result.run_dir}"))
         raise typer.Exit(EXIT_FAILED)
     if mode == "offline":
         console.print("[yellow]offline mode: kernels from templates, no LLM was used[/yellow]")
     console.print(
-        f"Best: attempt {result.best.number}, {result.speedup or 0:.2f}x vs eager in "
-        f"{result.best.verdict.dtype_text()} -> "
-        f"{result.run_dir / 'best.py'} (trace: {result.run_dir / 'trace.md'})"
+        escape(
+            f"Best: attempt {result.best.number}, {result.speedup or 0:.2f}x vs eager in "
+            f"{result.best.verdict.dtype_text()} -> "
+            f"{result.run_dir / 'best.py'} (trace: {result.run_dir / 'trace.md'})"
+        )
     )
 
 
 @app.command()
-def doctor() -> None:
-    """Show what works on this machine (compiler, SIMD, torch, GPU, ncu, perf, valgrind)."""
+def doctor(
+    llm_ping: Annotated[
+        bool,
+        typer.Option(
+            help="Also send the configured LLM a one-token request (10 s timeout, no "
+            "retries) and report its latency or error"
+        ),
+    ] = False,
+    llm_config: Annotated[
+        Path | None,
+        typer.Option(
+            help="LLM config TOML to report on (default: PRAGMA_LLM_CONFIG or "
+            "~/.config/pragma-kernels/llm.toml)"
+        ),
+    ] = None,
+) -> None:
+    """Show what works on this machine (compiler, SIMD, torch, GPU, ncu, perf, valgrind, LLM)."""
     from pragma_kernels.doctor import run_checks
 
     colours = {"ok": "green", "warn": "yellow", "missing": "red"}
-    for group, checks in run_checks().items():
+    for group, checks in run_checks(llm_ping, llm_config).items():
         table = Table("check", "status", "detail", "what to do", title=group, title_justify="left")
         for check in checks:
             colour = colours[check.status]
-            table.add_row(
-                check.name, f"[{colour}]{check.status}[/{colour}]", check.detail, check.fix
+            table.add_row(  # details and fixes hold brackets ('pragma-kernels[llm]'): escaped
+                escape(check.name),
+                f"[{colour}]{check.status}[/{colour}]",
+                escape(check.detail),
+                escape(check.fix),
             )
         console.print(table)
 
 
 def main() -> None:
+    """The `pragma` entry point. Our own errors are bad input (2); any other exception is the
+    tool failing (3, after its traceback), not Python's default 1, which scripts read as "the
+    candidate failed"."""
     try:
         app()
     except PragmaError as exc:
         err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise SystemExit(EXIT_BAD_INPUT) from None
+    except Exception:
+        traceback.print_exc()
+        err_console.print("[red]internal error:[/red] the tool failed (above); please report it")
+        raise SystemExit(EXIT_INTERNAL) from None
 
 
 if __name__ == "__main__":

@@ -65,6 +65,12 @@ def llm_config_file() -> Path | None:
     return default if default.exists() else None
 
 
+def variable_set(name: str) -> bool:
+    """Whether a variable (e.g. the one holding an API key) is set and not empty: `pragma
+    doctor` says so without ever reading the value out."""
+    return bool(os.environ.get(name))
+
+
 def llm_environment() -> dict[str, str | None]:
     """The PRAGMA_LLM_* variables, by the LLM setting each one sets."""
     return {

@@ -1,7 +1,9 @@
 """What works on this machine and what does not, and why.
 
-Each check runs one external tool through `_run`, never raises, and returns a
-Check with a status and, when something is missing, what the user can do.
+Each check runs one external tool through `_run` (or, for the LLM, reads the settings
+`pragma optimize` would use and, only when asked, sends one one-token request), never
+raises, and returns a Check with a status and, when something is missing, what the user
+can do. An API key's value is never read out: only whether its variable is set.
 """
 
 from __future__ import annotations
@@ -206,11 +208,129 @@ def check_valgrind() -> Check:
     return Check("valgrind", "ok", out.strip())
 
 
-def run_checks() -> dict[str, list[Check]]:
+def run_checks(llm_ping: bool = False, llm_config=None) -> dict[str, list[Check]]:
+    """Every group of checks; `llm_ping` sends the configured LLM a one-token request."""
     return {
         "Hardware": check_hardware(),
         "CPU target": check_compiler(),
         "Python": check_python_packages(),
         "GPU target": check_gpu(),
         "Profilers": [check_ncu(), check_perf(), check_valgrind()],
+        "LLM": check_llm(llm_config, ping=llm_ping),
     }
+
+
+# -- the LLM: settings, SDK, key, and (when asked) a one-token ping ------------------------
+
+PING_TIMEOUT_S = 10.0
+LLM_EXTRA = "pip install 'pragma-kernels[llm]'"
+NO_MODEL_FIX = (
+    "set PRAGMA_LLM_MODEL (and PRAGMA_LLM_BASE_URL) or write "
+    "~/.config/pragma-kernels/llm.toml (or give optimize --model); --mode offline needs none"
+)
+_LLM_VARIABLES = {
+    "provider": config.ENV_LLM_PROVIDER,
+    "model": config.ENV_LLM_MODEL,
+    "base_url": config.ENV_LLM_BASE_URL,
+    "api_key_env": config.ENV_LLM_API_KEY_ENV,
+}
+_LOCAL_HOSTS = ("127.0.0.1", "localhost", "0.0.0.0", "[::1]")
+
+
+def _split_fix(message: str) -> tuple[str, str]:
+    """Our errors end with ". Fix: ...": the two columns of a Check, on one line each."""
+    problem, _, fix = " ".join(message.split()).partition(". Fix: ")
+    return problem, fix
+
+
+def _llm_sources(config_file) -> str:
+    file = config_file or config.llm_config_file()
+    named = [name for name in _LLM_VARIABLES.values() if config.variable_set(name)]
+    sources = ([str(file)] if file else []) + named
+    return "from " + ", ".join(sources) if sources else "no config file, no PRAGMA_LLM_* set"
+
+
+def _endpoint(settings) -> str:
+    if settings.base_url:
+        return settings.base_url
+    return "Anthropic's API" if settings.provider == "anthropic" else "OpenAI's API"
+
+
+def check_llm(config_file=None, ping: bool = False) -> list[Check]:
+    """Which LLM `pragma optimize` would use (file, then PRAGMA_LLM_* variables), whether
+    its SDK and key are there, and with `ping` whether it answers."""
+    from pragma_kernels.errors import PragmaError
+    from pragma_kernels.llm.settings import llm_settings
+
+    try:
+        coder, conductor = llm_settings({}, None, config_file)
+    except PragmaError as exc:
+        return [Check("LLM settings", "missing", *_split_fix(str(exc)))]
+    if coder is None:
+        checks = [
+            Check("LLM settings", "warn", f"no model ({_llm_sources(config_file)})", NO_MODEL_FIX)
+        ]
+        checks += [_check_sdk(provider, needed=False) for provider in ("openai", "anthropic")]
+        if ping:
+            checks.append(Check("LLM ping", "warn", "nothing to ping: no model", NO_MODEL_FIX))
+        return checks
+    models = [coder] + ([conductor] if conductor != coder else [])
+    detail = f"{coder.model} ({coder.provider}) at {_endpoint(coder)}"
+    if conductor != coder:
+        elsewhere = _endpoint(conductor) != _endpoint(coder)
+        detail += f"; Conductor: {conductor.model}" + (
+            f" at {_endpoint(conductor)}" if elsewhere else ""
+        )
+    checks = [Check("LLM settings", "ok", f"{detail}; {_llm_sources(config_file)}")]
+    checks += [_check_sdk(p, needed=True) for p in dict.fromkeys(m.provider for m in models)]
+    checks += [_check_key(m) for m in {m.key_env(): m for m in models}.values()]
+    if ping:
+        endpoints = {(m.provider, m.model, m.base_url): m for m in models}
+        checks += [ping_llm(m) for m in endpoints.values()]
+    return checks
+
+
+def _check_sdk(provider: str, needed: bool) -> Check:
+    from importlib.metadata import PackageNotFoundError, version
+
+    name = f"{provider} SDK"
+    try:
+        return Check(name, "ok", version(provider))
+    except PackageNotFoundError:
+        why = f"needed for the {provider} provider" if needed else f"for --provider {provider}"
+        return Check(name, "missing" if needed else "warn", "not installed", f"{LLM_EXTRA} ({why})")
+
+
+def _check_key(settings) -> Check:
+    variable = settings.key_env()
+    if config.variable_set(variable):
+        return Check("API key", "ok", f"${variable} is set (its value is never shown)")
+    local = any(host in (settings.base_url or "") for host in _LOCAL_HOSTS)
+    return Check(
+        "API key",
+        "warn" if local else "missing",
+        f"${variable} is not set" + (" (a local server may need none)" if local else ""),
+        f"export {variable}=<your key>, or name the variable that holds it with "
+        f"{config.ENV_LLM_API_KEY_ENV} (api_key_env in the config file)",
+    )
+
+
+def ping_llm(settings, timeout_s: float = PING_TIMEOUT_S) -> Check:
+    """One request for one token through the real client, no retries: latency or the error."""
+    import time
+
+    from pragma_kernels.errors import PragmaError
+    from pragma_kernels.llm import LLM, Message
+
+    quick = settings.model_copy(update={"max_tokens": 1, "timeout_s": timeout_s, "max_retries": 0})
+    name = f"LLM ping ({settings.model})"
+    start = time.perf_counter()
+    try:
+        reply = LLM(quick).chat([Message(role="user", content="Answer with one word: ready?")])
+    except Exception as exc:  # doctor reports, never raises
+        seconds = time.perf_counter() - start
+        text = str(exc) if isinstance(exc, PragmaError) else f"{type(exc).__name__}: {exc}"
+        problem, fix = _split_fix(text)
+        return Check(name, "missing", f"no answer after {seconds:.1f} s: {problem}"[:300], fix)
+    seconds = time.perf_counter() - start
+    return Check(name, "ok", f"answered in {seconds:.2f} s by {reply.model or settings.model}")

@@ -6,6 +6,9 @@
         AttemptStarted(k)
         StageStarted(k, stage) ... StageFinished(k, stage, seconds, summary), per stage run:
             code -> evaluate -> conduct
+        (inside `code` and `conduct`, per LLM call: LlmRequestStarted(k, role, retries),
+        LlmRetry(k, role, retry, retries) as the SDK retries, LlmRequestFinished(k, role,
+        seconds, outcome); a call can take minutes, so a live view shows it waiting)
         (`evaluate`: verify, time, profile and diagnose in the attempt's worker; its summary
         says how far the candidate got and its record's `harness_s` where the time went)
         AttemptFinished(record, best)       the attempt is persisted; `best` is the loop's
@@ -68,7 +71,40 @@ class RunFinished:
     best: AttemptRecord | None
 
 
-Event = RunStarted | AttemptStarted | StageStarted | StageFinished | AttemptFinished | RunFinished
+@dataclass(frozen=True)
+class LlmRequestStarted:
+    number: int  # the attempt
+    role: str  # "Coder" | "Conductor"
+    retries: int  # the retries the call may make (its settings' max_retries)
+
+
+@dataclass(frozen=True)
+class LlmRetry:
+    number: int
+    role: str
+    retry: int  # 1 for the first retry (after a 429, a 5xx or a silent try)
+    retries: int
+
+
+@dataclass(frozen=True)
+class LlmRequestFinished:
+    number: int
+    role: str
+    seconds: float
+    outcome: str  # "123 tokens out", "cached", "failed: ..."
+
+
+Event = (
+    RunStarted
+    | AttemptStarted
+    | StageStarted
+    | StageFinished
+    | AttemptFinished
+    | RunFinished
+    | LlmRequestStarted
+    | LlmRetry
+    | LlmRequestFinished
+)
 OnEvent = Callable[[Event], None]
 
 

@@ -32,6 +32,9 @@ from pragma_kernels.events import (
     AttemptFinished,
     AttemptStarted,
     Event,
+    LlmRequestFinished,
+    LlmRequestStarted,
+    LlmRetry,
     OnEvent,
     RunFinished,
     RunStarted,
@@ -228,7 +231,7 @@ class OptimizationLoop:
             best=self._view(best, profile=False) if best else None,
         )
 
-    def _write(self, usage: Usage) -> Written:
+    def _write(self, number: int, usage: Usage) -> Written:
         """The code stage: the offline agent's next proposal, or the Coder LLM's reply."""
         if isinstance(self.coder, OfflineCoder):
             proposal = self.coder.propose(self.records)
@@ -239,12 +242,12 @@ class OptimizationLoop:
                 proposal.decision, reply, extract_candidate(reply.text), proposal.variant
             )
         prompt = self._coder_prompt()
-        reply = self._chat(self.coder, prompt, usage)
+        reply = self._chat(number, "Coder", self.coder, prompt, usage)
         return Written(prompt, reply, extract_candidate(reply.text))
 
     def _attempt(self, number: int) -> AttemptRecord:
         usage = Usage()
-        written = self._stage(number, "code", lambda: self._write(usage), Written.summary)
+        written = self._stage(number, "code", lambda: self._write(number, usage), Written.summary)
         record = AttemptRecord(
             number=number,
             mode=self.options.mode,
@@ -337,7 +340,9 @@ class OptimizationLoop:
             profiles=profiles,
             attempts_left=self.options.attempts - record.number,
         )
-        reply = self._chat(self.conductor, record.conductor_prompt, usage)
+        reply = self._chat(
+            record.number, "Conductor", self.conductor, record.conductor_prompt, usage
+        )
         record.conductor_reply = reply.text
         record.advice = parse_advice(reply.text)
         return record.advice
@@ -361,9 +366,25 @@ class OptimizationLoop:
             diagnosis=record.diagnosis.render_text() if profiles and record.diagnosis else "",
         )
 
-    @staticmethod
-    def _chat(llm: LLM, prompt: str, usage: Usage) -> Reply:
-        reply = llm.chat([Message(role="user", content=prompt)])
+    def _chat(self, number: int, role: str, llm: LLM, prompt: str, usage: Usage) -> Reply:
+        """One LLM call between its LlmRequestStarted and LlmRequestFinished, with an LlmRetry
+        per retry the SDK makes: a call can wait minutes, and the live view says so."""
+        retries = llm.settings.max_retries
+        self._emit(LlmRequestStarted(number, role, retries))
+        start = time.perf_counter()
+
+        def on_try(count: int) -> None:
+            if count > 1:
+                self._emit(LlmRetry(number, role, count - 1, retries))
+
+        try:
+            reply = llm.chat([Message(role="user", content=prompt)], on_try=on_try)
+        except Exception as exc:
+            seconds = round(time.perf_counter() - start, 3)
+            self._emit(LlmRequestFinished(number, role, seconds, f"failed: {exc}"[:300]))
+            raise
+        outcome = "cached" if reply.cached else f"{reply.output_tokens} tokens out"
+        self._emit(LlmRequestFinished(number, role, round(time.perf_counter() - start, 3), outcome))
         usage.input_tokens += reply.input_tokens
         usage.output_tokens += reply.output_tokens
         usage.cost_usd += reply.cost_usd

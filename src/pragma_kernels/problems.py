@@ -45,7 +45,7 @@ def _module_name(path: Path) -> str:
     return f"pragma_problem_{stem}_{digest}"
 
 
-def _first_user_frame(exc: BaseException, path: Path) -> str:
+def first_user_frame(exc: BaseException, path: Path) -> str:
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path)]
     return f" (line {frames[-1].lineno})" if frames else ""
 
@@ -81,7 +81,7 @@ def import_module(path: Path, size: str | None = None) -> ModuleType:
     except Exception as exc:
         raise ProblemError(
             str(path),
-            f"importing it raised {type(exc).__name__}: {exc}{_first_user_frame(exc, path)}",
+            f"importing it raised {type(exc).__name__}: {exc}{first_user_frame(exc, path)}",
             "make the file importable on its own (`python FILE` must not fail)",
         ) from None
     for attribute, fix in REQUIRED.items():

@@ -5,13 +5,17 @@ The providers' own SDKs do the HTTP: they retry 429 and 5xx replies with
 exponential backoff and honour Retry-After (`max_retries`), and time out
 (`timeout_s`). Reasoning text that some models return beside the answer
 (DeepSeek-R1's `reasoning_content`, Anthropic's thinking blocks) is kept apart
-from the answer.
+from the answer. The SDKs retry inside one call; `chat(..., on_try=f)` hears each try start
+(f(1), then f(2) for the first retry, ...) through an HTTP-client hook, so a live view can say
+that a call is being retried while it waits.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import BaseModel
@@ -61,7 +65,10 @@ class LLM:
     ):
         self.settings, self.cache, self.budget = settings, cache, budget or Budget()
 
-    def chat(self, messages: list[Message], system: str = "") -> Reply:
+    def chat(
+        self, messages: list[Message], system: str = "", on_try: Callable[[int], None] | None = None
+    ) -> Reply:
+        """The reply; `on_try(k)` is called as the k-th HTTP try starts (not for cached ones)."""
         key = None
         if self.cache is not None:
             key = self.cache.key(self.settings.cache_identity(), system, messages)
@@ -71,7 +78,7 @@ class LLM:
         self.budget.check()
         start = time.perf_counter()
         call = self._anthropic if self.settings.provider == "anthropic" else self._openai
-        reply = call(messages, system)
+        reply = call(messages, system, on_try)
         reply.seconds = round(time.perf_counter() - start, 3)
         reply.cost_usd = (
             reply.input_tokens * self.settings.usd_per_mtok_in
@@ -96,24 +103,25 @@ class LLM:
             f"model and base URL, and the key in ${self.settings.key_env()}"
         )
 
-    def _openai(self, messages: list[Message], system: str) -> Reply:
-        OpenAI, OpenAIError = _sdk("openai", "OpenAI", "OpenAIError")
+    def _openai(self, messages: list[Message], system: str, on_try) -> Reply:
+        OpenAI, OpenAIError, Http = _sdk("openai", "OpenAI", "OpenAIError", "DefaultHttpxClient")
 
-        client = OpenAI(
-            base_url=self.settings.base_url,
-            api_key=self._key(),
-            timeout=self.settings.timeout_s,
-            max_retries=self.settings.max_retries,
-        )
         chat = [{"role": "system", "content": system}] if system else []
         chat += [m.model_dump() for m in messages]
         try:
-            answer = client.chat.completions.create(
-                model=self.settings.model,
-                messages=chat,
-                temperature=self.settings.temperature,
-                max_tokens=self.settings.max_tokens,
-            )
+            with OpenAI(
+                base_url=self.settings.base_url,
+                api_key=self._key(),
+                timeout=self.settings.timeout_s,
+                max_retries=self.settings.max_retries,
+                http_client=_hooked(Http, on_try),
+            ) as client:
+                answer = client.chat.completions.create(
+                    model=self.settings.model,
+                    messages=chat,
+                    temperature=self.settings.temperature,
+                    max_tokens=self.settings.max_tokens,
+                )
         except OpenAIError as exc:
             raise self._fail(exc) from None
         message = answer.choices[0].message
@@ -127,15 +135,11 @@ class LLM:
             model=answer.model,
         )
 
-    def _anthropic(self, messages: list[Message], system: str) -> Reply:
-        Anthropic, AnthropicError = _sdk("anthropic", "Anthropic", "AnthropicError")
-
-        client = Anthropic(
-            base_url=self.settings.base_url,
-            api_key=self._key(),
-            timeout=self.settings.timeout_s,
-            max_retries=self.settings.max_retries,
+    def _anthropic(self, messages: list[Message], system: str, on_try) -> Reply:
+        Anthropic, AnthropicError, Http = _sdk(
+            "anthropic", "Anthropic", "AnthropicError", "DefaultHttpxClient"
         )
+
         # The current Messages API (SDK 2.x) takes no temperature: the model's default applies.
         request = {
             "model": self.settings.model,
@@ -144,7 +148,14 @@ class LLM:
             **({"system": system} if system else {}),
         }
         try:
-            answer = client.messages.create(**request)
+            with Anthropic(
+                base_url=self.settings.base_url,
+                api_key=self._key(),
+                timeout=self.settings.timeout_s,
+                max_retries=self.settings.max_retries,
+                http_client=_hooked(Http, on_try),
+            ) as client:
+                answer = client.messages.create(**request)
         except AnthropicError as exc:
             raise self._fail(exc) from None
         text = "".join(b.text for b in answer.content if b.type == "text")
@@ -158,6 +169,15 @@ class LLM:
             output_tokens=answer.usage.output_tokens,
             model=answer.model,
         )
+
+
+def _hooked(http_client_class, on_try: Callable[[int], None] | None):
+    """The SDK's own default HTTP client with a request hook numbering the tries (each retry
+    is a new request); None, the SDK's default, when nobody listens."""
+    if on_try is None:
+        return None
+    tries = itertools.count(1)
+    return http_client_class(event_hooks={"request": [lambda _request: on_try(next(tries))]})
 
 
 def _sdk(package: str, *names: str) -> tuple:
