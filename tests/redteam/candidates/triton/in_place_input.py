@@ -1,0 +1,22 @@
+# class: input mutation (in place)
+# expect: input_mutation
+# why: the kernel stores relu(x) over x and forward returns x
+import torch
+import torch.nn as nn
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def relu_kernel(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    x = tl.load(x_ptr + offs, mask=mask)
+    tl.store(out_ptr + offs, tl.maximum(x, 0.0), mask=mask)
+
+
+class ModelNew(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.numel()
+        relu_kernel[(triton.cdiv(n, 1024),)](x, x, n, BLOCK=1024)
+        return x
