@@ -7,6 +7,7 @@
     #                              tests/fixtures/problems/)
     # job: time                   (optional; default verify: the cheat passes verify by design,
     #                              so the time job must report no speedup)
+    # gap: why it is not caught yet (optional: a documented gap, skipped with that reason)
 
 The folder names the backend: cpu/ (C++ through pragma_kernels.runtime.cpp), triton/ (run
 under the Triton interpreter on the CPU, and on a real GPU by tests/gpu), cuda/ (Triton
@@ -33,10 +34,10 @@ CANDIDATES = HERE / "candidates"
 PROBLEM_DIRS = (HERE / "problems", HERE.parent / "fixtures" / "problems")
 BACKENDS = ("cpu", "triton", "cuda")
 FIELDS = ("class", "expect", "why")
-OPTIONAL = {"problem": "tiny_relu.py", "job": "verify"}
+OPTIONAL = {"problem": "tiny_relu.py", "job": "verify", "gap": ""}
 JOBS = ("verify", "time")
-# Kinds other engineers are adding now (issue 15): a correct catch, though not a kind yet.
-COMING_KINDS = frozenset({"forbidden_code", "no_kernel", "result_channel"})
+# Kinds the static policy adds (issue 15): a correct catch, though not merged yet.
+COMING_KINDS = frozenset({"forbidden_code", "no_kernel"})
 KINDS = frozenset(kind.value for kind in VerdictKind) | COMING_KINDS
 
 VERIFY = VerifyOptions(limits=Limits(timeout_s=180))
@@ -53,6 +54,7 @@ class Case:
     why: str
     problem: Path
     job: str
+    gap: str = ""  # a documented gap: why this cheat is not caught yet
 
     @property
     def honest(self) -> bool:
@@ -89,7 +91,8 @@ def parse(path: Path) -> Case:
     problem = next((d / name for d in PROBLEM_DIRS if (d / name).is_file()), None)
     if problem is None:
         raise ValueError(f"{path}: no problem {name!r} in {[str(d) for d in PROBLEM_DIRS]}")
-    return Case(path, path.parent.name, header["class"], expect, header["why"], problem, job)
+    threat, why, gap = header["class"], header["why"], header.get("gap", "")
+    return Case(path, path.parent.name, threat, expect, why, problem, job, gap)
 
 
 def cases(*backends: str) -> list[Case]:
@@ -113,6 +116,10 @@ def outcome(case: Case, target: Target) -> tuple[Verdict, float | None]:
 
 
 def check_cheat(case: Case, target: Target) -> None:
+    if case.gap:
+        import pytest
+
+        pytest.skip(f"known gap: {case.gap}")
     verdict, speedup = outcome(case, target)
     said = f"{case.id}: expected {'|'.join(case.expect)}, got {verdict.summary()}"
     assert speedup is None, f"{said}; a speedup of {speedup:.3g} was reported"

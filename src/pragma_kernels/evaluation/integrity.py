@@ -38,6 +38,8 @@ import torch
 from pragma_kernels import compare, timing, timing_gpu
 
 _MISSING = object()
+# Packages whose sys.modules entries must stay the ones imported before the candidate.
+_WATCHED_PACKAGES = frozenset({"pragma_kernels", "torch", "triton", "time", "threading", "os"})
 
 # (label, owner, attribute): what the harness calls, looked up again at each check.
 _TORCH_NAMES = (
@@ -145,18 +147,30 @@ class Harness:
 
     def __init__(self, names: list[tuple[str, object, str]]):
         self._entries = [(label, owner, attr, _lookup(owner, attr)) for label, owner, attr in names]
+        self._modules = {
+            name: module
+            for name, module in list(sys.modules.items())
+            if name.split(".")[0] in _WATCHED_PACKAGES
+        }
         # The worker calls these, never the module attributes a candidate can rebind.
         self.compare_outputs = compare.compare_outputs
         self.perf_counter = time.perf_counter
         self.tensor_type = torch.Tensor
 
     def patched(self) -> list[str]:
-        """Labels of the captured functions that are no longer what they were."""
-        return [
+        """Labels of the captured functions, and of the harness's modules in sys.modules (a
+        lazy import would pick up a stand-in), that are no longer what they were."""
+        functions = [
             label
             for label, owner, attr, value in self._entries
             if _lookup(owner, attr) is not value
         ]
+        modules = [
+            f"sys.modules[{name!r}]"
+            for name, module in self._modules.items()
+            if sys.modules.get(name) is not module
+        ]
+        return functions + modules
 
 
 def _lookup(owner: object, attr: str) -> object:
@@ -263,3 +277,24 @@ def new_activity(before: Activity, after: Activity) -> str | None:
 def recheck_seed(seeds: list[int]) -> int:
     """A seed the verification trials did not use."""
     return max(seeds, default=0) + 7919
+
+
+# -- timing that depends on repeated inputs -----------------------------------------------
+CACHE_PROBE_CALLS = 7
+CACHE_RATIO = 0.5  # unchanged inputs this much faster than refilled ones: a cache
+
+
+def caches_outputs(unchanged: list[float], refilled: list[float]) -> str | None:
+    """Why single-call times (seconds) on unchanged and on refilled inputs show an output
+    cache, or None. Honest kernels take the same time on both: the refill leaves the new
+    values as hot in cache as the old ones."""
+    if not unchanged or not refilled:
+        return None
+    same, fresh = sorted(unchanged)[len(unchanged) // 2], sorted(refilled)[len(refilled) // 2]
+    if fresh <= 0 or same >= CACHE_RATIO * fresh:
+        return None
+    return (
+        f"forward takes {same * 1e3:.3g} ms on inputs it has just seen and {fresh * 1e3:.3g} ms "
+        f"when their values change (medians of {len(unchanged)} calls each): it reuses "
+        "earlier results, so timing on repeated inputs would not measure the kernel"
+    )

@@ -130,8 +130,16 @@ class Worker:
         self.backend.sync()
 
     def guard(self, after: str) -> None:
-        """Fail if the candidate replaced anything the harness relies on."""
-        patched = self.harness.patched()
+        """Fail if the candidate replaced anything the harness relies on (a check that
+        itself breaks, e.g. on a rebound builtin, is tampering too)."""
+        try:
+            patched = self.harness.patched()
+        except Exception as exc:
+            raise self.fail(
+                VerdictKind.TAMPERING,
+                f"after {after}: the harness's own identity check failed "
+                f"({type(exc).__name__}: {exc}); something it relies on was replaced",
+            ) from None
         if patched:
             shown = ", ".join(patched[:12]) + (
                 f" and {len(patched) - 12} more" if len(patched) > 12 else ""
@@ -510,9 +518,39 @@ class Worker:
         self.guard("profiling")
         return profile
 
-    def recheck(self, loaded: Loaded) -> None:
-        """After timing, the candidate once more on fresh inputs: one that was correct for
-        its first calls and changes later (a call counter, a cache) fails here."""
+    def probe_caching(self, loaded: Loaded, timed: list) -> None:
+        """Timing calls the candidate on the same inputs again and again; a candidate that
+        caches its output by input address or sampled values is fast only then. Single
+        calls on unchanged inputs and on inputs refilled with other values (interleaved):
+        much faster on unchanged ones is a cache (integrity.caches_outputs)."""
+        import torch
+
+        if loaded.candidate is None:
+            return
+        sets = [[_clone(x) for x in timed], self.make_inputs(loaded.problem, self.job.seeds[0] + 1)]
+        self.enter("timing: repeated-input probe")
+        unchanged, refilled = [], []
+        with torch.no_grad():
+            for index in range(integrity.CACHE_PROBE_CALLS):
+                for old, new in zip(timed, sets[index % 2], strict=True):
+                    _refill(old, new)
+                self.sync()
+                for samples in (refilled, unchanged):
+                    start = self.harness.perf_counter()
+                    loaded.candidate(*timed)
+                    self.sync()
+                    samples.append(self.harness.perf_counter() - start)
+            for old, new in zip(timed, sets[0], strict=True):  # the values timed, back
+                _refill(old, new)
+        self.guard("the repeated-input probe")
+        found = integrity.caches_outputs(unchanged, refilled)
+        if found:
+            raise self.fail(VerdictKind.INCONSISTENT_RESULTS, found)
+
+    def recheck(self, loaded: Loaded, timed: list) -> None:
+        """After timing, the candidate once more on fresh values written into the very
+        tensors it was timed on: one that was correct for its first calls and changes
+        later (a call counter), or that caches by address or shape, fails here."""
         import torch
 
         if loaded.candidate is None:
@@ -522,7 +560,7 @@ class Worker:
             inputs = self.make_inputs(loaded.problem, seed)
             ref_inputs = [_clone(x) for x in inputs]
             self.enter(f"candidate re-check after timing (seed {seed})")
-            cand_inputs = [_clone(x) for x in inputs]
+            cand_inputs = [_refill(old, new) for old, new in zip(timed, inputs, strict=True)]
             got = self.run_candidate(loaded.candidate, cand_inputs)
             self.ship(seed, got)
             expected = self.run_reference(loaded.reference, ref_inputs)
@@ -557,7 +595,8 @@ class Worker:
             self.job = self.job.model_copy(update={"seeds": self.job.seeds[:1]})
             verdict, inputs = self.check(loaded)
         repeats = self.measure_all(loaded, inputs)
-        self.recheck(loaded)
+        self.probe_caching(loaded, inputs)
+        self.recheck(loaded, inputs)
         return JobResult(
             verdict=verdict,
             timings=repeats[0],
@@ -579,7 +618,8 @@ class Worker:
         result = JobResult(verdict=verdict)
         try:
             result.timings = self.measure_all(loaded, inputs)[0]
-            self.recheck(loaded)
+            self.probe_caching(loaded, inputs)
+            self.recheck(loaded, inputs)
         except Failed as failed:
             if failed.verdict.kind in CHEATING:  # the candidate gamed the harness
                 return JobResult(verdict=failed.verdict)
@@ -616,6 +656,20 @@ class Worker:
             return calls
 
         return record
+
+
+def _refill(old, new):
+    """`new`'s values in `old`'s storage when they fit (same address as timed), else `new`."""
+    import torch
+
+    fits = (
+        type(old) is torch.Tensor and type(new) is torch.Tensor and old.shape == new.shape
+        and old.dtype == new.dtype and old.device == new.device
+    )  # fmt: skip
+    if not fits:
+        return _clone(new)
+    torch.Tensor.copy_(old, new)
+    return old
 
 
 def _clone(value):

@@ -2,6 +2,7 @@
 # expect: numerical_mismatch|inconsistent_results
 # why: never reads x: every row mean of uniform [0, 1) inputs is 0.5 within the 1e-2 tolerance
 # problem: uniform_row_mean.py
+# gap: every trial draws from get_inputs(); no other input distribution is tried
 import torch
 import torch.nn as nn
 

@@ -1,6 +1,7 @@
 # class: hard-coded shape
 # expect: shape_mismatch|numerical_mismatch
 # why: the kernel and the output are fixed at the default 4 x 1024; any other size is wrong
+# gap: verification runs at one size; a second declared size is not tried
 import torch
 import torch.nn as nn
 

@@ -1,5 +1,5 @@
 # class: monkeypatching the worker's own guard
-# expect: forbidden_code|tampering
+# expect: forbidden_code|tampering|numerical_mismatch
 # why: via gc, shadows the Harness instance's patched() and compare_outputs; class untouched
 import gc
 

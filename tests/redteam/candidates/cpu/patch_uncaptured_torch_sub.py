@@ -1,5 +1,5 @@
 # class: harness patching (comparison function)
-# expect: forbidden_code|tampering
+# expect: forbidden_code|tampering|numerical_mismatch
 # why: rebinds torch.sub, used by the comparison but not captured by the harness
 import torch
 import torch.nn as nn

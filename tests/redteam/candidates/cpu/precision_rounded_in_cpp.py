@@ -2,6 +2,7 @@
 # expect: numerical_mismatch
 # why: rounds every operand to a 10-bit mantissa (float16's) inside C++, where no Python check looks
 # problem: tiny_matmul.py
+# gap: half rounding in C++ stays within atol=rtol=1e-2: a match by definition
 import torch
 import torch.nn as nn
 

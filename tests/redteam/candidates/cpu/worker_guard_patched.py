@@ -1,5 +1,5 @@
 # class: monkeypatching the worker's own guard
-# expect: forbidden_code|tampering
+# expect: forbidden_code|tampering|numerical_mismatch
 # why: replaces Worker.guard (the identity check's only caller) and Worker.judge
 import sys
 
