@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from pragma_kernels.static_policy import StaticPolicy
+
 if TYPE_CHECKING:
     from pragma_kernels.diagnosis.classes import Bottleneck
     from pragma_kernels.diagnosis.model import Diagnosis
@@ -72,6 +74,11 @@ class Backend:
     # Whether the worker fails a candidate that leaves threads or child processes running
     # after forward (evaluation/integrity.py). Off where not yet validated on the hardware.
     watch_background: ClassVar[bool] = True
+    # Which candidate rules fail a job, warn or are off (static_policy.py): user overrides
+    # (--allow, PRAGMA_ALLOW) relax it per job.
+    static_policy: ClassVar[StaticPolicy] = StaticPolicy()
+    # What a kernel launch is here, for the no_kernel verdict.
+    kernel_words: ClassVar[str] = "a kernel"
     can_profile: ClassVar[bool] = False
     why_no_profile: ClassVar[str] = ""
     # Prompt template (agents/prompts/) with the candidate rules for this backend.

@@ -15,6 +15,7 @@ from pragma_kernels.backends.base import Backend, ProfileContext
 from pragma_kernels.diagnosis.classes import Bottleneck as B
 from pragma_kernels.diagnosis.compare import CPU_KEY_METRICS
 from pragma_kernels.diagnosis.rules import CPP_RULES, RuleSet
+from pragma_kernels.static_policy import StaticPolicy
 from pragma_kernels.timing import Protocol
 
 
@@ -31,6 +32,9 @@ class CppCpu(Backend):
         "pragma_kernels.problems",
     )
     can_profile = True
+    # Every rule fails a job but streams: there are none on the CPU.
+    static_policy = StaticPolicy({"cuda-stream": "off"})
+    kernel_words = "a C++ function of the library built by pragma_kernels.runtime.cpp.load"
     rules_template: ClassVar[str] = "backend_cpu.j2"
     key_metrics = CPU_KEY_METRICS
     knobs = "loop order, blocking/tile sizes, OpenMP schedule, SIMD width, compiler flags, ..."
