@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from pragma_kernels.limits import Limits
     from pragma_kernels.offline.recorded import Recognised
     from pragma_kernels.profilers.schema import Profile
+    from pragma_kernels.runtime.launches import LaunchCounter
     from pragma_kernels.timing import Timing
     from pragma_kernels.timing_protocols import TimingProtocol
     from pragma_kernels.verdict import Verdict
@@ -127,6 +128,12 @@ class Backend:
         return method
 
     # -- inside the worker ----------------------------------------------------------------
+    def count_launches(self) -> tuple[LaunchCounter, list[tuple[str, object, str]]] | None:
+        """Before the candidate is imported: wrap what every kernel launch goes through
+        (runtime/launches.py). Returns the counter and the wrapped methods, for the harness's
+        identity checks; None: this backend's launches are not counted."""
+        return None
+
     def sync(self) -> None:
         """Wait for queued device work (asynchronous faults surface here)."""
 

@@ -81,6 +81,12 @@ class CppCpu(Backend):
     def timing_protocol(self, budget_s: float | None = None) -> Protocol:
         return Protocol() if budget_s is None else Protocol(budget_s=budget_s)
 
+    def count_launches(self):
+        from pragma_kernels.runtime import launches
+        from pragma_kernels.runtime.cpp import CppFunction
+
+        return launches.COUNTER, [launches.count_calls(CppFunction, "__call__")]
+
     def measure(self, callables, protocol):
         from pragma_kernels.timing import measure_interleaved
 

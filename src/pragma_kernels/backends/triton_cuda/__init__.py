@@ -100,6 +100,13 @@ class TritonCuda(Backend):
     def timing_protocol(self, budget_s: float | None = None) -> GpuProtocol:
         return GpuProtocol() if budget_s is None else GpuProtocol(budget_s=budget_s)
 
+    def count_launches(self):
+        from triton.runtime.jit import JITFunction
+
+        from pragma_kernels.runtime import launches
+
+        return launches.COUNTER, [launches.count_calls(JITFunction, "run", _launched)]
+
     def sync(self) -> None:
         import torch
 
@@ -144,3 +151,9 @@ class TritonCuda(Backend):
             B.LOW_OCCUPANCY_REGISTERS: "block256-w2",
             B.MEMORY_BANDWIDTH: "block4096-w8",
         }
+
+
+def _launched(kwargs: dict) -> bool:
+    """`kernel[grid](...)` and the autotuner call `run(..., warmup=False)`; a warm-up
+    compiles without launching."""
+    return not kwargs.get("warmup", False)
