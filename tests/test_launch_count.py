@@ -49,3 +49,34 @@ def test_triton_launches_are_counted_under_the_interpreter(monkeypatch):
     x = torch.randn(3, 300)
     assert torch.equal(namespace["ModelNew"]()(x), torch.relu(x))
     assert counter.count == before + 1
+
+
+def test_triton_launches_are_counted_on_the_cuda_path_and_warm_ups_are_not(monkeypatch):
+    """`kernel[grid](...)` on a JITFunction goes through JITFunction.run(warmup=False); without
+    a GPU the launch then fails for want of a driver, after it was counted."""
+    pytest.importorskip("triton")
+    import torch
+    import triton
+    import triton.language as tl
+
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    counter, _ = backends.get("triton-cuda").count_launches()
+
+    @triton.jit
+    def noop(p, BLOCK: tl.constexpr):
+        pass
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    x = torch.empty(4, device=device)
+
+    def attempt(call) -> None:
+        try:
+            call()
+        except RuntimeError:
+            assert device == "cpu"  # no driver: refused after the count
+
+    before = counter.count
+    attempt(lambda: noop[(1,)](x, BLOCK=4))
+    assert counter.count == before + 1
+    attempt(lambda: noop.warmup(x, BLOCK=4, grid=(1,)))
+    assert counter.count == before + 1
