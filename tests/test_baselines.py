@@ -65,7 +65,13 @@ def test_measured_then_cached_then_re_timed_when_the_machine_drifts(tmp_path):
     candidate = tmp_path / "candidate.py"
     candidate.write_text(CANDIDATE)
     cache = BaselineCache(tmp_path / "cache")
-    options = AttemptOptions(trials=1, budget_s=0.05, profile=False, baseline_cache=cache)
+    options = AttemptOptions(
+        trials=1,
+        budget_s=0.05,
+        profile=False,
+        baseline_cache=cache,
+        allow=("torch-compute", "no-kernel"),  # the candidate computes with torch
+    )
     target = Target.cpu(threads=1)
 
     first = run_attempt(PROBLEM, candidate, target, options)

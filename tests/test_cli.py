@@ -75,7 +75,13 @@ def test_verify_exit_codes(tmp_path):
     problem = str(FIXTURES / "tiny_relu.py")
     result = runner.invoke(app, ["verify", problem, str(wrong), "--threads", "1"])
     assert result.exit_code == EXIT_FAILED
-    assert "numerical_mismatch" in result.stdout and "remedy" in result.stdout
+    assert "no_kernel" in result.stdout and "remedy" in result.stdout
+    allowed = ["verify", problem, str(wrong), "--threads", "1", "--allow", "no-kernel"]
+    result = runner.invoke(app, allowed)
+    assert result.exit_code == EXIT_FAILED
+    assert "numerical_mismatch" in result.stdout and "warning:" in result.stdout
+    unknown = runner.invoke(app, ["verify", problem, str(wrong), "--allow", "kernels"])
+    assert unknown.exit_code == EXIT_BAD_INPUT and "unknown static rule" in unknown.stderr
     missing = runner.invoke(app, ["verify", problem, str(tmp_path / "nope.py")])
     assert missing.exit_code == EXIT_BAD_INPUT and "no such solution" in missing.stderr
     broken = runner.invoke(app, ["verify", str(FIXTURES / "model_raises.py"), str(wrong)])

@@ -21,7 +21,7 @@ from pragma_kernels.evaluation.isolation import Limits, run_isolated
 from pragma_kernels.evaluation.schema import Job
 from pragma_kernels.verdict import VerdictKind
 
-from .test_verify_failures import FIXTURES, HEADER, PROBLEM, verify_in_a_child
+from .test_verify_failures import FIXTURES, HEADER, PROBLEM, STAND_IN, verify_in_a_child
 
 PROBE = """
 import os as _os
@@ -54,6 +54,7 @@ def candidate(tmp_path: Path, body: str) -> tuple[Path, Path]:
 
 
 def run(solution: Path, limits: Limits | None = None, **fields):
+    fields.setdefault("allow", list(STAND_IN))  # the candidates compute with torch
     job = Job(
         action="verify",
         problem=str(PROBLEM),
@@ -131,7 +132,7 @@ if not _os.path.exists({str(marker)!r}):
     )
     path, probe = candidate(tmp_path, killer)
     with pytest.warns(forkserver.ForkServerWarning, match="died while a job ran"):
-        result = run(path)
+        result = run(path, allow=["all"])  # it signals its server on purpose
     assert result.verdict.ok, result.verdict.summary()
     assert fresh(probe)  # the rerun was a fresh worker
 

@@ -116,7 +116,12 @@ def _run(tmp_path: Path, body: str, pids: Path, way: str, monkeypatch, timeout_s
 
 def _verify(solution: Path, timeout_s: float):
     job = Job(
-        action="verify", problem=str(PROBLEM), solution=str(solution), backend="cpp-cpu", seeds=[0]
+        action="verify",
+        problem=str(PROBLEM),
+        solution=str(solution),
+        backend="cpp-cpu",
+        seeds=[0],
+        allow=["all"],  # the candidates start processes on purpose: the cleanup is under test
     )
     return run_isolated(job, Limits(timeout_s=timeout_s, memory_mb=4096))
 

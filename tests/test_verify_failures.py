@@ -48,6 +48,11 @@ class ModelNew(nn.Module):
 """
 
 
+# Most fixtures stand in for a candidate with plain torch (or no kernel at all) to fail in one
+# way: the static policy's torch-compute and no-kernel rules only warn about them here
+# (tests/redteam/test_worker_static.py checks those rules).
+STAND_IN = ("torch-compute", "no-kernel")
+
 CORRECT = RELU_CPP + model_new("out = torch.empty_like(x)\nlib.relu(x, out, x.numel())\nreturn out")
 
 # kind -> (candidate source after HEADER, text expected in the message or cause)
@@ -106,7 +111,9 @@ def target() -> Target:
 def run(tmp_path: Path, body: str, target: Target, **limits) -> object:
     candidate = tmp_path / "candidate.py"
     candidate.write_text(HEADER + body)
-    options = VerifyOptions(limits=Limits(**{"timeout_s": 60, "memory_mb": 4096, **limits}))
+    options = VerifyOptions(
+        limits=Limits(**{"timeout_s": 60, "memory_mb": 4096, **limits}), allow=STAND_IN
+    )
     return verify(PROBLEM, candidate, target, options), candidate
 
 

@@ -54,7 +54,7 @@ class ModelNew(nn.Module):
     def forward(self, x):
         a = torch.zeros(256 * 256, device=x.device, dtype=torch.float32)
         big_kernel[(1,)](a, torch.empty_like(a), BLOCK=256)
-        return torch.relu(x)
+        return x
 """
 )
 # Correct result on the current stream, but the expensive part runs on a side stream,

@@ -83,6 +83,8 @@ def _print_verdict(verdict: Verdict) -> None:
     console.print(f"[bold {style}]{verdict.kind.value}[/bold {style}]  {escape(verdict.summary())}")
     if verdict.dtype or verdict.dtype_cast:
         console.print(escape(f"  dtype: {verdict.dtype_text()}"))
+    for warning in verdict.warnings:
+        console.print(f"  [yellow]warning:[/yellow] {escape(warning)}")
     if verdict.trials:
         table = Table("trial", "seed", "ok", "max abs err", "max rel err", "mismatch")
         for number, trial in enumerate(verdict.trials, 1):
@@ -129,6 +131,22 @@ DtypeOpt = Annotated[
         "bfloat16: cast floating inputs and weights to it (KernelBench's precision option)"
     ),
 ]
+AllowOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Relax the backend's static policy: comma-separated RULE (a warning) or "
+        "RULE=off|warn|error, or all (default: $PRAGMA_ALLOW; rules: README, Static policy)"
+    ),
+]
+
+
+def _allow(text: str | None) -> tuple[str, ...] | None:
+    from pragma_kernels.static_policy import parse_allow
+
+    try:
+        return None if text is None else parse_allow(text)
+    except ValueError as exc:
+        raise _bad_input(str(exc)) from None
 
 
 def _target(kind: str | None, threads: int | None):
@@ -171,6 +189,7 @@ def verify(
     threads: ThreadsOpt = None,
     timeout: Annotated[float, typer.Option(help="Wall-clock limit, seconds")] = 300.0,
     memory_mb: Annotated[int | None, typer.Option(help="Memory limit (default 75% of RAM)")] = None,
+    allow: AllowOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Build the candidate in an isolated worker and compare it with the reference.
@@ -190,6 +209,7 @@ def verify(
         seed=seed,
         size=size,
         limits=Limits(timeout_s=timeout, memory_mb=memory_mb),
+        allow=_allow(allow),
     )
     verdict = run_verify(problem, solution, _target(target, threads), options)
     if as_json:
@@ -220,6 +240,7 @@ def time_command(
     size: SizeOpt = None,
     threads: ThreadsOpt = None,
     timeout: Annotated[float, typer.Option(help="Wall-clock limit, seconds")] = 900.0,
+    allow: AllowOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Time the candidate against PyTorch eager and torch.compile with one protocol.
@@ -241,15 +262,19 @@ def time_command(
     for name in baselines:
         _check_choice(name, BASELINES, "baseline")
     resolved = _target(target, threads)
+    overrides = _allow(allow)
     correctness = None
     if solution is not None and check:
-        correctness = _verify_before_timing(problem, solution, resolved, size, cast, as_json)
+        correctness = _verify_before_timing(
+            problem, solution, resolved, size, cast, as_json, overrides
+        )
     options = TimeOptions(
         baselines=baselines,
         budget_s=budget,
         dtype=cast,
         size=size,
         limits=Limits(timeout_s=timeout),
+        allow=overrides,
     )
     report = time_problem(problem, solution, resolved, options)
     report.correctness = correctness
@@ -264,12 +289,13 @@ def time_command(
         console.print(f"correctness: {escape(correctness.summary())}")
 
 
-def _verify_before_timing(problem, solution, target, size, dtype, as_json) -> Verdict:
+def _verify_before_timing(problem, solution, target, size, dtype, as_json, allow=None) -> Verdict:
     """Speedups of a wrong candidate mean nothing: verify first, stop with its verdict."""
     from pragma_kernels.evaluation.jobs import VerifyOptions
     from pragma_kernels.evaluation.jobs import verify as run_verify
 
-    verdict = run_verify(problem, solution, target, VerifyOptions(size=size, dtype=dtype))
+    options = VerifyOptions(size=size, dtype=dtype, allow=allow)
+    verdict = run_verify(problem, solution, target, options)
     if not verdict.ok:
         if as_json:
             print(verdict.model_dump_json(indent=2))

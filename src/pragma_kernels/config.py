@@ -18,6 +18,7 @@ ENV_LLM_BASE_URL = "PRAGMA_LLM_BASE_URL"
 ENV_LLM_API_KEY_ENV = "PRAGMA_LLM_API_KEY_ENV"  # the name of the variable holding the key
 ENV_LLM_CONFIG = "PRAGMA_LLM_CONFIG"  # a TOML file: models, endpoints, prices
 ENV_FORKSERVER = "PRAGMA_FORKSERVER"  # 0: every job in a fresh worker process
+ENV_ALLOW = "PRAGMA_ALLOW"  # static-policy overrides for every job: "torch-compute,cuda-stream"
 
 
 def triton_interpreter() -> bool:
@@ -29,6 +30,12 @@ def forkserver_enabled() -> bool:
     """Jobs are forked from a warm worker server (evaluation/forkserver.py) unless
     PRAGMA_FORKSERVER=0; read per job, so a test or a caller can switch it."""
     return os.environ.get(ENV_FORKSERVER, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def static_allow() -> tuple[str, ...]:
+    """The user's overrides of the backends' static policies (static_policy.py), for every
+    job: PRAGMA_ALLOW, comma-separated `RULE` (warn) or `RULE=off|warn|error`."""
+    return tuple(item.strip() for item in os.environ.get(ENV_ALLOW, "").split(",") if item.strip())
 
 
 def hardware_spec_file() -> Path | None:

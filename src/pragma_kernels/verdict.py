@@ -41,6 +41,8 @@ class VerdictKind(StrEnum):
     BACKGROUND_WORK = "background_work"  # left a thread or process running after forward
     INCONSISTENT_RESULTS = "inconsistent_results"  # correct at first, wrong after timing
     RESULT_CHANNEL = "result_channel"  # no result, two results, or one not from the worker
+    FORBIDDEN_CODE = "forbidden_code"  # the source breaks the backend's static policy
+    NO_KERNEL = "no_kernel"  # forward returned without launching a kernel
     PROBLEM_ERROR = (
         "problem_error"  # the reference itself failed: the user's file, not the candidate
     )
@@ -78,6 +80,9 @@ class Verdict(BaseModel):
     mismatch_fraction: float | None = None
     stderr_tail: str = ""
     details: dict = Field(default_factory=dict)  # kind-specific facts, e.g. a resource limit
+    # Static findings the policy only warns about (evaluation/static_checks.py), one line each:
+    # here so that every caller of the Verifier sees them, not only JobResult's readers.
+    warnings: list[str] = Field(default_factory=list)
     seconds: float | None = None  # wall time of the worker that judged it
 
     def dtype_text(self) -> str:
@@ -234,6 +239,20 @@ _DEFAULTS: dict[VerdictKind, tuple[str, str]] = {
         "job's key. Candidate code ran in that process, so it is held responsible.",
         "Do not exit the process, write to file descriptors you did not open, or report "
         "results yourself: return the output from forward.",
+    ),
+    VerdictKind.FORBIDDEN_CODE: (
+        "The candidate's source uses something the backend's static policy forbids: a way to "
+        "game the harness (threads, patching, introspection), to bypass the kernel (torch "
+        "compute in forward, the reference Model, torch.compile) or to lower the precision. "
+        "It was refused before it ran.",
+        "Remove what the message lists, at its line: compute the result in your kernel and "
+        "use torch in forward only to allocate outputs and take views.",
+    ),
+    VerdictKind.NO_KERNEL: (
+        "forward returned without launching a kernel: the result came from somewhere else "
+        "(torch, a cache, a constant, another library).",
+        "Launch your kernel in every forward call (lib.fn(...) for C++, kernel[grid](...) "
+        "for Triton) and return what it wrote; cache nothing between calls.",
     ),
     VerdictKind.PROBLEM_ERROR: (
         "The reference problem itself failed, so the candidate could not be judged.",

@@ -94,3 +94,25 @@ def test_timer_reports_events_and_host_figures_that_agree_for_plain_kernels(tmp_
         assert timing.median_ms == pytest.approx(timing.event_median_ms)  # events: the figure
         assert 0 < timing.host_median_ms < float("inf")
     assert report.timings["candidate"].setup_s > 0
+
+
+def test_launches_are_counted_on_cuda_and_a_forward_without_one_is_no_kernel(tmp_path, target):
+    """JITFunction.run is what `kernel[grid](...)` and the autotuner call on CUDA: counted,
+    an honest candidate passes with no warning; one that returns torch's result does not."""
+    from ..redteam.test_worker_static import TRITON_HIDDEN
+
+    honest = check(tmp_path, candidates.RELU, target)
+    assert honest.ok and honest.warnings == [], honest.model_dump_json(indent=1)
+    hidden = check(tmp_path, TRITON_HIDDEN, target)
+    assert hidden.kind == VerdictKind.NO_KERNEL, hidden.model_dump_json(indent=1)
+
+
+@pytest.mark.parametrize(
+    "solution",
+    sorted((ROOT / "examples" / "solutions" / "gpu").glob("*.py")),
+    ids=lambda p: p.stem,
+)
+def test_every_gpu_solution_passes_the_default_policy_and_launch_count(solution, target):
+    problem = ROOT / "examples" / "problems" / solution.name
+    verdict = verify(problem, solution, target, VerifyOptions(limits=Limits(timeout_s=300)))
+    assert verdict.ok and verdict.warnings == [], verdict.model_dump_json(indent=1)

@@ -2,6 +2,8 @@
 
 Each cheating candidate targets tests/fixtures/problems/tiny_relu.py on the CPU backend
 and runs in an isolated worker like any candidate; it uses plain torch ops for brevity.
+The static policy would refuse every one of them before it runs (test_worker_static.py);
+here it only warns (`RUN_TIME_ONLY`), so that the run-time checks behind it are tested.
 Honest controls must pass the same jobs. Threat model: README.md in this folder.
 """
 
@@ -24,6 +26,7 @@ GELU = ROOT / "examples" / "problems" / "gelu.py"
 GELU_SOLUTION = ROOT / "examples" / "solutions" / "cpu" / "gelu.py"
 
 HEADER = "import torch\nimport torch.nn as nn\n"
+RUN_TIME_ONLY = ("all",)  # every static rule a warning: the run-time checks are under test
 
 
 def candidate(forward: str, top: str = "") -> str:
@@ -164,12 +167,17 @@ def write(tmp_path: Path, source: str) -> Path:
 
 
 def verify_source(tmp_path, source, target, problem=RELU):
-    return verify(problem, write(tmp_path, source), target, VerifyOptions(limits=Limits(60)))
+    options = VerifyOptions(limits=Limits(60), allow=RUN_TIME_ONLY)
+    return verify(problem, write(tmp_path, source), target, options)
 
 
-def attempt(problem: Path, solution: Path, target: Target):
+def attempt(problem: Path, solution: Path, target: Target, allow=RUN_TIME_ONLY):
     options = AttemptOptions(
-        profile=False, budget_s=0.05, baseline_cache=None, limits=Limits(timeout_s=120)
+        profile=False,
+        budget_s=0.05,
+        baseline_cache=None,
+        limits=Limits(timeout_s=120),
+        allow=allow,
     )
     return run_attempt(problem, solution, target, options)
 
@@ -188,7 +196,7 @@ def test_cheat_is_caught_by_verify(tmp_path, target, name):
 def test_late_cheat_passes_verify_and_fails_the_attempt(tmp_path, target, name):
     source, kind = LATE_CHEATS[name]
     solution = write(tmp_path, source)
-    assert verify(RELU, solution, target, VerifyOptions(limits=Limits(60))).ok
+    assert verify(RELU, solution, target, VerifyOptions(limits=Limits(60), allow=RUN_TIME_ONLY)).ok
     result = attempt(RELU, solution, target)
     assert result.verdict.kind == kind, result.verdict.model_dump_json(indent=1)
     assert not result.timings
@@ -197,7 +205,7 @@ def test_late_cheat_passes_verify_and_fails_the_attempt(tmp_path, target, name):
 @pytest.mark.slow
 def test_honest_relu_passes_verify_and_attempt(tmp_path, target):
     solution = write(tmp_path, HONEST_RELU)
-    assert verify(RELU, solution, target, VerifyOptions(limits=Limits(60))).ok
+    assert verify(RELU, solution, target, VerifyOptions(limits=Limits(60), allow=RUN_TIME_ONLY)).ok
     result = attempt(RELU, solution, target)
     assert result.verdict.ok, result.verdict.model_dump_json(indent=1)
     assert result.timing_error is None and "candidate" in result.timings
@@ -208,7 +216,8 @@ def test_gelu_solution_passes_verify_and_attempt():
     target = Target.cpu(threads=1, size="tiny")
     verdict = verify(GELU, GELU_SOLUTION, target, VerifyOptions(limits=Limits(120)))
     assert verdict.ok, verdict.model_dump_json(indent=1)
-    result = attempt(GELU, GELU_SOLUTION, target)
+    assert verdict.warnings == []  # nothing the default static policy even warns about
+    result = attempt(GELU, GELU_SOLUTION, target, allow=None)  # the default policy
     assert result.verdict.ok, result.verdict.model_dump_json(indent=1)
     assert result.timing_error is None and "candidate" in result.timings
 

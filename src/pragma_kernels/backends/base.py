@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from pragma_kernels.static_policy import StaticPolicy
+
 if TYPE_CHECKING:
     from pragma_kernels.diagnosis.classes import Bottleneck
     from pragma_kernels.diagnosis.model import Diagnosis
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from pragma_kernels.limits import Limits
     from pragma_kernels.offline.recorded import Recognised
     from pragma_kernels.profilers.schema import Profile
+    from pragma_kernels.runtime.launches import LaunchCounter
     from pragma_kernels.timing import Timing
     from pragma_kernels.timing_protocols import TimingProtocol
     from pragma_kernels.verdict import Verdict
@@ -72,6 +75,11 @@ class Backend:
     # Whether the worker fails a candidate that leaves threads or child processes running
     # after forward (evaluation/integrity.py). Off where not yet validated on the hardware.
     watch_background: ClassVar[bool] = True
+    # Which candidate rules fail a job, warn or are off (static_policy.py): user overrides
+    # (--allow, PRAGMA_ALLOW) relax it per job.
+    static_policy: ClassVar[StaticPolicy] = StaticPolicy()
+    # What a kernel launch is here, for the no_kernel verdict.
+    kernel_words: ClassVar[str] = "a kernel"
     can_profile: ClassVar[bool] = False
     why_no_profile: ClassVar[str] = ""
     # Prompt template (agents/prompts/) with the candidate rules for this backend.
@@ -120,6 +128,12 @@ class Backend:
         return method
 
     # -- inside the worker ----------------------------------------------------------------
+    def count_launches(self) -> tuple[LaunchCounter, list[tuple[str, object, str]]] | None:
+        """Before the candidate is imported: wrap what every kernel launch goes through
+        (runtime/launches.py). Returns the counter and the wrapped methods, for the harness's
+        identity checks; None: this backend's launches are not counted."""
+        return None
+
     def sync(self) -> None:
         """Wait for queued device work (asynchronous faults surface here)."""
 

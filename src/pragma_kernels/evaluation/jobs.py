@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pragma_kernels import config
 from pragma_kernels.compare import DEFAULT_TOLERANCE
 from pragma_kernels.evaluation.baselines import BaselineCache, cache_key, drift_tolerance
 from pragma_kernels.evaluation.isolation import Limits, run_isolated
@@ -37,6 +38,7 @@ class VerifyOptions:
     seed: int | None = None  # None: fresh random seeds every run
     size: str | None = None  # None: the target's default size
     limits: Limits = Limits(timeout_s=300)
+    allow: tuple[str, ...] | None = None  # static-policy overrides; None: PRAGMA_ALLOW's
 
 
 @dataclass
@@ -81,6 +83,12 @@ def fresh_seeds(count: int, seed: int | None) -> list[int]:
     return [generator.randrange(2**31) for _ in range(count)]
 
 
+def _allow(allow: tuple[str, ...] | None) -> list[str]:
+    """The job's overrides of the backend's static policy: the caller's, else the user's
+    (PRAGMA_ALLOW)."""
+    return list(config.static_allow() if allow is None else allow)
+
+
 def resolve_dtype(dtype: str | None) -> str | None:
     """The cast a dtype option asks for: None (None or "auto") keeps the dtypes the
     problem's get_inputs() and Model make; a DTYPES name casts floating inputs and
@@ -110,6 +118,7 @@ def verify(
         seeds=fresh_seeds(options.trials, options.seed),
         atol=options.atol,
         rtol=options.rtol,
+        allow=_allow(options.allow),
     )
     return run_isolated(job, options.limits).verdict
 
@@ -123,6 +132,7 @@ class TimeOptions:
     seed: int | None = None
     repeats: int = 1  # measure this many times in one worker (repeatability checks)
     limits: Limits = Limits(timeout_s=900)
+    allow: tuple[str, ...] | None = None  # static-policy overrides; None: PRAGMA_ALLOW's
 
     def protocol(self, target: Target) -> TimingProtocol:
         return target.backend.timing_protocol(self.budget_s)
@@ -151,6 +161,7 @@ def time_problem(
         baselines=list(options.baselines),
         repeats=options.repeats,
         protocol=options.protocol(target),
+        allow=_allow(options.allow),
     )
     result = run_isolated(job, options.limits)
     method = target.backend.timing_label(next((t.method for t in result.timings.values()), ""))
@@ -179,6 +190,7 @@ def profile_candidate(
     use_ncu: bool = True,
     dtype: str | None = None,
     requested: list[str] | None = None,
+    allow: tuple[str, ...] | None = None,
 ) -> tuple[Verdict, Profile | None]:
     """Profile a candidate in an isolated worker (verify it first: profiles of wrong code
     mislead). On a GPU, Nsight Compute adds counters where it can (`use_ncu`); every
@@ -199,6 +211,7 @@ def profile_candidate(
         threads=target.threads,
         seeds=fresh_seeds(1, None),
         metrics=requested,
+        allow=_allow(allow),
     )
     verdict, profile = target.backend.profile_job(job, limits, run_isolated, use_ncu)
     return verdict, finish_profile(profile, requested)
@@ -227,6 +240,7 @@ class AttemptOptions:
     # Baselines timed once per problem and machine, then checked by a drift probe
     # (baselines.py); None: re-timed at every attempt.
     baseline_cache: BaselineCache | None = field(default_factory=BaselineCache)
+    allow: tuple[str, ...] | None = None  # static-policy overrides; None: PRAGMA_ALLOW's
 
 
 @dataclass
@@ -280,6 +294,7 @@ def run_attempt(
         drift_tolerance=drift_tolerance(cached["eager"]) if cached else 0.0,
         metrics=list(options.metrics),
         profile=profile and not separate,
+        allow=_allow(options.allow),
     )
     result = run_isolated(job, options.limits)
     if cache is not None and result.baseline_source in ("measured", "re-timed"):

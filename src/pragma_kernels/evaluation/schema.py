@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
+from pragma_kernels.evaluation.static_checks import Finding
 from pragma_kernels.profilers.schema import Profile
+from pragma_kernels.static_policy import StaticPolicy
 from pragma_kernels.timing import Timing
 from pragma_kernels.timing_protocols import TimingProtocol
 from pragma_kernels.verdict import Verdict
@@ -51,6 +53,14 @@ class Job(BaseModel):
     outputs_dir: str = ""  # where the worker ships the candidate's outputs for the judge
     key: str = ""  # the result channel's per-job key (channel.py); the worker strips it
     env: dict[str, str] = {}  # extra environment for the worker process
+    # Overrides of the backend's static policy: "RULE" (warn), "RULE=off|warn|error", "all".
+    allow: list[str] = []
+
+    @field_validator("allow")
+    @classmethod
+    def _known_rules(cls, allow: list[str]) -> list[str]:
+        StaticPolicy().relaxed(allow)  # an unknown rule fails here, in the parent
+        return allow
 
 
 class JobResult(BaseModel):
@@ -63,6 +73,7 @@ class JobResult(BaseModel):
     profile: Profile | None = None
     profile_error: Verdict | None = None  # attempt: profiling failed (the rest stands)
     stage_seconds: dict[str, float] = {}  # where the worker's time went, by stage
+    static_warnings: list[Finding] = []  # findings the policy warns about (not failing)
 
     def breakdown(self) -> dict[str, float]:
         """Stage seconds plus the process start (interpreter, imports) the stages do not see."""

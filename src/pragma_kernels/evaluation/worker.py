@@ -31,7 +31,7 @@ from pragma_kernels.compare import (
     flatten_outputs,
 )
 from pragma_kernels.errors import ProblemError
-from pragma_kernels.evaluation import channel, integrity, shipping
+from pragma_kernels.evaluation import channel, integrity, shipping, static_checks
 from pragma_kernels.evaluation.schema import Job, JobResult
 from pragma_kernels.timing import Timing
 from pragma_kernels.verdict import Trial, Verdict, VerdictKind, failure
@@ -55,6 +55,8 @@ CHEATING = frozenset(
         VerdictKind.BACKGROUND_WORK,
         VerdictKind.INCONSISTENT_RESULTS,
         VerdictKind.OUTPUT_TYPE,
+        VerdictKind.FORBIDDEN_CODE,
+        VerdictKind.NO_KERNEL,
     }
 )
 
@@ -75,6 +77,7 @@ class Worker:
         self.device = self.backend.device
         self.first_forward_s: float | None = None  # the candidate's first call (compile)
         self.reference_s: float | None = None  # the fastest reference forward seen (limits)
+        self.own_dtype = ""  # the problem's own floating dtype, when nothing is cast
         self.baseline_source: str = ""  # measured | cached | re-timed (measure_all)
         self.drift: float | None = None
         self.stage = "start"
@@ -82,16 +85,19 @@ class Worker:
         self.compared = ""  # the dtype compared, from the first reference forward
         self.stage_seconds: dict[str, float] = {}
         self.stage_start = time.perf_counter()
+        self.policy = self.backend.static_policy.relaxed(job.allow)
+        self.warnings: list[static_checks.Finding] = []  # what the policy only warns about
         # Before any candidate code runs: what the harness relies on, by identity. Dynamo
         # first: importing it (torch.compile, the FLOP counter) rebinds torch.manual_seed,
         # the harness's own change, not the candidate's (the fork server imports it once).
         import torch._dynamo  # noqa: F401
 
+        self.launches, launch_names = self.backend.count_launches() or (None, [])
         names = integrity.harness_names(
             type(self), Failed, type(self.backend), backends.Backend,
             extra_modules=(sys.modules[__name__],),
         )  # fmt: skip
-        self.harness = integrity.Harness(names)
+        self.harness = integrity.Harness(names + launch_names)
 
     def enter(self, stage: str) -> None:
         now = time.perf_counter()
@@ -161,6 +167,7 @@ class Worker:
         import torch.nn as nn
 
         path = Path(self.job.solution or "")
+        self.check_source(path)
         self.enter("import candidate (build)")
         spec = importlib.util.spec_from_file_location("pragma_candidate", path)
         if spec is None or spec.loader is None:
@@ -180,6 +187,36 @@ class Worker:
                 f"`ModelNew` is {found}, expected an nn.Module subclass",
             )
         return model_new
+
+    def check_source(self, path: Path) -> None:
+        """Before any of the candidate runs: its text against the backend's static policy
+        (static_checks.py); errors fail the job, warnings travel in the result."""
+        self.enter("static checks")
+        try:
+            source = path.read_text()
+        except (OSError, UnicodeDecodeError):
+            return  # the import reports it
+        dtype = self.job.dtype or self.own_dtype or "float32"
+        findings = static_checks.check_source(source, self.policy, dtype)
+        kept = [w for w in self.warnings if w.line == 0]  # the run-time ones
+        self.warnings = kept + [f for f in findings if f.severity == "warn"]
+        errors = [f for f in findings if f.severity == "error"]
+        if errors:
+            raise self.fail(
+                VerdictKind.FORBIDDEN_CODE,
+                static_checks.describe(errors),
+                location=f"{path}:{errors[0].line}",
+                details={"findings": [f.model_dump() for f in errors]},
+            )
+
+    def no_kernel(self) -> None:
+        """forward launched nothing: a verdict or a warning, as the policy says."""
+        severity = self.policy.severity("no-kernel")
+        message = f"forward returned without calling {self.backend.kernel_words}"
+        if severity == "error":
+            raise self.fail(VerdictKind.NO_KERNEL, message)
+        if severity == "warn" and all(w.rule != "no-kernel" for w in self.warnings):
+            self.warnings.append(static_checks.run_time_finding("no-kernel", message))
 
     def build_models(self, problem: ModuleType, model_new: type | None):
         import torch
@@ -250,7 +287,8 @@ class Worker:
 
     def run_candidate(self, candidate, inputs: list):
         """One forward, then the checks that need no reference: nothing patched, nothing
-        left running."""
+        left running, a kernel launched."""
+        launches = self.launches.count if self.launches else None
         before = integrity.Activity.now()
         try:
             out = candidate(*inputs)
@@ -262,6 +300,8 @@ class Worker:
         left = integrity.new_activity(before, after) if self.backend.watch_background else None
         if left:
             raise self.fail(VerdictKind.BACKGROUND_WORK, f"when forward returned: {left}")
+        if launches is not None and self.launches.count == launches:
+            self.no_kernel()
         return out
 
     def judge(self, expected, got, ref_inputs: list, cand_inputs: list):
@@ -284,6 +324,10 @@ class Worker:
     # -- steps: each job is a composition of these ---------------------------------------
     def load(self) -> Loaded:
         problem = self.load_problem()
+        if self.job.dtype is None:  # the static checks need the dtype the problem computes in
+            from pragma_kernels.problems import input_dtype
+
+            self.own_dtype = input_dtype(problem, self.job.size)
         model_new = self.load_candidate() if self.job.solution else None
         reference, candidate = self.build_models(problem, model_new)
         return Loaded(problem, reference, candidate)
@@ -696,6 +740,8 @@ def run_job(job: Job) -> JobResult:
         result = JobResult(verdict=failed.verdict)
     worker.enter("done")
     result.stage_seconds = worker.stage_seconds
+    result.static_warnings = worker.warnings
+    result.verdict.warnings = [warning.render() for warning in worker.warnings]
     return result
 
 

@@ -15,6 +15,7 @@ from pragma_kernels.backends.base import Backend, ProfileContext
 from pragma_kernels.diagnosis.classes import Bottleneck as B
 from pragma_kernels.diagnosis.compare import CPU_KEY_METRICS
 from pragma_kernels.diagnosis.rules import CPP_RULES, RuleSet
+from pragma_kernels.static_policy import StaticPolicy
 from pragma_kernels.timing import Protocol
 
 
@@ -31,6 +32,9 @@ class CppCpu(Backend):
         "pragma_kernels.problems",
     )
     can_profile = True
+    # Every rule fails a job but streams: there are none on the CPU.
+    static_policy = StaticPolicy({"cuda-stream": "off"})
+    kernel_words = "a C++ function of the library built by pragma_kernels.runtime.cpp.load"
     rules_template: ClassVar[str] = "backend_cpu.j2"
     key_metrics = CPU_KEY_METRICS
     knobs = "loop order, blocking/tile sizes, OpenMP schedule, SIMD width, compiler flags, ..."
@@ -76,6 +80,12 @@ class CppCpu(Backend):
 
     def timing_protocol(self, budget_s: float | None = None) -> Protocol:
         return Protocol() if budget_s is None else Protocol(budget_s=budget_s)
+
+    def count_launches(self):
+        from pragma_kernels.runtime import launches
+        from pragma_kernels.runtime.cpp import CppFunction
+
+        return launches.COUNTER, [launches.count_calls(CppFunction, "__call__")]
 
     def measure(self, callables, protocol):
         from pragma_kernels.timing import measure_interleaved

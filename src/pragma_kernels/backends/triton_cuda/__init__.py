@@ -16,6 +16,7 @@ from pragma_kernels.backends.base import Backend, BackendUnavailable, ProfileCon
 from pragma_kernels.diagnosis.classes import Bottleneck as B
 from pragma_kernels.diagnosis.compare import GPU_KEY_METRICS
 from pragma_kernels.diagnosis.rules import TRITON_RULES, RuleSet
+from pragma_kernels.static_policy import StaticPolicy
 from pragma_kernels.timing_gpu import GpuProtocol
 
 
@@ -34,6 +35,10 @@ class TritonCuda(Backend):
         "pragma_kernels.problems",
     )
     can_profile = True
+    # Every rule fails a job but side streams: the timer cross-checks CUDA events with host
+    # time (timing_gpu.py), so a stream is worth a warning, not a refusal.
+    static_policy = StaticPolicy({"cuda-stream": "warn"})
+    kernel_words = "a Triton kernel (kernel[grid](...))"
     # Not yet run on a GPU: Triton's JIT and CUDA may legitimately leave work running after
     # a first forward; turn on once tests/redteam has run on the H200.
     watch_background = False
@@ -95,6 +100,13 @@ class TritonCuda(Backend):
     def timing_protocol(self, budget_s: float | None = None) -> GpuProtocol:
         return GpuProtocol() if budget_s is None else GpuProtocol(budget_s=budget_s)
 
+    def count_launches(self):
+        from triton.runtime.jit import JITFunction
+
+        from pragma_kernels.runtime import launches
+
+        return launches.COUNTER, [launches.count_calls(JITFunction, "run", _launched)]
+
     def sync(self) -> None:
         import torch
 
@@ -139,3 +151,9 @@ class TritonCuda(Backend):
             B.LOW_OCCUPANCY_REGISTERS: "block256-w2",
             B.MEMORY_BANDWIDTH: "block4096-w8",
         }
+
+
+def _launched(kwargs: dict) -> bool:
+    """`kernel[grid](...)` and the autotuner call `run(..., warmup=False)`; a warm-up
+    compiles without launching."""
+    return not kwargs.get("warmup", False)

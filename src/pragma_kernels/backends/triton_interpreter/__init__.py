@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from pragma_kernels.backends.base import Backend, BackendUnavailable
-from pragma_kernels.backends.triton_cuda import TritonCuda
+from pragma_kernels.backends.triton_cuda import TritonCuda, _launched
 from pragma_kernels.timing import Protocol
 
 
@@ -57,6 +57,16 @@ class TritonInterpreter(TritonCuda):
 
     def timing_label(self, method: str) -> str:
         return "Triton interpreter on the CPU (not a GPU timing): " + method
+
+    def count_launches(self):
+        """Under TRITON_INTERPRET=1 `triton.jit` makes InterpretedFunctions: their `run` too."""
+        from triton.runtime.interpreter import InterpretedFunction
+
+        from pragma_kernels.runtime import launches
+
+        counter, watched = super().count_launches()
+        watched.append(launches.count_calls(InterpretedFunction, "run", _launched))
+        return counter, watched
 
     def sync(self) -> None:
         pass
