@@ -352,7 +352,11 @@ class Worker:
                 self.enter(f"candidate forward (trial {number}, seed {seed})")
                 cand_inputs = [_clone(x) for x in inputs]
                 start = self.harness.perf_counter()
-                got = self.run_candidate(loaded.candidate, cand_inputs)
+                try:
+                    got = self.run_candidate(loaded.candidate, cand_inputs)
+                except Failed:  # a reference that fails too is the problem's fault, not its
+                    self.run_reference(loaded.reference, ref_inputs)
+                    raise
                 if self.first_forward_s is None:
                     self.first_forward_s = self.harness.perf_counter() - start
                 self.ship(seed, got)
@@ -580,10 +584,13 @@ class Worker:
                     _refill(old, new)
                 self.sync()
                 for samples in (refilled, unchanged):
+                    launches = self.launches.count if self.launches else None
                     start = self.harness.perf_counter()
                     loaded.candidate(*timed)
                     self.sync()
                     samples.append(self.harness.perf_counter() - start)
+                    if launches is not None and self.launches.count == launches:
+                        self.no_kernel()  # e.g. an output cached for repeated inputs
             for old, new in zip(timed, sets[0], strict=True):  # the values timed, back
                 _refill(old, new)
         self.guard("the repeated-input probe")

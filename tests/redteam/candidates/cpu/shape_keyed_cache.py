@@ -1,5 +1,5 @@
 # class: phase switching (output cached by shape)
-# expect: numerical_mismatch|inconsistent_results
+# expect: numerical_mismatch|inconsistent_results|no_kernel
 # why: computes the first input it sees, then returns that output for every input of the same shape
 import torch
 import torch.nn as nn
