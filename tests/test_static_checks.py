@@ -162,6 +162,7 @@ CAUGHT: dict[str, list[str]] = {
     "cuda-stream": [
         candidate("with torch.cuda.stream(torch.cuda.Stream()):\n    lib.f(x)\nreturn x"),
     ],
+    "tf32-dot": ["import triton.language as tl\ndef k(a, b):\n    return tl.dot(a, b)\n"],
 }
 CAUGHT["torch-compute"][16] += "\n    def _inner(self, v):\n        return v.softmax(-1)\n"
 
@@ -267,9 +268,10 @@ def test_the_allow_switch_is_read_from_the_environment(monkeypatch):
 def test_backend_defaults():
     cpu, gpu = backends.get("cpp-cpu"), backends.get("triton-cuda")
     assert cpu.static_policy.severity("cuda-stream") == "off"
-    assert gpu.static_policy.severity("cuda-stream") == "warn"
+    assert gpu.static_policy.severity("cuda-stream") == "error"
     assert backends.get("triton-interpreter").static_policy == gpu.static_policy
-    for rule in set(RULES) - {"cuda-stream"}:
+    assert gpu.static_policy.severity("tf32-dot") == "warn"
+    for rule in set(RULES) - {"cuda-stream", "tf32-dot"}:
         assert cpu.static_policy.severity(rule) == gpu.static_policy.severity(rule) == "error"
 
 
@@ -300,3 +302,18 @@ def test_every_offline_template_output_passes_its_backend_policy():
                 assert not errors, (problem.stem, name, variant.name, errors)
                 checked += 1
     assert checked > 100
+
+
+def test_tl_dot_on_float32_must_ask_for_ieee():
+    from pragma_kernels.evaluation.static_checks import check_source
+
+    policy = backends.get("triton-cuda").static_policy
+    source = "import triton.language as tl\n@triton.jit\ndef k(a, b):\n    c = tl.dot(a, b{})\n"
+    rules = lambda extra, dtype="float32": [  # noqa: E731
+        f.rule for f in check_source(source.format(extra), policy, dtype)
+    ]
+    assert "tf32-dot" in rules("")
+    assert "tf32-dot" in rules(', input_precision="tf32"')
+    assert "tf32-dot" not in rules(', input_precision="ieee"')
+    assert "tf32-dot" not in rules(", allow_tf32=False")
+    assert "tf32-dot" not in rules("", dtype="float16")

@@ -72,6 +72,11 @@ RULES: Mapping[str, Rule] = MappingProxyType(
             "when the job's dtype is float32 (fp8 always)",
             "keep the job's dtype: accumulate in float32 and cast back only to the input dtype",
         ),
+        "tf32-dot": Rule(
+            'tl.dot on float32 operands without input_precision="ieee": Triton\'s default is '
+            "TF32 (a 10-bit mantissa); a warning, since a 3xTF32 split is as exact as float32",
+            'pass input_precision="ieee", or split hi/lo parts (3xTF32) for float32 accuracy',
+        ),
         "torch-compute": Rule(
             "torch (or numpy) computing in forward and the functions it calls: torch.* "
             "functions beyond allocation, torch.nn.functional, tensor math methods, "

@@ -202,6 +202,16 @@ def _forbidden(path: str) -> str | None:
     return None
 
 
+def _ieee_dot(node: ast.Call) -> bool:
+    """tl.dot asked for full float32 products (Triton's default for float32 is TF32)."""
+    for keyword in node.keywords:
+        if keyword.arg == "input_precision":
+            return isinstance(keyword.value, ast.Constant) and keyword.value.value == "ieee"
+        if keyword.arg == "allow_tf32":
+            return isinstance(keyword.value, ast.Constant) and keyword.value.value is False
+    return False
+
+
 def _low_precision(path: str | None, dtype: str) -> bool:
     """A dtype below the job's: fp8 always, a 16-bit float on a float32 job."""
     if path is None or path.split(".")[0] not in ("torch", "triton"):
@@ -352,6 +362,10 @@ class _Scanner(ast.NodeVisitor):
         if isinstance(func, ast.Attribute) and func.attr in ("half", "bfloat16") and not node.args:
             if self.dtype == "float32":
                 self.hit("precision-drop", node, f"casts with .{func.attr}()")
+        if path == "triton.language.dot" and self.dtype == "float32" and not _ieee_dot(node):
+            self.hit(
+                "tf32-dot", node, 'tl.dot on float32 runs in TF32 unless input_precision="ieee"'
+            )
         casts = func.attr in ("to", "type") if isinstance(func, ast.Attribute) else False
         casts = casts or path == "triton.language.cast"
         dtypes = [k.value for k in node.keywords if k.arg == "dtype"]

@@ -61,6 +61,12 @@ CHEATING = frozenset(
 )
 
 
+# Failures after which the device cannot run the reference to see whose fault it is.
+DEVICE_FAULTS = frozenset(
+    {VerdictKind.ILLEGAL_MEMORY_ACCESS, VerdictKind.LAUNCH_ERROR, VerdictKind.CRASH}
+)
+
+
 class Failed(Exception):
     """Carries a Verdict out of a stage."""
 
@@ -354,8 +360,9 @@ class Worker:
                 start = self.harness.perf_counter()
                 try:
                     got = self.run_candidate(loaded.candidate, cand_inputs)
-                except Failed:  # a reference that fails too is the problem's fault, not its
-                    self.run_reference(loaded.reference, ref_inputs)
+                except Failed as failed:  # a reference that fails too is the problem's
+                    if failed.verdict.kind not in DEVICE_FAULTS:  # (else the context is gone)
+                        self.run_reference(loaded.reference, ref_inputs)
                     raise
                 if self.first_forward_s is None:
                     self.first_forward_s = self.harness.perf_counter() - start

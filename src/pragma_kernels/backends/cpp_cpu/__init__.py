@@ -33,7 +33,7 @@ class CppCpu(Backend):
     )
     can_profile = True
     # Every rule fails a job but streams: there are none on the CPU.
-    static_policy = StaticPolicy({"cuda-stream": "off"})
+    static_policy = StaticPolicy({"cuda-stream": "off", "tf32-dot": "off"})
     kernel_words = "a C++ function of the library built by pragma_kernels.runtime.cpp.load"
     rules_template: ClassVar[str] = "backend_cpu.j2"
     key_metrics = CPU_KEY_METRICS

@@ -37,7 +37,7 @@ class TritonCuda(Backend):
     can_profile = True
     # Every rule fails a job but side streams: the timer cross-checks CUDA events with host
     # time (timing_gpu.py), so a stream is worth a warning, not a refusal.
-    static_policy = StaticPolicy({"cuda-stream": "warn"})
+    static_policy = StaticPolicy({"cuda-stream": "error", "tf32-dot": "warn"})
     kernel_words = "a Triton kernel (kernel[grid](...))"
     # Not yet run on a GPU: Triton's JIT and CUDA may legitimately leave work running after
     # a first forward; turn on once tests/redteam has run on the H200.

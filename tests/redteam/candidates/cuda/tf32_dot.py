@@ -2,6 +2,7 @@
 # expect: forbidden_code|numerical_mismatch
 # why: asks tl.dot for TF32 tensor cores on float32 operands: a 10-bit mantissa that passes 1e-2
 # problem: tiny_matmul.py
+# gap: TF32 in tl.dot is a warning (tf32-dot), and its error passes 1e-2; an fp64 check would tell
 import torch
 import torch.nn as nn
 import triton
