@@ -39,9 +39,7 @@ class TritonCuda(Backend):
     # time (timing_gpu.py), so a stream is worth a warning, not a refusal.
     static_policy = StaticPolicy({"cuda-stream": "error", "tf32-dot": "warn"})
     kernel_words = "a Triton kernel (kernel[grid](...))"
-    # Not yet run on a GPU: Triton's JIT and CUDA may legitimately leave work running after
-    # a first forward; turn on once tests/redteam has run on the H200.
-    watch_background = True  # validated by tests/gpu on the H200
+    watch_background = True  # Triton's JIT and CUDA start no Python threads: tests/gpu
     rules_template: ClassVar[str] = "backend_gpu.j2"
     key_metrics = GPU_KEY_METRICS
     knobs = "block sizes, num_warps, num_stages, tl.dot, loop order, tiling, ..."
