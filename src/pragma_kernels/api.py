@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,6 +104,8 @@ def optimize(
     resume: bool = False,
     on_attempt: Callable[[AttemptRecord], None] | None = None,
     on_event: OnEvent | None = None,
+    also_time: Sequence[str] = (),
+    lease: Callable[[], AbstractContextManager] = nullcontext,
 ) -> OptimizeResult:
     """Run the agent loop on a KernelBench-format problem file, or on an `nn.Module` class
     with its `inputs` factory (and constructor arguments `init_inputs`), written into the
@@ -112,7 +115,9 @@ def optimize(
     None (or "auto") keeps the problem's own dtypes; "float32", "float16" or "bfloat16"
     casts floating inputs and weights to it (KernelBench's precision option).
     Progress: `on_event(event)` hears each attempt and stage as it starts and ends
-    (pragma_kernels.events); `on_attempt(record)` each attempt as it ends."""
+    (pragma_kernels.events); `on_attempt(record)` each attempt as it ends. `also_time`:
+    baselines timed with every candidate besides `baseline` (a bench's "compile");
+    `lease`: held around each evaluation (a bench's exclusive use of the device)."""
     listener = fan_out(on_event, attempts_only(on_attempt) if on_attempt else None)
     try:
         dtype = resolve_dtype(dtype)
@@ -166,7 +171,9 @@ def optimize(
         backend=backend_text(resolved, dtype, input_dtype(loaded.module)),
         hardware=resolved.backend.hardware_text(resolved.threads),
     )
-    evaluator = LocalEvaluator(path, resolved, dtype, baseline, use_ncu=use_ncu)
+    evaluator = LocalEvaluator(
+        path, resolved, dtype, baseline, use_ncu=use_ncu, also_time=tuple(also_time), lease=lease
+    )
     options = LoopOptions(mode, attempts, baseline, target_speedup, patience)
     loop = OptimizationLoop(context, evaluator, coder, conductor_llm, options, RunDir(folder))
     settings = RunSettings(

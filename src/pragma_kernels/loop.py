@@ -298,6 +298,7 @@ class OptimizationLoop:
             timed.baseline_ms,
         )
         record.timing_method = timed.method
+        record.baselines_ms = dict(timed.baselines_ms)
         record.profile, record.profile_error = evaluation.profile, evaluation.profile_error
         record.diagnosis = evaluation.diagnosis
 

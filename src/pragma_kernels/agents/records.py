@@ -38,6 +38,7 @@ class AttemptRecord(BaseModel):
     speedup: float | None = None  # over the baseline, when correct and timed
     candidate_ms: float | None = None
     baseline_ms: float | None = None
+    baselines_ms: dict[str, float] = {}  # every baseline timed with the candidate (eager, compile)
     timing_method: str = ""
     profile: Profile | None = None
     profile_error: str = ""  # why profiling failed, when it did

@@ -7,6 +7,8 @@ runs isolated workers on this machine through jobs.py, one worker per attempt
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -26,6 +28,7 @@ class Timed:
     candidate_ms: float | None
     baseline_ms: float | None
     method: str = ""
+    baselines_ms: dict[str, float] = field(default_factory=dict)  # every baseline timed
 
 
 @dataclass
@@ -57,6 +60,9 @@ class LocalEvaluator:
     baseline: str = "eager"
     timing_budget_s: float | None = None
     use_ncu: bool = True  # False: the counter-free GPU profile only (faster, no ncu needed)
+    also_time: tuple[str, ...] = ()  # baselines timed beside `baseline` (a bench's compile)
+    # Held around each evaluation: a bench's exclusive lease on the device (bench/lease.py)
+    lease: Callable[[], AbstractContextManager] = nullcontext
     _validated: dict[str, list[Unavailable]] = field(default_factory=dict, repr=False)
 
     @property
@@ -81,19 +87,21 @@ class LocalEvaluator:
     def evaluate(self, candidate: Path, metrics: list[str], profile: bool) -> Evaluation:
         backend = self.target.backend
         valid, refused = self._valid(metrics) if profile else ([], [])
-        result = run_attempt(
-            self.problem,
-            candidate,
-            self.target,
-            AttemptOptions(
-                dtype=self.dtype,
-                baselines=(self.baseline,),
-                budget_s=self.timing_budget_s,
-                profile=profile,
-                metrics=tuple(valid),
-                use_ncu=self.use_ncu,
-            ),
-        )
+        baselines = (self.baseline, *(b for b in self.also_time if b != self.baseline))
+        with self.lease():
+            result = run_attempt(
+                self.problem,
+                candidate,
+                self.target,
+                AttemptOptions(
+                    dtype=self.dtype,
+                    baselines=baselines,
+                    budget_s=self.timing_budget_s,
+                    profile=profile,
+                    metrics=tuple(valid),
+                    use_ncu=self.use_ncu,
+                ),
+            )
         evaluation = Evaluation(result.verdict, seconds=result.seconds)
         if not result.verdict.ok:
             return evaluation
@@ -112,6 +120,7 @@ class LocalEvaluator:
             candidate_timing.median_ms if candidate_timing else None,
             base.median_ms if base else None,
             result.method,
+            {k: v.median_ms for k, v in result.timings.items() if k != "candidate"},
         )
         if not profile:
             return evaluation
