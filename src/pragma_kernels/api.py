@@ -190,13 +190,16 @@ def optimize(
     return OptimizeResult(result.best, result.attempts, result.stopped, folder, result.usage)
 
 
-def choose_run_dir(run_dir: str | Path | None, default: Path, resume: bool) -> Path:
+def choose_run_dir(
+    run_dir: str | Path | None, default: Path, resume: bool, marker: str = "run.json"
+) -> Path:
     """Where this run's attempts go; an earlier run is never overwritten. `run_dir` given:
     it, continued only with `resume` if it holds a run. Not given: `default` when free,
-    else with `resume` the latest of `default`, `default-2`, ..., without it the next free."""
+    else with `resume` the latest of `default`, `default-2`, ..., without it the next free.
+    A folder holds a run when it has `marker` (a bench's: bench.sqlite)."""
 
     def holds_run(folder: Path) -> bool:
-        return (folder / "run.json").exists()
+        return (folder / marker).exists()
 
     if run_dir is not None:
         folder = Path(run_dir)

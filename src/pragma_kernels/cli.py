@@ -703,6 +703,141 @@ def optimize(
 
 
 @app.command()
+def bench(
+    suite: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Problem directories (a KernelBench checkout's KernelBench/level1 as it is), "
+            "list files (one path per line) or problem files"
+        ),
+    ],
+    target: TargetOpt = None,
+    modes: Annotated[
+        str, typer.Option(help="Comma-separated: pragma, no-profile, single, offline")
+    ] = "offline",
+    attempts: Annotated[int, typer.Option(help="Attempts at most per problem and mode")] = 15,
+    subset: Annotated[
+        str | None, typer.Option(help="The first N problems, or comma-separated names/globs")
+    ] = None,
+    categories: Annotated[
+        str | None, typer.Option(help="Comma-separated categories (matmul, conv, ...)")
+    ] = None,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", min=1, help="Conversations at once (LLM calls overlap)")
+    ] = 1,
+    executor: Annotated[str, typer.Option(help="local (threads here) or ray")] = "local",
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster address (auto: the running one)")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="The bench directory (default: a new benches/SUITE-TARGET)"),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue the bench in --out (or the latest default one)")
+    ] = False,
+    baselines: Annotated[
+        str, typer.Option(help="Baselines timed with every candidate: eager[,compile]")
+    ] = "eager,compile",
+    dtype: DtypeOpt = "auto",
+    size: SizeOpt = None,
+    ncu: NcuOpt = True,
+    model: Annotated[str | None, typer.Option(help="LLM model (or PRAGMA_LLM_MODEL)")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint")] = None,
+    provider: Annotated[
+        str | None, typer.Option(help="openai (any compatible endpoint) or anthropic")
+    ] = None,
+    max_usd: Annotated[float | None, typer.Option(help="LLM budget in dollars per run")] = None,
+) -> None:
+    """Run the loop over a suite in several modes into one resumable SQLite store.
+
+    Example: pragma bench KernelBench/level1 --target gpu --modes offline --attempts 3
+    """
+    from pragma_kernels.api import choose_run_dir
+    from pragma_kernels.bench.pairs import BenchOptions
+    from pragma_kernels.bench.runner import STORE, run_bench
+    from pragma_kernels.bench.store import SettingsMismatch
+    from pragma_kernels.bench.suite import collect
+    from pragma_kernels.llm.settings import llm_settings
+    from pragma_kernels.loop import MODES
+
+    chosen = [m.strip() for m in modes.split(",") if m.strip()]
+    for mode in chosen:
+        _check_choice(mode, MODES, "mode")
+    _check_choice(executor, ("local", "ray"), "executor")
+    timed = tuple(b.strip() for b in baselines.split(",") if b.strip())
+    for name in timed:
+        _check_choice(name, ("eager", "compile", "compile-max-autotune"), "baseline")
+    if "eager" not in timed:
+        raise _bad_input("--baselines must include eager (the speedup's reference)")
+    llm = conductor = None
+    if any(m != "offline" for m in chosen):
+        flags = {"provider": provider, "model": model, "base_url": base_url}
+        try:
+            llm, conductor = llm_settings(flags, {}, None)
+        except PragmaError as exc:
+            raise _bad_input(str(exc)) from None
+    try:
+        problems = collect(suite, subset, categories)
+    except PragmaError as exc:
+        raise _bad_input(str(exc)) from None
+    resolved = _target(target, None)
+    default = Path("benches") / f"{suite[0].resolve().name}-{resolved.name}"
+    try:
+        folder = choose_run_dir(out, default, resume, marker=STORE)
+    except PragmaError as exc:
+        raise _bad_input(str(exc)) from None
+    options = BenchOptions(
+        target=target,
+        attempts=attempts,
+        baselines=timed,
+        dtype=_dtype(dtype),
+        size=size,
+        use_ncu=ncu,
+        llm=llm,
+        conductor=conductor,
+        max_usd=max_usd,
+    )
+    runner = _executor(executor, address, jobs)
+    console.print(escape(f"bench: {len(problems)} problems x {', '.join(chosen)} -> {folder}"))
+
+    def said(result) -> None:
+        run = result.run
+        speed = f"{run.speedup_eager:.2f}x eager" if run.speedup_eager else "no correct kernel"
+        if run.speedup_compile:
+            speed += f", {run.speedup_compile:.2f}x compile"
+        why = f" ({run.stopped or run.error})"[:160] if not run.correct else ""
+        console.print(escape(f"  {run.problem} [{run.mode}] {run.status}: {speed}{why}"))
+
+    try:
+        session = run_bench(problems, chosen, folder, options, runner, on_result=said)
+    except SettingsMismatch as exc:
+        raise _bad_input(f"{exc}. Fix: choose another --out, or the same settings") from None
+    console.print(
+        escape(
+            f"{session.pairs_run} runs done, {session.pairs_skipped} already finished; "
+            f"{session.wall_s:.0f} s, the device evaluating {session.device_share:.0%} of it. "
+            f"Store: {folder / STORE}; report: pragma report {folder}"
+        )
+    )
+
+
+def _executor(kind: str, address: str | None, jobs: int):
+    from pragma_kernels.bench.executors import LocalExecutor
+
+    if kind == "local":
+        return LocalExecutor(jobs)
+    try:
+        from pragma_kernels.bench.ray_executor import RayExecutor
+    except ImportError:
+        raise _bad_input("the Ray executor is not in this version") from None
+    try:
+        return RayExecutor(address, jobs)
+    except PragmaError as exc:
+        raise _bad_input(str(exc)) from None
+
+
+@app.command()
 def doctor(
     llm_ping: Annotated[
         bool,
