@@ -6,9 +6,12 @@
 - speedup vs eager / vs torch.compile of each run's best kernel: mean, geometric mean and
   median over the correct runs that have it;
 - fast_p: share of *all* runs that are correct and faster than p times the baseline
-  (KernelBench's definition: an incorrect run is not fast); fast_0 = correctness;
+  (KernelBench's definition: an incorrect run is not fast); fast_0 = correctness, also for
+  a correct run whose baseline could not be timed (torch.compile failing on a problem);
+  for p > 0 such a run is not counted fast (its speedup is unknown);
 - attempts to the first correct kernel (mean over runs that got one), tokens and dollars
-  per problem, harness seconds per attempt.
+  per run (a problem in one mode: per problem within a mode), harness seconds per
+  evaluated attempt (attempts with no candidate cost the harness nothing and are left out).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ class Metrics(BaseModel):
     compile_rate: float
     vs_eager: Speedups
     vs_compile: Speedups
-    fast_eager: dict[str, float]  # "fast_1.0" -> share
+    fast_eager: dict[str, float]  # "fast_0", "fast_0.5", "fast_1", ... -> share
     fast_compile: dict[str, float]
     attempts_to_first_correct: float | None
     tokens_per_problem: float
@@ -59,14 +62,19 @@ def speedups(values: Iterable[float | None]) -> Speedups:
 
 
 def fast_p(runs: list[RunRow], attribute: str) -> dict[str, float]:
+    """{"fast_P": share} for each P in FAST_P; `attribute`: the run's speedup field."""
     total = len(runs)
+
+    def fast(run: RunRow, p: float) -> bool:
+        if not run.correct:
+            return False
+        if p == 0:  # every correct kernel has a positive speedup, timed or not
+            return True
+        speedup = getattr(run, attribute)
+        return speedup is not None and speedup > p
+
     return {
-        f"fast_{p:g}": (
-            sum(1 for r in runs if r.correct and (getattr(r, attribute) or 0) > p) / total
-            if total
-            else 0.0
-        )
-        for p in FAST_P
+        f"fast_{p:g}": sum(1 for r in runs if fast(r, p)) / total if total else 0.0 for p in FAST_P
     }
 
 

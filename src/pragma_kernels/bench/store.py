@@ -125,6 +125,11 @@ class BenchStore:
         row = self.db.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()
         return json.loads(row[0]) if row else None
 
+    def sessions(self) -> list[dict]:
+        """One entry per invocation of the bench (runner.BenchSession, with device_share)."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'sessions'").fetchone()
+        return json.loads(row[0]) if row else []
+
     def start(self, settings: dict, resume_keys: tuple[str, ...]) -> None:
         """Record the bench's settings, or check that a resumed bench has the same
         `resume_keys` (its results would not be comparable otherwise)."""
