@@ -822,6 +822,38 @@ def bench(
     )
 
 
+@app.command()
+def report(
+    bench_dir: Annotated[Path, typer.Argument(help="A bench directory (pragma bench --out)")],
+    out: Annotated[
+        Path | None, typer.Option(help="The HTML file (default: BENCH/report.html)")
+    ] = None,
+    as_json: JsonOpt = False,
+    export_kernelbench: Annotated[
+        Path | None,
+        typer.Option(help="Also write the best kernels in KernelBench's layout into this folder"),
+    ] = None,
+) -> None:
+    """Write a bench's report: HTML with figures, a markdown summary and JSON."""
+    from pragma_kernels.bench.export import export_kernelbench as export
+    from pragma_kernels.bench.report import write_report
+
+    try:
+        files = write_report(bench_dir, out)
+        exported = export(bench_dir, export_kernelbench) if export_kernelbench else None
+    except PragmaError as exc:
+        raise _bad_input(str(exc)) from None
+    if as_json:
+        print(files.json.read_text())
+        return
+    console.print(escape(files.markdown.read_text()), highlight=False)
+    console.print(escape(f"HTML: {files.html}; markdown: {files.markdown}; JSON: {files.json}"))
+    if exported is not None:
+        console.print(
+            escape(f"KernelBench layout: {len(exported.written)} kernels in {exported.out_dir}")
+        )
+
+
 def _executor(kind: str, address: str | None, jobs: int):
     from pragma_kernels.bench.executors import LocalExecutor
 

@@ -68,9 +68,15 @@ def test_out_of_resources_reports_the_limit(tmp_path, target):
 
 
 def test_side_stream_work_is_not_timed_as_fast(tmp_path, target):
+    """The static policy refuses side streams (cuda-stream); allowed, the timer's own
+    cross-check with host time must still not call the work fast."""
     candidate = write(tmp_path, candidates.SIDE_STREAM)
-    assert verify(RELU, candidate, target, VerifyOptions()).ok
-    report = time_problem(RELU, candidate, target, TimeOptions(baselines=("eager",), budget_s=0.3))
+    refused = verify(RELU, candidate, target, VerifyOptions())
+    assert refused.kind == VerdictKind.FORBIDDEN_CODE and "cuda-stream" in refused.message
+    allow = ("cuda-stream",)
+    assert verify(RELU, candidate, target, VerifyOptions(allow=allow)).ok
+    options = TimeOptions(baselines=("eager",), budget_s=0.3, allow=allow)
+    report = time_problem(RELU, candidate, target, options)
     assert report.verdict.ok, report.verdict.model_dump_json(indent=1)
     timing = report.timings["candidate"]
     # Events alone would call 20 side-stream ReLU passes fast: the host-timed figure is

@@ -52,7 +52,7 @@ def run_bench(
     executor: Executor,
     on_result=None,
 ) -> BenchSession:
-    start = time.monotonic()
+    start, started = time.monotonic(), time.time()
     store = BenchStore(bench_dir / STORE)
     try:
         store.start(settings_of(options, modes), RESUME_KEYS)
@@ -68,7 +68,7 @@ def run_bench(
             if on_result is not None:
                 on_result(result)
         session = BenchSession(
-            started=time.time(),
+            started=started,
             pairs_run=ran,
             pairs_skipped=len(problems) * len(modes) - len(pairs),
             wall_s=round(time.monotonic() - start, 2),

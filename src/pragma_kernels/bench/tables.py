@@ -74,7 +74,7 @@ def sessions_table(report: BenchReport) -> Table:
         )
         for s in report.sessions
     ]
-    columns = ("ended (UTC)", "runs done", "runs skipped", "wall s", "device s", "device share")
+    columns = ("started (UTC)", "runs done", "runs skipped", "wall s", "device s", "device share")
     note = "one line per invocation (a resumed bench has several); device share: device s / wall s"
     return Table("sessions", "Sessions", columns, rows, note)
 
