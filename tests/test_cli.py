@@ -184,3 +184,21 @@ def test_an_unexpected_exception_exits_3_not_1(monkeypatch, capsys):
         cli.main()
     assert exited.value.code == EXIT_INTERNAL
     assert "RuntimeError: a bug" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("speedup", "said"), [(0.4, "No faster kernel found"), (1.5, "Best:")])
+def test_optimize_never_presents_a_slower_kernel_as_the_result(monkeypatch, tmp_path, speedup, said):
+    import pragma_kernels.api as api
+    from pragma_kernels.agents.records import AttemptRecord
+    from pragma_kernels.verdict import Verdict, VerdictKind
+
+    best = AttemptRecord(
+        number=2, coder_prompt="", coder_reply="", code="x", speedup=speedup,
+        verdict=Verdict(ok=True, kind=VerdictKind.OK),
+    )  # fmt: skip
+    monkeypatch.setattr(
+        api, "optimize", lambda problem, **kw: api.OptimizeResult(best, [best], "done", tmp_path)
+    )
+    problem = str(ROOT / "examples" / "problems" / "softsign.py")
+    result = runner.invoke(app, ["optimize", problem, "--mode", "offline"])
+    assert result.exit_code == EXIT_OK and said in " ".join(result.output.split())

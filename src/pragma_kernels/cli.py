@@ -693,6 +693,16 @@ def optimize(
         raise typer.Exit(EXIT_FAILED)
     if mode == "offline":
         console.print("[yellow]offline mode: kernels from templates, no LLM was used[/yellow]")
+    if (result.speedup or 0) < 1.0:  # never present a slower kernel as the result
+        console.print(
+            escape(
+                f"No faster kernel found: the best correct one (attempt {result.best.number}) "
+                f"runs at {result.speedup or 0:.2f}x of eager; keep using the reference. "
+                f"Kept for reading: {result.run_dir / 'best.py'} (trace: "
+                f"{result.run_dir / 'trace.md'})"
+            )
+        )
+        return
     console.print(
         escape(
             f"Best: attempt {result.best.number}, {result.speedup or 0:.2f}x vs eager in "
