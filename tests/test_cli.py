@@ -187,7 +187,9 @@ def test_an_unexpected_exception_exits_3_not_1(monkeypatch, capsys):
 
 
 @pytest.mark.parametrize(("speedup", "said"), [(0.4, "No faster kernel found"), (1.5, "Best:")])
-def test_optimize_never_presents_a_slower_kernel_as_the_result(monkeypatch, tmp_path, speedup, said):
+def test_optimize_never_presents_a_slower_kernel_as_the_result(
+    monkeypatch, tmp_path, speedup, said
+):
     import pragma_kernels.api as api
     from pragma_kernels.agents.records import AttemptRecord
     from pragma_kernels.verdict import Verdict, VerdictKind
