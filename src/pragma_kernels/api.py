@@ -27,7 +27,8 @@ from pragma_kernels.agents.records import AttemptRecord, RunDir, RunSettings, Us
 from pragma_kernels.compare import default_tolerance
 from pragma_kernels.errors import PragmaError
 from pragma_kernels.evaluation import LocalEvaluator
-from pragma_kernels.evaluation.jobs import resolve_dtype
+from pragma_kernels.evaluation.evaluator import AttemptRunner
+from pragma_kernels.evaluation.jobs import resolve_dtype, run_attempt
 from pragma_kernels.events import OnEvent, RunFinished, attempts_only, fan_out
 from pragma_kernels.llm import LLM, Budget, LLMError, LLMSettings, ReplyCache
 from pragma_kernels.llm.client import require_sdk
@@ -106,6 +107,7 @@ def optimize(
     on_event: OnEvent | None = None,
     also_time: Sequence[str] = (),
     lease: Callable[[], AbstractContextManager] = nullcontext,
+    attempt_runner: AttemptRunner | None = None,
 ) -> OptimizeResult:
     """Run the agent loop on a KernelBench-format problem file, or on an `nn.Module` class
     with its `inputs` factory (and constructor arguments `init_inputs`), written into the
@@ -117,7 +119,9 @@ def optimize(
     Progress: `on_event(event)` hears each attempt and stage as it starts and ends
     (pragma_kernels.events); `on_attempt(record)` each attempt as it ends. `also_time`:
     baselines timed with every candidate besides `baseline` (a bench's "compile");
-    `lease`: held around each evaluation (a bench's exclusive use of the device)."""
+    `lease`: held around each evaluation (a bench's exclusive use of the device);
+    `attempt_runner`: runs each attempt's verify, time and profile (None: `run_attempt`,
+    here; a bench on Ray sends them to an evaluation actor)."""
     listener = fan_out(on_event, attempts_only(on_attempt) if on_attempt else None)
     try:
         dtype = resolve_dtype(dtype)
@@ -172,7 +176,14 @@ def optimize(
         hardware=resolved.backend.hardware_text(resolved.threads),
     )
     evaluator = LocalEvaluator(
-        path, resolved, dtype, baseline, use_ncu=use_ncu, also_time=tuple(also_time), lease=lease
+        path,
+        resolved,
+        dtype,
+        baseline,
+        use_ncu=use_ncu,
+        also_time=tuple(also_time),
+        lease=lease,
+        attempt_runner=attempt_runner or run_attempt,
     )
     options = LoopOptions(mode, attempts, baseline, target_speedup, patience)
     loop = OptimizationLoop(context, evaluator, coder, conductor_llm, options, RunDir(folder))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pragma_kernels.bench.rows import attempt_row, run_row
 from pragma_kernels.bench.store import AttemptRow, ProblemRow, RunRow
+from pragma_kernels.evaluation.evaluator import AttemptRunner
 from pragma_kernels.llm import LLMSettings
 
 
@@ -55,9 +56,11 @@ def run_pair(
     options: BenchOptions,
     lease: Callable[[], AbstractContextManager] = nullcontext,
     lease_seconds: Callable[[], float] = lambda: 0.0,
+    attempt_runner: AttemptRunner | None = None,
 ) -> PairResult:
     """Run (or resume) the loop for one pair; a failure of the loop itself is a row with
-    status "error", never an exception (the bench goes on)."""
+    status "error", never an exception (the bench goes on). `attempt_runner`: where each
+    attempt is evaluated (None: here; the Ray executor's evaluation actor)."""
     from pragma_kernels.api import optimize
 
     start = time.monotonic()
@@ -79,14 +82,10 @@ def run_pair(
             max_usd=options.max_usd,
             also_time=tuple(b for b in options.baselines if b != "eager"),
             lease=lease,
+            attempt_runner=attempt_runner,
         )
     except Exception as exc:  # noqa: BLE001 - one pair's failure must not stop the bench
-        row = RunRow(
-            problem=problem, mode=mode, status="error", run_dir=str(folder),
-            error=f"{type(exc).__name__}: {exc}"[:2000],
-            wall_s=round(time.monotonic() - start, 2), device_s=round(lease_seconds(), 2),
-        )  # fmt: skip
-        return PairResult(row)
+        return failed_pair(pair, bench_dir, exc, time.monotonic() - start, lease_seconds())
     attempts = [attempt_row(problem, mode, record) for record in result.attempts]
     run = run_row(
         problem,
@@ -100,3 +99,21 @@ def run_pair(
         wall_s=round(time.monotonic() - start, 2),
     )
     return PairResult(run, attempts)
+
+
+def failed_pair(
+    pair: Pair, bench_dir: Path, exc: BaseException, wall_s: float, device_s: float = 0.0
+) -> PairResult:
+    """The row of a pair whose loop failed (or whose worker died): status "error", which a
+    resumed bench runs again."""
+    return PairResult(
+        RunRow(
+            problem=pair.problem.problem,
+            mode=pair.mode,
+            status="error",
+            run_dir=str(run_dir_for(bench_dir, pair)),
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            wall_s=round(wall_s, 2),
+            device_s=round(device_s, 2),
+        )
+    )

@@ -2,7 +2,10 @@
 
 `Evaluator` is the seam the loop depends on (tests pass a fake); `LocalEvaluator`
 runs isolated workers on this machine through jobs.py, one worker per attempt
-(two where Nsight Compute must wrap the profile's own process).
+(two where Nsight Compute must wrap the profile's own process). Its `attempt_runner`
+is where that attempt runs: `run_attempt` here, or a callable that sends it elsewhere
+(a bench's Ray evaluation actor, bench/ray_executor.py); the evaluator keeps the rest
+(metric validation, speedup, diagnosis) on the caller's side.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Protocol
 
 from pragma_kernels.diagnosis.model import Diagnosis
 from pragma_kernels.errors import PragmaError
-from pragma_kernels.evaluation.jobs import AttemptOptions, run_attempt
+from pragma_kernels.evaluation.jobs import AttemptOptions, AttemptResult, run_attempt
 from pragma_kernels.profilers.requests import unknown_metric, validate
 from pragma_kernels.profilers.schema import Profile, Unavailable
 from pragma_kernels.targets import Target
@@ -44,6 +47,10 @@ class Evaluation:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
+# run_attempt's signature: (problem file, candidate file, target, options) -> result.
+AttemptRunner = Callable[[Path, Path, Target, AttemptOptions], AttemptResult]
+
+
 class Evaluator(Protocol):
     """What the loop needs from the Verifier, Timer and Profiler."""
 
@@ -63,6 +70,7 @@ class LocalEvaluator:
     also_time: tuple[str, ...] = ()  # baselines timed beside `baseline` (a bench's compile)
     # Held around each evaluation: a bench's exclusive lease on the device (bench/lease.py)
     lease: Callable[[], AbstractContextManager] = nullcontext
+    attempt_runner: AttemptRunner = run_attempt  # where the attempt's workers run
     _validated: dict[str, list[Unavailable]] = field(default_factory=dict, repr=False)
 
     @property
@@ -89,7 +97,7 @@ class LocalEvaluator:
         valid, refused = self._valid(metrics) if profile else ([], [])
         baselines = (self.baseline, *(b for b in self.also_time if b != self.baseline))
         with self.lease():
-            result = run_attempt(
+            result = self.attempt_runner(
                 self.problem,
                 candidate,
                 self.target,
