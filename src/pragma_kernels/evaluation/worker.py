@@ -370,16 +370,7 @@ class Worker:
                 expected = self.run_reference(loaded.reference, ref_inputs)
                 self.enter(f"compare (trial {number})")
                 result = self.judge(expected, got, ref_inputs, cand_inputs)
-                trials.append(
-                    Trial(
-                        seed=seed,
-                        ok=result.kind is None,
-                        detail=result.detail,
-                        max_abs_err=result.max_abs_err,
-                        max_rel_err=result.max_rel_err,
-                        mismatch_fraction=result.mismatch_fraction,
-                    )
-                )
+                trials.append(_trial(seed, result))
                 if result.kind is not None:
                     raise self.fail(
                         result.kind, result.detail, trials=trials, **self._stats(trials)
@@ -425,16 +416,7 @@ class Worker:
                 if isinstance(got, str):
                     raise self.fail(VerdictKind.RESULT_CHANNEL, got)
                 result = compare_outputs(expected, got, *self.tolerance())
-                trials.append(
-                    Trial(
-                        seed=seed,
-                        ok=result.kind is None,
-                        detail=result.detail,
-                        max_abs_err=result.max_abs_err,
-                        max_rel_err=result.max_rel_err,
-                        mismatch_fraction=result.mismatch_fraction,
-                    )
-                )
+                trials.append(_trial(seed, result))
                 if result.kind is not None:
                     raise self.fail(
                         result.kind,
@@ -714,6 +696,18 @@ class Worker:
             return calls
 
         return record
+
+
+def _trial(seed: int, result) -> Trial:
+    """One comparison's record (result: a compare.Comparison)."""
+    return Trial(
+        seed=seed,
+        ok=result.kind is None,
+        detail=result.detail,
+        max_abs_err=result.max_abs_err,
+        max_rel_err=result.max_rel_err,
+        mismatch_fraction=result.mismatch_fraction,
+    )
 
 
 def _refill(old, new):
