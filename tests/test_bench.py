@@ -94,7 +94,8 @@ def test_metrics_follow_kernelbench():
     assert result.vs_eager.geomean == pytest.approx(1.0)
     assert result.vs_eager.mean == pytest.approx(1.25)
     assert result.fast_eager["fast_1"] == 0.25 and result.fast_eager["fast_0"] == 0.5
-    assert result.fast_compile["fast_0"] == 0.25  # b has no compile figure: not fast
+    assert result.fast_compile["fast_0"] == 0.5  # fast_0 = correctness, figure or not
+    assert result.fast_compile["fast_0.5"] == 0  # b has no compile figure: not fast
     assert result.attempts_to_first_correct == 1.5
 
 

@@ -68,18 +68,13 @@ def test_interleaved_measurement_groups_tiny_calls_with_a_known_clock(monkeypatc
 
     now = [0.0]
 
-    class Clock:
-        @staticmethod
-        def perf_counter() -> float:
-            return now[0]
-
     def takes(seconds: float):
         def call():
             now[0] += seconds
 
         return call
 
-    monkeypatch.setattr(timing, "time", Clock)
+    monkeypatch.setattr(timing, "_clock", lambda: now[0])  # the clock it bound at import
     protocol = Protocol(warmup_s=0.01, budget_s=0.1, min_samples=5)
     timings = measure_interleaved({"fast": takes(1e-6), "slow": takes(2e-3)}, protocol)
     fast, slow = timings["fast"], timings["slow"]

@@ -241,8 +241,9 @@ class ForkServer:
             self.process.stdin.write(json.dumps(request).encode() + b"\n")
             self.process.stdin.flush()
         except OSError:
+            why = self.why_lost()
             self.close()
-            raise ServerUnavailable(f"the warm worker server is gone: {self.why_lost()}") from None
+            raise ServerUnavailable(f"the warm worker server is gone: {why}") from None
         return ServedChild(self, self.receive(30.0, "forking a worker")["pid"])
 
     def why_lost(self) -> str:
@@ -257,6 +258,8 @@ class ForkServer:
             if code < 0
             else f"it exited with status {code}"
         )
+        if self.log.closed:  # closed already: its log went with it
+            return ending
         self.log.seek(0)
         tail = self.log.read().decode(errors="replace").strip().splitlines()[-3:]
         return ending + (": " + " | ".join(tail) if tail else "")
