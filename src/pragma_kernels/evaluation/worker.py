@@ -558,8 +558,10 @@ class Worker:
     def probe_caching(self, loaded: Loaded, timed: list) -> None:
         """Timing calls the candidate on the same inputs again and again; a candidate that
         caches its output by input address or sampled values is fast only then. Single
-        calls on unchanged inputs and on inputs refilled with other values (interleaved):
-        much faster on unchanged ones is a cache (integrity.caches_outputs)."""
+        calls after the inputs were rewritten with other values, and after they were
+        rewritten with the same ones (interleaved; the same copy before both, so memory
+        traffic and thread pools are alike): much faster on unchanged values is a cache
+        (integrity.caches_outputs)."""
         import torch
 
         if loaded.candidate is None:
@@ -569,10 +571,10 @@ class Worker:
         unchanged, refilled = [], []
         with torch.no_grad():
             for index in range(integrity.CACHE_PROBE_CALLS):
-                for old, new in zip(timed, sets[index % 2], strict=True):
-                    _refill(old, new)
-                self.sync()
-                for samples in (refilled, unchanged):
+                for samples in (refilled, unchanged):  # new values, then the same again
+                    for old, new in zip(timed, sets[index % 2], strict=True):
+                        _refill(old, new)
+                    self.sync()
                     launches = self.launches.count if self.launches else None
                     start = self.harness.perf_counter()
                     loaded.candidate(*timed)
