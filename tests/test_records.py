@@ -67,3 +67,19 @@ def test_an_old_profile_without_profiler_names_is_dropped_not_guessed(tmp_path):
     (loaded,) = run.attempts()
     assert loaded.profile is None and loaded.verdict.ok
     assert "older version" in loaded.profile_error
+
+
+def test_the_trace_names_the_best_the_loop_chose_by_time():
+    """A higher speedup over a slower re-timed baseline is not a better kernel."""
+    from pragma_kernels.agents.records import AttemptRecord
+    from pragma_kernels.agents.trace import render_trace
+    from pragma_kernels.verdict import Verdict, VerdictKind
+
+    def attempt(number, ms, speedup):
+        return AttemptRecord(
+            number=number, coder_prompt="", coder_reply="", code="x", candidate_ms=ms,
+            speedup=speedup, verdict=Verdict(ok=True, kind=VerdictKind.OK),
+        )  # fmt: skip
+
+    trace = render_trace([attempt(1, 0.031, 1.74), attempt(2, 0.035, 2.56)], "eager")
+    assert trace.rstrip().endswith("Best so far: attempt 1 (0.031 ms, 1.74x)")

@@ -23,7 +23,7 @@ from pragma_kernels.agents import prompts
 from pragma_kernels.agents.advice import ConductorAdvice, parse_advice
 from pragma_kernels.agents.extract import extract_candidate
 from pragma_kernels.agents.offline_coder import OfflineCoder
-from pragma_kernels.agents.records import AttemptRecord, RunDir, RunSettings, Usage
+from pragma_kernels.agents.records import AttemptRecord, RunDir, RunSettings, Usage, is_better
 from pragma_kernels.agents.trace import render_trace
 from pragma_kernels.diagnosis.compare import Attempt, compare
 from pragma_kernels.errors import PragmaError
@@ -95,18 +95,6 @@ class LoopResult:
     stopped: str  # why the loop ended
     run_dir: Path
     usage: Usage = field(default_factory=Usage)
-
-
-def is_better(record: AttemptRecord, best: AttemptRecord | None) -> bool:
-    """By the candidate's own median time where both have one: the baseline is re-timed at
-    every attempt and moves, so a speedup can rise while the kernel got slower."""
-    if not record.correct:
-        return False
-    if best is None:
-        return True
-    if record.candidate_ms and best.candidate_ms:
-        return record.candidate_ms < best.candidate_ms
-    return (record.speedup or 0.0) > (best.speedup or 0.0)
 
 
 def _same_baseline(record: AttemptRecord, best: AttemptRecord) -> tuple[float, float]:

@@ -63,6 +63,18 @@ class AttemptRecord(BaseModel):
         return f"correct{speed} ({self.candidate_ms:.4g} ms)" if self.candidate_ms else "correct"
 
 
+def is_better(record: AttemptRecord, best: AttemptRecord | None) -> bool:
+    """By the candidate's own median time where both have one: the baseline is re-timed at
+    every attempt and moves, so a speedup can rise while the kernel got slower."""
+    if not record.correct:
+        return False
+    if best is None:
+        return True
+    if record.candidate_ms and best.candidate_ms:
+        return record.candidate_ms < best.candidate_ms
+    return (record.speedup or 0.0) > (best.speedup or 0.0)
+
+
 class RunSettings(BaseModel):
     problem: str
     target: str

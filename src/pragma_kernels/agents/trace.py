@@ -4,14 +4,14 @@ and the actions handed to the Coder (pure)."""
 
 from __future__ import annotations
 
-from pragma_kernels.agents.records import AttemptRecord
+from pragma_kernels.agents.records import AttemptRecord, is_better
 
 
 def render_trace(records: list[AttemptRecord], baseline: str) -> str:
     lines = ["# Optimisation trace", ""]
     best: AttemptRecord | None = None
     for record in records:
-        if record.correct and (best is None or (record.speedup or 0) > (best.speedup or 0)):
+        if is_better(record, best):  # as the loop chooses: by the kernel's own time
             best = record
         lines += [f"## Attempt {record.number}: {record.outcome(baseline)}", ""]
         if record.variant is not None:  # the offline agent's prompt is its decision, in words
@@ -33,7 +33,9 @@ def render_trace(records: list[AttemptRecord], baseline: str) -> str:
             if advice.extra_metrics:
                 lines.append(f"- Metrics asked for next: {', '.join(advice.extra_metrics)}")
         best_line = (
-            f"attempt {best.number} ({best.speedup or 0:.2f}x)" if best else "none correct yet"
+            f"attempt {best.number} ({best.candidate_ms or 0:.4g} ms, {best.speedup or 0:.2f}x)"
+            if best
+            else "none correct yet"
         )
         lines += [f"- Best so far: {best_line}", ""]
     return "\n".join(lines)
