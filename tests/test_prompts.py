@@ -155,3 +155,9 @@ def test_prompts_state_the_timed_input_shapes_and_the_best_after_a_regression():
     revise = prompts.coder_revise(problem, gpu_rules(), CURRENT, Advice("x", []), best=BEST)
     assert "# current" in revise and "# best" in revise and "attempt 2" in revise
     assert "# best" not in prompts.coder_revise(problem, gpu_rules(), CURRENT, Advice("x", []))
+
+
+def test_single_mode_revisions_show_the_best_after_a_regression_too():
+    revise = prompts.single_revise(PROBLEM, gpu_rules(), CURRENT, best=BEST)
+    assert "# current" in revise and "# best" in revise and "attempt 2" in revise
+    assert "# best" not in prompts.single_revise(PROBLEM, gpu_rules(), CURRENT)

@@ -207,10 +207,11 @@ class OptimizationLoop:
         if not self.records:
             return prompts.coder_first(ctx.problem, ctx.backend, ctx.hardware)
         previous = self._view(self.records[-1])
-        if self.options.mode == "single":
-            return prompts.single_revise(ctx.problem, ctx.backend, previous)
-        advice = self.records[-1].advice or ConductorAdvice()
         best = self.best if self.best is not None and self.best is not self.records[-1] else None
+        if self.options.mode == "single":
+            shown = self._view(best, profile=False) if best else None
+            return prompts.single_revise(ctx.problem, ctx.backend, previous, shown)
+        advice = self.records[-1].advice or ConductorAdvice()
         return prompts.coder_revise(
             ctx.problem,
             ctx.backend,

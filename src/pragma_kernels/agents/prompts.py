@@ -74,9 +74,12 @@ def coder_revise(
     )
 
 
-def single_revise(problem: ProblemView, backend: str, attempt: AttemptView) -> str:
+def single_revise(
+    problem: ProblemView, backend: str, attempt: AttemptView, best: AttemptView | None = None
+) -> str:
+    """`best`: the historical best when it is not the previous attempt."""
     return _TEMPLATES.get_template("single_revise.j2").render(
-        problem=problem, backend=backend, attempt=attempt
+        problem=problem, backend=backend, attempt=attempt, best=best
     )
 
 
