@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn as nn
 
 from pragma_kernels import backends, optimize
 from pragma_kernels.agents.offline_coder import OfflineCoder
@@ -165,3 +166,27 @@ def test_what_was_tried_is_read_from_the_records_variant_never_from_prompt_text(
     assert coder.propose(records) is not None  # omp-simd-stream: only its text was there
     records.append(record(5, "", "omp-simd-stream"))
     assert coder.propose(records) is None
+
+
+@pytest.mark.parametrize(
+    ("call", "reference"),
+    [
+        ("torch.selu(a)", lambda a: torch.selu(a)),
+        ("nn.functional.hardsigmoid(a)", lambda a: nn.functional.hardsigmoid(a)),
+    ],
+)
+def test_selu_and_hardsigmoid_are_pointwise(tmp_path, call, reference):
+    """KernelBench's 27_SELU_ and 28_HardSigmoid: elu with a scale, relu6(x + 3) / 6."""
+    problem = tmp_path / "activation.py"
+    problem.write_text(
+        "import torch\nimport torch.nn as nn\n\n\nclass Model(nn.Module):\n"
+        f"    def forward(self, a):\n        return {call}\n\n\n"
+        "def get_inputs():\n    return [torch.randn(7, 33) * 4]\n\n\n"
+        "def get_init_inputs():\n    return []\n"
+    )
+    recognised = recognise(problem)
+    assert recognised.family == "pointwise"
+    namespace: dict = {}
+    exec(compile(CPP.offline_source(recognised, CPU_VARIANTS[0]), "candidate", "exec"), namespace)
+    a = torch.randn(7, 33) * 4
+    torch.testing.assert_close(namespace["ModelNew"]()(a), reference(a))

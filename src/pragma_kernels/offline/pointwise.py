@@ -126,11 +126,18 @@ def build_expression(calls, input_ids: list[int], output_id: int, shape: tuple) 
         elif call.name == "aten.leaky_relu.default":
             slope = args[1] if len(args) > 1 else call.kwargs.get("negative_slope", 0.01)
             node = Node("leaky_relu", (operand(args[0]),), float(slope))
-        elif call.name == "aten.elu.default":
+        elif call.name == "aten.elu.default":  # scale * elu(x, alpha): SELU's form too
             alpha = args[1] if len(args) > 1 else 1.0
-            if any(v != 1 for v in args[2:4]):
-                raise PointwiseUnsupported("elu with scale or input_scale")
+            scale = args[2] if len(args) > 2 else 1
+            if len(args) > 3 and args[3] != 1:
+                raise PointwiseUnsupported("elu with input_scale")
             node = Node("elu", (operand(args[0]),), float(alpha))
+            if scale != 1:
+                node = Node("mul", (node, _const(scale)))
+        elif call.name == "aten.hardsigmoid.default":  # relu6(x + 3) / 6, as torch computes it
+            shifted = Node("add", (operand(args[0]), _const(3.0)))
+            clamped = Node("min", (Node("max", (shifted, _const(0.0))), _const(6.0)))
+            node = Node("div", (clamped, _const(6.0)))
         elif call.name == "aten.softplus.default":
             beta = args[1] if len(args) > 1 else 1
             threshold = args[2] if len(args) > 2 else 20
