@@ -190,3 +190,22 @@ def test_selu_and_hardsigmoid_are_pointwise(tmp_path, call, reference):
     exec(compile(CPP.offline_source(recognised, CPU_VARIANTS[0]), "candidate", "exec"), namespace)
     a = torch.randn(7, 33) * 4
     torch.testing.assert_close(namespace["ModelNew"]()(a), reference(a))
+
+
+def test_pointwise_max_and_min_propagate_nan_as_torch_does(tmp_path):
+    """relu and clamp are selects (fmaxf would call libm per element and drop NaN)."""
+    problem = tmp_path / "clamped.py"
+    problem.write_text(
+        "import torch\nimport torch.nn as nn\n\n\nclass Model(nn.Module):\n"
+        "    def forward(self, a):\n        return torch.clamp(torch.relu(a) - 1, max=2.0)\n\n\n"
+        "def get_inputs():\n    return [torch.randn(5, 40) * 4]\n\n\n"
+        "def get_init_inputs():\n    return []\n"
+    )
+    namespace: dict = {}
+    source = CPP.offline_source(recognise(problem), CPU_VARIANTS[0])
+    assert "fmaxf" not in source and "fminf" not in source
+    exec(compile(source, "candidate", "exec"), namespace)
+    a = torch.randn(5, 40) * 4
+    a[0, :3] = torch.tensor([float("nan"), float("inf"), -float("inf")])
+    expected = torch.clamp(torch.relu(a) - 1, max=2.0)
+    torch.testing.assert_close(namespace["ModelNew"]()(a), expected, equal_nan=True)
