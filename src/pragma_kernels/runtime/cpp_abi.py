@@ -202,7 +202,8 @@ def _describe_value(value: object) -> str:
 
 
 def check_call(function: CFunction, args: tuple[object, ...]) -> list[int | float]:
-    """Validate `args` against the C signature; return the raw values to pass."""
+    """Validate `args` against the C signature; return the raw values to pass. On the hot
+    path (every forward), so the error texts are only built for an error."""
     if len(args) != len(function.params):
         raise CppCallError(
             f"{function.signature()}: called with {len(args)} arguments, expects "
@@ -210,21 +211,37 @@ def check_call(function: CFunction, args: tuple[object, ...]) -> list[int | floa
         )
     raw: list[int | float] = []
     for position, (param, value) in enumerate(zip(function.params, args, strict=True), 1):
-        where = f"{function.name}(): argument {position} '{param.describe()}'"
-        if param.pointer:
-            raw.append(_check_pointer(where, param, value))
-        else:
-            raw.append(_check_scalar(where, param, value))
+        check = _check_pointer if param.pointer else _check_scalar
+        result = check(param, value)
+        if isinstance(result, _Refusal):
+            where = f"{function.name}(): argument {position} '{param.describe()}'"
+            raise CppCallError(f"{where} {result.text}")
+        raw.append(result)
     return raw
 
 
-def _check_pointer(where: str, param: CParam, value: object) -> int:
+class _Refusal:
+    """Why an argument does not fit, without the call's name (added by check_call)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
+
+
+def _check_pointer(param: CParam, value: object) -> int | _Refusal:
     dtypes = POINTER_DTYPES[param.base]
+    if (
+        type(value) is torch.Tensor
+        and value.device.type == "cpu"
+        and (not dtypes or value.dtype in dtypes)
+        and value.is_contiguous()
+        and (param.const or not value.requires_grad)
+    ):
+        return value.data_ptr()  # the common case, checked first
     wanted = "/".join(str(d).removeprefix("torch.") for d in dtypes) or "any-dtype"
     if not isinstance(value, torch.Tensor):
-        raise CppCallError(
-            f"{where} expects a contiguous {wanted} CPU tensor, got {_describe_value(value)}"
-        )
+        return _Refusal(f"expects a contiguous {wanted} CPU tensor, got {_describe_value(value)}")
     problem = None
     if value.device.type != "cpu":
         problem = "move it to the CPU"
@@ -235,17 +252,17 @@ def _check_pointer(where: str, param: CParam, value: object) -> int:
     elif not param.const and value.requires_grad:
         problem = "write into a tensor that does not require grad (use torch.empty)"
     if problem:
-        raise CppCallError(
-            f"{where} expects a contiguous {wanted} CPU tensor, got "
+        return _Refusal(
+            f"expects a contiguous {wanted} CPU tensor, got "
             f"{_describe_value(value)}. Fix: {problem}"
         )
     return value.data_ptr()
 
 
-def _check_scalar(where: str, param: CParam, value: object) -> int | float:
+def _check_scalar(param: CParam, value: object) -> int | float | _Refusal:
     if isinstance(value, torch.Tensor):
-        raise CppCallError(
-            f"{where} expects a Python {'float' if param.base in FLOAT_SCALARS else 'int'}"
+        return _Refusal(
+            f"expects a Python {'float' if param.base in FLOAT_SCALARS else 'int'}"
             f", got {_describe_value(value)}. Fix: pass .item() or a size such as "
             "x.numel()"
         )
@@ -255,4 +272,4 @@ def _check_scalar(where: str, param: CParam, value: object) -> int | float:
     elif isinstance(value, int):
         return int(value)
     kind = "float" if param.base in FLOAT_SCALARS else "int"
-    raise CppCallError(f"{where} expects a Python {kind}, got {_describe_value(value)}")
+    return _Refusal(f"expects a Python {kind}, got {_describe_value(value)}")
