@@ -11,9 +11,8 @@ from pathlib import Path
 
 from pragma_kernels.bench.executors import Executor
 from pragma_kernels.bench.pairs import BenchOptions, Pair
-from pragma_kernels.bench.store import BenchStore, ProblemRow
+from pragma_kernels.bench.store import STORE, BenchStore, ProblemRow
 
-STORE = "bench.sqlite"
 EXPORT = "bench.jsonl"
 # Settings a resumed bench must share with the one it continues.
 RESUME_KEYS = ("target", "attempts", "baselines", "dtype", "size", "use_ncu")

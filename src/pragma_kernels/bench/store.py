@@ -29,6 +29,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 SCHEMA_VERSION = 1
+STORE = "bench.sqlite"  # the store's file name inside a bench directory
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

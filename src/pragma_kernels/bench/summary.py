@@ -15,10 +15,8 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from pragma_kernels.bench.metrics import Metrics, grouped
-from pragma_kernels.bench.store import AttemptRow, BenchStore, ProblemRow, RunRow
+from pragma_kernels.bench.store import STORE, AttemptRow, BenchStore, ProblemRow, RunRow
 from pragma_kernels.errors import PragmaError
-
-STORE = "bench.sqlite"  # runner.STORE; not imported, so a report never loads the loop
 
 
 class ProblemLine(BaseModel):
