@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -46,9 +47,10 @@ def _anthropic_answer(body: dict, step: dict) -> dict:
 
 class ScriptedLLM:
     """Each script step is a reply text, or a dict: {"content", "reasoning", "in", "out"} or
-    {"status": 429, "retry_after": "0"} for an error reply."""
+    {"status": 429, "retry_after": "0"} for an error reply. Steps are answered in order, or
+    by `route(request body) -> step` when concurrent conversations share the server."""
 
-    def __init__(self, script: list):
+    def __init__(self, script: list, route: Callable[[dict], object] | None = None):
         self.script = [s if isinstance(s, dict) else {"content": s} for s in script]
         self.requests: list[dict] = []
         outer = self
@@ -57,7 +59,8 @@ class ScriptedLLM:
             def do_POST(self):  # noqa: N802 - http.server's naming
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 outer.requests.append(body)
-                step = outer.script.pop(0)
+                step = route(body) if route else outer.script.pop(0)
+                step = step if isinstance(step, dict) else {"content": step}
                 if "status" in step:
                     answer, status = {"error": {"message": "scripted", "type": "x"}}, step["status"]
                 elif self.path.endswith("/messages"):
