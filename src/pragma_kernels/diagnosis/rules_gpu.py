@@ -108,11 +108,13 @@ def slow_math(s: Signals, context: dict) -> Candidate | None:
                 return found(
                     B.SLOW_MATH, 0.96, evidence(pipe, f">= {limit:g} % of the pipe with DRAM < 50 %")
                 )
-    if s.read(FP64) or s.read(XU) or not _below_roof(s, 50):
+    if s.read(FP64) or s.read(XU) or not _below_roof(s, 70):
         return None  # counters saw neither pipe busy, or the kernel is at the memory roof
     fp64 = s.read("ptx_fp64_instructions")
     if fp64 and fp64.value >= 4:
         return found(B.SLOW_MATH, 0.8, evidence(fp64, ">= 4 fp64 instructions in the PTX"))
+    if not _below_roof(s, 50):
+        return None
     mufu, accesses = s.read("ptx_transcendental_instructions"), s.read("ptx_global_accesses")
     if mufu and accesses and accesses.value and mufu.value / accesses.value >= MUFU_PER_ACCESS:
         return found(
@@ -149,4 +151,40 @@ def unfused_chain(s: Signals, context: dict) -> Candidate | None:
     return found(B.MANY_SMALL_KERNELS, 0.8, chain)
 
 
-GPU_CAUSE_RULES = (register_spills, atomic_contention, slow_math, unfused_chain)
+def static_access_and_branches(s: Signals, context: dict) -> Candidate | None:
+    """Counter-free only, far below the DRAM roof: scalar global accesses where contiguous
+    blocks compile to 128-bit vectors (strided, likely uncoalesced), else branches ptxas
+    expects to diverge (BSSY reconvergence points) in a kernel without fp64 or atomics.
+    Weak evidence: it names the likeliest cause, not a measured one."""
+    if s.has_counters() or not _below_roof(s, 40):
+        return None
+    accesses, instructions = s.read("ptx_global_accesses"), s.read("ptx_global_access_instructions")
+    if accesses and instructions and instructions.value:
+        width = accesses.value / instructions.value
+        if width < 2:
+            return found(
+                B.UNCOALESCED_ACCESS,
+                0.55,
+                _ratio(
+                    "PTX global elements per access instruction",
+                    width,
+                    "< 2 (scalar: contiguous blocks load 4 per instruction) with DRAM roofline < 0.4",
+                    accesses.metric.source,
+                ),
+            )
+    branches = s.read("sass_reconvergence_points")
+    fp64, atomics = s.read("ptx_fp64_instructions"), s.read("ptx_atomic_instructions")
+    if branches and branches.value > 0 and not (fp64 and fp64.value) and not (atomics and atomics.value):
+        return found(
+            B.WARP_DIVERGENCE, 0.6, evidence(branches, "> 0 divergent branches, DRAM roofline < 0.4")
+        )
+    return None
+
+
+GPU_CAUSE_RULES = (
+    register_spills,
+    atomic_contention,
+    slow_math,
+    unfused_chain,
+    static_access_and_branches,
+)
