@@ -125,7 +125,9 @@ def ncu_metrics(extra: list[str] = ()) -> list[str]:
     from pragma_kernels.profilers.gpu_ncu import usable_metrics
     from pragma_kernels.profilers.registry import ncu_metric_names
 
-    names, dropped = usable_metrics(list(dict.fromkeys([*ncu.DEFAULT_METRICS, *extra])), ncu_metric_names())
+    names, dropped = usable_metrics(
+        list(dict.fromkeys([*ncu.DEFAULT_METRICS, *extra])), ncu_metric_names()
+    )
     if dropped:
         print(f"left out (this ncu does not list them): {', '.join(dropped)}", flush=True)
     return names
@@ -200,7 +202,8 @@ class Suite:
 def report(suite: Suite, title: str) -> list[str]:
     lines = [
         f"# {title}\n",
-        "| case | split | label | diagnosed | conf. | evidence | twin diagnosed | correct (planted/fixed) |",
+        "| case | split | label | diagnosed | conf. | evidence | twin diagnosed "
+        "| correct (planted/fixed) |",
         "|---|---|---|---|---:|---|---|---|",
     ]
     per_class: dict[str, list[bool]] = defaultdict(list)
@@ -228,7 +231,8 @@ def report(suite: Suite, title: str) -> list[str]:
     lines += [f"| {k} | {len(v)} | {sum(v)} |" for k, v in sorted(per_class.items())]
     lines += [
         "",
-        f"Overall: {sum(hits)}/{len(hits)} planted defects named ({sum(hits) / max(len(hits), 1):.0%}); "
+        f"Overall: {sum(hits)}/{len(hits)} planted defects named "
+        f"({sum(hits) / max(len(hits), 1):.0%}); "
         f"twins not given the planted label: {sum(twins_clean)}/{len(twins_clean)}; "
         f"second ncu pass asked for {len(suite.asked)} cases.",
     ]

@@ -41,7 +41,13 @@ GRID = {"launch__grid_size": 4096}
         ),
         # a little local traffic beside a streaming kernel is no spill problem
         (
-            {DRAM: 85.0, LOCAL_LD: 1e6, "dram__bytes_read.sum": 1e9, "dram__bytes_write.sum": 1e9, **GRID},
+            {
+                DRAM: 85.0,
+                LOCAL_LD: 1e6,
+                "dram__bytes_read.sum": 1e9,
+                "dram__bytes_write.sum": 1e9,
+                **GRID,
+            },
             B.MEMORY_BANDWIDTH,
         ),
         # an atomic per element, far from the roof
@@ -56,7 +62,12 @@ GRID = {"launch__grid_size": 4096}
         ({XU: 5.0, FP64: 0.0, SM: 90.0, DRAM: 10.0, **GRID}, B.COMPUTE),
         # the held-out divergent loop: lanes idle, SM busy
         (
-            {"smsp__thread_inst_executed_per_inst_executed.ratio": 3.0, SM: 94.0, DRAM: 9.0, **GRID},
+            {
+                "smsp__thread_inst_executed_per_inst_executed.ratio": 3.0,
+                SM: 94.0,
+                DRAM: 9.0,
+                **GRID,
+            },
             B.WARP_DIVERGENCE,
         ),
     ],
@@ -100,8 +111,12 @@ def test_each_cause_rule_with_counters(kernel, expected):
             B.UNCOALESCED_ACCESS,
         ),
         (
-            {"sass_reconvergence_points": 16, "ptx_global_accesses": 24,
-             "ptx_global_access_instructions": 6, "grid_size": 16384},
+            {
+                "sass_reconvergence_points": 16,
+                "ptx_global_accesses": 24,
+                "ptx_global_access_instructions": 6,
+                "grid_size": 16384,
+            },
             {"dram_roofline_fraction": 0.1},
             B.WARP_DIVERGENCE,
         ),
@@ -196,10 +211,18 @@ def test_sass_counts_read_reconvergence_points_and_local_loads():
 
 
 def test_default_ncu_set_holds_what_the_rules_read():
-    for name in (SECTORS_LD, SECTORS_ST, LOCAL_LD, ATOM, XU, FP64, "lts__t_bytes.sum",
-                 "smsp__thread_inst_executed_per_inst_executed.ratio",
-                 "smsp__issue_active.avg.pct_of_peak_sustained_active",
-                 "sm__warps_active.avg.pct_of_peak_sustained_active"):
+    for name in (
+        SECTORS_LD,
+        SECTORS_ST,
+        LOCAL_LD,
+        ATOM,
+        XU,
+        FP64,
+        "lts__t_bytes.sum",
+        "smsp__thread_inst_executed_per_inst_executed.ratio",
+        "smsp__issue_active.avg.pct_of_peak_sustained_active",
+        "sm__warps_active.avg.pct_of_peak_sustained_active",
+    ):
         assert name in DEFAULT_METRICS
 
 
@@ -220,3 +243,23 @@ def test_the_worker_under_ncu_times_with_a_few_reps(monkeypatch):
     monkeypatch.setenv(gpu.UNDER_NCU, "1")
     protocol, how = gpu.timing_protocol()
     assert protocol.min_reps <= 5 and "under ncu" in how
+
+
+def test_diagnose_asks_once_more_for_the_counters_it_needs():
+    from pragma_kernels.diagnosis.passes import diagnose_with_second_pass
+
+    first = gpu({SM: 94.0, DRAM: 9.0, **GRID})  # compute-bound? lanes unknown
+    second = gpu(
+        {SM: 94.0, DRAM: 9.0, "smsp__thread_inst_executed_per_inst_executed.ratio": 4.0, **GRID}
+    )
+    calls = []
+
+    def again(extra):
+        calls.append(extra)
+        return second
+
+    profile, diagnosis, asked = diagnose_with_second_pass(first, again, lambda p: diagnose(p, 132))
+    assert calls == [asked] and "smsp__thread_inst_executed_per_inst_executed.ratio" in asked
+    assert profile is second and diagnosis.bottleneck == B.WARP_DIVERGENCE
+    fallback = gpu({"grid_size": 4096}, {"dram_roofline_fraction": 0.1}, ncu=False)
+    assert diagnose_with_second_pass(fallback, again, lambda p: diagnose(p, 132))[2] == []

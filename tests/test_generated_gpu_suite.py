@@ -2,7 +2,6 @@
 that tell cases apart, and (slow) every candidate correct under Triton's interpreter."""
 
 import ast
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -33,8 +32,10 @@ def test_every_kernel_name_carries_its_case_and_variant():
         for variant in ("planted", "fixed"):
             tree = ast.parse(getattr(case, variant))
             kernels = [
-                f.name for f in tree.body if isinstance(f, ast.FunctionDef) and f.name.endswith(
-                    ("_k", "_zero", "_final", "_s0", "_s1", "_s2"))
+                f.name
+                for f in tree.body
+                if isinstance(f, ast.FunctionDef)
+                and f.name.endswith(("_k", "_zero", "_final", "_s0", "_s1", "_s2"))
             ]
             assert kernels and all(k.startswith(f"_{case.name}_{variant}_") for k in kernels)
 
@@ -44,31 +45,45 @@ def test_a_limited_run_covers_every_defect():
     assert len({c.defect for c in chosen}) == 9
 
 
-def _load(path: Path):
-    spec = importlib.util.spec_from_file_location(f"gen_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+CHECK = """
+import importlib.util, sys
+from pathlib import Path
+import torch
+from pragma_kernels.problems import import_module
+folder = Path(sys.argv[1])
+for problem in sorted(folder.glob("*_problem.py")):
+    name = problem.name[: -len("_problem.py")]
+    module = import_module(problem, "tiny")
+    torch.manual_seed(0)
+    inputs = module.get_inputs()
+    expected = module.Model()(*inputs)
+    for variant in ("planted", "fixed"):
+        path = folder / f"{name}_{variant}.py"
+        spec = importlib.util.spec_from_file_location(f"gen_{name}_{variant}", path)
+        candidate = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = candidate
+        spec.loader.exec_module(candidate)
+        got = candidate.ModelNew()(*inputs)
+        ok = got.shape == expected.shape and torch.allclose(got, expected, atol=1e-4, rtol=1e-4)
+        print(name, variant, "ok" if ok else "WRONG")
+"""
 
 
 @pytest.mark.slow
-def test_every_candidate_matches_its_reference_under_the_interpreter(tmp_path, monkeypatch):
-    import torch
+def test_every_candidate_matches_its_reference_under_the_interpreter(tmp_path):
+    """In a fresh process with TRITON_INTERPRET=1 from the start (Triton's language module
+    decides interpreted or compiled when it is first imported)."""
+    import os
+    import subprocess
 
-    from pragma_kernels.problems import import_module
-
-    monkeypatch.setenv("TRITON_INTERPRET", "1")
     one_shape = {}
     for case in CASES:  # the tiny size is the same for both shapes of an operator
         one_shape.setdefault((case.defect, case.operator), case)
-    paths = write(list(one_shape.values()), tmp_path)
-    for name, files in paths.items():
-        problem = import_module(files["problem"], "tiny")
-        torch.manual_seed(0)
-        inputs = problem.get_inputs()
-        expected = problem.Model()(*inputs)
-        for variant in ("planted", "fixed"):
-            got = _load(files[variant]).ModelNew()(*inputs)
-            assert got.shape == expected.shape, (name, variant)
-            assert torch.allclose(got, expected, atol=1e-4, rtol=1e-4), (name, variant)
+    write(list(one_shape.values()), tmp_path)
+    env = dict(os.environ, TRITON_INTERPRET="1", PYTHONPATH=os.pathsep.join(sys.path))
+    done = subprocess.run(
+        [sys.executable, "-c", CHECK, str(tmp_path)], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.split("\n")
+    assert sum(line.endswith(" ok") for line in lines) == 2 * len(one_shape), done.stdout

@@ -17,7 +17,7 @@ import triton
 import triton.language as tl
 '''
 
-_FLAT = '''
+_FLAT = """
 
 @triton.jit
 def {k}(x_ptr, y_ptr, n, BLOCK: tl.constexpr):
@@ -35,38 +35,44 @@ class ModelNew(nn.Module):
         n = x.numel()
         {k}[(triton.cdiv(n, 1024),)](x, y, n, BLOCK=1024, num_warps=4)
         return y
-'''
+"""
 
 SLOW_EXP_TERMS = 24
 
 
-def _slow_exp(name: str) -> str:
-    """exp(v) as a product of exps of v's parts (weights summing to 1): many MUFU ops."""
+def _slow_exps(expr: str) -> str:
+    """Each EXP(v) as a product of exps of v's parts (weights summing to 1): many MUFU ops
+    per element, inlined (the interpreter runs no nested jit helper reliably)."""
     total = SLOW_EXP_TERMS * (SLOW_EXP_TERMS + 1) / 2
-    terms = " * ".join(f"tl.exp(v * {(k + 1) / total!r})" for k in range(SLOW_EXP_TERMS))
-    return f"\n\n@triton.jit\ndef {name}(v):\n    return {terms}\n"
+    while "EXP(" in expr:
+        start = expr.index("EXP(")
+        depth, end = 0, start + 3
+        for end in range(start + 3, len(expr)):
+            depth += {"(": 1, ")": -1}.get(expr[end], 0)
+            if depth == 0:
+                break
+        arg = expr[start + 4 : end]
+        terms = " * ".join(f"tl.exp(({arg}) * {(k + 1) / total!r})" for k in range(SLOW_EXP_TERMS))
+        expr = f"{expr[:start]}({terms}){expr[end + 1 :]}"
+    return expr
 
 
 def elementwise(tag: str, op: str, math: str = "fp32") -> str:
     """One flat kernel; `math`: fp32 (the fix), fp64 (computes in double), slow_exp (each exp
     as a product of 24 exps)."""
     expr = ELEMENTWISE[op][1]
-    helper, cast = "", ""
     if math == "slow_exp":
-        helper = _slow_exp(f"_{tag}_exp")
-        expr = expr.replace("EXP(", f"_{tag}_exp(")
-    else:
-        expr = expr.replace("EXP(", "tl.exp(")
-    if math == "fp64":
-        cast = ".to(tl.float64)"
-    return helper + _FLAT.format(k=f"_{tag}_k", expr=expr, cast=cast)
+        expr = _slow_exps(expr)
+    expr = expr.replace("EXP(", "tl.exp(")
+    cast = ".to(tl.float64)" if math == "fp64" else ""
+    return _FLAT.format(k=f"_{tag}_k", expr=expr, cast=cast)
 
 
 def uncoalesced(tag: str, op: str) -> str:
     """Lanes walk down a column of the row-major input: one sector per lane, loads and stores."""
     expr = ELEMENTWISE[op][1].replace("EXP(", "tl.exp(")
     k = f"_{tag}_k"
-    return f'''
+    return f"""
 
 @triton.jit
 def {k}(x_ptr, y_ptr, R, C, BLOCK: tl.constexpr):
@@ -86,14 +92,14 @@ class ModelNew(nn.Module):
         R, C = x.shape
         {k}[(C, triton.cdiv(R, 1024))](x, y, R, C, BLOCK=1024, num_warps=4)
         return y
-'''
+"""
 
 
 def row_launches(tag: str, op: str) -> str:
     """One launch per row of the input."""
     expr = ELEMENTWISE[op][1].replace("EXP(", "tl.exp(")
     k = f"_{tag}_k"
-    return f'''
+    return f"""
 
 @triton.jit
 def {k}(x_ptr, y_ptr, n, BLOCK: tl.constexpr):
@@ -112,7 +118,7 @@ class ModelNew(nn.Module):
         for r in range(R):
             {k}[(triton.cdiv(C, 1024),)](x[r], y[r], C, BLOCK=1024, num_warps=4)
         return y
-'''
+"""
 
 
 def grid_stride(tag: str, op: str, programs: int | None) -> str:
@@ -121,7 +127,7 @@ def grid_stride(tag: str, op: str, programs: int | None) -> str:
     expr = ELEMENTWISE[op][1].replace("EXP(", "tl.exp(")
     k = f"_{tag}_k"
     grid = "triton.cdiv(n, 1024)" if programs is None else str(programs)
-    return f'''
+    return f"""
 
 @triton.jit
 def {k}(x_ptr, y_ptr, n, PROGRAMS, BLOCK: tl.constexpr):
@@ -142,4 +148,4 @@ class ModelNew(nn.Module):
         programs = {grid}
         {k}[(programs,)](x, y, n, programs, BLOCK=1024, num_warps=4)
         return y
-'''
+"""

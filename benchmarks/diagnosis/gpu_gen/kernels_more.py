@@ -14,7 +14,7 @@ def partial_sums(tag: str, op: str, programs: int) -> str:
     value = _VALUE[op]
     k, f = f"_{tag}_k", f"_{tag}_final"
     scale = "1.0 / n" if op == "mean_all" else "1.0"
-    return f'''
+    return f"""
 
 @triton.jit
 def {k}(x_ptr, part_ptr, n, inv_n, PROGRAMS, BLOCK: tl.constexpr):
@@ -43,7 +43,7 @@ class ModelNew(nn.Module):
         {k}[(programs,)](x, part, n, {scale}, programs, BLOCK=1024, num_warps=8)
         {f}[(1,)](part, out, programs, BLOCK=triton.next_power_of_2(programs))
         return out.reshape(())
-'''
+"""
 
 
 def atomics(tag: str, op: str, per_element: bool) -> str:
@@ -58,7 +58,7 @@ def atomics(tag: str, op: str, per_element: bool) -> str:
     shape = "R" if op == "row_sum" else "1"
     result = "out" if op == "row_sum" else "out.reshape(())"
     k, z = f"_{tag}_k", f"_{tag}_zero"
-    return f'''
+    return f"""
 
 @triton.jit
 def {z}(out_ptr, m, BLOCK: tl.constexpr):
@@ -84,7 +84,7 @@ class ModelNew(nn.Module):
         {z}[(triton.cdiv(out.numel(), 1024),)](out, out.numel(), BLOCK=1024)
         {k}[(R, triton.cdiv(C, 1024))](x, out, C, 1.0 / x.numel(), BLOCK=1024, num_warps=4)
         return {result}
-'''
+"""
 
 
 _ROW_OTHER = {"softmax": "-float('inf')", "log_softmax": "-float('inf')"}
@@ -96,7 +96,7 @@ def rowwise(tag: str, op: str, num_warps: int) -> str:
     body = ROWWISE[op][1]
     other = _ROW_OTHER.get(op, "0.0")
     k = f"_{tag}_k"
-    return f'''
+    return f"""
 
 @triton.jit
 def {k}(x_ptr, y_ptr, N, BLOCK: tl.constexpr):
@@ -115,7 +115,7 @@ class ModelNew(nn.Module):
         R, C = x.shape
         {k}[(R,)](x, y, C, BLOCK=triton.next_power_of_2(C), num_warps={num_warps})
         return y
-'''
+"""
 
 
 _POW_LOOP_PTX = '''"""{
@@ -140,19 +140,19 @@ def powers(tag: str, op: str, divergent: bool) -> str:
     wrap = POWERS[op][1]
     k = f"_{tag}_k"
     if divergent:
-        power = '''if USE_PTX:
+        power = """if USE_PTX:
         p = tl.inline_asm_elementwise(PTX, "=f,f,r", [x, e], dtype=tl.float32, is_pure=True, pack=1)
     else:
         p = tl.full([BLOCK], 1.0, tl.float32)
         for i in range(0, tl.max(e, axis=0)):
-            p = tl.where(i < e, p * x, p)'''
+            p = tl.where(i < e, p * x, p)"""
     else:
-        power = '''p = tl.full([BLOCK], 1.0, tl.float32)
+        power = """p = tl.full([BLOCK], 1.0, tl.float32)
     base = x
     for bit in tl.static_range(10):
         p = tl.where(((e >> bit) & 1) != 0, p * base, p)
-        base = base * base'''
-    return f'''
+        base = base * base"""
+    return f"""
 PTX = {_POW_LOOP_PTX}
 
 
@@ -173,10 +173,10 @@ class ModelNew(nn.Module):
         e = e.contiguous()
         y = torch.empty_like(x)
         n = x.numel()
-        use_ptx = not triton.knobs.runtime.interpret
+        use_ptx = x.device.type != "cpu"  # the interpreter (CPU tensors) cannot run PTX
         {k}[(triton.cdiv(n, 1024),)](x, e, y, n, BLOCK=1024, PTX=PTX, USE_PTX=use_ptx, num_warps=4)
         return y
-'''
+"""
 
 
 def chain(tag: str, op: str) -> str:
@@ -189,7 +189,7 @@ def chain(tag: str, op: str) -> str:
             f"{name} = tl.load({name}_ptr + offs, mask=mask, other=0.0)" for name in inputs
         )
         parts.append(
-            f'''
+            f"""
 
 @triton.jit
 def {k}({pointers}, out_ptr, n, BLOCK: tl.constexpr):
@@ -197,7 +197,7 @@ def {k}({pointers}, out_ptr, n, BLOCK: tl.constexpr):
     mask = offs < n
     {loads}
     tl.store(out_ptr + offs, {expr}, mask=mask)
-'''
+"""
         )
         args = ", ".join(f"t['{name}']" for name in inputs)
         calls.append(
@@ -205,7 +205,9 @@ def {k}({pointers}, out_ptr, n, BLOCK: tl.constexpr):
             f"        {k}[grid]({args}, t['{out}'], n, BLOCK=1024, num_warps=4)"
         )
     body = "\n        ".join(calls)
-    return "".join(parts) + f'''
+    return (
+        "".join(parts)
+        + f"""
 
 class ModelNew(nn.Module):
     def forward(self, x):
@@ -215,6 +217,5 @@ class ModelNew(nn.Module):
         t = {{"x": x}}
         {body}
         return t["y"]
-'''
-
-
+"""
+    )

@@ -109,7 +109,10 @@ class Model(nn.Module):
 rows = 4
 cols = 256
 max_exponent = 1024
-SIZES = {{"gpu": {{"rows": {rows}, "cols": {cols}}}, "tiny": {{"rows": 3, "cols": {tiny_cols}, "max_exponent": 64}}}}
+SIZES = {{
+    "gpu": {{"rows": {rows}, "cols": {cols}}},
+    "tiny": {{"rows": 3, "cols": {tiny_cols}, "max_exponent": 64}},
+}}
 
 
 def get_inputs():

@@ -106,7 +106,9 @@ def slow_math(s: Signals, context: dict) -> Candidate | None:
             pipe = s.read(name)
             if pipe and pipe.value >= limit:
                 return found(
-                    B.SLOW_MATH, 0.96, evidence(pipe, f">= {limit:g} % of the pipe with DRAM < 50 %")
+                    B.SLOW_MATH,
+                    0.96,
+                    evidence(pipe, f">= {limit:g} % of the pipe with DRAM < 50 %"),
                 )
     if s.read(FP64) or s.read(XU) or not _below_roof(s, 70):
         return None  # counters saw neither pipe busy, or the kernel is at the memory roof
@@ -146,7 +148,9 @@ def unfused_chain(s: Signals, context: dict) -> Candidate | None:
     dram = s.dram_pct()
     if s.read("dram__throughput.avg.pct_of_peak_sustained_elapsed"):
         if dram and dram[0] >= 60:
-            return found(B.MANY_SMALL_KERNELS, 0.93, chain, evidence(dram[1], ">= 60 %: at the roof"))
+            return found(
+                B.MANY_SMALL_KERNELS, 0.93, chain, evidence(dram[1], ">= 60 %: at the roof")
+            )
         return found(B.MANY_SMALL_KERNELS, 0.5, chain)
     return found(B.MANY_SMALL_KERNELS, 0.8, chain)
 
@@ -168,15 +172,22 @@ def static_access_and_branches(s: Signals, context: dict) -> Candidate | None:
                 _ratio(
                     "PTX global elements per access instruction",
                     width,
-                    "< 2 (scalar: contiguous blocks load 4 per instruction) with DRAM roofline < 0.4",
+                    "< 2 (contiguous blocks load 4 per instruction), DRAM roofline < 0.4",
                     accesses.metric.source,
                 ),
             )
     branches = s.read("sass_reconvergence_points")
     fp64, atomics = s.read("ptx_fp64_instructions"), s.read("ptx_atomic_instructions")
-    if branches and branches.value > 0 and not (fp64 and fp64.value) and not (atomics and atomics.value):
+    if (
+        branches
+        and branches.value > 0
+        and not (fp64 and fp64.value)
+        and not (atomics and atomics.value)
+    ):
         return found(
-            B.WARP_DIVERGENCE, 0.6, evidence(branches, "> 0 divergent branches, DRAM roofline < 0.4")
+            B.WARP_DIVERGENCE,
+            0.6,
+            evidence(branches, "> 0 divergent branches, DRAM roofline < 0.4"),
         )
     return None
 

@@ -34,7 +34,9 @@ class KernelLaunches:
 # PTX instructions counted per thread's code (static: a loop body counts once; Triton unrolls
 # tl.static_range and the per-thread elements of a block, so for most kernels the counts
 # are the work per element times elements per thread). Vector accesses count their lanes.
-_PTX_FP64 = re.compile(r"^\s*(?:@!?%\w+\s+)?(?:fma|mul|add|sub|div|rcp|sqrt|min|max)\.[\w.]*f64\b", re.M)
+_PTX_FP64 = re.compile(
+    r"^\s*(?:@!?%\w+\s+)?(?:fma|mul|add|sub|div|rcp|sqrt|min|max)\.[\w.]*f64\b", re.M
+)
 _PTX_MUFU = re.compile(
     r"^\s*(?:@!?%\w+\s+)?(?:ex2|lg2|sin|cos|tanh|rsqrt|rcp|sqrt)\.approx[\w.]*f32\b", re.M
 )
