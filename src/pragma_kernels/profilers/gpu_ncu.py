@@ -98,7 +98,8 @@ def usable_metrics(names: list[str], listed: frozenset[str]) -> tuple[list[str],
     name makes ncu profile nothing; with no listing, all are kept (pure)."""
     if not listed:
         return list(names), []
-    dropped = [n for n in names if n in ncu.EVIDENCE_METRICS and not is_known(n, listed)]
+    unproven = set(ncu.EVIDENCE_METRICS) - set(ncu.PROVEN_EVIDENCE)
+    dropped = [n for n in names if n in unproven and not is_known(n, listed)]
     return [n for n in names if n not in dropped], dropped
 
 

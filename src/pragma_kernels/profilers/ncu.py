@@ -81,6 +81,13 @@ EVIDENCE_METRICS: tuple[str, ...] = (
     "sm__pipe_fp64_cycles_active.avg.pct_of_peak_sustained_active",
 )
 DEFAULT_METRICS = DEFAULT_METRICS + EVIDENCE_METRICS
+# Asked for as extra metrics on the H200 already (benchmarks/results/diagnosis_gpu_h200.md):
+# never left out. The others are checked against this ncu's listing first.
+PROVEN_EVIDENCE = (
+    "l1tex__average_t_sectors_per_request_pipe_lsu_mem_global_op_ld.ratio",
+    "smsp__thread_inst_executed_per_inst_executed.ratio",
+    "smsp__issue_active.avg.pct_of_peak_sustained_active",
+)
 # Sections whose rule results (OPT/WRN with an estimated speedup) become findings; they add
 # few replay passes on top of the metrics, most of which they share.
 SECTIONS = ("SpeedOfLight", "Occupancy", "LaunchStats")
