@@ -19,6 +19,9 @@ class Bottleneck(StrEnum):
     LAUNCH_TAIL = "launch_tail_bound"  # too few programs for the SMs, or a tiny kernel
     TENSOR_CORES_UNUSED = "tensor_cores_unused"  # matmul-like work off the tensor pipes
     MANY_SMALL_KERNELS = "many_small_kernels"  # no fusion: launches and round trips dominate
+    REGISTER_SPILLS = "register_spills"  # values spilled to local memory: extra traffic
+    ATOMIC_CONTENTION = "atomic_contention"  # many atomics on few addresses serialise
+    SLOW_MATH = "slow_math"  # fp64 in a float problem, or transcendental-heavy code
     # CPU
     NOT_VECTORISED = "not_vectorised"
     CACHE_MISS_BOUND = "cache_miss_bound"  # memory / cache misses dominate
@@ -41,6 +44,9 @@ GPU_CLASSES = (
     Bottleneck.LAUNCH_TAIL,
     Bottleneck.TENSOR_CORES_UNUSED,
     Bottleneck.MANY_SMALL_KERNELS,
+    Bottleneck.REGISTER_SPILLS,
+    Bottleneck.ATOMIC_CONTENTION,
+    Bottleneck.SLOW_MATH,
 )
 CPU_CLASSES = (
     Bottleneck.MEMORY_BANDWIDTH,

@@ -381,7 +381,25 @@ def profile(
     if result is None:
         _print_verdict(verdict)
         raise typer.Exit(_exit_code(verdict))
-    diagnosis = resolved.backend.diagnose(result, solution.read_text()) if diagnose else None
+    diagnosis, asked = None, []
+    if diagnose:
+        from pragma_kernels.diagnosis.passes import diagnose_with_second_pass
+
+        def again(extra: list[str]):
+            return profile_candidate(
+                problem,
+                solution,
+                resolved,
+                size,
+                use_ncu=ncu,
+                dtype=cast,
+                requested=list(dict.fromkeys([*requested, *extra])),
+            )[1]
+
+        source = solution.read_text()
+        result, diagnosis, asked = diagnose_with_second_pass(
+            result, again, lambda p: resolved.backend.diagnose(p, source)
+        )
     if as_json:
         if diagnosis is None:
             print(result.model_dump_json(indent=2))
@@ -392,6 +410,8 @@ def profile(
     _print_profile(result)
     console.print(escape(f"dtype: {verdict.dtype_text()}"))
     if diagnosis is not None:
+        if asked:
+            console.print(escape(f"second profile for the diagnosis, with: {', '.join(asked)}"))
         console.print(Panel(Text(diagnosis.render_text()), title="diagnosis"))
 
 
