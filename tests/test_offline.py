@@ -71,6 +71,21 @@ def test_pointwise_chain_with_scalars_and_two_inputs(tmp_path):
     torch.testing.assert_close(namespace["ModelNew"]()(a, b), expected)
 
 
+def test_recognition_runs_the_reference_on_fake_tensors(tmp_path):
+    """Inputs of 2 TB: recognising for real would exhaust memory; on fake tensors it
+    takes their shapes only, and a reduction needing real values would still be found."""
+    problem = tmp_path / "huge.py"
+    problem.write_text(
+        "import torch\nimport torch.nn as nn\n\n\nclass Model(nn.Module):\n"
+        "    def forward(self, x):\n        return torch.sum(torch.relu(x), dim=1)\n\n\n"
+        "def get_inputs():\n    return [torch.randn(1 << 20, 1 << 19)]\n\n\n"
+        "def get_init_inputs():\n    return []\n"
+    )
+    recognised = recognise(problem)
+    assert recognised.family == "unsupported" or recognised.shape == (1 << 20, 1 << 19)
+    assert recognised.ops and all(not op.startswith("prim.") for op in recognised.ops)
+
+
 def _slow_if_supported(problem: Path):
     """An unsupported example stops before any worker runs: quick."""
     marks = [pytest.mark.slow] if problem.stem in SUPPORTED else []

@@ -11,6 +11,7 @@ unsupported offline, with the operators seen.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 from pragma_kernels.offline.norm import match_norm
@@ -48,12 +49,14 @@ def record(
 ) -> tuple[list[OpCall], list[int], int | None, list, object]:
     """Run the reference once: its operator calls, input ids, output id, the inputs, and
     the model (a norm's weights are found among its parameters by identity)."""
+    return _record(problem, size, fake=False)
+
+
+def _record(problem: Path, size: str | None, fake: bool):
     import torch
+    from torch._subclasses.fake_tensor import FakeTensorMode
     from torch.utils._python_dispatch import TorchDispatchMode
 
-    module = import_module(problem, size)
-    model = module.Model(*module.get_init_inputs())
-    inputs = module.get_inputs()
     calls: list[OpCall] = []
     alive: list = []  # results stay referenced, so no id is reused while recording
 
@@ -61,6 +64,8 @@ def record(
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
             result = func(*args, **kwargs)
+            if func.namespace == "prim":  # metadata queries (prim.device) under fake tensors
+                return result
             tensors = [id(a) for a in args if isinstance(a, torch.Tensor)]
             first = result[0] if isinstance(result, tuple) and result else result
             output = id(first) if isinstance(first, torch.Tensor) else None
@@ -68,16 +73,30 @@ def record(
             alive.append(result)
             return result
 
-    with torch.no_grad(), Recorder():
-        out = model(*inputs)
+    with FakeTensorMode(allow_non_fake_inputs=True) if fake else nullcontext():
+        module = import_module(problem, size)
+        model = module.Model(*module.get_init_inputs())
+        inputs = module.get_inputs()
+        with torch.no_grad(), Recorder():
+            out = model(*inputs)
     output = id(out) if isinstance(out, torch.Tensor) else None
     return calls, [id(x) for x in inputs], output, inputs, model
 
 
 def recognise(problem: Path, size: str | None = None) -> Recognised:
+    """The problem's family, recognised on fake tensors (shapes and dtypes, no data), so a
+    KernelBench problem of many GB costs milliseconds instead of a minute of CPU and its
+    memory; where that fails (data-dependent shapes, a matcher reading values), for real."""
+    try:
+        return _recognise(_record(problem, size, fake=True))
+    except Exception:  # noqa: BLE001 - any failure on fake tensors: run it for real
+        return _recognise(_record(problem, size, fake=False))
+
+
+def _recognise(recorded: tuple) -> Recognised:
     import torch
 
-    calls, input_ids, output_id, inputs, model = record(problem, size)
+    calls, input_ids, output_id, inputs, model = recorded
     names = [c.name for c in calls]
     tensors = [x for x in inputs if isinstance(x, torch.Tensor)]
     if output_id is None or len(tensors) != len(inputs) or not calls:
