@@ -222,7 +222,7 @@ def test_parameters_load_from_the_references_state_dict(tmp_path):
 
 UNSUPPORTED = {
     "pool_ceil_mode": ("self.p = nn.AvgPool2d(3, 2, ceil_mode=True)", "self.p(x)", "ceil_mode"),
-    "pool_dilation": ("self.p = nn.MaxPool2d(3, 1, dilation=2)", "self.p(x)", "dilation"),
+    "max_pool_ceil_mode": ("self.p = nn.MaxPool2d(3, 2, dilation=2, ceil_mode=True)", "self.p(x)", "ceil_mode"),
     "pool_divisor": ("self.p = nn.AvgPool2d(3, 1, divisor_override=2)", "self.p(x)", "divisor"),
     "pool_adaptive": ("self.p = nn.AdaptiveAvgPool2d(2)", "self.p(x)", "no offline template"),
     "pool_then_relu": ("self.p = nn.MaxPool2d(2)", "torch.relu(self.p(x))", "other operators"),

@@ -82,6 +82,9 @@ def recognise(problem: Path, size: str | None = None) -> Recognised:
     tensors = [x for x in inputs if isinstance(x, torch.Tensor)]
     if output_id is None or len(tensors) != len(inputs) or not calls:
         return Recognised("unsupported", "the reference does not map tensors to one tensor", names)
+    scan = match_scan(calls, tensors, input_ids, output_id, names)
+    if scan is not None:
+        return scan
     if any(not x.is_floating_point() for x in tensors):
         return Recognised("unsupported", "non-floating inputs", names)
     if len(calls) == 1 and calls[0].inputs == input_ids[:1] and calls[0].output == output_id:
@@ -105,7 +108,6 @@ def recognise(problem: Path, size: str | None = None) -> Recognised:
         path = on_path(calls, input_ids)
         found = match_norm(path, tensors[0], output_id, model, names)
         found = found or match_pool(path, tensors[0], output_id, names)
-        found = found or match_scan(path, tensors[0], output_id, names)
         if found is not None:
             return found
     shapes = {tuple(x.shape) for x in tensors}
