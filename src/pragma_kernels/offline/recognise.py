@@ -32,6 +32,7 @@ __all__ = ["OpCall", "Recognised", "record", "recognise"]
 REDUCTIONS = {
     "aten.sum.dim_IntList": "sum",
     "aten.mean.dim": "mean",
+    "aten.prod.dim_int": "prod",
     "aten.amax.default": "max",
     "aten.amin.default": "min",
     "aten.argmax.default": "argmax",
