@@ -231,7 +231,9 @@ UNSUPPORTED = {
         "self.n(x)",
         "not torch's default",
     ),
-    "norm_instance": ("self.n = nn.InstanceNorm2d(3)", "self.n(x)", "other operators"),
+    "norm_instance_affine": (
+        "self.n = nn.InstanceNorm2d(3, affine=True)", "self.n(x)", "other operators"
+    ),
     "norm_order_3": ("pass", "x / x.norm(p=3, dim=-1, keepdim=True)", "order 3"),
     "norm_without_keepdim": ("pass", "x / x.norm(dim=-1).unsqueeze(-1)", "keepdim"),
     "norm_non_adjacent": ("pass", "x / x.norm(dim=(1, 3), keepdim=True)", "non-adjacent"),
