@@ -146,8 +146,12 @@ def _scaled_total(calls: list[OpCall], output_id: int, x) -> tuple | None:
     if len(calls) < 2 or calls[-1].output != output_id or calls[-2].name not in TOTALS:
         return None
     last = calls[-1]
-    ops = {"aten.div.Tensor": "div", "aten.div.Scalar": "div", "aten.mul.Tensor": "mul",
-           "aten.mul.Scalar": "mul"}
+    ops = {
+        "aten.div.Tensor": "div",
+        "aten.div.Scalar": "div",
+        "aten.mul.Tensor": "mul",
+        "aten.mul.Scalar": "mul",
+    }
     number = last.args[1] if len(last.args) > 1 else None
     if last.name not in ops or last.inputs != [calls[-2].output]:
         return None

@@ -33,8 +33,9 @@ class Scan:
     narrow: tuple | None = None  # (dim, start, stop, step): the inputs' slice along a dim
 
 
-def match_scan(calls: list[OpCall], tensors: list, input_ids: list[int], output_id: int,
-               names: list[str]) -> Recognised | None:
+def match_scan(
+    calls: list[OpCall], tensors: list, input_ids: list[int], output_id: int, names: list[str]
+) -> Recognised | None:
     """`calls`: every recorded call; None when the output is not a scan's at all."""
     import torch
 
@@ -80,8 +81,13 @@ def match_scan(calls: list[OpCall], tensors: list, input_ids: list[int], output_
     if len(input_ids) > 1 and prefix is None:
         return unsupported("a scan of one input that ignores the others", names)
     return Recognised(
-        "scan", ops=names, kind=kind, dim=dim, shape=tuple(x.shape),
-        inputs=len(input_ids), spec=spec,
+        "scan",
+        ops=names,
+        kind=kind,
+        dim=dim,
+        shape=tuple(x.shape),
+        inputs=len(input_ids),
+        spec=spec,
     )
 
 

@@ -27,7 +27,8 @@ def _bench_once(fn, quantiles=None):
     return [ms, ms, ms] if quantiles else ms
 
 
-_TUNE = {"do_bench": _bench_once} if os.environ.get("TRITON_INTERPRET", "0") not in ("", "0") else {}
+_INTERPRETED = os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
+_TUNE = {"do_bench": _bench_once} if _INTERPRETED else {}
 """
 CPP_STREAM_INCLUDE = "#if defined(__SSE__)\n#include <immintrin.h>\n#endif\n"  # cpp_write_loop
 

@@ -85,9 +85,13 @@ extern "C" void row_loss(const float* __restrict__ a, const float* __restrict__ 
 
 def _forward(spec: RowLoss, convert: str, launch: str) -> str:
     if spec.kind == "cross_entropy":
-        tensors = """        a = inputs[0]""" + convert + """
+        tensors = (
+            """        a = inputs[0]"""
+            + convert
+            + """
         b = c = a
         t = inputs[1].contiguous()"""
+        )
     else:
         tensors = f"""        a, b = inputs[0]{convert}, inputs[1]{convert}
         c = inputs[2]{convert} if len(inputs) > 2 else a
@@ -149,12 +153,12 @@ def _triton_row(spec: RowLoss) -> str:
     counted = tl.where(ok, 1.0, 0.0)"""
 
 
-_PRUNE = '''
+_PRUNE = """
 
 def _prune(configs, named, **kwargs):
     widest = max(128, triton.next_power_of_2(named["R"]))
     return [c for c in configs if c.kwargs["BLOCK"] <= widest] or configs[:1]
-'''
+"""
 
 
 def triton_row_loss(problem: Recognised, variant: GpuVariant) -> str:

@@ -22,11 +22,11 @@ from pragma_kernels.offline.templates.base import (
     CpuVariant,
     GpuVariant,
     as_outer_r_inner,
+    autotune,
     cpp_module,
     model_new,
     omp,
     triton_module,
-    autotune,
 )
 
 LAZY = '''
@@ -149,8 +149,10 @@ def _cpp_row(problem: Recognised, variant: CpuVariant) -> str:
     square = ""  # what an uncentred statistic reduces
     if not spec.centred:
         square = f"static inline float square_of(float v0) {{ return {_square(spec).c()}; }}\n"
-    inner_pragma = "#pragma omp simd" if not variant.parallel else (
-        "#pragma omp parallel for simd if(outer < threads)"
+    inner_pragma = (
+        "#pragma omp simd"
+        if not variant.parallel
+        else ("#pragma omp parallel for simd if(outer < threads)")
     )
     stats = stats.replace("#pragma omp simd", inner_pragma)
     threads = "omp_get_max_threads()" if variant.parallel else "1"
@@ -422,12 +424,11 @@ def _row_norm(x_ptr, w_ptr, b_ptr, out_ptr, R, BLOCK: tl.constexpr):
 {_indent(chunk + chr(10) + write, 12)}
 """
     configs = [({"BLOCK": variant.block}, variant.num_warps)] + [
-        ({"BLOCK": b}, w)
-        for b, w in ((1024, 4), (2048, 8), (4096, 8), (8192, 16), (16384, 16))
+        ({"BLOCK": b}, w) for b, w in ((1024, 4), (2048, 8), (4096, 8), (8192, 16), (16384, 16))
     ]
     kernel = kernel.replace("{autotune}", autotune(configs, ["R"], "_prune_row"))
     kernel += _split_kernels(spec, write, invert, per)
-    launch = f"""        sms = (
+    launch = """        sms = (
             torch.cuda.get_device_properties(x.device).multi_processor_count
             if x.device.type == "cuda"
             else 4
@@ -489,13 +490,15 @@ def _split_kernels(spec: RowNorm, write: str, invert: str, per: str) -> str:
     and a 2-D grid writes the output: every SM busy instead of one per row."""
     centred = "True" if spec.centred else "False"
     square = "d * d" if spec.centred else "_square(x)"
-    finish = "factor = _scale(m2 / R)" if spec.centred else (
-        f"factor = _scale(tl.sum(q, axis=0){per})"
+    finish = (
+        "factor = _scale(m2 / R)" if spec.centred else (f"factor = _scale(tl.sum(q, axis=0){per})")
     )
     finish += invert.replace("\n", "\n    ")
     apply = write.replace("y = x * factor", "y = (x - center) * factor")
-    center = "center = tl.sum(n * mu, axis=0) / R" if spec.centred else (
-        "center = tl.zeros([], tl.float32)"
+    center = (
+        "center = tl.sum(n * mu, axis=0) / R"
+        if spec.centred
+        else ("center = tl.zeros([], tl.float32)")
     )
     return f"""
 

@@ -138,14 +138,14 @@ extern "C" void pool3d(const float* __restrict__ x, float* __restrict__ out, int
     return cpp_module(source, variant, _what(problem), model_new(forward))
 
 
-_PRUNE = '''
+_PRUNE = """
 
 def _prune(configs, named, **kwargs):
     # Tiles no wider than the output row (rounded up to 16): the rest would be masked.
     widest = max(16, triton.next_power_of_2(named["Wo"]))
     kept = [c for c in configs if c.kwargs["BW"] <= widest]
     return kept or configs[:1]
-'''
+"""
 
 
 def triton_pool(problem: Recognised, variant: GpuVariant) -> str:

@@ -192,7 +192,7 @@ _TRITON_COMBINE = {  # the tile's lanes along `axis` into one value
     "max": "tl.max(acc, axis={axis})",
     "min": "tl.min(acc, axis={axis})",
 }
-_REDUCE_PRUNE = '''
+_REDUCE_PRUNE = """
 
 @triton.jit
 def _times(a, b):
@@ -211,7 +211,7 @@ def _prune_strided(configs, named, **kwargs):
     widest = max(32, triton.next_power_of_2(named["inner"]))
     fit = [c for c in configs if c.kwargs["BI"] <= widest]
     return fit or configs[:1]
-'''
+"""
 
 
 def _triton_reduce_code(kind: str, axis: int) -> tuple[str, str]:
@@ -240,13 +240,25 @@ def triton_reduction(problem: Recognised, variant: GpuVariant) -> str:
     row_configs = [({"ROWS": 1, "BLOCK": block}, variant.num_warps)] + [
         ({"ROWS": rows, "BLOCK": b}, w)
         for rows, b, w in (
-            (1, 1024, 4), (1, 2048, 8), (1, 4096, 8), (4, 128, 4), (8, 64, 4), (16, 32, 4),
+            (1, 1024, 4),
+            (1, 2048, 8),
+            (1, 4096, 8),
+            (4, 128, 4),
+            (8, 64, 4),
+            (16, 32, 4),
         )
     ]
     strided_configs = [({"BR": 8, "BI": min(variant.block // 8, 256)}, variant.num_warps)] + [
         ({"BR": br, "BI": bi}, w)
-        for br, bi, w in ((4, 256, 4), (8, 128, 4), (16, 64, 4), (32, 32, 4), (8, 256, 8),
-                          (16, 128, 8), (2, 512, 4))
+        for br, bi, w in (
+            (4, 256, 4),
+            (8, 128, 4),
+            (16, 64, 4),
+            (32, 32, 4),
+            (8, 256, 8),
+            (16, 128, 8),
+            (2, 512, 4),
+        )
     ]
     kernel = f"""{_REDUCE_PRUNE}
 

@@ -119,8 +119,11 @@ extern "C" void scan({params}, float* __restrict__ out,
             const int64_t end = begin + 256 < inner ? begin + 256 : inner;
             double acc[256];
             for (int64_t i = begin; i < end; ++i) acc[i - begin] = {ident};
-            {"for (int64_t i = begin; i < end; ++i) out[o * Ro * inner + i] = " + ident + "f;"
-             if shift else ""}
+            {
+        "for (int64_t i = begin; i < end; ++i) out[o * Ro * inner + i] = " + ident + "f;"
+        if shift
+        else ""
+    }
             for (int64_t k = 0; k < R; ++k) {{
                 const int64_t offset = (o * R + {at.format(k="k")}) * inner;
                 const int64_t written = (o * Ro + {at.format(k="k")} + {shift}) * inner;
@@ -140,7 +143,7 @@ extern "C" void scan({params}, float* __restrict__ out,
     return cpp_module(source, variant, _what(problem), model_new(forward))
 
 
-_PRUNE = '''
+_PRUNE = """
 
 def _prune_rows(configs, named, **kwargs):
     widest = max(256, triton.next_power_of_2(named["R"]))
@@ -150,7 +153,7 @@ def _prune_rows(configs, named, **kwargs):
 def _prune_columns(configs, named, **kwargs):
     widest = max(32, triton.next_power_of_2(named["inner"]))
     return [c for c in configs if c.kwargs["BLOCK"] <= widest] or configs[:1]
-'''
+"""
 
 
 def triton_scan(problem: Recognised, variant: GpuVariant) -> str:
@@ -170,12 +173,15 @@ def triton_scan(problem: Recognised, variant: GpuVariant) -> str:
         return ("\n" + indent).join(lines)
 
     at = "R - 1 - k" if spec.reverse else "k"
-    scanned = "tl.cumprod(v, axis=0) * carry.to(tl.float32)" if prod else (
-        "tl.cumsum(v, axis=0) + carry.to(tl.float32)"
+    scanned = (
+        "tl.cumprod(v, axis=0) * carry.to(tl.float32)"
+        if prod
+        else ("tl.cumsum(v, axis=0) + carry.to(tl.float32)")
     )
     carry_step = (
         "carry *= tl.reduce(v, 0, _times).to(tl.float64)"
-        if prod else "carry += tl.sum(v, axis=0).to(tl.float64)"
+        if prod
+        else "carry += tl.sum(v, axis=0).to(tl.float64)"
     )
     shift = 1 if spec.exclusive else 0
     first_row = f"tl.store(out_ptr + orow - 1, tl.full([], {ident}, out_ptr.dtype.element_ty))"
