@@ -42,6 +42,7 @@ SUPPORTED = {
     "huber_loss": "pointwise_total",
     "cumsum": "scan",
     "reverse_cumsum": "scan",
+    "cosine_similarity_loss": "row_loss",
 }
 
 

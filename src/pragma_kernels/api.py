@@ -49,6 +49,7 @@ class OptimizeResult:
     run_dir: Path
     usage: Usage = field(default_factory=Usage)
     unsupported: bool = False  # offline: no template family fits; nothing was run or written
+    recognition: str = ""  # offline: the family and parameters matched, or why none fits
 
     @property
     def best_source(self) -> str | None:
@@ -135,10 +136,10 @@ def optimize(
     if mode == "offline":
         recognised = recognise(path, "tiny" if "tiny" in loaded.sizes else size)
         if recognised.family == "unsupported":
-            why = f"unsupported offline: {recognised.why} (operators: {', '.join(recognised.ops)})"
+            why = "unsupported offline" + recognised.describe().removeprefix("unsupported")
             if listener is not None:
                 listener(RunFinished(why, None))
-            return OptimizeResult(None, [], why, folder, unsupported=True)
+            return OptimizeResult(None, [], why, folder, unsupported=True, recognition=why)
         coder, conductor_llm = OfflineCoder(recognised, resolved.backend), None
         coder_model = conductor_model = "offline (no LLM)"
     else:
@@ -198,7 +199,10 @@ def optimize(
         conductor_model=conductor_model,
     )
     result = loop.run(settings, listener)
-    return OptimizeResult(result.best, result.attempts, result.stopped, folder, result.usage)
+    recognition = recognised.describe() if mode == "offline" else ""
+    return OptimizeResult(
+        result.best, result.attempts, result.stopped, folder, result.usage, recognition=recognition
+    )
 
 
 def choose_run_dir(

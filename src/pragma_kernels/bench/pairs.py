@@ -95,6 +95,7 @@ def run_pair(
         status="unsupported" if result.unsupported else "done",
         run_dir=str(folder),
         stopped=result.stopped,
+        recognition=result.recognition,
         device_s=round(lease_seconds(), 2),
         wall_s=round(time.monotonic() - start, 2),
     )
