@@ -10,7 +10,8 @@ The schema (README, "pragma bench"):
     problems(problem, path, category, sha256)
     runs(problem, mode, status, run_dir, stopped, attempts, best_attempt, best_ms,
          eager_ms, compile_ms, speedup_eager, speedup_compile, first_correct,
-         input_tokens, output_tokens, cost_usd, harness_s, device_s, wall_s, error)
+         input_tokens, output_tokens, cost_usd, harness_s, device_s, wall_s, error,
+         faster_found)
     attempts(problem, mode, number, kind, ok, compiled, candidate_ms, eager_ms,
          compile_ms, speedup_eager, speedup_compile, bottleneck, input_tokens,
          output_tokens, cost_usd, harness_s)
@@ -41,7 +42,7 @@ CREATE TABLE IF NOT EXISTS runs (
     stopped TEXT, attempts INTEGER, best_attempt INTEGER, best_ms REAL, eager_ms REAL,
     compile_ms REAL, speedup_eager REAL, speedup_compile REAL, first_correct INTEGER,
     input_tokens INTEGER, output_tokens INTEGER, cost_usd REAL, harness_s REAL,
-    device_s REAL, wall_s REAL, error TEXT,
+    device_s REAL, wall_s REAL, error TEXT, faster_found INTEGER,
     PRIMARY KEY (problem, mode)
 );
 CREATE TABLE IF NOT EXISTS attempts (
@@ -82,6 +83,9 @@ class RunRow(BaseModel):
     device_s: float = 0.0  # seconds the run held the device lease
     wall_s: float = 0.0
     error: str = ""
+    # Whether the best is faster than eager beyond the noise (the loop's honest result);
+    # None: no correct kernel, or a run stored before this column
+    faster_found: bool | None = None
 
     @property
     def correct(self) -> bool:
@@ -117,6 +121,10 @@ class BenchStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path)
         self.db.executescript(_DDL)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(runs)")}
+        if "faster_found" not in columns:  # a store written before the column
+            with self.db:
+                self.db.execute("ALTER TABLE runs ADD COLUMN faster_found INTEGER")
 
     def close(self) -> None:
         self.db.close()
