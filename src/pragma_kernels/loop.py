@@ -163,10 +163,10 @@ class OptimizationLoop:
             self.run_dir.write_trace(render_trace(self.records, self.options.baseline))
             self._emit(AttemptFinished(record, self.best))
             stopped = self._stop_reason()
-        end = run_end(self.records, self.best, self.options.attempts, stopped, self.options.baseline)
-        summary = summary_text(
-            self.context.problem.name, end, self.best, str(self.run_dir.path)
+        end = run_end(
+            self.records, self.best, self.options.attempts, stopped, self.options.baseline
         )
+        summary = summary_text(self.context.problem.name, end, self.best, str(self.run_dir.path))
         self.run_dir.finish(settings, end, summary)
         self._emit(RunFinished(stopped, self.best))
         return LoopResult(

@@ -165,7 +165,10 @@ class RunDir:
 
     def finish(self, settings: RunSettings, end: RunEnd, summary: str) -> None:
         """run.json with how the run ended; summary.md with the result in words."""
-        _write(self.path / "run.json", settings.model_copy(update={"end": end}).model_dump_json(indent=2))
+        _write(
+            self.path / "run.json",
+            settings.model_copy(update={"end": end}).model_dump_json(indent=2),
+        )
         _write(self.path / "summary.md", summary)
 
     def attempts(self) -> list[AttemptRecord]:

@@ -56,11 +56,11 @@ def baseline_notes(record: AttemptRecord, best: AttemptRecord) -> list[str]:
         now, then = record.spread(name), best.spread(name)
         if now is None or then is None or within_noise(now, then):
             continue
+        source = record.baseline_source or "measured"
         notes.append(
             f"{name} timed {now.median_ms:.4g} ms beside attempt {record.number} and "
-            f"{then.median_ms:.4g} ms beside attempt {best.number} ({record.baseline_source or 'measured'}"
-            "): the machine's state changed; each speedup is against the baseline timed "
-            "beside its own kernel"
+            f"{then.median_ms:.4g} ms beside attempt {best.number} ({source}): the machine's "
+            "state changed; each speedup is against the baseline timed beside its own kernel"
         )
     return notes
 
@@ -84,10 +84,11 @@ def run_end(
     if end.faster_found:
         end.result = f"attempt {best.number} is faster than {baseline}: {against}"
     else:
+        base, mine = best.spread(baseline), best.spread()
+        standing = change_words(mine, base) if base and mine else "untimed"
         end.result = (
-            f"no faster kernel found: the best correct attempt ({best.number}) is "
-            f"{change_words(best.spread(), best.spread(baseline)) if best.spread(baseline) else 'untimed'}"
-            f" against {baseline} ({against}); keep using the reference"
+            f"no faster kernel found: the best correct attempt ({best.number}) is {standing} "
+            f"against {baseline} ({against}); keep using the reference"
         )
     return end
 

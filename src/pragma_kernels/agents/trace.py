@@ -58,7 +58,9 @@ def render_trace(records: list[AttemptRecord], baseline: str) -> str:
         lines += [f"## Attempt {record.number}: {record.outcome(baseline)}", ""]
         lines += _details(record)
         best_line = (
-            f"attempt {best.number} ({best.candidate_ms or 0:.4g} ms)" if best else "none correct yet"
+            f"attempt {best.number} ({best.candidate_ms or 0:.4g} ms)"
+            if best
+            else "none correct yet"
         )
         lines += [f"- Best so far: {best_line}", ""]
     return "\n".join(lines)

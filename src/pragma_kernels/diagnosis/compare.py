@@ -101,7 +101,11 @@ class Side(BaseModel):
             return f"speedup {fallback_speedup:.2f}x"
         against = ", ".join(
             f"{x:.2f}x vs {name}"
-            + (f" ({name} {self.baselines[name].median_ms:.4g} ms)" if name in self.baselines else "")
+            + (
+                f" ({name} {self.baselines[name].median_ms:.4g} ms)"
+                if name in self.baselines
+                else ""
+            )
             for name, x in self.speedups.items()
         )
         return f"{self.ms.render()}" + (f"; {against}" if against else "")

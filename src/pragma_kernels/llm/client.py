@@ -106,7 +106,8 @@ class LLM:
             if hit is not None:
                 return hit.model_copy(update={"cached": True})
         reply = self._call(messages, system, on_try)
-        if reply.truncated and self.settings.retry_cut:  # once, asking for less; a second cut reply is returned as it is
+        # Cut at max_tokens: asked once more, for less; a second cut reply is returned as is
+        if reply.truncated and self.settings.retry_cut:
             shorter = shorter_request(messages, self.settings.reply_budget())
             again = self._call(shorter, system, on_try)
             again.shortened = True
@@ -226,7 +227,8 @@ class LLM:
 def shorter_request(messages: list[Message], limit: int) -> list[Message]:
     """The same request, its last user message asking for a shorter answer."""
     *earlier, last = messages
-    return [*earlier, last.model_copy(update={"content": last.content + SHORTER.format(limit=limit)})]
+    note = SHORTER.format(limit=limit)
+    return [*earlier, last.model_copy(update={"content": last.content + note})]
 
 
 def _hooked(http_client_class, on_try: Callable[[int], None] | None):

@@ -19,9 +19,7 @@ def _openai_answer(body: dict, step: dict) -> dict:
         "object": "chat.completion",
         "created": 0,
         "model": body["model"],
-        "choices": [
-            {"index": 0, "finish_reason": step.get("finish", "stop"), "message": message}
-        ],
+        "choices": [{"index": 0, "finish_reason": step.get("finish", "stop"), "message": message}],
         "usage": {
             "prompt_tokens": step.get("in", 10),
             "completion_tokens": step.get("out", 5),
