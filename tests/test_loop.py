@@ -499,7 +499,7 @@ def test_a_kernel_slower_than_eager_is_never_the_result(tmp_path):
     saved = json.loads((tmp_path / "run" / "run.json").read_text())["end"]
     assert result.best.number == 1 and not saved["faster_found"]
     assert saved["result"].startswith("no faster kernel found: the best correct attempt (1)")
-    assert "slower against eager (0.80x vs eager" in saved["result"]
+    assert "is slower than eager (0.80x vs eager" in saved["result"]
     summary = (tmp_path / "run" / "summary.md").read_text()
     assert "kept for reading, not a result" in summary
     assert (tmp_path / "run" / "best.py").exists()  # kept in the run directory

@@ -199,3 +199,23 @@ def test_single_mode_revisions_show_the_best_after_a_regression_too():
     revise = prompts.single_revise(PROBLEM, gpu_rules(), CURRENT, FACTS, best=BEST)
     assert "# current" in revise and "# best" in revise and "attempt 2" in revise
     assert "# best" not in prompts.single_revise(PROBLEM, gpu_rules(), CURRENT, FACTS)
+
+
+def test_the_glossary_covers_only_the_metrics_the_prompt_shows():
+    """The ~3 K-character glossary was repeated whole in every Conductor prompt."""
+    from pragma_kernels.loop import shown_meanings
+    from pragma_kernels.profilers.schema import KernelProfile, Metric, Profile
+
+    def metric(n: int) -> Metric:
+        return Metric(name=f"m{n}", value=n, meaning=f"meaning {n}", profiler="ncu", source="x")
+
+    profile = Profile(
+        tools=["ncu"],
+        target="gpu",
+        metrics=[metric(0)],
+        kernels=[KernelProfile(name="k", metrics=[metric(n) for n in range(1, 61)])],
+    )
+    shown = profile.render_text(meanings=False)
+    glossary = shown_meanings(profile)
+    assert "m40" in shown and "m41" not in shown  # 40 per kernel are shown
+    assert list(glossary) == [f"m{n}" for n in range(41)]

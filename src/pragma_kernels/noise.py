@@ -14,7 +14,9 @@ from pydantic import BaseModel
 from pragma_kernels.timing import Timing
 
 MIN_BAND = 0.03  # differences under 3 % are never called a change, however tight the IQRs
-LOADED_PER_CORE = 1.0  # 1-minute load average per core above this: the machine was busy
+# The 1-minute load average beyond our own worker's threads, per core, above which the
+# machine was busy with someone else's work
+LOADED_PER_CORE = 0.5
 PROFILE_TIME_FACTOR = 3.0  # a profile's own time this far from the verifier's: distorted
 
 
@@ -79,13 +81,16 @@ def load_flag(
     cores: int,
     profile_ms: float | None = None,
     verifier_ms: float | None = None,
+    own_threads: int = 0,
 ) -> str:
     """Why a profile should not be trusted as taken ('' when nothing is wrong): the machine
-    was loaded (1-minute load average above `LOADED_PER_CORE` per core), or the profile's
-    own time of the candidate is `PROFILE_TIME_FACTOR` times off the verifier's median."""
+    was loaded (the 1-minute load average, less `own_threads` that our worker itself ran,
+    above `LOADED_PER_CORE` per core), or the profile's own time of the candidate is
+    `PROFILE_TIME_FACTOR` times off the verifier's median."""
     reasons = []
-    if load_1min is not None and cores > 0 and load_1min > LOADED_PER_CORE * cores:
-        reasons.append(f"load average {load_1min:.1f} on {cores} cores")
+    if load_1min is not None and cores > 0:
+        if load_1min - own_threads > LOADED_PER_CORE * cores:
+            reasons.append(f"load average {load_1min:.1f} on {cores} cores")
     if profile_ms and verifier_ms and profile_ms > 0 and verifier_ms > 0:
         ratio = profile_ms / verifier_ms
         if ratio > PROFILE_TIME_FACTOR or ratio < 1 / PROFILE_TIME_FACTOR:

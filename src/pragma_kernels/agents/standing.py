@@ -85,10 +85,13 @@ def run_end(
         end.result = f"attempt {best.number} is faster than {baseline}: {against}"
     else:
         base, mine = best.spread(baseline), best.spread()
-        standing = change_words(mine, base) if base and mine else "untimed"
+        words = change_words(mine, base) if base and mine else ""
+        standing = {"slower": "slower than", "within noise": "within noise of"}.get(
+            words, "not timed against"
+        )
         end.result = (
             f"no faster kernel found: the best correct attempt ({best.number}) is {standing} "
-            f"against {baseline} ({against}); keep using the reference"
+            f"{baseline} ({against}); keep using the reference"
         )
     return end
 

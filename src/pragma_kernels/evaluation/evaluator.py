@@ -192,7 +192,8 @@ class LocalEvaluator:
         """The profile, re-taken once when it was taken on a loaded machine (noise.load_flag);
         the note says what was wrong and whether the retake was clean."""
         verifier_ms = evaluation.timed.candidate_ms if evaluation.timed else None
-        flag = load_flag(self.load(), self.cores, profile_time_ms(profiled), verifier_ms)
+        own = self.target.threads or 0
+        flag = load_flag(self.load(), self.cores, profile_time_ms(profiled), verifier_ms, own)
         if not flag:
             return profiled, ""
         try:
@@ -201,7 +202,7 @@ class LocalEvaluator:
             return profiled, f"taken while {flag}; the retake failed ({exc})"[:400]
         if not verdict.ok or retaken is None:
             return profiled, f"taken while {flag}; the retake failed ({verdict.summary()})"[:400]
-        again = load_flag(self.load(), self.cores, profile_time_ms(retaken), verifier_ms)
+        again = load_flag(self.load(), self.cores, profile_time_ms(retaken), verifier_ms, own)
         if again:
             return retaken, f"re-taken once, still distorted: {again} (first: {flag})"
         return retaken, f"re-taken once (the first was taken while {flag})"
