@@ -110,6 +110,10 @@ def overall_table(report: BenchReport) -> Table:
     for baseline in report.baselines:
         specs += _fast_rows(baseline)
     specs += [
+        (
+            "faster kernel found (best beats eager beyond the noise)",
+            lambda m: f"{m.faster_kernel_found} of {m.runs}",
+        ),
         ("attempts to first correct", lambda m: number(m.attempts_to_first_correct)),
         ("tokens per problem", lambda m: number(m.tokens_per_problem, 0)),
         ("$ per problem", lambda m: f"${m.usd_per_problem:.4f}"),

@@ -20,7 +20,7 @@ def _openai_answer(body: dict, step: dict) -> dict:
         "object": "chat.completion",
         "created": 0,
         "model": body["model"],
-        "choices": [{"index": 0, "finish_reason": "stop", "message": message}],
+        "choices": [{"index": 0, "finish_reason": step.get("finish", "stop"), "message": message}],
         "usage": {
             "prompt_tokens": step.get("in", 10),
             "completion_tokens": step.get("out", 5),
@@ -39,14 +39,15 @@ def _anthropic_answer(body: dict, step: dict) -> dict:
         "role": "assistant",
         "model": body["model"],
         "content": content,
-        "stop_reason": "end_turn",
+        "stop_reason": "max_tokens" if step.get("finish") == "length" else "end_turn",
         "stop_sequence": None,
         "usage": {"input_tokens": step.get("in", 10), "output_tokens": step.get("out", 5)},
     }
 
 
 class ScriptedLLM:
-    """Each script step is a reply text, or a dict: {"content", "reasoning", "in", "out"} or
+    """Each script step is a reply text, or a dict: {"content", "reasoning", "in", "out",
+    "finish": "length" for a reply cut at max_tokens} or
     {"status": 429, "retry_after": "0"} for an error reply. Steps are answered in order, or
     by `route(request body) -> step` when concurrent conversations share the server."""
 
