@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import tempfile
 import time
 from pathlib import Path
 
@@ -41,8 +42,10 @@ def run_one(v0: Path, main: Path, variant, compile_: bool) -> str:
     if recognised.family == "unsupported":
         return f"| {main.stem} | unsupported: {recognised.why} | | | | | |"
     source = backends.get("triton-cuda").offline_source(recognised, variant)
-    namespace: dict = {}
-    exec(compile(source, f"{main.stem}.py", "exec"), namespace)
+    with tempfile.TemporaryDirectory() as folder:  # Triton's jit reads its source from a file
+        path = Path(folder) / f"candidate_{main.stem}.py"
+        path.write_text(source)
+        namespace = vars(import_module(path))
     module = import_module(main)
     torch.manual_seed(0)
     init = module.get_init_inputs()
