@@ -124,7 +124,7 @@ def test_conductor_prompt_explains_the_timing_and_fits_the_target():
     text = prompts.conductor(cpu, "EPYC", timed, None, MEANINGS)
     assert "CPU performance engineer" in text and "num_warps" not in text
     assert "median time" in text and "time_ms disagrees" in text
-    assert "cannot build, run or time" in text and "perf event names" in text
+    assert "cannot build, run or time" in text and CPP.metric_names in text
     failed = AttemptView(2, "code", "failed: compile_error", verdict_detail="Likely cause: x")
     assert "median time" not in prompts.conductor(cpu, "EPYC", failed, None, MEANINGS)
     gpu = prompts.conductor(PROBLEM, "H200", CURRENT, BEST, MEANINGS)
@@ -161,3 +161,12 @@ def test_single_mode_revisions_show_the_best_after_a_regression_too():
     revise = prompts.single_revise(PROBLEM, gpu_rules(), CURRENT, best=BEST)
     assert "# current" in revise and "# best" in revise and "attempt 2" in revise
     assert "# best" not in prompts.single_revise(PROBLEM, gpu_rules(), CURRENT)
+
+
+def test_cpu_metric_names_offer_hardware_events_only_where_they_can_be_counted(monkeypatch):
+    from pragma_kernels.profilers import registry
+
+    monkeypatch.setattr(registry, "hardware_counters", lambda: True)
+    assert "perf event names" in CPP.metric_names
+    monkeypatch.setattr(registry, "hardware_counters", lambda: False)
+    assert "no hardware counters" in CPP.metric_names and "software events" in CPP.metric_names

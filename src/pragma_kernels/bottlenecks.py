@@ -19,6 +19,9 @@ class Bottleneck(StrEnum):
     LAUNCH_TAIL = "launch_tail_bound"  # too few programs for the SMs, or a tiny kernel
     TENSOR_CORES_UNUSED = "tensor_cores_unused"  # matmul-like work off the tensor pipes
     MANY_SMALL_KERNELS = "many_small_kernels"  # no fusion: launches and round trips dominate
+    REGISTER_SPILLS = "register_spills"  # values spilled to local memory: extra traffic
+    ATOMIC_CONTENTION = "atomic_contention"  # many atomics on few addresses serialise
+    SLOW_MATH = "slow_math"  # fp64 in a float problem, or transcendental-heavy code
     # CPU
     NOT_VECTORISED = "not_vectorised"
     CACHE_MISS_BOUND = "cache_miss_bound"  # memory / cache misses dominate
@@ -26,6 +29,9 @@ class Bottleneck(StrEnum):
     SINGLE_THREADED = "single_threaded"
     POOR_DATA_REUSE = "poor_data_reuse"  # no blocking: the same data streamed many times
     FRONTEND_BOUND = "frontend_bound"
+    FALSE_SHARING = "false_sharing"  # threads write one cache line: it ping-pongs between cores
+    MULTI_PASS = "multi_pass"  # unfused loops / temporaries: the data is streamed several times
+    SERIAL_FRACTION = "serial_fraction"  # parallel, but a serial part caps the speedup (Amdahl)
     # either
     NONE_FOUND = "no_clear_bottleneck"
 
@@ -41,6 +47,9 @@ GPU_CLASSES = (
     Bottleneck.LAUNCH_TAIL,
     Bottleneck.TENSOR_CORES_UNUSED,
     Bottleneck.MANY_SMALL_KERNELS,
+    Bottleneck.REGISTER_SPILLS,
+    Bottleneck.ATOMIC_CONTENTION,
+    Bottleneck.SLOW_MATH,
 )
 CPU_CLASSES = (
     Bottleneck.MEMORY_BANDWIDTH,
@@ -50,4 +59,11 @@ CPU_CLASSES = (
     Bottleneck.SINGLE_THREADED,
     Bottleneck.POOR_DATA_REUSE,
     Bottleneck.FRONTEND_BOUND,
+    Bottleneck.FALSE_SHARING,
+    Bottleneck.MULTI_PASS,
+    Bottleneck.SERIAL_FRACTION,
+    Bottleneck.ATOMIC_CONTENTION,
+    Bottleneck.SLOW_MATH,
+    Bottleneck.REGISTER_SPILLS,
+    Bottleneck.COMPUTE,
 )
