@@ -34,9 +34,9 @@ def test_scaling_is_the_median_round_and_the_spread_is_reported():
     assert got["serial_fraction"] == pytest.approx(2 / 1.02 - 1)
 
 
-def test_reduction_factor_targets_a_third_of_the_budget():
+def test_reduction_factor_targets_half_the_budget():
     assert reduction_factor(0.001, 8.0) == 2.0  # never less than halving
-    assert reduction_factor(0.04, 8.0) == pytest.approx(1500 * 0.04 / (8 / 3))
+    assert reduction_factor(0.4, 8.0) == pytest.approx(300 * 0.4 / 4)
 
 
 def _problem(source: str) -> ModuleType:
@@ -142,3 +142,11 @@ def test_hazards_are_found_in_every_function_including_static_helpers():
     assert (
         only_kern["double_fp_fraction"] == 0.0
     )  # the helper's loop is what an exported-only view misses
+
+
+def test_a_loaded_machine_is_flagged():
+    from pragma_kernels.profilers.cpu import load_warning
+
+    assert load_warning(0.3) == []
+    (flag,) = load_warning(2.5)
+    assert flag.severity == "WRN" and "2.5 runnable processes per core" in flag.message

@@ -57,10 +57,14 @@ OPERATORS = {
 # -- pointwise (huber, silu): one element function, several loop shapes ---------------------
 ELEM = {
     "huber": (
-        "static inline float elem(float a, float b) { const float d = a - b; "
-        "const float ad = std::fabs(d); return ad < 1.0f ? 0.5f * d * d : ad - 0.5f; }",
-        "static inline float elem(float a, float b) { const double d = (double)a - (double)b; "
-        "const double ad = std::fabs(d); return (float)(ad < 1.0 ? 0.5 * d * d : ad - 0.5); }",
+        # Branch-free Huber: q = min(|d|, 1) = (|d| + 1 - ||d| - 1|) / 2, then q (|d| - q / 2).
+        # No compare at all: GCC turns even a scalar min into a branch, which would plant a
+        # second defect in every scalar variant.
+        "static inline float elem(float a, float b) { const float ad = std::fabs(a - b); "
+        "const float q = 0.5f * (ad + 1.0f - std::fabs(ad - 1.0f)); return q * (ad - 0.5f * q); }",
+        "static inline float elem(float a, float b) { const double ad = std::fabs((double)a - "
+        "(double)b); const double q = 0.5 * (ad + 1.0 - std::fabs(ad - 1.0)); "
+        "return (float)(q * (ad - 0.5 * q)); }",
         "y[{k}]",
     ),
     "silu": (

@@ -45,7 +45,7 @@ TIMEOUT_S = 120
 # memory-bound kernel: ~20 ms -> 1.3-2.4 s). No one factor predicts a kernel, so the run
 # is bounded by the budget itself; only a call too slow even at the lowest factor is
 # refused without trying.
-SLOWDOWN = 1500  # typical, for sizing a reduced problem
+SLOWDOWN = 300  # for sizing a reduced problem: between the streaming and the FMA-heavy cases
 MIN_SLOWDOWN = 50  # lowest seen: a call that would exceed the budget even at this is skipped
 CANDIDATE_FILE = re.compile(r"(^|/)kernel\d+\.cpp$")  # the replay's copies of the sources
 
