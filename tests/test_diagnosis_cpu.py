@@ -165,3 +165,36 @@ def test_spills_explained_by_calls_are_not_spills():
 )
 def test_false_sharing_source_patterns(source, found):
     assert (false_sharing_pattern(source) is not None) == found
+
+
+def test_generated_suite_saved_profiles():
+    """Real profiles of the generated suite (benchmarks/results/diagnosis_cpu_generated.md,
+    2-core VM without a PMU, heavily loaded): calibrate all named, held-out at least as
+    well as when it was first run with the frozen rules (22/25), twins never labelled."""
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root / "benchmarks" / "diagnosis"))
+    import generate_cpu
+    import generated_kernels
+
+    from pragma_kernels.profilers.schema import Profile
+
+    saved = root / "tests" / "fixtures" / "profiles" / "cpu_generated"
+    hits: dict[str, list[bool]] = {"calibrate": [], "heldout": []}
+    for case in generate_cpu.cases():
+        for which in ("planted", "fixed"):
+            profile = Profile.model_validate_json((saved / f"{case.name}_{which}.json").read_text())
+            op = generate_cpu.OPERATORS[case.operator]
+            kernel = generated_kernels.KERNELS[
+                (case.defect if which == "planted" else "fixed", case.operator)
+            ]
+            source = generate_cpu._candidate(op, kernel, "")
+            label = rules.diagnose(profile, rules.CPP_RULES, None, source).bottleneck.value
+            if which == "planted":
+                hits[case.split].append(label == case.label)
+            else:
+                assert label != case.label, case.name
+    assert all(hits["calibrate"]) and len(hits["calibrate"]) == 24
+    assert sum(hits["heldout"]) >= 22 and len(hits["heldout"]) == 25
