@@ -132,7 +132,9 @@ def main() -> None:
     parser.add_argument("--no-ncu", action="store_true", help="GPU: counter-free fallback only")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--suite", choices=("labelled", "generated"), default="labelled")
-    parser.add_argument("--split", choices=("calibrate", "heldout", "all"), default="all")
+    parser.add_argument(
+        "--split", choices=("calibrate", "heldout", "heldout2", "all"), default="all"
+    )
     parser.add_argument("--save", type=Path, help="write each profile here as JSON")
     parser.add_argument("--no-twins", action="store_true", help="planted kernels only")
     parser.add_argument("names", nargs="*", help="cases to run (default: all)")

@@ -52,10 +52,31 @@ OPERATORS = {
         "rows, cols",
     ),
     "matvec": Operator("matrix-vector product", "x @ y", "COLS", "rows"),
+    # A second held-out split, added after the first held-out run: written without
+    # changing any rule, run once.
+    "softplus": Operator(
+        "softplus, log(1 + exp(x))", "F.softplus(x)", "1", "rows, cols", fast_math=True
+    ),
+    "lerp": Operator(
+        "linear interpolation x + 0.3 (y - x)", "torch.lerp(x, y, 0.3)", "ROWS, COLS", "rows, cols"
+    ),
 }
 
 # -- pointwise (huber, silu): one element function, several loop shapes ---------------------
 ELEM = {
+    "softplus": (
+        "static inline float elem(float a, float) { const float p = a > 0.0f ? a : 0.0f; "
+        "return p + std::log1p(std::exp(-std::fabs(a))); }",
+        "static inline float elem(float a, float) { const double v = a; const double p = v > 0.0 "
+        "? v : 0.0; return (float)(p + std::log1p(std::exp(-std::fabs(v)))); }",
+        "0.0f",
+    ),
+    "lerp": (
+        "static inline float elem(float a, float b) { return a + 0.3f * (b - a); }",
+        "static inline float elem(float a, float b) { return (float)((double)a + 0.3 * "
+        "((double)b - (double)a)); }",
+        "y[{k}]",
+    ),
     "huber": (
         # Branch-free Huber: q = min(|d|, 1) = (|d| + 1 - ||d| - 1|) / 2, then q (|d| - q / 2).
         # No compare at all: GCC turns even a scalar min into a branch, which would plant a
@@ -170,7 +191,48 @@ MULTI_PASS = {
     delete[] t;
 }""",
 }
+MULTI_PASS["softplus"] = """%s {
+    const int64_t n = rows * cols;
+    float* t = new float[n];
+    #pragma omp parallel for simd schedule(static)
+    for (int64_t k = 0; k < n; ++k) t[k] = -std::fabs(x[k]);
+    #pragma omp parallel for simd schedule(static)
+    for (int64_t k = 0; k < n; ++k) t[k] = std::exp(t[k]);
+    #pragma omp parallel for simd schedule(static)
+    for (int64_t k = 0; k < n; ++k) t[k] = std::log1p(t[k]);
+    #pragma omp parallel for simd schedule(static)
+    for (int64_t k = 0; k < n; ++k) out[k] = (x[k] > 0.0f ? x[k] : 0.0f) + t[k];
+    delete[] t;
+}"""
+MULTI_PASS["lerp"] = """%s {
+    const int64_t n = rows * cols;
+    float* d = new float[n];
+    #pragma omp parallel for simd schedule(static)
+    for (int64_t k = 0; k < n; ++k) d[k] = y[k] - x[k];
+    #pragma omp parallel for simd schedule(static)
+    for (int64_t k = 0; k < n; ++k) d[k] = 0.3f * d[k];
+    #pragma omp parallel for simd schedule(static)
+    for (int64_t k = 0; k < n; ++k) out[k] = x[k] + d[k];
+    delete[] d;
+}"""
 BRANCHY = {
+    "softplus": """%s {
+    const int64_t n = rows * cols;
+    #pragma omp parallel for schedule(static)
+    for (int64_t k = 0; k < n; ++k) {
+        const float a = x[k];
+        if (a > 0.0f) out[k] = a + std::log1p(std::exp(-a));
+        else out[k] = std::log1p(std::exp(a));
+    }
+}""",
+    "lerp": """%s {
+    const int64_t n = rows * cols;
+    #pragma omp parallel for schedule(static)
+    for (int64_t k = 0; k < n; ++k) {
+        if (y[k] > x[k]) out[k] = x[k] + 0.3f * (y[k] - x[k]);
+        else out[k] = y[k] + 0.7f * (x[k] - y[k]);
+    }
+}""",
     "huber": """%s {
     const int64_t n = rows * cols;
     #pragma omp parallel for schedule(static)

@@ -329,7 +329,9 @@ def footprint_metrics(kernels: list[KernelProfile], calls: list[RecordedCall]) -
     """The candidate's own code (entries and helpers, not libm) against the tensors it was
     given: cache lines missed per line of them. ~1 means each line was fetched once
     (compulsory misses only); 2-4 a few passes over the data (unfused loops, temporaries);
-    far more means re-fetching evicted data (strided walks, no blocking)."""
+    far more means re-fetching evicted data (strided walks, no blocking). Also the branch
+    mispredict rate of that code alone: libm's well-predicted branches dilute the
+    profile-wide rate of a kernel that calls it."""
     import torch
 
     size = sum(
@@ -340,7 +342,7 @@ def footprint_metrics(kernels: list[KernelProfile], calls: list[RecordedCall]) -
         return []
     counts = {
         e: sum(m.value for k in own for m in k.metrics if m.name == e)
-        for e in ("D1mr", "D1mw", "DLmr", "DLmw", "Dr", "Dw")
+        for e in ("D1mr", "D1mw", "DLmr", "DLmw", "Dr", "Dw", "Bc", "Bcm", "Bi", "Bim")
     }
     lines = size / 64
 
@@ -352,6 +354,17 @@ def footprint_metrics(kernels: list[KernelProfile], calls: list[RecordedCall]) -
         make("D1_misses_per_footprint_line", (counts["D1mr"] + counts["D1mw"]) / lines, "ratio"),
         make("LL_misses_per_footprint_line", (counts["DLmr"] + counts["DLmw"]) / lines, "ratio"),
         make("data_refs_per_footprint_byte", (counts["Dr"] + counts["Dw"]) / size, "ratio"),
+        *(
+            [
+                make(
+                    "own_branch_mispredict_rate",
+                    (counts["Bcm"] + counts["Bim"]) / branches,
+                    "ratio",
+                )
+            ]
+            if (branches := counts["Bc"] + counts["Bi"])
+            else []
+        ),
     ]
 
 
