@@ -169,8 +169,8 @@ def test_false_sharing_source_patterns(source, found):
 
 def test_generated_suite_saved_profiles():
     """Real profiles of the generated suite (benchmarks/results/diagnosis_cpu_generated.md,
-    2-core VM without a PMU, heavily loaded): calibrate all named, held-out at least as
-    well as when it was first run with the frozen rules (22/25), twins never labelled."""
+    2-core VM without a PMU, heavily loaded): calibrate all named, the held-out splits at
+    least as well as when they were run with frozen rules, twins never labelled."""
     import sys
     from pathlib import Path
 
@@ -182,7 +182,7 @@ def test_generated_suite_saved_profiles():
     from pragma_kernels.profilers.schema import Profile
 
     saved = root / "tests" / "fixtures" / "profiles" / "cpu_generated"
-    hits: dict[str, list[bool]] = {"calibrate": [], "heldout": []}
+    hits: dict[str, list[bool]] = {"calibrate": [], "heldout": [], "heldout2": []}
     for case in generate_cpu.cases():
         if case.split not in hits:
             continue
@@ -202,6 +202,8 @@ def test_generated_suite_saved_profiles():
     # 22/25 with the rules frozen; 25/25 after the post-hoc changes the misses prompted
     # (own-code branch rate, one scalar op in an all-scalar loop): not a held-out figure
     assert sum(hits["heldout"]) == 25 and len(hits["heldout"]) == 25
+    # the second held-out split, run once after those changes: 21/22
+    assert sum(hits["heldout2"]) >= 21 and len(hits["heldout2"]) == 22
 
 
 def test_libm_branches_do_not_hide_the_kernels_own_mispredicts():
