@@ -156,3 +156,32 @@ def test_a_bench_never_overwrites_an_earlier_one(tmp_path, monkeypatch):
         app, ["bench", str(EXAMPLES / "relu.py"), "--target", "cpu", "--out", "b"]
     )
     assert result.exit_code == 2 and "--resume" in result.output
+
+
+def test_runs_say_whether_a_faster_kernel_was_found_beside_their_own_speedups(tmp_path):
+    """The speedups stay each best kernel's own; 'faster kernel found' is a separate count,
+    and a store written before the column opens and reads it as unknown."""
+    import sqlite3
+
+    from pragma_kernels.bench.metrics import metrics
+    from pragma_kernels.bench.store import BenchStore, RunRow
+
+    path = tmp_path / "old.sqlite"
+    first = BenchStore(path)
+    first.put_run(RunRow(problem="a", mode="offline", status="done"), [])
+    first.close()
+    old = sqlite3.connect(path)
+    old.execute("ALTER TABLE runs DROP COLUMN faster_found")  # as stores were before it
+    old.commit()
+    old.close()
+    store = BenchStore(path)
+    assert [(r.problem, r.faster_found) for r in store.runs()] == [("a", None)]
+    slower = RunRow(problem="b", mode="offline", status="done", best_attempt=1,
+                    speedup_eager=0.8, faster_found=False)  # fmt: skip
+    faster = slower.model_copy(update={"problem": "c", "speedup_eager": 1.5, "faster_found": True})
+    store.put_run(slower, [])
+    store.put_run(faster, [])
+    runs = store.runs()
+    summary = metrics(runs, [])
+    assert summary.faster_kernel_found == 1 and summary.vs_eager.n == 2  # 0.8x still counted
+    store.close()

@@ -2,6 +2,7 @@
 
 from pragma_kernels.diagnosis import rules
 from pragma_kernels.diagnosis.compare import CPU_KEY_METRICS, Attempt, compare
+from pragma_kernels.noise import Spread
 from pragma_kernels.profilers.schema import KernelProfile, Metric, Profile
 
 CACHEGRIND = {"profiler": "cachegrind", "source": "cachegrind"}
@@ -48,5 +49,23 @@ def test_fixed_twin_is_improved_and_the_planted_metric_is_named_first():
 def test_changes_inside_the_noise_band_keep_the_best():
     profile = cpu(0.01, 0.01, 3.0)
     result = compare(Attempt(2.02, profile), Attempt(2.0, profile))
-    assert result.verdict == "neutral" and result.action == "keep best" and not result.deltas
+    assert result.verdict == "within noise" and result.action == "keep best"
+    assert not result.deltas
     assert compare(Attempt(1.5, profile), Attempt(2.0, profile)).verdict == "regressed"
+
+
+def test_with_times_the_verdict_is_on_ms_and_their_spreads_not_on_speedups():
+    """Speedups against different eager timings say 'improved'; the kernels' times, whose
+    IQRs overlap, say 'within noise'; the profile's own time_ms is not a delta beside them."""
+    best_profile, current_profile = cpu(0.01, 0.01, 0.09), cpu(0.01, 0.02, 7.9)
+    best = Attempt(2.2, best_profile, ms=Spread(median_ms=0.090, iqr_ms=0.010))
+    current = Attempt(3.0, current_profile, ms=Spread(median_ms=0.096, iqr_ms=0.008))
+    result = compare(current, best, CPU_KEY_METRICS)
+    assert result.verdict == "within noise" and result.action == "keep best"
+    assert [d.metric for d in result.deltas] == ["D1_miss_rate"]  # no time_ms delta
+    slower = Attempt(3.0, current_profile, ms=Spread(median_ms=0.150, iqr_ms=0.004))
+    assert compare(slower, best).verdict == "regressed"
+    faster = Attempt(1.0, current_profile, ms=Spread(median_ms=0.050, iqr_ms=0.004))
+    assert compare(faster, best).verdict == "improved"
+    text = compare(faster, best).render_text()
+    assert "0.05 ms (median, IQR 0.004 ms" in text and "-44% time" in text

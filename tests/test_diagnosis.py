@@ -94,7 +94,7 @@ def test_memory_bound_names_its_evidence_with_threshold_and_source():
         ({"launch__grid_size": 8}, (), B.LAUNCH_TAIL),
         ({"grid_size": 4}, (), B.LAUNCH_TAIL),
         ({}, (("kernel_launches", 64), ("kernel_time_ms", 0.5)), B.MANY_SMALL_KERNELS),
-        ({"n_spills": 40, "grid_size": 10000}, (), B.LOW_OCCUPANCY_REGISTERS),
+        ({"n_spills": 40, "grid_size": 10000}, (), B.REGISTER_SPILLS),  # its own class now
         (
             {
                 "theoretical_occupancy": 12.5,

@@ -105,8 +105,17 @@ def test_an_offline_run_reports_attempts_and_stages_in_order(tmp_path):
     assert summaries[1, "code"] == "offline variant omp-simd"
     assert summaries[2, "code"] == "offline variant omp-simd-stream"  # the diagnosis' choice
     assert summaries[2, "evaluate"].startswith("numerical_mismatch: values differ")
-    assert summaries[1, "evaluate"] == "correct, 1.11x (0.9 ms); memory_bandwidth_bound (0.80)"
+    assert summaries[1, "evaluate"] == (
+        "correct, 0.9 ms, 1.11x vs the baseline timed beside it; memory_bandwidth_bound (0.80)"
+    )
     assert summaries[5, "code"].startswith("failed: offline agent: every template variant")
+    # run.json says how many attempts were made of those allowed, and why it stopped
+    # (it said "attempts": 15 where the offline agent had 4 variants to run)
+    import json
+
+    end = json.loads((tmp_path / "run" / "run.json").read_text())["end"]
+    assert (end["attempts_allowed"], end["attempts_made"]) == (15, 4)
+    assert "every template variant has been tried" in end["stopped"]
     records = [e.record for e in events if isinstance(e, AttemptFinished)]
     assert records == result.attempts and events[-1] == RunFinished(result.stopped, result.best)
     assert [r.variant for r in records] == [
@@ -161,8 +170,8 @@ def test_the_cli_live_view_is_driven_by_the_events(tmp_path):
     offline_loop(tmp_path / "run", FakeEvaluator(wrong=2)).run(SETTINGS, view)
     text = out.getvalue()
     assert (
-        "attempt 1: ok, 1.11x (best 1.11x (#1)), bottleneck memory_bandwidth_bound, "
-        "variant omp-simd [" in text
+        "attempt 1: ok, 0.9 ms, 1.11x vs baseline (best #1, 0.9 ms), bottleneck "
+        "memory_bandwidth_bound, variant omp-simd [" in text
     )
-    assert "attempt 2: numerical_mismatch (best 1.11x (#1)), variant omp-simd-stream [" in text
-    assert "(best 1.37x (#4))" in text and view.table.row_count == 4
+    assert "attempt 2: numerical_mismatch (best #1, 0.9 ms), variant omp-simd-stream [" in text
+    assert "(best #4, 0.729 ms)" in text and view.table.row_count == 4

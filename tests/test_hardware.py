@@ -66,3 +66,19 @@ def test_incomplete_spec_file_is_a_clear_error(tmp_path):
 def test_detect_cpu_on_this_machine():
     cpu = detect_cpu()
     assert cpu.available_cpus >= 1 and cpu.logical_cpus >= cpu.available_cpus
+
+
+def test_cpu_generation_clock_and_a_theoretical_peak_from_cpuinfo():
+    from pragma_kernels.hardware import CpuSpec, parse_cpu_details, peak_gflops_fp32
+
+    text = (
+        "model name\t: AMD EPYC\ncpu family\t: 26\nmodel\t\t: 2\nstepping\t: 1\n"
+        "cpu MHz\t\t: 2596.098\n"
+    )
+    details = parse_cpu_details(text)
+    assert details == {"family": "26", "model": "2", "stepping": "1", "mhz": "2596.098"}
+    spec = CpuSpec("AMD EPYC", 2, 2, {}, ["avx2", "fma", "avx512f"], details=details)
+    assert spec.generation() == "Zen 5, family 26 model 2 stepping 1"
+    # 2 cores x 2.596 GHz x 16 lanes x 2 (FMA) x 2 FMA units
+    assert peak_gflops_fp32(spec.simd, spec.ghz, 2) == 2 * 2.596098 * 16 * 2 * 2
+    assert peak_gflops_fp32(["sse4_2"], 0.0, 2) is None  # clock unknown: no figure

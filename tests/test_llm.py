@@ -170,3 +170,51 @@ def test_a_silent_endpoint_is_given_up_after_timeout_times_attempts(monkeypatch)
 def test_defaults_give_up_within_about_five_minutes():
     settings = LLMSettings(model="m")
     assert (1 + settings.max_retries) * settings.timeout_s <= 300
+
+
+@pytest.mark.parametrize(
+    ("model", "budget"),
+    [
+        ("deepseek-chat", 8192),
+        ("gpt-4o", 8192),
+        ("claude-sonnet-4-5", 8192),
+        ("o3-mini", 32768),
+        ("o1", 32768),
+        ("o4-mini", 32768),
+        ("gpt-5", 32768),
+        ("openai/gpt-5-mini", 32768),
+        ("deepseek-reasoner", 32768),
+        ("DeepSeek-R1-Distill-Qwen-32B", 32768),
+        ("claude-3-7-sonnet-thinking", 32768),
+    ],
+)
+def test_the_reply_budget_follows_the_model_family(model, budget):
+    assert LLMSettings(model=model).reply_budget() == budget
+    assert LLMSettings(model=model, max_tokens=100).reply_budget() == 100  # given: kept
+
+
+def test_a_reply_cut_at_the_limit_is_asked_for_again_shorter_once(server):
+    """finish_reason "length": the same request once more, asking for a shorter answer; the
+    tokens of both calls are counted; a second cut reply is returned as it is."""
+    llm_server = server(
+        [
+            {"content": "half a kern", "finish": "length", "in": 10, "out": 8192},
+            {"content": "short answer", "in": 12, "out": 100},
+        ]
+    )
+    reply = openai_llm(llm_server).chat(ASK)
+    assert reply.text == "short answer" and reply.shortened and not reply.truncated
+    assert (reply.input_tokens, reply.output_tokens) == (22, 8292)
+    again = llm_server.requests[1]["messages"][-1]["content"]
+    assert again.startswith("write a kernel") and "cut off at the output limit of 8192" in again
+    assert llm_server.requests[0]["max_tokens"] == 8192
+    twice = server([{"content": "a", "finish": "length"}, {"content": "b", "finish": "length"}])
+    cut = openai_llm(twice).chat(ASK)
+    assert cut.text == "b" and cut.truncated and len(twice.requests) == 2
+
+
+def test_anthropic_max_tokens_stop_is_a_cut_reply_too(server):
+    llm_server = server([{"content": "cut", "finish": "length"}, {"content": "whole"}])
+    settings = LLMSettings(provider="anthropic", model="claude-x", base_url=llm_server.root)
+    reply = LLM(settings).chat(ASK)
+    assert reply.text == "whole" and len(llm_server.requests) == 2

@@ -42,6 +42,7 @@ SUPPORTED = {
     "huber_loss": "pointwise_total",
     "cumsum": "scan",
     "reverse_cumsum": "scan",
+    "cosine_similarity_loss": "row_loss",
 }
 
 
@@ -69,6 +70,21 @@ def test_pointwise_chain_with_scalars_and_two_inputs(tmp_path):
     a, b = torch.randn(7, 33), torch.randn(7, 33)
     expected = torch.clamp(torch.tanh(a) * 2.5 - b / 3, -1.0, 1.5) + torch.exp(-b)
     torch.testing.assert_close(namespace["ModelNew"]()(a, b), expected)
+
+
+def test_recognition_runs_the_reference_on_fake_tensors(tmp_path):
+    """Inputs of 2 TB: recognising for real would exhaust memory; on fake tensors it
+    takes their shapes only, and a reduction needing real values would still be found."""
+    problem = tmp_path / "huge.py"
+    problem.write_text(
+        "import torch\nimport torch.nn as nn\n\n\nclass Model(nn.Module):\n"
+        "    def forward(self, x):\n        return torch.sum(torch.relu(x), dim=1)\n\n\n"
+        "def get_inputs():\n    return [torch.randn(1 << 20, 1 << 19)]\n\n\n"
+        "def get_init_inputs():\n    return []\n"
+    )
+    recognised = recognise(problem)
+    assert recognised.family == "unsupported" or recognised.shape == (1 << 20, 1 << 19)
+    assert recognised.ops and all(not op.startswith("prim.") for op in recognised.ops)
 
 
 def _slow_if_supported(problem: Path):

@@ -222,7 +222,11 @@ def test_parameters_load_from_the_references_state_dict(tmp_path):
 
 UNSUPPORTED = {
     "pool_ceil_mode": ("self.p = nn.AvgPool2d(3, 2, ceil_mode=True)", "self.p(x)", "ceil_mode"),
-    "pool_dilation": ("self.p = nn.MaxPool2d(3, 1, dilation=2)", "self.p(x)", "dilation"),
+    "max_pool_ceil_mode": (
+        "self.p = nn.MaxPool2d(3, 2, dilation=2, ceil_mode=True)",
+        "self.p(x)",
+        "ceil_mode",
+    ),
     "pool_divisor": ("self.p = nn.AvgPool2d(3, 1, divisor_override=2)", "self.p(x)", "divisor"),
     "pool_adaptive": ("self.p = nn.AdaptiveAvgPool2d(2)", "self.p(x)", "no offline template"),
     "pool_then_relu": ("self.p = nn.MaxPool2d(2)", "torch.relu(self.p(x))", "other operators"),
@@ -231,7 +235,11 @@ UNSUPPORTED = {
         "self.n(x)",
         "not torch's default",
     ),
-    "norm_instance": ("self.n = nn.InstanceNorm2d(3)", "self.n(x)", "other operators"),
+    "norm_instance_affine": (
+        "self.n = nn.InstanceNorm2d(3, affine=True)",
+        "self.n(x)",
+        "other operators",
+    ),
     "norm_order_3": ("pass", "x / x.norm(p=3, dim=-1, keepdim=True)", "order 3"),
     "norm_without_keepdim": ("pass", "x / x.norm(dim=-1).unsqueeze(-1)", "keepdim"),
     "norm_non_adjacent": ("pass", "x / x.norm(dim=(1, 3), keepdim=True)", "non-adjacent"),

@@ -55,7 +55,8 @@ def test_examples_are_a_cumsum_and_a_reverse_cumsum_along_dim_1():
     [
         "torch.cumsum(x.flip(0), 1).flip(1)",  # flipped along another dimension
         "torch.cumsum(x, 1, dtype=torch.float64)",  # changes the dtype
-        "torch.cumprod(x, 1)",
+        "torch.cumsum(torch.cat((x, torch.zeros_like(x)), 1), 1)",  # zeros after x
+        "torch.cumsum(torch.cat((torch.zeros_like(x[:, :1]), x), 1)[:, 1:], 1)",  # sliced dim
     ],
 )
 def test_other_scans_are_unsupported_with_the_reason(expression, tmp_path):

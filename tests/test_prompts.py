@@ -69,13 +69,49 @@ def test_no_profile_ablation_shows_correctness_and_time_only():
     assert "1.20x faster" in text and "# best" in text
 
 
+FACTS = prompts.RunFacts(
+    hardware="NVIDIA H200, 132 SMs; peaks: 4800 GB/s DRAM",
+    timing="CUDA events, median of >= 10 reps",
+    baselines="eager 0.21 ms (median, IQR 0.004 ms, n=40); compile 0.1 ms (median, IQR 0.002 ms)",
+    attempt=3,
+    attempts=5,
+)
+
+
 def test_coder_prompts_carry_problem_rules_previous_code_and_advice():
-    first = prompts.coder_first(PROBLEM, gpu_rules(), "NVIDIA H200, 132 SMs")
+    first = prompts.coder_first(PROBLEM, gpu_rules(), FACTS.__class__(hardware="NVIDIA H200"))
     assert "class Model(nn.Module)" in first and "@triton.jit" in first and "H200" in first
+    assert "not timed yet" in first  # no baseline known before the first attempt
     revise = prompts.coder_revise(
-        PROBLEM, gpu_rules(), CURRENT, Advice("launch tail", ["Use BLOCK=1024", "num_warps=8"])
-    )
+        PROBLEM, gpu_rules(), CURRENT, Advice("launch tail", ["Use BLOCK=1024", "num_warps=8"]),
+        FACTS,
+    )  # fmt: skip
     assert "# current" in revise and "- Use BLOCK=1024\n- num_warps=8" in revise
+
+
+def test_every_coder_prompt_states_hardware_attempts_timing_baselines_and_the_evidence():
+    """Issue 17: revisions dropped the hardware; only the Conductor knew the attempts left;
+    the Coder got the bottleneck and actions but not the evidence or the comparison."""
+    advice = Advice(
+        "launch tail",
+        ["Use BLOCK=1024"],
+        evidence=["sm__throughput 41 %", "grid 8 blocks on 132 SMs"],
+        comparison="current 0.2 ms vs best 0.1 ms: slower, outside the noise",
+        measured="Historical best (attempt 2): 0.1 ms (median, IQR 0.002 ms)",
+    )
+    revise = prompts.coder_revise(PROBLEM, gpu_rules(), CURRENT, advice, FACTS)
+    single = prompts.single_revise(PROBLEM, gpu_rules(), CURRENT, FACTS)
+    first = prompts.coder_first(PROBLEM, gpu_rules(), FACTS)
+    for text in (revise, single, first):
+        assert "# Hardware\nNVIDIA H200, 132 SMs; peaks: 4800 GB/s DRAM" in text
+        assert "This is attempt 3 of 5; attempts left after this one: 2." in text
+        assert "CUDA events, median of >= 10 reps" in text and "IQR" in text
+        assert "Baselines: eager 0.21 ms (median, IQR 0.004 ms, n=40); compile" in text
+    assert "- sm__throughput 41 %\n- grid 8 blocks on 132 SMs" in revise
+    assert "Comparison with the best: current 0.2 ms vs best 0.1 ms" in revise
+    assert "Historical best (attempt 2): 0.1 ms (median" in revise
+    last = prompts.coder_first(PROBLEM, gpu_rules(), FACTS.__class__("x", attempt=5, attempts=5))
+    assert "attempts left after this one: 0 (the last" in last
 
 
 def cpu_rules(simd: str) -> str:
@@ -120,17 +156,18 @@ def test_conductor_prompt_explains_the_timing_and_fits_the_target():
         knobs=CPP.knobs,
         metric_names=CPP.metric_names,
     )
-    timed = AttemptView(2, "code", "correct, 3.46x vs eager (0.8211 ms)", profile="p")
+    timed = AttemptView(2, "code", "correct, 0.8211 ms (median, IQR 0.01 ms)", profile="p")
     text = prompts.conductor(cpu, "EPYC", timed, None, MEANINGS)
     assert "CPU performance engineer" in text and "num_warps" not in text
-    assert "median time" in text and "time_ms disagrees" in text
+    assert "medians with their spread" in text and "time_ms disagrees" in text
+    assert "inside the spreads as noise" in text
     assert "cannot build, run or time" in text and CPP.metric_names in text
     failed = AttemptView(2, "code", "failed: compile_error", verdict_detail="Likely cause: x")
-    assert "median time" not in prompts.conductor(cpu, "EPYC", failed, None, MEANINGS)
+    assert "medians" not in prompts.conductor(cpu, "EPYC", failed, None, MEANINGS)
     gpu = prompts.conductor(PROBLEM, "H200", CURRENT, BEST, MEANINGS)
     assert "GPU performance engineer" in gpu and "num_warps" in gpu and "Nsight Compute" in gpu
     no_profile = prompts.conductor(cpu, "EPYC", timed, None, MEANINGS, profiles=False)
-    assert "median time" in no_profile and "time_ms disagrees" not in no_profile
+    assert "medians" in no_profile and "time_ms disagrees" not in no_profile
 
 
 def test_cpu_rules_say_how_to_keep_the_replay_building_with_avx512_intrinsics():
@@ -147,20 +184,41 @@ def test_prompts_state_the_timed_input_shapes_and_the_best_after_a_regression():
     shapes = describe_inputs(softsign, "tiny")
     assert shapes.startswith("input 0: float32[")
     problem = ProblemView("softsign", "activation", "gpu", "class Model: ...", shapes)
-    first = prompts.coder_first(problem, gpu_rules(), "H200")
+    first = prompts.coder_first(problem, gpu_rules(), FACTS)
     conductor = prompts.conductor(problem, "H200", CURRENT, BEST, MEANINGS, attempts_left=1)
     assert f"Inputs at the timed size: {shapes}" in first and shapes in conductor
     assert "Attempts left after this one: 1" in conductor
     # The previous attempt regressed: the Coder sees the best too, to go back to it.
-    revise = prompts.coder_revise(problem, gpu_rules(), CURRENT, Advice("x", []), best=BEST)
+    revise = prompts.coder_revise(problem, gpu_rules(), CURRENT, Advice("x", []), FACTS, BEST)
     assert "# current" in revise and "# best" in revise and "attempt 2" in revise
-    assert "# best" not in prompts.coder_revise(problem, gpu_rules(), CURRENT, Advice("x", []))
+    alone = prompts.coder_revise(problem, gpu_rules(), CURRENT, Advice("x", []), FACTS)
+    assert "# best" not in alone
 
 
 def test_single_mode_revisions_show_the_best_after_a_regression_too():
-    revise = prompts.single_revise(PROBLEM, gpu_rules(), CURRENT, best=BEST)
+    revise = prompts.single_revise(PROBLEM, gpu_rules(), CURRENT, FACTS, best=BEST)
     assert "# current" in revise and "# best" in revise and "attempt 2" in revise
-    assert "# best" not in prompts.single_revise(PROBLEM, gpu_rules(), CURRENT)
+    assert "# best" not in prompts.single_revise(PROBLEM, gpu_rules(), CURRENT, FACTS)
+
+
+def test_the_glossary_covers_only_the_metrics_the_prompt_shows():
+    """The ~3 K-character glossary was repeated whole in every Conductor prompt."""
+    from pragma_kernels.loop import shown_meanings
+    from pragma_kernels.profilers.schema import KernelProfile, Metric, Profile
+
+    def metric(n: int) -> Metric:
+        return Metric(name=f"m{n}", value=n, meaning=f"meaning {n}", profiler="ncu", source="x")
+
+    profile = Profile(
+        tools=["ncu"],
+        target="gpu",
+        metrics=[metric(0)],
+        kernels=[KernelProfile(name="k", metrics=[metric(n) for n in range(1, 61)])],
+    )
+    shown = profile.render_text(meanings=False)
+    glossary = shown_meanings(profile)
+    assert "m40" in shown and "m41" not in shown  # 40 per kernel are shown
+    assert list(glossary) == [f"m{n}" for n in range(41)]
 
 
 def test_cpu_metric_names_offer_hardware_events_only_where_they_can_be_counted(monkeypatch):

@@ -28,7 +28,7 @@ from pragma_kernels.compare import default_tolerance
 from pragma_kernels.errors import PragmaError
 from pragma_kernels.evaluation import LocalEvaluator
 from pragma_kernels.evaluation.evaluator import AttemptRunner
-from pragma_kernels.evaluation.jobs import resolve_dtype, run_attempt
+from pragma_kernels.evaluation.jobs import cached_baselines, resolve_dtype, run_attempt
 from pragma_kernels.events import OnEvent, RunFinished, attempts_only, fan_out
 from pragma_kernels.llm import LLM, Budget, LLMError, LLMSettings, ReplyCache
 from pragma_kernels.llm.client import require_sdk
@@ -49,6 +49,17 @@ class OptimizeResult:
     run_dir: Path
     usage: Usage = field(default_factory=Usage)
     unsupported: bool = False  # offline: no template family fits; nothing was run or written
+    recognition: str = ""  # offline: the family and parameters matched, or why none fits
+    summary: str = ""  # summary.md: the honest result in words
+    baseline: str = "eager"
+
+    @property
+    def faster_found(self) -> bool:
+        """Whether the best is faster than the baseline beyond the noise: only then is it a
+        result; otherwise it is kept in the run directory to read (issue 18)."""
+        from pragma_kernels.agents.standing import faster_than
+
+        return self.best is not None and faster_than(self.best, self.baseline)
 
     @property
     def best_source(self) -> str | None:
@@ -135,10 +146,10 @@ def optimize(
     if mode == "offline":
         recognised = recognise(path, "tiny" if "tiny" in loaded.sizes else size)
         if recognised.family == "unsupported":
-            why = f"unsupported offline: {recognised.why} (operators: {', '.join(recognised.ops)})"
+            why = "unsupported offline" + recognised.describe().removeprefix("unsupported")
             if listener is not None:
                 listener(RunFinished(why, None))
-            return OptimizeResult(None, [], why, folder, unsupported=True)
+            return OptimizeResult(None, [], why, folder, unsupported=True, recognition=why)
         coder, conductor_llm = OfflineCoder(recognised, resolved.backend), None
         coder_model = conductor_model = "offline (no LLM)"
     else:
@@ -174,6 +185,7 @@ def optimize(
         ),
         backend=backend_text(resolved, dtype, input_dtype(loaded.module)),
         hardware=resolved.backend.hardware_text(resolved.threads),
+        **_known_timing(path, resolved, dtype, (baseline, *also_time)),
     )
     evaluator = LocalEvaluator(
         path,
@@ -198,7 +210,46 @@ def optimize(
         conductor_model=conductor_model,
     )
     result = loop.run(settings, listener)
-    return OptimizeResult(result.best, result.attempts, result.stopped, folder, result.usage)
+    return OptimizeResult(
+        result.best,
+        result.attempts,
+        result.stopped,
+        folder,
+        result.usage,
+        summary=result.summary,
+        baseline=baseline,
+        recognition=recognised.describe() if mode == "offline" else "",
+    )
+
+
+def _known_timing(path: Path, target: Target, dtype: str | None, baselines) -> dict:
+    """The timing method and the baselines already timed on this machine (the cache), for
+    the first Coder prompt; later prompts state those measured beside the candidates."""
+    from pragma_kernels.noise import Spread
+
+    try:
+        cached = cached_baselines(path, target, dtype)
+    except Exception:  # a cold or unreadable cache is not an error: nothing known yet
+        cached = {}
+    spreads = {name: Spread.of(t, "cached") for name, t in cached.items() if name in baselines}
+    method = next((t.method for t in cached.values()), "") or _protocol_text(target)
+    return {"timing": target.backend.timing_label(method) if method else "", "baselines": spreads}
+
+
+def _protocol_text(target: Target) -> str:
+    """The backend's timing protocol in words ('' when it cannot say without a device)."""
+    from pragma_kernels.timing_gpu import GpuProtocol
+
+    protocol = target.backend.timing_protocol()
+    if not isinstance(protocol, GpuProtocol):
+        return protocol.describe()
+    from pragma_kernels.hardware import detect_gpu
+
+    try:
+        spec = detect_gpu()
+    except Exception:  # no GPU here (a check on the interpreter): the first result says it
+        return ""
+    return protocol.describe(spec.l2_bytes) if spec else ""
 
 
 def choose_run_dir(

@@ -381,7 +381,25 @@ def profile(
     if result is None:
         _print_verdict(verdict)
         raise typer.Exit(_exit_code(verdict))
-    diagnosis = resolved.backend.diagnose(result, solution.read_text()) if diagnose else None
+    diagnosis, asked = None, []
+    if diagnose:
+        from pragma_kernels.diagnosis.passes import diagnose_with_second_pass
+
+        def again(extra: list[str]):
+            return profile_candidate(
+                problem,
+                solution,
+                resolved,
+                size,
+                use_ncu=ncu,
+                dtype=cast,
+                requested=list(dict.fromkeys([*requested, *extra])),
+            )[1]
+
+        source = solution.read_text()
+        result, diagnosis, asked = diagnose_with_second_pass(
+            result, again, lambda p: resolved.backend.diagnose(p, source)
+        )
     if as_json:
         if diagnosis is None:
             print(result.model_dump_json(indent=2))
@@ -392,6 +410,8 @@ def profile(
     _print_profile(result)
     console.print(escape(f"dtype: {verdict.dtype_text()}"))
     if diagnosis is not None:
+        if asked:
+            console.print(escape(f"second profile for the diagnosis, with: {', '.join(asked)}"))
         console.print(Panel(Text(diagnosis.render_text()), title="diagnosis"))
 
 
@@ -611,6 +631,14 @@ def optimize(
     max_usd: Annotated[float | None, typer.Option(help="LLM cost budget in dollars")] = None,
     max_tokens: Annotated[int | None, typer.Option(help="LLM token budget")] = None,
     ncu: NcuOpt = True,
+    compile_baseline: Annotated[
+        bool,
+        typer.Option(
+            "--compile/--no-compile",
+            help="Also time torch.compile of the reference (once per problem and machine, "
+            "cached), so the result states its speedup against both eager and compile",
+        ),
+    ] = True,
     llm_timeout: Annotated[
         float | None,
         typer.Option(min=1, help="Seconds to wait for one LLM reply (default 120)"),
@@ -671,6 +699,7 @@ def optimize(
             use_ncu=ncu,
             resume=resume,
             on_event=live,
+            also_time=("compile",) if compile_baseline else (),
         )
     except PragmaError as exc:
         raise _bad_input(str(exc)) from None
@@ -693,21 +722,24 @@ def optimize(
         raise typer.Exit(EXIT_FAILED)
     if mode == "offline":
         console.print("[yellow]offline mode: kernels from templates, no LLM was used[/yellow]")
-    if (result.speedup or 0) < 1.0:  # never present a slower kernel as the result
+    from pragma_kernels.agents.standing import speedup_words
+
+    best = result.best
+    if not result.faster_found:  # never present a kernel slower than the baseline as the result
         console.print(
             escape(
-                f"No faster kernel found: the best correct one (attempt {result.best.number}) "
-                f"runs at {result.speedup or 0:.2f}x of eager; keep using the reference. "
-                f"Kept for reading: {result.run_dir / 'best.py'} (trace: "
-                f"{result.run_dir / 'trace.md'})"
+                f"No faster kernel found: the best correct one (attempt {best.number}: "
+                f"{speedup_words(best)}) is not faster than {result.baseline} beyond the "
+                f"noise; keep using the reference. Kept for reading: "
+                f"{result.run_dir / 'best.py'} (summary: {result.run_dir / 'summary.md'})"
             )
         )
         return
     console.print(
         escape(
-            f"Best: attempt {result.best.number}, {result.speedup or 0:.2f}x vs eager in "
-            f"{result.best.verdict.dtype_text()} -> "
-            f"{result.run_dir / 'best.py'} (trace: {result.run_dir / 'trace.md'})"
+            f"Best: attempt {best.number}, {speedup_words(best)} in "
+            f"{best.verdict.dtype_text()} -> "
+            f"{result.run_dir / 'best.py'} (summary: {result.run_dir / 'summary.md'})"
         )
     )
 

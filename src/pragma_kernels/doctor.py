@@ -322,7 +322,9 @@ def ping_llm(settings, timeout_s: float = PING_TIMEOUT_S) -> Check:
     from pragma_kernels.errors import PragmaError
     from pragma_kernels.llm import LLM, Message
 
-    quick = settings.model_copy(update={"max_tokens": 1, "timeout_s": timeout_s, "max_retries": 0})
+    quick = settings.model_copy(
+        update={"max_tokens": 1, "timeout_s": timeout_s, "max_retries": 0, "retry_cut": False}
+    )
     name = f"LLM ping ({settings.model})"
     start = time.perf_counter()
     try:

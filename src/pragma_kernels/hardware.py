@@ -82,6 +82,24 @@ class CpuSpec:
     caches: dict[str, int]  # "L1d", "L2", "L3" -> bytes (per instance, as the OS reports)
     simd: list[str]
     notes: list[str] = field(default_factory=list)
+    details: dict[str, str] = field(default_factory=dict)  # parse_cpu_details
+
+    def generation(self) -> str:
+        """'Zen 5, family 26 model 2 stepping 1' ('' when /proc/cpuinfo said nothing): the
+        generation, where the model name says only "AMD EPYC"."""
+        ids = " ".join(
+            f"{k} {self.details[k]}" for k in ("family", "model", "stepping") if k in self.details
+        )
+        family = self.details.get("family", "")
+        name = AMD_FAMILIES.get(family, "") if "AMD" in self.model.upper() else ""
+        return f"{name}, {ids}" if name and ids else ids
+
+    @property
+    def ghz(self) -> float:
+        try:
+            return float(self.details.get("mhz", "0")) / 1000
+        except ValueError:
+            return 0.0
 
 
 # -- pure parsing ---------------------------------------------------------------------------
@@ -111,6 +129,34 @@ def parse_cpuinfo(text: str) -> tuple[str, int, list[str]]:
         len(re.findall(r"^processor\s*:", text, re.M)),
         [f for f in SIMD_FLAGS if f in present],
     )
+
+
+def parse_cpu_details(text: str) -> dict[str, str]:
+    """Generation and clock from /proc/cpuinfo text: 'family', 'model', 'stepping' (the
+    generation where the model name says only "AMD EPYC") and 'mhz' (the current clock)."""
+    fields = {"family": "cpu family", "model": "model", "stepping": "stepping", "mhz": "cpu MHz"}
+    found = {}
+    for key, name in fields.items():
+        match = re.search(rf"^{name}\s*:\s*(\S+)\s*$", text, re.M)
+        if match:
+            found[key] = match.group(1)
+    return found
+
+
+AMD_FAMILIES = {"23": "Zen/Zen 2", "25": "Zen 3/Zen 4", "26": "Zen 5"}  # cpu family
+# fp32 lanes per SIMD register, widest extension first
+_LANES = (("avx512f", 16), ("avx2", 8), ("avx", 8), ("asimd", 4), ("sse4_2", 4))
+ASSUMED_FMA_UNITS = 2  # per core: most server cores since Haswell/Zen have two FMA pipes
+
+
+def peak_gflops_fp32(simd: list[str], ghz: float, cores: int) -> float | None:
+    """A theoretical fp32 peak: cores x clock x lanes x 2 (an FMA is two FLOPs) x FMA units
+    (assumed `ASSUMED_FMA_UNITS`); None when the clock or SIMD width is unknown."""
+    lanes = next((n for flag, n in _LANES if flag in simd), None)
+    if not lanes or ghz <= 0 or cores <= 0:
+        return None
+    per_cycle = lanes * (2 if ("fma" in simd or "avx512f" in simd or "asimd" in simd) else 1)
+    return cores * ghz * per_cycle * ASSUMED_FMA_UNITS
 
 
 def parse_size(text: str) -> int:
@@ -198,9 +244,11 @@ def detect_gpu(index: int = 0) -> GpuSpec | None:
 
 
 def detect_cpu() -> CpuSpec:
-    notes = []
+    notes, details = [], {}
     try:
-        model, logical, simd = parse_cpuinfo(Path("/proc/cpuinfo").read_text())
+        text = Path("/proc/cpuinfo").read_text()
+        model, logical, simd = parse_cpuinfo(text)
+        details = parse_cpu_details(text)
     except OSError:
         model, logical, simd = "unknown CPU", os.cpu_count() or 1, []
         notes.append("/proc/cpuinfo unreadable: model and SIMD unknown")
@@ -223,4 +271,5 @@ def detect_cpu() -> CpuSpec:
         caches=caches,
         simd=simd,
         notes=notes,
+        details=details,
     )

@@ -43,7 +43,14 @@ class LiveView:
     ):
         self.console, self.clock, self.tick_s = console, clock, tick_s
         self.table = Table(
-            "attempt", "verdict", "speedup", "best so far", "bottleneck", "seconds", title=title
+            "attempt",
+            "verdict",
+            "ms (IQR)",
+            "speedups",
+            "best so far",
+            "bottleneck",
+            "seconds",
+            title=title,
         )
         self.status = console.status("starting")
         self.text = "starting"  # what the status line shows now (plain text)
@@ -131,22 +138,35 @@ class LiveView:
             self._ticker = None
 
     def _attempt_line(self, record: AttemptRecord, best: AttemptRecord | None) -> None:
-        best_speedup = best.speedup if best else None
+        """The attempt's own time and speedups (against the baselines timed beside it), and
+        the loop's best by time: the same notion of best as the trace and the summary."""
+        spread = record.spread() if record.correct else None
+        speedups = ", ".join(f"{x:.2f}x vs {name}" for name, x in record.speedups().items())
         row = (
             str(record.number),
             record.verdict.kind.value,
-            f"{record.speedup:.2f}x" if record.speedup else "",
-            f"{best_speedup:.2f}x (#{best.number})" if best_speedup else "",
+            _ms_cell(spread),
+            speedups,
+            f"#{best.number}, {best.candidate_ms:.4g} ms" if best and best.candidate_ms else "",
             record.diagnosis.bottleneck.value if record.diagnosis else "",
             f"{self.seconds:.1f}",
         )
         self.table.add_row(*row)
         line = (
             f"attempt {row[0]}: {row[1]}"
-            + (f", {row[2]}" if row[2] else "")
-            + (f" (best {row[3]})" if row[3] else "")
-            + (f", bottleneck {row[4]}" if row[4] else "")
+            + (f", {row[2]} ms" if row[2] else "")
+            + (f", {row[3]}" if row[3] else "")
+            + (f" (best {row[4]})" if row[4] else "")
+            + (f", bottleneck {row[5]}" if row[5] else "")
             + (f", variant {record.variant}" if record.variant else "")
-            + f" [{row[5]} s]"
+            + f" [{row[6]} s]"
         )
         self.console.print(escape(line))
+
+
+def _ms_cell(spread) -> str:
+    """'0.123 (0.004)': the median and its IQR; the median alone where none was kept."""
+    if spread is None:
+        return ""
+    iqr = f" ({spread.iqr_ms:.2g})" if spread.iqr_ms is not None else ""
+    return f"{spread.median_ms:.4g}{iqr}"

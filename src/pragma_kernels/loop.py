@@ -24,8 +24,8 @@ from pragma_kernels.agents.advice import ConductorAdvice, parse_advice
 from pragma_kernels.agents.extract import extract_candidate
 from pragma_kernels.agents.offline_coder import OfflineCoder
 from pragma_kernels.agents.records import AttemptRecord, RunDir, RunSettings, Usage, is_better
+from pragma_kernels.agents.standing import compare_with_best, run_end, summary_text
 from pragma_kernels.agents.trace import render_trace
-from pragma_kernels.diagnosis.compare import Attempt, compare
 from pragma_kernels.errors import PragmaError
 from pragma_kernels.evaluation.evaluator import Evaluation, Evaluator
 from pragma_kernels.events import (
@@ -43,6 +43,8 @@ from pragma_kernels.events import (
     StageStarted,
 )
 from pragma_kernels.llm import LLM, BudgetExhausted, LLMError, Message, Reply
+from pragma_kernels.noise import Spread
+from pragma_kernels.profilers.schema import Profile
 from pragma_kernels.verdict import VerdictKind, failure
 
 MODES = ("pragma", "no-profile", "single", "offline")
@@ -69,6 +71,8 @@ class LoopContext:
     problem: prompts.ProblemView
     backend: str  # prompts.backend_rules(...)
     hardware: str
+    timing: str = ""  # how candidates are timed (before the first attempt says it exactly)
+    baselines: dict[str, Spread] = field(default_factory=dict)  # known before attempt 1
 
 
 @dataclass(frozen=True)
@@ -95,14 +99,17 @@ class LoopResult:
     stopped: str  # why the loop ended
     run_dir: Path
     usage: Usage = field(default_factory=Usage)
+    summary: str = ""  # summary.md: the honest result in words
 
 
-def _same_baseline(record: AttemptRecord, best: AttemptRecord) -> tuple[float, float]:
-    """Both speedups against the current attempt's baseline time, so that comparing them
-    compares the kernels, not two timings of the baseline."""
-    if record.candidate_ms and best.candidate_ms and record.baseline_ms:
-        return record.baseline_ms / record.candidate_ms, record.baseline_ms / best.candidate_ms
-    return record.speedup or 0.0, best.speedup or 0.0
+MAX_METRICS_PER_KERNEL = 40  # as Profile.render_text shows them
+
+
+def shown_meanings(profile: Profile, limit: int = MAX_METRICS_PER_KERNEL) -> dict[str, str]:
+    """The glossary for the metrics a prompt shows, not every metric the profilers know
+    (the whole ~3 K-character glossary was repeated in every Conductor prompt)."""
+    shown = [*profile.metrics, *(m for k in profile.kernels for m in k.metrics[:limit])]
+    return {m.name: m.meaning for m in shown if m.meaning}
 
 
 class OptimizationLoop:
@@ -156,8 +163,15 @@ class OptimizationLoop:
             self.run_dir.write_trace(render_trace(self.records, self.options.baseline))
             self._emit(AttemptFinished(record, self.best))
             stopped = self._stop_reason()
+        end = run_end(
+            self.records, self.best, self.options.attempts, stopped, self.options.baseline
+        )
+        summary = summary_text(self.context.problem.name, end, self.best, str(self.run_dir.path))
+        self.run_dir.finish(settings, end, summary)
         self._emit(RunFinished(stopped, self.best))
-        return LoopResult(self.records, self.best, stopped, self.run_dir.path, self._usage())
+        return LoopResult(
+            self.records, self.best, stopped, self.run_dir.path, self._usage(), summary
+        )
 
     def _emit(self, event: Event) -> None:
         if self.on_event is not None:
@@ -202,21 +216,46 @@ class OptimizationLoop:
         return total
 
     # -- one attempt -----------------------------------------------------------------------
+    def _facts(self) -> prompts.RunFacts:
+        """Hardware, timing, baselines and attempts: in every Coder prompt."""
+        timed = next((r for r in reversed(self.records) if r.timings or r.baselines_ms), None)
+        if timed is not None:
+            names = list(timed.baselines_ms)
+            spreads = {n: s for n in names if (s := timed.spread(n)) is not None}
+            timing = timed.timing_method
+        else:
+            spreads, timing = self.context.baselines, self.context.timing
+        return prompts.RunFacts(
+            hardware=self.context.hardware,
+            timing=timing or self.context.timing,
+            baselines="; ".join(f"{name} {s.render()}" for name, s in spreads.items()),
+            attempt=len(self.records) + 1,
+            attempts=self.options.attempts,
+        )
+
     def _coder_prompt(self) -> str:
-        ctx = self.context
+        ctx, facts = self.context, self._facts()
         if not self.records:
-            return prompts.coder_first(ctx.problem, ctx.backend, ctx.hardware)
-        previous = self._view(self.records[-1])
-        best = self.best if self.best is not None and self.best is not self.records[-1] else None
+            return prompts.coder_first(ctx.problem, ctx.backend, facts)
+        last = self.records[-1]
+        previous = self._view(last)
+        best = self.best if self.best is not None and self.best is not last else None
         if self.options.mode == "single":
             shown = self._view(best, profile=False) if best else None
-            return prompts.single_revise(ctx.problem, ctx.backend, previous, shown)
-        advice = self.records[-1].advice or ConductorAdvice()
+            return prompts.single_revise(ctx.problem, ctx.backend, previous, facts, shown)
+        advice = last.advice or ConductorAdvice()
         return prompts.coder_revise(
             ctx.problem,
             ctx.backend,
             previous,
-            prompts.Advice(bottleneck=advice.bottleneck, actions=advice.actions),
+            prompts.Advice(
+                bottleneck=advice.bottleneck,
+                actions=advice.actions,
+                evidence=advice.evidence,
+                comparison=advice.comparison,
+                measured=last.comparison,
+            ),
+            facts,
             best=self._view(best, profile=False) if best else None,
         )
 
@@ -288,7 +327,10 @@ class OptimizationLoop:
         )
         record.timing_method = timed.method
         record.baselines_ms = dict(timed.baselines_ms)
+        record.timings, record.baseline_source = dict(timed.spreads), timed.baseline_source
+        record.protocol = timed.protocol
         record.profile, record.profile_error = evaluation.profile, evaluation.profile_error
+        record.profile_note = evaluation.profile_note
         record.diagnosis = evaluation.diagnosis
 
     def _asked(self) -> list[str]:
@@ -303,32 +345,23 @@ class OptimizationLoop:
 
     def _conduct(self, record: AttemptRecord, usage: Usage) -> ConductorAdvice:
         profiles = self.options.mode == "pragma"
-        comparison = ""
         best = self.best if self.best is not None and self.best is not record else None
+        record.comparison = ""
         if record.correct and best is not None:
-            current_speedup, best_speedup = _same_baseline(record, best)
-            if profiles and record.profile and best.profile:
-                comparison = compare(
-                    Attempt(current_speedup, record.profile, record.diagnosis),
-                    Attempt(best_speedup, best.profile, best.diagnosis),
-                    self.evaluator.key_metrics,
-                ).render_text()
-            else:
-                comparison = (
-                    f"Current {current_speedup:.2f}x vs best {best_speedup:.2f}x "
-                    f"(attempt {best.number}), both against this attempt's baseline time"
-                )
-        record.comparison = comparison
-        meanings = record.profile.meanings() if (profiles and record.profile) else {}
+            record.comparison = compare_with_best(
+                record, best, self.evaluator.key_metrics, profiles
+            ).render_text()
+        meanings = shown_meanings(record.profile) if (profiles and record.profile) else {}
         record.conductor_prompt = prompts.conductor(
             self.context.problem,
             self.context.hardware,
             self._view(record),
             self._view(best) if best else None,
             meanings,
-            comparison,
+            record.comparison,
             profiles=profiles,
             attempts_left=self.options.attempts - record.number,
+            timing=record.timing_method,
         )
         reply = self._chat(
             record.number, "Conductor", self.conductor, record.conductor_prompt, usage
@@ -354,6 +387,7 @@ class OptimizationLoop:
             if profiles and record.profile
             else "",
             diagnosis=record.diagnosis.render_text() if profiles and record.diagnosis else "",
+            profile_note=record.profile_note if profiles else "",
         )
 
     def _chat(self, number: int, role: str, llm: LLM, prompt: str, usage: Usage) -> Reply:
@@ -389,7 +423,9 @@ def _evaluation_summary(evaluation: Evaluation) -> str:
     timed = evaluation.timed
     if timed is None or timed.speedup is None or timed.candidate_ms is None:
         return f"correct, not timed: {timed.method if timed else ''}"[:300]
-    parts = [f"correct, {timed.speedup:.2f}x ({timed.candidate_ms:.4g} ms)"]
+    spread = timed.spreads.get("candidate")
+    ms = spread.render() if spread else f"{timed.candidate_ms:.4g} ms"
+    parts = [f"correct, {ms}, {timed.speedup:.2f}x vs the baseline timed beside it"]
     if evaluation.diagnosis is not None:
         diagnosis = evaluation.diagnosis
         parts.append(f"{diagnosis.bottleneck.value} ({diagnosis.confidence:.2f})")

@@ -58,8 +58,8 @@ class OfflineCoder:
         name, why = chosen
         recognised = self.recognised
         decision = (
-            f"offline agent (no LLM): {recognised.family} template "
-            f"({recognised.kind or '/'.join(recognised.ops)}); offline variant: {name} ({why})"
+            f"offline agent (no LLM): {recognised.family} template, recognised as "
+            f"{recognised.describe()}; offline variant: {name} ({why})"
         )
         source = self.backend.offline_source(recognised, self.variants[name])
         return Proposal(name, why, decision, source)

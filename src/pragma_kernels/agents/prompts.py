@@ -40,12 +40,36 @@ class AttemptView:
     verdict_detail: str = ""  # cause and remedy of a failure, compiler/trace excerpt
     profile: str = ""  # Profile.render_text(meanings=False)
     diagnosis: str = ""  # Diagnosis.render_text()
+    profile_note: str = ""  # why the profile may be distorted (a loaded machine)
 
 
 @dataclass(frozen=True)
 class Advice:
+    """What the Coder is handed from the Conductor: its analysis whole (bottleneck,
+    evidence, comparison, actions) and the loop's measured "Current vs best" block."""
+
     bottleneck: str = ""
     actions: list[str] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)
+    comparison: str = ""  # the Conductor's words
+    measured: str = ""  # the loop's comparison with the best (times with spreads)
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What every Coder prompt states, first or revision: the hardware, how candidates are
+    timed, the baselines' times (with spreads) and the attempts left."""
+
+    hardware: str
+    timing: str = ""  # the timing method
+    baselines: str = ""  # "eager 0.21 ms (median, IQR ...); compile ..." or why not yet
+    attempt: int = 1  # the attempt this prompt is for
+    attempts: int | None = None  # allowed in the run
+
+    @property
+    def attempts_left(self) -> int | None:
+        """After this one."""
+        return None if self.attempts is None else max(0, self.attempts - self.attempt)
 
 
 def backend_rules(template: str, **facts) -> str:
@@ -54,9 +78,9 @@ def backend_rules(template: str, **facts) -> str:
     return _TEMPLATES.get_template(template).render(**facts).strip()
 
 
-def coder_first(problem: ProblemView, backend: str, hardware: str) -> str:
+def coder_first(problem: ProblemView, backend: str, facts: RunFacts) -> str:
     return _TEMPLATES.get_template("coder_first.j2").render(
-        problem=problem, backend=backend, hardware=hardware
+        problem=problem, backend=backend, facts=facts
     )
 
 
@@ -65,21 +89,26 @@ def coder_revise(
     backend: str,
     attempt: AttemptView,
     advice: Advice,
+    facts: RunFacts,
     best: AttemptView | None = None,
 ) -> str:
     """`best`: the historical best when it is not the previous attempt (advice may say to
     go back to it)."""
     return _TEMPLATES.get_template("coder_revise.j2").render(
-        problem=problem, backend=backend, attempt=attempt, advice=advice, best=best
+        problem=problem, backend=backend, attempt=attempt, advice=advice, best=best, facts=facts
     )
 
 
 def single_revise(
-    problem: ProblemView, backend: str, attempt: AttemptView, best: AttemptView | None = None
+    problem: ProblemView,
+    backend: str,
+    attempt: AttemptView,
+    facts: RunFacts,
+    best: AttemptView | None = None,
 ) -> str:
     """`best`: the historical best when it is not the previous attempt."""
     return _TEMPLATES.get_template("single_revise.j2").render(
-        problem=problem, backend=backend, attempt=attempt, best=best
+        problem=problem, backend=backend, attempt=attempt, best=best, facts=facts
     )
 
 
@@ -92,9 +121,12 @@ def conductor(
     comparison: str = "",
     profiles: bool = True,
     attempts_left: int | None = None,
+    timing: str = "",
 ) -> str:
-    """`profiles=False` is the no-profile ablation: correctness and time only."""
+    """`profiles=False` is the no-profile ablation: correctness and time only. `meanings`:
+    the glossary, for the metrics this prompt shows only."""
     return _TEMPLATES.get_template("conductor.j2").render(
+        timing=timing,
         problem=problem,
         hardware=hardware,
         current=current,

@@ -6,6 +6,7 @@ attempt, written as soon as the attempt ends, so a killed run loses nothing and 
     RUN/attempts/NNN.py         the candidate the attempt produced
     RUN/best.py                 the best correct candidate so far (a standalone solution)
     RUN/trace.md                the reasoning trace, PRAGMA Listing-1 style
+    RUN/summary.md              the result: the best's speedups, or "no faster kernel found"
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pydantic import BaseModel
 
 from pragma_kernels.agents.advice import ConductorAdvice
 from pragma_kernels.diagnosis.model import Diagnosis
+from pragma_kernels.noise import Spread
 from pragma_kernels.profilers.schema import Profile
 from pragma_kernels.verdict import Verdict
 
@@ -40,8 +42,14 @@ class AttemptRecord(BaseModel):
     baseline_ms: float | None = None
     baselines_ms: dict[str, float] = {}  # every baseline timed with the candidate (eager, compile)
     timing_method: str = ""
+    # Every timing with its spread ("candidate", "eager", "compile"), the baselines' source
+    # (measured, cached, re-timed) and the candidate's timing protocol
+    timings: dict[str, Spread] = {}
+    baseline_source: str = ""
+    protocol: str = ""
     profile: Profile | None = None
     profile_error: str = ""  # why profiling failed, when it did
+    profile_note: str = ""  # why the profile may be distorted (taken on a loaded machine)
     harness_s: dict[str, float] = {}  # where the evaluation's time went, by stage
     diagnosis: Diagnosis | None = None
     conductor_prompt: str = ""
@@ -56,34 +64,77 @@ class AttemptRecord(BaseModel):
     def correct(self) -> bool:
         return self.verdict.ok and self.code is not None
 
+    def spread(self, label: str = "candidate") -> Spread | None:
+        """A timing with its spread; records from before spreads: the median alone."""
+        if label in self.timings:
+            return self.timings[label]
+        median = self.candidate_ms if label == "candidate" else self.baselines_ms.get(label)
+        return Spread(median_ms=median) if median else None
+
+    def speedups(self) -> dict[str, float]:
+        """Against every baseline timed beside this candidate (never another attempt's)."""
+        if not self.correct or not self.candidate_ms:
+            return {}
+        baselines = self.baselines_ms or (
+            {"baseline": self.baseline_ms} if self.baseline_ms else {}  # older records
+        )
+        return {name: ms / self.candidate_ms for name, ms in baselines.items() if ms}
+
     def outcome(self, baseline: str) -> str:
+        """The verdict, the time with its spread, and each baseline timed beside it."""
         if not self.correct:
             return f"failed: {self.verdict.summary()[:600]}"
-        speed = f", {self.speedup:.2f}x vs {baseline}" if self.speedup else ""
-        return f"correct{speed} ({self.candidate_ms:.4g} ms)" if self.candidate_ms else "correct"
+        spread = self.spread()
+        if spread is None:
+            return "correct"
+        text = f"correct, {spread.render()}"
+        speedups = self.speedups() or ({baseline: self.speedup} if self.speedup else {})
+        for name, speedup in speedups.items():
+            base = self.spread(name)
+            timed = f", {name} {base.render()}" if base else ""
+            text += f"; {speedup:.2f}x vs {name}{timed}"
+        return text
 
 
 def is_better(record: AttemptRecord, best: AttemptRecord | None) -> bool:
-    """By the candidate's own median time where both have one: the baseline is re-timed at
-    every attempt and moves, so a speedup can rise while the kernel got slower."""
+    """The one notion of best: the lowest candidate median time under the same timing
+    protocol. The baseline may be re-timed between attempts and move, so a speedup can rise
+    while the kernel got slower; only across protocols (a resumed run on other settings)
+    does the speedup against the same-run baseline decide."""
     if not record.correct:
         return False
     if best is None:
         return True
-    if record.candidate_ms and best.candidate_ms:
+    same_protocol = record.protocol == best.protocol or not (record.protocol and best.protocol)
+    if record.candidate_ms and best.candidate_ms and same_protocol:
         return record.candidate_ms < best.candidate_ms
     return (record.speedup or 0.0) > (best.speedup or 0.0)
+
+
+class RunEnd(BaseModel):
+    """How the run ended, in run.json: attempts made against those allowed, why it
+    stopped, and the honest result (agents/standing.py)."""
+
+    attempts_allowed: int
+    attempts_made: int
+    stopped: str
+    faster_found: bool = False
+    result: str = ""  # the summary's sentence: the best's speedups, or "no faster kernel"
+    best_attempt: int | None = None
+    best_ms: float | None = None
+    speedups: dict[str, float] = {}  # the best's, against each baseline timed beside it
 
 
 class RunSettings(BaseModel):
     problem: str
     target: str
     mode: str
-    attempts: int
+    attempts: int  # allowed (--attempts); those made and why the run stopped: RunEnd
     baseline: str = "eager"
     dtype: str = "auto"  # --dtype: a cast, or auto (the problem's own dtypes)
     coder_model: str = ""
     conductor_model: str = ""
+    end: RunEnd | None = None  # written when the run stops
 
 
 class RunDir:
@@ -110,7 +161,15 @@ class RunDir:
                     "or the same problem, target, mode and --dtype to resume it"
                 )
         self.attempts_dir.mkdir(parents=True, exist_ok=True)
-        _write(marker, settings.model_dump_json(indent=2))
+        _write(marker, settings.model_copy(update={"end": None}).model_dump_json(indent=2))
+
+    def finish(self, settings: RunSettings, end: RunEnd, summary: str) -> None:
+        """run.json with how the run ended; summary.md with the result in words."""
+        _write(
+            self.path / "run.json",
+            settings.model_copy(update={"end": end}).model_dump_json(indent=2),
+        )
+        _write(self.path / "summary.md", summary)
 
     def attempts(self) -> list[AttemptRecord]:
         """Every persisted attempt, in order (a resumed run continues after the last)."""

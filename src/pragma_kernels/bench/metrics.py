@@ -9,6 +9,8 @@
   (KernelBench's definition: an incorrect run is not fast); fast_0 = correctness, also for
   a correct run whose baseline could not be timed (torch.compile failing on a problem);
   for p > 0 such a run is not counted fast (its speedup is unknown);
+- faster kernel found: runs whose best kernel is faster than eager beyond the timing noise
+  (the loop's honest result); the speedups above stay each best kernel's own, as measured;
 - attempts to the first correct kernel (mean over runs that got one), tokens and dollars
   per run (a problem in one mode: per problem within a mode), harness seconds per
   evaluated attempt (attempts with no candidate cost the harness nothing and are left out).
@@ -43,6 +45,7 @@ class Metrics(BaseModel):
     vs_compile: Speedups
     fast_eager: dict[str, float]  # "fast_0", "fast_0.5", "fast_1", ... -> share
     fast_compile: dict[str, float]
+    faster_kernel_found: int = 0  # runs whose best beats eager beyond the noise
     attempts_to_first_correct: float | None
     tokens_per_problem: float
     usd_per_problem: float
@@ -95,6 +98,7 @@ def metrics(runs: list[RunRow], attempts: list[AttemptRow]) -> Metrics:
         vs_compile=speedups(r.speedup_compile for r in correct),
         fast_eager=fast_p(runs, "speedup_eager"),
         fast_compile=fast_p(runs, "speedup_compile"),
+        faster_kernel_found=sum(1 for r in correct if r.faster_found),
         attempts_to_first_correct=statistics.fmean(firsts) if firsts else None,
         tokens_per_problem=(
             sum(r.input_tokens + r.output_tokens for r in runs) / total if total else 0.0

@@ -95,6 +95,8 @@ def run_pair(
         status="unsupported" if result.unsupported else "done",
         run_dir=str(folder),
         stopped=result.stopped,
+        recognition=result.recognition,
+        faster_found=result.faster_found if result.best else None,
         device_s=round(lease_seconds(), 2),
         wall_s=round(time.monotonic() - start, 2),
     )

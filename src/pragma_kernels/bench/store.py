@@ -10,7 +10,8 @@ The schema (README, "pragma bench"):
     problems(problem, path, category, sha256)
     runs(problem, mode, status, run_dir, stopped, attempts, best_attempt, best_ms,
          eager_ms, compile_ms, speedup_eager, speedup_compile, first_correct,
-         input_tokens, output_tokens, cost_usd, harness_s, device_s, wall_s, error)
+         input_tokens, output_tokens, cost_usd, harness_s, device_s, wall_s, error,
+         recognition, faster_found)
     attempts(problem, mode, number, kind, ok, compiled, candidate_ms, eager_ms,
          compile_ms, speedup_eager, speedup_compile, bottleneck, input_tokens,
          output_tokens, cost_usd, harness_s)
@@ -41,7 +42,7 @@ CREATE TABLE IF NOT EXISTS runs (
     stopped TEXT, attempts INTEGER, best_attempt INTEGER, best_ms REAL, eager_ms REAL,
     compile_ms REAL, speedup_eager REAL, speedup_compile REAL, first_correct INTEGER,
     input_tokens INTEGER, output_tokens INTEGER, cost_usd REAL, harness_s REAL,
-    device_s REAL, wall_s REAL, error TEXT,
+    device_s REAL, wall_s REAL, error TEXT, recognition TEXT, faster_found INTEGER,
     PRIMARY KEY (problem, mode)
 );
 CREATE TABLE IF NOT EXISTS attempts (
@@ -52,6 +53,15 @@ CREATE TABLE IF NOT EXISTS attempts (
     PRIMARY KEY (problem, mode, number)
 );
 """
+
+
+def _add_missing_columns(db) -> None:
+    """Stores written before a column existed gain it (empty), so they still resume."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+    for name, kind in (("recognition", "TEXT"), ("faster_found", "INTEGER")):
+        if name not in have:
+            with db:
+                db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
 
 
 class ProblemRow(BaseModel):
@@ -82,6 +92,10 @@ class RunRow(BaseModel):
     device_s: float = 0.0  # seconds the run held the device lease
     wall_s: float = 0.0
     error: str = ""
+    recognition: str = ""  # offline: the family and parameters matched, or why none fits
+    # Whether the best is faster than eager beyond the noise (the loop's honest result);
+    # None: no correct kernel, or a run stored before this column
+    faster_found: bool | None = None
 
     @property
     def correct(self) -> bool:
@@ -117,6 +131,7 @@ class BenchStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path)
         self.db.executescript(_DDL)
+        _add_missing_columns(self.db)
 
     def close(self) -> None:
         self.db.close()
@@ -168,7 +183,8 @@ class BenchStore:
         return {(p, m) for p, m in rows}
 
     def runs(self) -> list[RunRow]:
-        return [RunRow(**row) for row in self._rows("SELECT * FROM runs ORDER BY problem, mode")]
+        rows = self._rows("SELECT * FROM runs ORDER BY problem, mode")
+        return [RunRow(**{**row, "recognition": row.get("recognition") or ""}) for row in rows]
 
     def attempts(self) -> list[AttemptRow]:
         query = "SELECT * FROM attempts ORDER BY problem, mode, number"

@@ -33,6 +33,7 @@ class ProblemLine(BaseModel):
     speedup_compile: float | None = None
     first_correct: int | None = None
     reason: str = ""  # why the loop stopped, or the error
+    recognition: str = ""  # offline: the family and parameters matched, or why none fits
     # "best.py", "trace.md", "attempt" (the best attempt's JSON, with its profile) -> the
     # file's path relative to the report's folder; only files that exist
     files: dict[str, str] = {}
@@ -143,6 +144,7 @@ def _line(run: RunRow, category: str, bench_dir: Path, out_dir: Path) -> Problem
         speedup_compile=run.speedup_compile,
         first_correct=run.first_correct,
         reason=run.error if run.status == "error" else run.stopped,
+        recognition=run.recognition,
         files=_files(run, bench_dir, out_dir),
     )
 

@@ -110,6 +110,10 @@ def overall_table(report: BenchReport) -> Table:
     for baseline in report.baselines:
         specs += _fast_rows(baseline)
     specs += [
+        (
+            "faster kernel found (best beats eager beyond the noise)",
+            lambda m: f"{m.faster_kernel_found} of {m.runs}",
+        ),
         ("attempts to first correct", lambda m: number(m.attempts_to_first_correct)),
         ("tokens per problem", lambda m: number(m.tokens_per_problem, 0)),
         ("$ per problem", lambda m: f"${m.usd_per_problem:.4f}"),
@@ -152,6 +156,9 @@ def problems_table(report: BenchReport, links: bool, reason_chars: int = 300) ->
     columns = ["problem", "category", "mode", "status", "attempts", "best vs eager"]
     columns += ["best vs compile"] if compile_ else []
     columns += ["first correct", "stopped / reason"]
+    # offline runs: what the problem was recognised as (family, parameters) or why not
+    recognised = any(line.recognition for line in report.problems)
+    columns += ["recognised as"] if recognised else []
     columns += ["files"] if links else []
     rows = []
     for line in report.problems:
@@ -159,6 +166,7 @@ def problems_table(report: BenchReport, links: bool, reason_chars: int = 300) ->
         row += [str(line.attempts), times(line.speedup_eager)]
         row += [times(line.speedup_compile)] if compile_ else []
         row += [_optional(line.first_correct), _shorten(line.reason, reason_chars)]
+        row += [_shorten(line.recognition, reason_chars)] if recognised else []
         row += [_file_links(line)] if links else []
         rows.append(tuple(row))
     note = "failed (unsupported) / failed (error): counted as failures, with the reason"

@@ -4,14 +4,18 @@ keep. Rendered like PRAGMA's Listing 1 (best vs current, analysis, action)."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field
 
 from pragma_kernels.diagnosis.model import Diagnosis
+from pragma_kernels.noise import Spread, within_noise
 from pragma_kernels.profilers.schema import Profile
 
 NEUTRAL_BAND = 0.03  # speedup changes within +-3 % are noise, not a new best
+# The profile's own time of the candidate: left out of the deltas when the verifier's
+# medians are compared (those count; a profile under load read +8701 % beside them).
+PROFILE_TIMES = frozenset({"time_ms", "kernel_time_ms"})
 # The metrics worth comparing, in the order they are shown when they moved alike; one
 # tuple per backend family (backends/ picks one).
 GPU_KEY_METRICS = (
@@ -55,12 +59,17 @@ CPU_KEY_METRICS = (
 
 @dataclass(frozen=True)
 class Attempt:
-    """One measured candidate: its speedup over the baseline and its profile."""
+    """One measured candidate: its speedup over the baseline and its profile; `ms` (the
+    verifier's median with its spread) and `speedups` (against every baseline timed beside
+    it) where known: then the verdict is on the time, with its noise."""
 
     speedup: float
     profile: Profile
     diagnosis: Diagnosis | None = None
     label: str = ""
+    ms: Spread | None = None
+    speedups: dict[str, float] = field(default_factory=dict)
+    baselines: dict[str, Spread] = field(default_factory=dict)
 
 
 class MetricDelta(BaseModel):
@@ -79,28 +88,60 @@ class MetricDelta(BaseModel):
         return f"{self.metric} {self.best:.4g} -> {self.current:.4g} ({change})"
 
 
+class Side(BaseModel):
+    """One side of the comparison as shown: time with spread, speedups by baseline."""
+
+    label: str = ""
+    ms: Spread | None = None
+    speedups: dict[str, float] = Field(default_factory=dict)
+    baselines: dict[str, Spread] = Field(default_factory=dict)
+
+    def render(self, fallback_speedup: float) -> str:
+        if self.ms is None:
+            return f"speedup {fallback_speedup:.2f}x"
+        against = ", ".join(
+            f"{x:.2f}x vs {name}"
+            + (
+                f" ({name} {self.baselines[name].median_ms:.4g} ms)"
+                if name in self.baselines
+                else ""
+            )
+            for name, x in self.speedups.items()
+        )
+        return f"{self.ms.render()}" + (f"; {against}" if against else "")
+
+
 class Comparison(BaseModel):
     best_speedup: float
     current_speedup: float
-    verdict: str  # "improved" | "regressed" | "neutral"
+    verdict: str  # "improved" | "regressed" | "within noise"
     action: str  # "mark current as new best" | "keep best"
     deltas: list[MetricDelta] = Field(default_factory=list)  # most explanatory first
+    best: Side = Field(default_factory=Side)
+    current: Side = Field(default_factory=Side)
+    notes: list[str] = Field(default_factory=list)  # re-timed baselines, distorted profiles
 
     def render_text(self, limit: int = 5) -> str:
-        def row(name: str, speedup: float, side: str) -> str:
-            shown = ", ".join(f"{d.metric} {getattr(d, side):.4g}" for d in self.deltas[:limit])
-            return f"{name}: speedup {speedup:.2f}x" + (f" | {shown}" if shown else "")
+        def row(name: str, side: Side, speedup: float, which: str) -> str:
+            shown = ", ".join(f"{d.metric} {getattr(d, which):.4g}" for d in self.deltas[:limit])
+            title = f"{name} ({side.label})" if side.label else name
+            return f"{title}: {side.render(speedup)}" + (f" | {shown}" if shown else "")
 
-        change = self.current_speedup / self.best_speedup - 1 if self.best_speedup else 0.0
         moved = "; ".join(d.render() for d in self.deltas[:limit]) or "no key metric moved"
-        return "\n".join(
-            [
-                row("Historical best", self.best_speedup, "best"),
-                row("Current", self.current_speedup, "current"),
-                f"Analysis: {self.verdict} ({change:+.0%} speedup). Metrics that moved: {moved}.",
-                f"Action: {self.action}.",
-            ]
-        )
+        lines = [
+            row("Historical best", self.best, self.best_speedup, "best"),
+            row("Current", self.current, self.current_speedup, "current"),
+            f"Analysis: {self.verdict} ({self._change()}). Metrics that moved: {moved}.",
+        ]
+        lines += [f"Note: {note}" for note in self.notes]
+        return "\n".join([*lines, f"Action: {self.action}."])
+
+    def _change(self) -> str:
+        if self.current.ms is not None and self.best.ms is not None and self.best.ms.median_ms:
+            change = self.current.ms.median_ms / self.best.ms.median_ms - 1
+            return f"{change:+.0%} time, current over best"
+        change = self.current_speedup / self.best_speedup - 1 if self.best_speedup else 0.0
+        return f"{change:+.0%} speedup"
 
 
 def _numbers(profile: Profile) -> dict[str, tuple[float, str]]:
@@ -114,10 +155,10 @@ def _numbers(profile: Profile) -> dict[str, tuple[float, str]]:
 def compare(
     current: Attempt, best: Attempt, key_metrics: tuple[str, ...] = (), band: float = NEUTRAL_BAND
 ) -> Comparison:
-    """Verdict on the speedup, and the key metrics that moved, those the diagnoses cited
-    first, then by size of the change."""
-    ratio = current.speedup / best.speedup if best.speedup else math.inf
-    verdict = "improved" if ratio > 1 + band else "regressed" if ratio < 1 - band else "neutral"
+    """Verdict on the time (with its noise) where both have the verifier's median, else on
+    the speedup; and the key metrics that moved, those the diagnoses cited first, then by
+    size of the change."""
+    verdict = _verdict(current, best, band)
     action = "mark current as new best" if verdict == "improved" else "keep best"
     ours, theirs = _numbers(current.profile), _numbers(best.profile)
     cited = {
@@ -127,7 +168,10 @@ def compare(
         for e in attempt.diagnosis.evidence
     }
     deltas = []
+    timed = current.ms is not None and best.ms is not None
     for name in key_metrics + tuple(sorted(cited)):
+        if timed and name in PROFILE_TIMES:
+            continue
         if name in ours and name in theirs and name not in {d.metric for d in deltas}:
             (now, meaning), (before, _) = ours[name], theirs[name]
             if before != now:
@@ -143,4 +187,20 @@ def compare(
         verdict=verdict,
         action=action,
         deltas=sorted(deltas, key=weight),
+        best=Side(label=best.label, ms=best.ms, speedups=best.speedups, baselines=best.baselines),
+        current=Side(
+            label=current.label,
+            ms=current.ms,
+            speedups=current.speedups,
+            baselines=current.baselines,
+        ),
     )
+
+
+def _verdict(current: Attempt, best: Attempt, band: float) -> str:
+    if current.ms is not None and best.ms is not None:
+        if within_noise(current.ms, best.ms, band):
+            return "within noise"
+        return "improved" if current.ms.median_ms < best.ms.median_ms else "regressed"
+    ratio = current.speedup / best.speedup if best.speedup else math.inf
+    return "improved" if ratio > 1 + band else "regressed" if ratio < 1 - band else "within noise"

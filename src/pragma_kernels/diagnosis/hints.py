@@ -162,3 +162,72 @@ CONFIRMING_METRICS: dict[B, tuple[str, ...]] = {
         "sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active",
     ),
 }
+
+# -- GPU causes (rules_gpu.py): register spills, atomic contention, slow math ---------------
+
+TRITON_HINTS.update(
+    {
+        B.REGISTER_SPILLS: (
+            "Registers spill to local memory (n_spills > 0, local-memory traffic): hold fewer "
+            "values per thread - more num_warps for the same BLOCK (a row of 8192 fp32 in one "
+            "warp is 256 values per thread), a smaller BLOCK with a loop over the row "
+            "(two-pass or online statistics), fewer live temporaries; shrink until n_spills is 0.",
+        ),
+        B.ATOMIC_CONTENTION: (
+            "Atomics serialise on the same addresses: reduce inside the program first "
+            "(tl.sum over the block) and issue one tl.atomic_add per program, or write "
+            "per-program partials and reduce them in a second small kernel; never one atomic "
+            "per element into a few outputs.",
+        ),
+        B.SLOW_MATH: (
+            "Slow math: keep a float32 problem in float32 (no .to(tl.float64), no fp64 "
+            "constants or libdevice double functions: the fp64 pipe and double exp/log are many "
+            "times slower), and compute each transcendental once per element (exp(a)*exp(b) "
+            "as exp(a+b), a closed form or libdevice erf/tanh instead of series of exp).",
+        ),
+    }
+)
+
+# For a CUDA C++ candidate (same classes, CUDA's knobs).
+CUDA_HINTS: dict[B, tuple[str, ...]] = {
+    B.REGISTER_SPILLS: (
+        "Spills to local memory (ptxas -v: 'bytes spill stores'): fewer live values per thread, "
+        "no dynamically indexed local arrays, __launch_bounds__ that let ptxas use more "
+        "registers, or split the kernel.",
+    ),
+    B.ATOMIC_CONTENTION: (
+        "Warp-reduce with __shfl_down_sync, then block-reduce in shared memory, then one "
+        "atomicAdd per block (or per-block partials and a second kernel).",
+    ),
+    B.SLOW_MATH: (
+        "Use float, not double (1.0f literals, expf/logf/tanhf, not exp/log), and the fast "
+        "intrinsics (__expf, __fdividef) where the tolerance allows.",
+    ),
+    B.MANY_SMALL_KERNELS: (
+        "Fuse the chain into one kernel (each thread does every step on its elements); no "
+        "kernel launch per row from the host; CUDA graphs if launches must stay.",
+    ),
+}
+
+CONFIRMING_METRICS.update(
+    {
+        B.REGISTER_SPILLS: (
+            "l1tex__t_bytes_pipe_lsu_mem_local_op_ld.sum",
+            "l1tex__t_bytes_pipe_lsu_mem_local_op_st.sum",
+        ),
+        B.ATOMIC_CONTENTION: (
+            "l1tex__t_requests_pipe_lsu_mem_global_op_atom.sum",
+            "l1tex__t_requests_pipe_lsu_mem_global_op_red.sum",
+            "lts__t_sectors_op_atom.sum",
+            "lts__t_sectors_op_red.sum",
+        ),
+        B.SLOW_MATH: (
+            "sm__inst_executed_pipe_xu.avg.pct_of_peak_sustained_active",
+            "sm__pipe_fp64_cycles_active.avg.pct_of_peak_sustained_active",
+        ),
+        B.UNCOALESCED_ACCESS: (
+            "l1tex__average_t_sectors_per_request_pipe_lsu_mem_global_op_ld.ratio",
+            "l1tex__average_t_sectors_per_request_pipe_lsu_mem_global_op_st.ratio",
+        ),
+    }
+)

@@ -22,6 +22,7 @@ from pragma_kernels.profilers.schema import Metric, Profile
 NO_CLEAR_SCORE = 0.3  # below this no class is claimed
 DEFAULT_SMS = 132  # H100/H200, when no spec is given
 SECTORS_PER_LOAD = "l1tex__average_t_sectors_per_request_pipe_lsu_mem_global_op_ld.ratio"
+SECTORS_PER_STORE = "l1tex__average_t_sectors_per_request_pipe_lsu_mem_global_op_st.ratio"
 # A warp's coalesced load touches 4 sectors (fp32), 8 (64-bit) or 16 (128-bit vector
 # loads, which Triton emits for contiguous blocks): up to 16 is coalesced for some width.
 MAX_VECTOR_SECTORS = 16
@@ -130,7 +131,10 @@ def memory_bandwidth(s: Signals, context: dict) -> Candidate | None:
 
 
 def uncoalesced(s: Signals, context: dict) -> Candidate | None:
-    sectors = s.read(SECTORS_PER_LOAD)
+    """Loads or stores touching more sectors per warp request than any vector width needs
+    (a transpose's column writes show only in the stores)."""
+    readings = [r for r in (s.read(SECTORS_PER_LOAD), s.read(SECTORS_PER_STORE)) if r]
+    sectors = max(readings, key=lambda r: r.value, default=None)
     if sectors:
         if sectors.value > MAX_VECTOR_SECTORS:
             return found(B.UNCOALESCED_ACCESS, 0.9, evidence(sectors, "> 16 sectors per request"))
@@ -162,12 +166,10 @@ def uncoalesced(s: Signals, context: dict) -> Candidate | None:
 
 def low_occupancy(s: Signals, context: dict) -> Candidate | None:
     occupancy = s.read("sm__maximum_warps_per_active_cycle_pct", "theoretical_occupancy")
-    spills = s.read("n_spills")
     limiter = s.occupancy_limiter()
     dram = s.dram_pct()
     busy_memory = dram is not None and dram[0] >= 60
-    if spills and spills.value > 0 and not busy_memory:
-        return found(B.LOW_OCCUPANCY_REGISTERS, 0.8, evidence(spills, "> 0 registers spilled"))
+    # spilled registers are their own class (rules_gpu.register_spills)
     if not occupancy or occupancy.value > 25 or busy_memory:
         return None
     kind = B.LOW_OCCUPANCY_SHARED_MEMORY if limiter == "shared memory" else None
@@ -203,6 +205,8 @@ def divergence(s: Signals, context: dict) -> Candidate | None:
     return None
 
 
+from pragma_kernels.diagnosis.rules_gpu import GPU_CAUSE_RULES  # noqa: E402 (uses found)
+
 GPU_RULES: tuple[Rule, ...] = (
     many_small_kernels,
     launch_tail,
@@ -213,6 +217,7 @@ GPU_RULES: tuple[Rule, ...] = (
     low_occupancy,
     bank_conflicts,
     divergence,
+    *GPU_CAUSE_RULES,
 )
 
 # -- CPU rules -------------------------------------------------------------------------------
@@ -404,5 +409,6 @@ def _to_request(profile: Profile, candidates: list[Candidate], best: Candidate |
     wanted = [best.bottleneck] if best else []
     if unsure:  # the classes only extra counters can show
         wanted += [B.UNCOALESCED_ACCESS, B.WARP_DIVERGENCE, B.SHARED_MEMORY_BANK_CONFLICTS]
+        wanted += [B.REGISTER_SPILLS, B.ATOMIC_CONTENTION, B.SLOW_MATH]
     names = [name for kind in wanted for name in CONFIRMING_METRICS.get(kind, ())]
     return [name for name in dict.fromkeys(names) if name not in present]

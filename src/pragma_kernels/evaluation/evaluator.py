@@ -10,6 +10,7 @@ is where that attempt runs: `run_attempt` here, or a callable that sends it else
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -18,7 +19,13 @@ from typing import Protocol
 
 from pragma_kernels.diagnosis.model import Diagnosis
 from pragma_kernels.errors import PragmaError
-from pragma_kernels.evaluation.jobs import AttemptOptions, AttemptResult, run_attempt
+from pragma_kernels.evaluation.jobs import (
+    AttemptOptions,
+    AttemptResult,
+    profile_candidate,
+    run_attempt,
+)
+from pragma_kernels.noise import Spread, load_flag
 from pragma_kernels.profilers.requests import unknown_metric, validate
 from pragma_kernels.profilers.schema import Profile, Unavailable
 from pragma_kernels.targets import Target
@@ -32,6 +39,10 @@ class Timed:
     baseline_ms: float | None
     method: str = ""
     baselines_ms: dict[str, float] = field(default_factory=dict)  # every baseline timed
+    # Every timing with its spread: "candidate" and each baseline (noise.Spread)
+    spreads: dict[str, Spread] = field(default_factory=dict)
+    baseline_source: str = ""  # measured | cached | re-timed (evaluation/baselines.py)
+    protocol: str = ""  # the candidate's timing protocol: times compare only under one
 
 
 @dataclass
@@ -45,6 +56,23 @@ class Evaluation:
     profile_error: str = ""
     diagnosis: Diagnosis | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    profile_note: str = ""  # why the profile may be distorted (a loaded machine), if it may
+
+
+def _load_1min() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except OSError:  # not offered on this platform
+        return None
+
+
+def profile_time_ms(profile: Profile) -> float | None:
+    """The profile's own time of the candidate (CPU time_ms, GPU kernel_time_ms)."""
+    for name in ("time_ms", "kernel_time_ms"):
+        metric = profile.metric(name)
+        if metric is not None and metric.is_numeric():
+            return float(metric.value)
+    return None
 
 
 # run_attempt's signature: (problem file, candidate file, target, options) -> result.
@@ -71,6 +99,8 @@ class LocalEvaluator:
     # Held around each evaluation: a bench's exclusive lease on the device (bench/lease.py)
     lease: Callable[[], AbstractContextManager] = nullcontext
     attempt_runner: AttemptRunner = run_attempt  # where the attempt's workers run
+    load: Callable[[], float | None] = _load_1min  # the 1-minute load average, when known
+    cores: int = field(default_factory=lambda: os.cpu_count() or 1)  # the load's scope
     _validated: dict[str, list[Unavailable]] = field(default_factory=dict, repr=False)
 
     @property
@@ -116,20 +146,7 @@ class LocalEvaluator:
         if result.timing_error is not None:
             evaluation.timed = Timed(None, None, None, result.timing_error.summary())
             return evaluation
-        candidate_timing = result.timings.get("candidate")
-        base = result.timings.get(self.baseline)
-        speedup = (
-            base.median_ms / candidate_timing.median_ms
-            if base and candidate_timing and candidate_timing.median_ms > 0
-            else None
-        )
-        evaluation.timed = Timed(
-            speedup,
-            candidate_timing.median_ms if candidate_timing else None,
-            base.median_ms if base else None,
-            result.method,
-            {k: v.median_ms for k, v in result.timings.items() if k != "candidate"},
-        )
+        evaluation.timed = self._timed(result)
         if not profile:
             return evaluation
         if not backend.can_profile:
@@ -140,7 +157,64 @@ class LocalEvaluator:
                 f"{error.summary()} {error.stderr_tail[-500:]}".strip() if error else "no profile"
             )
         else:
-            result.profile.unavailable += refused
-            evaluation.profile = result.profile
-            evaluation.diagnosis = backend.diagnose(result.profile, candidate.read_text())
+            profiled, note = self._steady_profile(candidate, result.profile, valid, evaluation)
+            profiled.unavailable += refused
+            evaluation.profile, evaluation.profile_note = profiled, note
+            evaluation.diagnosis = backend.diagnose(profiled, candidate.read_text())
         return evaluation
+
+    def _timed(self, result: AttemptResult) -> Timed:
+        candidate_timing = result.timings.get("candidate")
+        base = result.timings.get(self.baseline)
+        speedup = (
+            base.median_ms / candidate_timing.median_ms
+            if base and candidate_timing and candidate_timing.median_ms > 0
+            else None
+        )
+        source = result.baseline_source or "measured"
+        return Timed(
+            speedup,
+            candidate_timing.median_ms if candidate_timing else None,
+            base.median_ms if base else None,
+            result.method,
+            {k: v.median_ms for k, v in result.timings.items() if k != "candidate"},
+            {
+                k: Spread.of(v, "measured" if k == "candidate" else source)
+                for k, v in result.timings.items()
+            },
+            source,
+            candidate_timing.method if candidate_timing else "",
+        )
+
+    def _steady_profile(
+        self, candidate: Path, profiled: Profile, metrics: list[str], evaluation: Evaluation
+    ) -> tuple[Profile, str]:
+        """The profile, re-taken once when it was taken on a loaded machine (noise.load_flag);
+        the note says what was wrong and whether the retake was clean."""
+        verifier_ms = evaluation.timed.candidate_ms if evaluation.timed else None
+        own = self.target.threads or 0
+        flag = load_flag(self.load(), self.cores, profile_time_ms(profiled), verifier_ms, own)
+        if not flag:
+            return profiled, ""
+        try:
+            verdict, retaken = self.reprofile(candidate, metrics)
+        except Exception as exc:  # the retake is a second chance, never a new failure
+            return profiled, f"taken while {flag}; the retake failed ({exc})"[:400]
+        if not verdict.ok or retaken is None:
+            return profiled, f"taken while {flag}; the retake failed ({verdict.summary()})"[:400]
+        again = load_flag(self.load(), self.cores, profile_time_ms(retaken), verifier_ms, own)
+        if again:
+            return retaken, f"re-taken once, still distorted: {again} (first: {flag})"
+        return retaken, f"re-taken once (the first was taken while {flag})"
+
+    def reprofile(self, candidate: Path, metrics: list[str]) -> tuple[Verdict, Profile | None]:
+        """A profile of the candidate alone (the retake of a distorted one)."""
+        return profile_candidate(
+            self.problem,
+            candidate,
+            self.target,
+            metrics=metrics,
+            use_ncu=self.use_ncu,
+            dtype=self.dtype,
+            requested=metrics,
+        )

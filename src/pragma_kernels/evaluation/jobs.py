@@ -255,6 +255,33 @@ class AttemptResult:
     baseline_source: str = ""  # measured | cached | re-timed
 
 
+def baseline_key(problem: str | Path, target: Target, dtype: str | None, protocol) -> str:
+    """The baseline cache's key (evaluation/baselines.py) for this problem, target, dtype
+    and timing protocol on this machine."""
+    return cache_key(
+        Path(problem),
+        target.size,
+        dtype or "auto",  # never shared with a cast: the problem's own may differ
+        target.threads,
+        target.backend.fingerprint(),
+        protocol.model_dump_json(),
+    )
+
+
+def cached_baselines(
+    problem: str | Path,
+    target: Target,
+    dtype: str | None,
+    budget_s: float | None = None,
+    cache: BaselineCache | None = None,
+) -> dict[str, Timing]:
+    """The baselines already timed for this problem on this machine (none: {}), so a first
+    prompt can state them before any attempt ran."""
+    protocol = target.backend.timing_protocol(budget_s)
+    key = baseline_key(problem, target, resolve_dtype(dtype), protocol)
+    return (cache or BaselineCache()).get(key)
+
+
 def run_attempt(
     problem: str | Path, solution: str | Path, target: Target, options: AttemptOptions
 ) -> AttemptResult:
@@ -268,14 +295,7 @@ def run_attempt(
     needed = {"eager", *options.baselines}  # eager: the drift probe's reference
     cache, key, cached = options.baseline_cache, "", {}
     if cache is not None:
-        key = cache_key(
-            Path(problem),
-            target.size,
-            dtype or "auto",  # never shared with a cast: the problem's own may differ
-            target.threads,
-            backend.fingerprint(),
-            protocol.model_dump_json(),
-        )
+        key = baseline_key(problem, target, dtype, protocol)
         cached = {k: v for k, v in cache.get(key).items() if k in needed}
         if set(cached) != needed:
             cached = {}

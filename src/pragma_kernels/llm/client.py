@@ -26,6 +26,32 @@ from pragma_kernels.llm.cache import ReplyCache
 from pragma_kernels.llm.messages import Message, Reply
 
 DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+# The reply budget by model family. Reasoning models spend output tokens on thinking before
+# the answer: an 18 K-character reply already came close to 8,192, which they would exceed.
+DEFAULT_MAX_TOKENS = 8192
+REASONING_MAX_TOKENS = 32768
+REASONING_MARKS = ("o1", "o3", "o4", "gpt-5", "reasoner", "deepseek-r1", "qwq", "thinking")
+# OpenAI's own reasoning models take max_completion_tokens and no temperature.
+OPENAI_REASONING = ("o1", "o3", "o4", "gpt-5")
+SHORTER = (
+    "\n\n(Your previous reply to this was cut off at the output limit of {limit} tokens. "
+    "Answer again, complete and shorter: at most two sentences of explanation, then only "
+    "what was asked for.)"
+)
+
+
+def _family_mark(model: str, marks: tuple[str, ...]) -> bool:
+    name = model.lower().rsplit("/", 1)[-1]  # "openai/o3-mini" -> "o3-mini"
+    return any(name.startswith(m) or f"-{m}" in name or f"_{m}" in name for m in marks)
+
+
+def is_reasoning_model(model: str) -> bool:
+    """o1/o3/o4, gpt-5, deepseek-reasoner / R1, QwQ, or a name saying "thinking"."""
+    return _family_mark(model, REASONING_MARKS)
+
+
+def default_max_tokens(model: str) -> int:
+    return REASONING_MAX_TOKENS if is_reasoning_model(model) else DEFAULT_MAX_TOKENS
 
 
 class LLMError(PragmaError):
@@ -42,18 +68,22 @@ class LLMSettings(BaseModel):
     timeout_s: float = 120.0
     max_retries: int = 1
     temperature: float = 0.0
-    max_tokens: int = 8192
+    max_tokens: int | None = None  # None: by model family (default_max_tokens)
+    retry_cut: bool = True  # a reply cut at max_tokens is asked for again, shorter, once
     usd_per_mtok_in: float = 0.0  # prices for cost accounting (0: unknown, not counted)
     usd_per_mtok_out: float = 0.0
 
     def key_env(self) -> str:
         return self.api_key_env or DEFAULT_KEY_ENV[self.provider]
 
+    def reply_budget(self) -> int:
+        """max_tokens as given, else by model family (larger for reasoning models)."""
+        return self.max_tokens or default_max_tokens(self.model)
+
     def cache_identity(self) -> dict:
         """What changes the reply (not the key, timeouts or prices)."""
-        return self.model_dump(
-            include={"provider", "model", "base_url", "temperature", "max_tokens"}
-        )
+        identity = self.model_dump(include={"provider", "model", "base_url", "temperature"})
+        return {**identity, "max_tokens": self.reply_budget()}
 
 
 class LLM:
@@ -75,6 +105,23 @@ class LLM:
             hit = self.cache.get(key)
             if hit is not None:
                 return hit.model_copy(update={"cached": True})
+        reply = self._call(messages, system, on_try)
+        # Cut at max_tokens: asked once more, for less; a second cut reply is returned as is
+        if reply.truncated and self.settings.retry_cut:
+            shorter = shorter_request(messages, self.settings.reply_budget())
+            again = self._call(shorter, system, on_try)
+            again.shortened = True
+            again.input_tokens += reply.input_tokens
+            again.output_tokens += reply.output_tokens
+            again.cost_usd += reply.cost_usd
+            again.seconds = round(again.seconds + reply.seconds, 3)
+            reply = again
+        if self.cache is not None and key is not None:
+            self.cache.put(key, reply)
+        return reply
+
+    def _call(self, messages: list[Message], system: str, on_try) -> Reply:
+        """One provider call inside the budget, its cost counted."""
         self.budget.check()
         start = time.perf_counter()
         call = self._anthropic if self.settings.provider == "anthropic" else self._openai
@@ -85,8 +132,6 @@ class LLM:
             + reply.output_tokens * self.settings.usd_per_mtok_out
         ) / 1e6
         self.budget.spend(reply.input_tokens + reply.output_tokens, reply.cost_usd)
-        if self.cache is not None and key is not None:
-            self.cache.put(key, reply)
         return reply
 
     def complete(self, prompt: str) -> str:
@@ -103,6 +148,14 @@ class LLM:
             f"model and base URL, and the key in ${self.settings.key_env()}"
         )
 
+    def _openai_limits(self) -> dict:
+        """OpenAI's own reasoning models take max_completion_tokens and their fixed
+        temperature; every other OpenAI-compatible endpoint max_tokens and ours."""
+        budget = self.settings.reply_budget()
+        if self.settings.base_url is None and _family_mark(self.settings.model, OPENAI_REASONING):
+            return {"max_completion_tokens": budget}
+        return {"max_tokens": budget, "temperature": self.settings.temperature}
+
     def _openai(self, messages: list[Message], system: str, on_try) -> Reply:
         OpenAI, OpenAIError, Http = _sdk("openai", "OpenAI", "OpenAIError", "DefaultHttpxClient")
 
@@ -117,17 +170,16 @@ class LLM:
                 http_client=_hooked(Http, on_try),
             ) as client:
                 answer = client.chat.completions.create(
-                    model=self.settings.model,
-                    messages=chat,
-                    temperature=self.settings.temperature,
-                    max_tokens=self.settings.max_tokens,
+                    model=self.settings.model, messages=chat, **self._openai_limits()
                 )
         except OpenAIError as exc:
             raise self._fail(exc) from None
-        message = answer.choices[0].message
+        choice = answer.choices[0]
+        message = choice.message
         extra = message.model_extra or {}
         usage = answer.usage
         return Reply(
+            truncated=choice.finish_reason == "length",
             text=message.content or "",
             reasoning=str(extra.get("reasoning_content") or extra.get("reasoning") or ""),
             input_tokens=usage.prompt_tokens if usage else 0,
@@ -144,7 +196,7 @@ class LLM:
         request = {
             "model": self.settings.model,
             "messages": [m.model_dump() for m in messages],
-            "max_tokens": self.settings.max_tokens,
+            "max_tokens": self.settings.reply_budget(),
             **({"system": system} if system else {}),
         }
         try:
@@ -163,12 +215,20 @@ class LLM:
             getattr(b, "thinking", "") for b in answer.content if b.type == "thinking"
         )
         return Reply(
+            truncated=answer.stop_reason == "max_tokens",
             text=text,
             reasoning=thinking,
             input_tokens=answer.usage.input_tokens,
             output_tokens=answer.usage.output_tokens,
             model=answer.model,
         )
+
+
+def shorter_request(messages: list[Message], limit: int) -> list[Message]:
+    """The same request, its last user message asking for a shorter answer."""
+    *earlier, last = messages
+    note = SHORTER.format(limit=limit)
+    return [*earlier, last.model_copy(update={"content": last.content + note})]
 
 
 def _hooked(http_client_class, on_try: Callable[[int], None] | None):

@@ -22,3 +22,5 @@ class Reply(BaseModel):
     model: str = ""
     seconds: float = 0.0
     cached: bool = False
+    truncated: bool = False  # cut at max_tokens (finish_reason "length", "max_tokens")
+    shortened: bool = False  # the answer to a retry asking for a shorter reply

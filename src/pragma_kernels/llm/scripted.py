@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -19,7 +20,7 @@ def _openai_answer(body: dict, step: dict) -> dict:
         "object": "chat.completion",
         "created": 0,
         "model": body["model"],
-        "choices": [{"index": 0, "finish_reason": "stop", "message": message}],
+        "choices": [{"index": 0, "finish_reason": step.get("finish", "stop"), "message": message}],
         "usage": {
             "prompt_tokens": step.get("in", 10),
             "completion_tokens": step.get("out", 5),
@@ -38,17 +39,19 @@ def _anthropic_answer(body: dict, step: dict) -> dict:
         "role": "assistant",
         "model": body["model"],
         "content": content,
-        "stop_reason": "end_turn",
+        "stop_reason": "max_tokens" if step.get("finish") == "length" else "end_turn",
         "stop_sequence": None,
         "usage": {"input_tokens": step.get("in", 10), "output_tokens": step.get("out", 5)},
     }
 
 
 class ScriptedLLM:
-    """Each script step is a reply text, or a dict: {"content", "reasoning", "in", "out"} or
-    {"status": 429, "retry_after": "0"} for an error reply."""
+    """Each script step is a reply text, or a dict: {"content", "reasoning", "in", "out",
+    "finish": "length" for a reply cut at max_tokens} or
+    {"status": 429, "retry_after": "0"} for an error reply. Steps are answered in order, or
+    by `route(request body) -> step` when concurrent conversations share the server."""
 
-    def __init__(self, script: list):
+    def __init__(self, script: list, route: Callable[[dict], object] | None = None):
         self.script = [s if isinstance(s, dict) else {"content": s} for s in script]
         self.requests: list[dict] = []
         outer = self
@@ -57,7 +60,8 @@ class ScriptedLLM:
             def do_POST(self):  # noqa: N802 - http.server's naming
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 outer.requests.append(body)
-                step = outer.script.pop(0)
+                step = route(body) if route else outer.script.pop(0)
+                step = step if isinstance(step, dict) else {"content": step}
                 if "status" in step:
                     answer, status = {"error": {"message": "scripted", "type": "x"}}, step["status"]
                 elif self.path.endswith("/messages"):

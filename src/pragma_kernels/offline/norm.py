@@ -111,6 +111,9 @@ def match_norm(calls: list[OpCall], x, output_id: int, model, names: list[str]):
 def _native(calls, x, output_id, model, names) -> Recognised:
     call = next(call for call in calls if call.name in NATIVE)
     short = call.name.removeprefix("aten.")
+    instance = _instance_norm(calls, call, x, output_id)
+    if instance is not None:
+        return _recognised("instance_norm", instance, 1, x, names)
     if len(calls) != 1 or call.args[0] is not x or call.output != output_id:
         others = sorted({c.name.removeprefix("aten.") for c in calls if c is not call})
         raise NormUnsupported(f"{short} together with other operators ({', '.join(others)})")
@@ -145,6 +148,34 @@ def _native(calls, x, output_id, model, names) -> Recognised:
     if not batch_stats and (spec.running_mean is None or spec.running_var is None):
         raise NormUnsupported("eval-mode batch norm without running statistics")
     return _recognised("batch_norm", spec, 1, x, names)
+
+
+def _instance_norm(calls, call, x, output_id) -> ChannelNorm | None:
+    """InstanceNorm (no affine, no running statistics) as torch runs it: x viewed as
+    (1, N * C, *space), a training batch norm, viewed back: a group norm of C groups."""
+    if len(calls) != 3 or x.dim() < 3 or call.name not in BATCH_NORMS:
+        return None
+    before, after = calls[0], calls[2]
+    n, c = x.shape[0], x.shape[1]
+    folded = [1, n * c, *x.shape[2:]]
+    w, b, mean, var, training, eps = (
+        position if isinstance(position, str) or position is None else call.args[position]
+        for position in BATCH_NORMS[call.name]
+    )
+    ok = (
+        before.name == "aten.view.default"
+        and before.args[0] is x
+        and list(before.args[1]) == folded
+        and call.inputs == [before.output]
+        and after.name == "aten.view.default"
+        and after.inputs == [call.output]
+        and list(after.args[1]) == list(x.shape)
+        and after.output == output_id
+        and training not in ("eval", False)
+        and w is None
+        and b is None
+    )
+    return ChannelNorm(int(c), float(eps), True) if ok else None
 
 
 def _recognised(kind: str, spec, dim: int, x, names: list[str]) -> Recognised:
@@ -210,6 +241,8 @@ def _chain(calls, k: int, x, output_id: int, model, names) -> Recognised | None:
         raise NormUnsupported("a normalising statistic reduced without keepdim")
     shape = tuple(x.shape)
     stat_shape = tuple(1 if first <= d <= last else s for d, s in enumerate(shape))
+    if stat.output is not None and _is_scalar(calls, stat):  # over every element
+        stat_shape = ()
     square = _prefix(calls[:k], stat, x)
     if order is not None:  # ||x||_p = (sum |x|^p)^(1/p), as a sum and a root
         if order not in (1, 2):
@@ -231,7 +264,14 @@ def _chain(calls, k: int, x, output_id: int, model, names) -> Recognised | None:
     weight, bias = _affine(calls[combine_at:], x, output_id, model, first, last)
     mean = stat.name == "aten.mean.dim"
     spec = RowNorm(first, last, False, square, mean, scale, divide, weight, bias)
-    return _recognised(_chain_kind(spec, order), spec, first, x, names)
+    return _recognised(_chain_kind(spec, order, x.dim()), spec, first, x, names)
+
+
+def _is_scalar(calls: list[OpCall], stat: OpCall) -> bool:
+    """Whether the statistic reduced every element to a 0-d tensor (no dims given)."""
+    args = list(stat.args) + [None] * 4
+    dims = stat.kwargs.get("dim", args[2] if stat.name == VECTOR_NORM else args[1])
+    return not dims and dims != 0
 
 
 def _reads(call: OpCall, tensor) -> bool:
@@ -251,8 +291,8 @@ def _stat_dims(stat: OpCall, x) -> tuple[int, int, bool, float | None]:
         dtype = stat.kwargs.get("dtype", args[3])
     if dtype is not None:
         raise NormUnsupported("a normalising statistic with a dtype")
-    if not dims and dims != 0:
-        raise NormUnsupported("a normalising statistic over all elements")
+    if not dims and dims != 0:  # every element: one statistic, broadcast as a 0-d tensor
+        return 0, x.dim() - 1, True, None if order is None else float(order)
     dims = sorted({d % x.dim() for d in (dims if isinstance(dims, (list, tuple)) else [dims])})
     if dims != list(range(dims[0], dims[-1] + 1)):
         raise NormUnsupported(f"a normalising statistic over non-adjacent dims {dims}")
@@ -312,9 +352,10 @@ def _substitute(node: Node, replacement: Node) -> Node:
     return Node(node.op, tuple(_substitute(child, replacement) for child in node.args), node.value)
 
 
-def _chain_kind(spec: RowNorm, order: float | None) -> str:
+def _chain_kind(spec: RowNorm, order: float | None, ndim: int) -> str:
     if order is not None:
-        return f"l{order:g}_norm"
+        whole = spec.first == 0 and spec.last == ndim - 1
+        return "frobenius_norm" if whole and order == 2 else f"l{order:g}_norm"
     squares = spec.square is not None and spec.square.root == Node("mul", (X, X))
     if squares:
         return "rms_norm" if spec.mean else "l2_norm"

@@ -62,6 +62,7 @@ _BINARY = {
     "aten.div.Tensor": "div",
     "aten.maximum.default": "max",
     "aten.minimum.default": "min",
+    "aten.xlogy.Tensor": "xlogy",
     "aten.add.Scalar": "add",
     "aten.sub.Scalar": "sub",
     "aten.mul.Scalar": "mul",
@@ -191,6 +192,8 @@ _C = {
     "div": "({0} / {1})",
     "max": "((({0}) != ({0}) || ({0}) > ({1})) ? ({0}) : ({1}))",
     "min": "((({0}) != ({0}) || ({0}) < ({1})) ? ({0}) : ({1}))",
+    # x * log(y), 0 where x is 0 (unless y is NaN), as torch.xlogy
+    "xlogy": "((({0}) == 0.0f && ({1}) == ({1})) ? 0.0f : ({0}) * logf({1}))",
     "gelu": "(0.5f * ({0}) * (1.0f + erff(({0}) * 0.7071067811865476f)))",
     "gelu_tanh": (
         "(0.5f * ({0}) * (1.0f + tanhf("
@@ -222,6 +225,7 @@ _TRITON = {
     "div": "({0} / {1})",
     "max": "tl.maximum({0}, {1})",
     "min": "tl.minimum({0}, {1})",
+    "xlogy": "tl.where((({0}) == 0.0) & (({1}) == ({1})), 0.0, ({0}) * tl.log({1}))",
     "gelu": "(0.5 * ({0}) * (1.0 + tl.erf(({0}) * 0.7071067811865476)))",
     "gelu_tanh": (
         "(0.5 * ({0}) * (1.0 + (2.0 * tl.sigmoid(2.0 * "

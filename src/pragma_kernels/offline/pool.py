@@ -1,9 +1,10 @@
-"""Max / average pooling over the last two dims (or the last one), recognised from the
+"""Max / average pooling over the last one, two or three dims, recognised from the
 recorded operators.
 
 `nn.AvgPool1d` / `nn.MaxPool1d` reach aten as `unsqueeze(-2) -> *_pool2d -> squeeze(-2)`;
 both that chain and a direct 1-D operator become a 2-D pooling of height 1. Covered:
-any kernel, stride and padding, floor mode, dilation 1, no divisor override.
+any kernel, stride, padding and dilation, floor mode, no divisor override; 3-D pooling
+(`*_pool3d`) with the same parameters.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from pragma_kernels.offline.recorded import OpCall, Recognised, unsupported
 _MAX_ARGS = ("kernel_size", "stride", "padding", "dilation", "ceil_mode")
 _AVG_ARGS = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad")
 POOLS = {
+    "aten.max_pool3d_with_indices.default": ("max", 3, _MAX_ARGS),
+    "aten.max_pool3d.default": ("max", 3, _MAX_ARGS),
+    "aten.avg_pool3d.default": ("avg", 3, (*_AVG_ARGS, "divisor_override")),
     "aten.max_pool2d_with_indices.default": ("max", 2, _MAX_ARGS),
     "aten.max_pool2d.default": ("max", 2, _MAX_ARGS),
     "aten.avg_pool2d.default": ("avg", 2, (*_AVG_ARGS, "divisor_override")),
@@ -31,17 +35,28 @@ DEFAULTS = {
     "count_include_pad": True,
     "divisor_override": None,
 }
-OTHER_POOLS = ("pool3d", "adaptive_", "fractional_max_pool", "max_unpool", "lp_pool")
+OTHER_POOLS = ("adaptive_", "fractional_max_pool", "max_unpool", "lp_pool")
 
 
 @dataclass(frozen=True)
 class Pool:
+    """Per pooled dim (height, width), or (depth, height, width) for a 3-D pooling."""
+
     kind: str  # "max" | "avg"
-    kernel: tuple[int, int]  # (height, width)
-    stride: tuple[int, int]
-    padding: tuple[int, int]
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: tuple[int, ...]
     count_include_pad: bool = True  # avg: padded positions count in the divisor
     one_d: bool = False  # the input's last dim is pooled, as a plane of height 1
+    dilation: tuple[int, ...] = (1, 1)
+
+    def as_3d(self) -> tuple[tuple[int, int, int], ...]:
+        """(kernel, stride, padding, dilation) as (depth, height, width) triples: a 2-D
+        pooling is a 3-D one of depth 1."""
+        pad = 3 - len(self.kernel)
+        lead = ((1,) * pad, (1,) * pad, (0,) * pad, (1,) * pad)
+        fields = (self.kernel, self.stride, self.padding, self.dilation)
+        return tuple(tuple(head) + tuple(f) for head, f in zip(lead, fields, strict=True))
 
 
 def match_pool(calls: list[OpCall], x, output_id: int, names: list[str]):
@@ -53,13 +68,14 @@ def match_pool(calls: list[OpCall], x, output_id: int, names: list[str]):
     call = pools[0]
     kind, dims, arg_names = POOLS[call.name]
     values = {**DEFAULTS, **dict(zip(arg_names, call.args[1:], strict=False)), **call.kwargs}
-    kernel = _pair(values["kernel_size"], dims, 1)
-    stride = _pair(values["stride"], dims, 1) if values["stride"] else kernel
-    padding, dilation = _pair(values["padding"], dims, 0), _pair(values["dilation"], dims, 1)
+    width = 3 if dims == 3 else 2
+    kernel = _tuple(values["kernel_size"], dims, 1)
+    stride = _tuple(values["stride"], dims, 1) if values["stride"] else kernel
+    padding, dilation = _tuple(values["padding"], dims, 0), _tuple(values["dilation"], dims, 1)
     refused = [
-        (dilation != (1, 1), "dilation"),
         (bool(values["ceil_mode"]), "ceil_mode"),
         (values["divisor_override"] is not None, "divisor_override"),
+        (kind == "avg" and dilation != (1,) * width, "dilation"),
     ]
     why = [what for bad, what in refused if bad]
     if why:
@@ -67,17 +83,22 @@ def match_pool(calls: list[OpCall], x, output_id: int, names: list[str]):
     one_d = _one_d(calls, call, x, output_id, dims)
     if one_d is None:
         return unsupported("pooling together with other operators", names)
-    spec = Pool(kind, kernel, stride, padding, bool(values["count_include_pad"]), one_d)
-    pooled = "1d" if one_d else "2d"
-    kind_name = f"{kind}_pool{pooled}"
-    return Recognised("pool", ops=names, kind=kind_name, shape=tuple(x.shape), spec=spec)
+    count = bool(values["count_include_pad"])
+    spec = Pool(kind, kernel, stride, padding, count, one_d, dilation)
+    pooled = "1d" if one_d else f"{width}d"
+    return Recognised(
+        "pool", ops=names, kind=f"{kind}_pool{pooled}", shape=tuple(x.shape), spec=spec
+    )
 
 
-def _pair(value, dims: int, height: int) -> tuple[int, int]:
-    """(height, width) of an int or a list of one or two; a 1-D operator's value is the
-    width, its height `height` (a plane of height 1: kernel 1, padding 0, ...)."""
+def _tuple(value, dims: int, height: int) -> tuple[int, ...]:
+    """Per pooled dim of an int or a list: a 1-D operator's value is the width, its height
+    `height` (a plane of height 1: kernel 1, padding 0, ...)."""
     values = [value] if isinstance(value, int) else list(value)
-    return (height, values[0]) if dims == 1 else (values[0], values[-1])
+    if dims == 1:
+        return (height, values[0])
+    width = 3 if dims == 3 else 2
+    return tuple(values) if len(values) == width else (values[0],) * width
 
 
 def _one_d(calls: list[OpCall], pool: OpCall, x, output_id: int, dims: int) -> bool | None:
@@ -86,6 +107,8 @@ def _one_d(calls: list[OpCall], pool: OpCall, x, output_id: int, dims: int) -> b
     The calls must be exactly the pooling, or unsqueeze(x, -2) -> 2-D pooling ->
     squeeze(-2)."""
     if len(calls) == 1 and pool.args[0] is x and pool.output == output_id:
+        if dims == 3:
+            return False if x.dim() in (4, 5) else None
         if dims == 1 or x.dim() in (3, 4):
             return dims == 1
         return None

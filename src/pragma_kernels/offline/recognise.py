@@ -11,8 +11,10 @@ unsupported offline, with the operators seen.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
+from pragma_kernels.offline.loss import match_loss
 from pragma_kernels.offline.norm import match_norm
 from pragma_kernels.offline.pointwise import (
     FUSED_LOSSES,
@@ -32,6 +34,7 @@ __all__ = ["OpCall", "Recognised", "record", "recognise"]
 REDUCTIONS = {
     "aten.sum.dim_IntList": "sum",
     "aten.mean.dim": "mean",
+    "aten.prod.dim_int": "prod",
     "aten.amax.default": "max",
     "aten.amin.default": "min",
     "aten.argmax.default": "argmax",
@@ -48,12 +51,14 @@ def record(
 ) -> tuple[list[OpCall], list[int], int | None, list, object]:
     """Run the reference once: its operator calls, input ids, output id, the inputs, and
     the model (a norm's weights are found among its parameters by identity)."""
+    return _record(problem, size, fake=False)
+
+
+def _record(problem: Path, size: str | None, fake: bool):
     import torch
+    from torch._subclasses.fake_tensor import FakeTensorMode
     from torch.utils._python_dispatch import TorchDispatchMode
 
-    module = import_module(problem, size)
-    model = module.Model(*module.get_init_inputs())
-    inputs = module.get_inputs()
     calls: list[OpCall] = []
     alive: list = []  # results stay referenced, so no id is reused while recording
 
@@ -61,6 +66,8 @@ def record(
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
             result = func(*args, **kwargs)
+            if func.namespace == "prim":  # metadata queries (prim.device) under fake tensors
+                return result
             tensors = [id(a) for a in args if isinstance(a, torch.Tensor)]
             first = result[0] if isinstance(result, tuple) and result else result
             output = id(first) if isinstance(first, torch.Tensor) else None
@@ -68,20 +75,38 @@ def record(
             alive.append(result)
             return result
 
-    with torch.no_grad(), Recorder():
-        out = model(*inputs)
+    with FakeTensorMode(allow_non_fake_inputs=True) if fake else nullcontext():
+        module = import_module(problem, size)
+        model = module.Model(*module.get_init_inputs())
+        inputs = module.get_inputs()
+        with torch.no_grad(), Recorder():
+            out = model(*inputs)
     output = id(out) if isinstance(out, torch.Tensor) else None
     return calls, [id(x) for x in inputs], output, inputs, model
 
 
 def recognise(problem: Path, size: str | None = None) -> Recognised:
+    """The problem's family, recognised on fake tensors (shapes and dtypes, no data), so a
+    KernelBench problem of many GB costs milliseconds instead of a minute of CPU and its
+    memory; where that fails (data-dependent shapes, a matcher reading values), for real."""
+    try:
+        return _recognise(_record(problem, size, fake=True))
+    except Exception:  # noqa: BLE001 - any failure on fake tensors: run it for real
+        return _recognise(_record(problem, size, fake=False))
+
+
+def _recognise(recorded: tuple) -> Recognised:
     import torch
 
-    calls, input_ids, output_id, inputs, model = record(problem, size)
+    calls, input_ids, output_id, inputs, model = recorded
     names = [c.name for c in calls]
     tensors = [x for x in inputs if isinstance(x, torch.Tensor)]
     if output_id is None or len(tensors) != len(inputs) or not calls:
         return Recognised("unsupported", "the reference does not map tensors to one tensor", names)
+    found = match_scan(calls, tensors, input_ids, output_id, names)
+    found = found or match_loss(calls, tensors, input_ids, output_id, names)
+    if found is not None:
+        return found
     if any(not x.is_floating_point() for x in tensors):
         return Recognised("unsupported", "non-floating inputs", names)
     if len(calls) == 1 and calls[0].inputs == input_ids[:1] and calls[0].output == output_id:
@@ -105,17 +130,22 @@ def recognise(problem: Path, size: str | None = None) -> Recognised:
         path = on_path(calls, input_ids)
         found = match_norm(path, tensors[0], output_id, model, names)
         found = found or match_pool(path, tensors[0], output_id, names)
-        found = found or match_scan(path, tensors[0], output_id, names)
         if found is not None:
             return found
     shapes = {tuple(x.shape) for x in tensors}
     if len(shapes) != 1:
         return Recognised("unsupported", "inputs of different shapes", names)
+    scaled = _scaled_total(calls, output_id, tensors[0])
+    if scaled is not None:
+        calls, output_id = calls[:-1], calls[-2].output
     last = calls[-1]
     reduces_all = last.name in TOTALS and last.output == output_id and len(last.inputs) == 1
     fused_loss = len(calls) == 1 and last.name in FUSED_LOSSES and last.inputs == input_ids[:2]
     if reduces_all or fused_loss:
-        return _pointwise_total(calls, input_ids, next(iter(shapes)), names)
+        total = _pointwise_total(calls, input_ids, next(iter(shapes)), names)
+        if scaled is not None and total.family != "unsupported":
+            total.spec = scaled
+        return total
     try:
         expression = build_expression(calls, input_ids, output_id, next(iter(shapes)))
     except PointwiseUnsupported as exc:
@@ -127,6 +157,27 @@ def recognise(problem: Path, size: str | None = None) -> Recognised:
         inputs=len(input_ids),
         shape=next(iter(shapes)),
     )
+
+
+def _scaled_total(calls: list[OpCall], output_id: int, x) -> tuple | None:
+    """A total divided (or multiplied) by a number last, e.g. kl_div's `batchmean`:
+    ("div" | "mul", the number, or "batch" when it is the inputs' first dim)."""
+    if len(calls) < 2 or calls[-1].output != output_id or calls[-2].name not in TOTALS:
+        return None
+    last = calls[-1]
+    ops = {
+        "aten.div.Tensor": "div",
+        "aten.div.Scalar": "div",
+        "aten.mul.Tensor": "mul",
+        "aten.mul.Scalar": "mul",
+    }
+    number = last.args[1] if len(last.args) > 1 else None
+    if last.name not in ops or last.inputs != [calls[-2].output]:
+        return None
+    if isinstance(number, bool) or not isinstance(number, (int, float)):
+        return None
+    batch = x.dim() > 0 and number == x.shape[0] and ops[last.name] == "div"
+    return (ops[last.name], "batch" if batch else float(number))
 
 
 def _pointwise_total(

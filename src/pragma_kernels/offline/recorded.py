@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 
 
 @dataclass
@@ -28,8 +28,44 @@ class Recognised:
     dim: int = -1
     keepdim: bool = False
     shape: tuple[int, ...] = ()
-    # norm / pool: the family's parameters (norm.RowNorm, norm.ChannelNorm, pool.Pool)
+    # the family's parameters (norm.RowNorm / ChannelNorm, pool.Pool, scan.Scan,
+    # loss.RowLoss; a pointwise total's final scaling)
     spec: object | None = None
+
+    def describe(self) -> str:
+        """One line for a user: the family and the parameters matched, or why not (with
+        the operators seen), e.g. `pool max_pool3d (input (16, 32, 64, 64, 64); kernel
+        (3, 3, 3), stride (2, 2, 2), ...)`."""
+        ops = ", ".join(dict.fromkeys(op.removeprefix("aten.") for op in self.ops))
+        if self.family == "unsupported":
+            return f"unsupported: {self.why} (operators: {ops or 'none'})"
+        parts = [f"input {self.shape}"] if self.shape else []
+        if self.family in ("reduction", "softmax", "scan"):
+            parts.append(f"dim {self.dim}" + (", keepdim" if self.keepdim else ""))
+        if self.expression is not None:
+            parts.append(f"expression {self.expression.c()}")
+        parts += _spec_fields(self.spec)
+        head = f"{self.family} {self.kind}".strip()
+        return f"{head} ({'; '.join(parts)})" if parts else head
+
+
+def _spec_fields(spec) -> list[str]:
+    """A spec's fields that are set, as `name value` (expressions as C)."""
+    if spec is None:
+        return []
+    if not is_dataclass(spec):
+        return [f"scale {spec}"]
+    shown = []
+    for item in fields(spec):
+        value = getattr(spec, item.name)
+        if value is None or value is False or value == ():
+            continue
+        if hasattr(value, "c"):
+            value = value.c()
+        elif hasattr(value, "name") and hasattr(value, "fill"):  # a norm.Param
+            value = value.name
+        shown.append(f"{item.name.replace('_', ' ')} {value}")
+    return shown
 
 
 def on_path(calls: list[OpCall], input_ids: list[int]) -> list[OpCall]:

@@ -13,6 +13,7 @@ follows from those and the SM's limits.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 from pragma_kernels.profilers.occupancy import SM_LIMITS, theoretical_occupancy
@@ -30,6 +31,79 @@ class KernelLaunches:
     grid: tuple[int, ...] = ()  # of the last launch
 
 
+# PTX instructions counted per thread's code (static: a loop body counts once; Triton unrolls
+# tl.static_range and the per-thread elements of a block, so for most kernels the counts
+# are the work per element times elements per thread). Vector accesses count their lanes.
+_PTX_FP64 = re.compile(
+    r"^\s*(?:@!?%\w+\s+)?(?:fma|mul|add|sub|div|rcp|sqrt|min|max)\.[\w.]*f64\b", re.M
+)
+_PTX_MUFU = re.compile(
+    r"^\s*(?:@!?%\w+\s+)?(?:ex2|lg2|sin|cos|tanh|rsqrt|rcp|sqrt)\.approx[\w.]*f32\b", re.M
+)
+_PTX_ATOMIC = re.compile(r"^\s*(?:@!?%\w+\s+)?(?:atom|red)\.[\w.]*global", re.M)
+_PTX_GLOBAL = re.compile(r"^\s*(?:@!?%\w+\s+)?(?:ld|st)\.global[\w.]*?(?:\.v(\d))?\.\w+\s", re.M)
+
+
+def ptx_counts(ptx: str) -> dict[str, int]:
+    """Static instruction counts of a kernel's PTX (pure): fp64 arithmetic, transcendental
+    (MUFU: ex2, lg2, sin, cos, tanh, rsqrt, rcp), global atomics/reductions, and global
+    loads and stores in elements (a v4 access counts 4)."""
+    widths = _PTX_GLOBAL.findall(ptx)
+    return {
+        "ptx_fp64_instructions": len(_PTX_FP64.findall(ptx)),
+        "ptx_transcendental_instructions": len(_PTX_MUFU.findall(ptx)),
+        "ptx_atomic_instructions": len(_PTX_ATOMIC.findall(ptx)),
+        "ptx_global_accesses": sum(int(width or 1) for width in widths),
+        "ptx_global_access_instructions": len(widths),
+    }
+
+
+def ptx_metrics(compiled) -> list[Metric]:
+    """`ptx_counts` of a compiled kernel, where its PTX is kept (CompiledKernel.asm)."""
+    asm = getattr(compiled, "asm", None) or {}
+    ptx = asm.get("ptx") if hasattr(asm, "get") else None
+    if not isinstance(ptx, str):
+        return []
+    make = metric_maker(PROFILER, f"{SOURCE}: Triton's compiled PTX (static counts)")
+    return [make(name, value, "instructions") for name, value in ptx_counts(ptx).items()]
+
+
+_SASS_OPCODES = {"BSSY": "sass_reconvergence_points", "LDL": "sass_local_loads"}
+
+
+def sass_counts(sass: str) -> dict[str, int]:
+    """Static SASS opcode counts (pure): BSSY marks a branch ptxas expects to diverge (its
+    reconvergence point); LDL reads spilled registers back from local memory."""
+    opcodes = re.findall(r"/\*[0-9a-f]{4,}\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9]*)", sass)
+    return {name: sum(op == opcode for op in opcodes) for opcode, name in _SASS_OPCODES.items()}
+
+
+def sass_metrics(compiled) -> list[Metric]:
+    """`sass_counts` of a compiled kernel's cubin, disassembled by the cuobjdump that ships
+    with Triton; nothing where that tool or the cubin is missing."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    cubin = (getattr(compiled, "asm", None) or {}).get("cubin")
+    try:
+        import triton
+
+        tool = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "cuobjdump"
+        if not isinstance(cubin, bytes) or not tool.exists():
+            return []
+        with tempfile.NamedTemporaryFile(suffix=".cubin") as file:
+            file.write(cubin)
+            file.flush()
+            sass = subprocess.run(
+                [str(tool), "-sass", file.name], capture_output=True, text=True, timeout=30
+            ).stdout
+    except (OSError, subprocess.SubprocessError, ImportError):
+        return []
+    make = metric_maker(PROFILER, f"{SOURCE}: cuobjdump -sass of Triton's cubin (static)")
+    return [make(name, value, "instructions") for name, value in sass_counts(sass).items()]
+
+
 def kernel_metrics(
     compiled, compute_capability: tuple[int, int], grid: tuple[int, ...] = (), sm_count: int = 0
 ) -> list[Metric]:
@@ -45,6 +119,8 @@ def kernel_metrics(
         make("shared_mem_bytes", shared, "bytes"),
         make("num_warps", warps),
         make("num_stages", int(metadata.num_stages)),
+        *ptx_metrics(compiled),
+        *sass_metrics(compiled),
     ]
     limits = SM_LIMITS.get(compute_capability)
     if limits is not None:

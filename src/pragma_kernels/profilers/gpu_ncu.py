@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING
 from pragma_kernels.knowledge import load_compendium
 from pragma_kernels.limits import Limits
 from pragma_kernels.profilers import ncu
-from pragma_kernels.profilers.ncu import refusal
+from pragma_kernels.profilers.ncu import UNDER_NCU, refusal
+from pragma_kernels.profilers.requests import is_known
 from pragma_kernels.profilers.schema import (
     Finding,
     KernelProfile,
@@ -61,9 +62,10 @@ class NcuRun:
         self.log = self.folder / "ncu.log"
 
     def wrapper(self) -> list[str]:
-        # --export takes the name without the extension; ncu adds .ncu-rep.
+        # --export takes the name without the extension; ncu adds .ncu-rep. `env` marks the
+        # worker as profiled, so it times with few reps (gpu.timing_protocol).
         command = ncu.profile_command(self.executable, self.report.with_suffix(""), self.metrics)
-        return [*command, "--log-file", str(self.log)]
+        return [*command, "--log-file", str(self.log), "env", f"{UNDER_NCU}=1"]
 
     def report_path(self) -> Path:
         return self.report if self.report.exists() else self.report.with_suffix("")
@@ -88,6 +90,26 @@ def metrics_for_ncu(requested: list[str], fallback_names: set[str]) -> list[str]
     """The default set plus every requested name the counter-free profile does not make."""
     extra = [name for name in requested if name not in fallback_names]
     return list(dict.fromkeys([*ncu.DEFAULT_METRICS, *extra]))
+
+
+def usable_metrics(names: list[str], listed: frozenset[str]) -> tuple[list[str], list[str]]:
+    """The names to give ncu and those left out: an evidence metric (ncu.EVIDENCE_METRICS,
+    not yet run on every GPU) that this ncu's listing lacks is left out, since one unknown
+    name makes ncu profile nothing; with no listing, all are kept (pure)."""
+    if not listed:
+        return list(names), []
+    unproven = set(ncu.EVIDENCE_METRICS) - set(ncu.PROVEN_EVIDENCE)
+    dropped = [n for n in names if n in unproven and not is_known(n, listed)]
+    return [n for n in names if n not in dropped], dropped
+
+
+def _left_out(dropped: list[str]) -> Unavailable:
+    return Unavailable(
+        what=", ".join(dropped),
+        why="this ncu does not list them (ncu --query-metrics) for this GPU",
+        kind=UnavailableKind.UNSUPPORTED,
+        profiler=ncu.PROFILER,
+    )
 
 
 def ncu_limits(limits: Limits) -> Limits:
@@ -202,13 +224,23 @@ def profile_gpu_job(
     if executable is None:
         why = "ncu not found (PATH, /opt/nvidia/nsight-compute, /usr/local/cuda/bin)"
         return _without_ncu(job, limits, run, UnavailableKind.TOOL_MISSING, why)
+    from pragma_kernels.profilers.registry import ncu_metric_names
+
     started = time.monotonic()
+    names, dropped = usable_metrics(
+        metrics_for_ncu(job.metrics, load_compendium().names("gpu_fallback")), ncu_metric_names()
+    )
+    verdict, profile = _under_ncu(job, limits, run, executable, names, started)
+    if profile is not None and dropped:
+        profile.unavailable.append(_left_out(dropped))
+    return verdict, profile
+
+
+def _under_ncu(
+    job: Job, limits: Limits, run: RunJob, executable: str, names: list[str], started: float
+) -> tuple[Verdict, Profile | None]:
     with tempfile.TemporaryDirectory(prefix="pragma-ncu-") as folder:
-        ncu_run = NcuRun(
-            executable,
-            Path(folder),
-            metrics_for_ncu(job.metrics, load_compendium().names("gpu_fallback")),
-        )
+        ncu_run = NcuRun(executable, Path(folder), names)
         under = ncu_limits(limits)
         result = run(job, under, ncu_run.wrapper())
         log = ncu_run.log_text()

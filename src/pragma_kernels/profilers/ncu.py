@@ -31,10 +31,11 @@ from pragma_kernels.profilers.schema import Finding, KernelProfile, Metric, Unav
 
 PROFILER = SOURCE = "ncu"  # the registry's name; the source shown with each number
 NVTX_RANGE = "pragma_candidate"
+UNDER_NCU = "PRAGMA_UNDER_NCU"  # set in the worker that runs under ncu (gpu_ncu's wrapper)
 TIME_METRIC = "gpu__time_duration.sum"
 # PRAGMA's default set (time, occupancy and its limiter, registers, shared memory, tensor
 # pipes, DRAM and SM throughput) plus cache hit rates and the main stall reasons.
-DEFAULT_METRICS: tuple[str, ...] = (
+DEFAULT_METRICS: tuple[str, ...] = (  # every one ran on the H200 (benchmarks/results)
     TIME_METRIC,
     "sm__warps_active.avg.pct_of_peak_sustained_active",
     "sm__maximum_warps_per_active_cycle_pct",
@@ -57,6 +58,35 @@ DEFAULT_METRICS: tuple[str, ...] = (
     "lts__t_sector_hit_rate.pct",
     "smsp__average_warp_latency_issue_stalled_long_scoreboard",
     "smsp__average_warp_latency_issue_stalled_barrier",
+)
+# What the diagnosis rules read, cheap hardware counters all (no SASS instrumentation):
+# coalescing of global loads and stores, lanes active per instruction (divergence), local
+# memory traffic (register spills), L2 bytes, issue activity, atomics and the pipes of slow
+# math. Collected by default so a diagnosis does not wait for a second profile to name them.
+# Names from Nsight Compute's sections; where `ncu --query-metrics` lists this machine's
+# names, one it does not list is left out and said so (gpu_ncu.usable_metrics), since one
+# unknown name makes ncu profile nothing.
+EVIDENCE_METRICS: tuple[str, ...] = (
+    "l1tex__average_t_sectors_per_request_pipe_lsu_mem_global_op_ld.ratio",
+    "l1tex__average_t_sectors_per_request_pipe_lsu_mem_global_op_st.ratio",
+    "l1tex__t_requests_pipe_lsu_mem_global_op_ld.sum",
+    "smsp__thread_inst_executed_per_inst_executed.ratio",
+    "l1tex__t_bytes_pipe_lsu_mem_local_op_ld.sum",
+    "l1tex__t_bytes_pipe_lsu_mem_local_op_st.sum",
+    "lts__t_bytes.sum",
+    "smsp__issue_active.avg.pct_of_peak_sustained_active",
+    "l1tex__t_requests_pipe_lsu_mem_global_op_atom.sum",
+    "l1tex__t_requests_pipe_lsu_mem_global_op_red.sum",
+    "sm__inst_executed_pipe_xu.avg.pct_of_peak_sustained_active",
+    "sm__pipe_fp64_cycles_active.avg.pct_of_peak_sustained_active",
+)
+DEFAULT_METRICS = DEFAULT_METRICS + EVIDENCE_METRICS
+# Asked for as extra metrics on the H200 already (benchmarks/results/diagnosis_gpu_h200.md):
+# never left out. The others are checked against this ncu's listing first.
+PROVEN_EVIDENCE = (
+    "l1tex__average_t_sectors_per_request_pipe_lsu_mem_global_op_ld.ratio",
+    "smsp__thread_inst_executed_per_inst_executed.ratio",
+    "smsp__issue_active.avg.pct_of_peak_sustained_active",
 )
 # Sections whose rule results (OPT/WRN with an estimated speedup) become findings; they add
 # few replay passes on top of the metrics, most of which they share.

@@ -22,6 +22,7 @@ from pragma_kernels.offline.templates.base import (
     CpuVariant,
     GpuVariant,
     as_outer_r_inner,
+    autotune,
     cpp_module,
     model_new,
     omp,
@@ -148,9 +149,17 @@ def _cpp_row(problem: Recognised, variant: CpuVariant) -> str:
     square = ""  # what an uncentred statistic reduces
     if not spec.centred:
         square = f"static inline float square_of(float v0) {{ return {_square(spec).c()}; }}\n"
+    inner_pragma = (
+        "#pragma omp simd"
+        if not variant.parallel
+        else ("#pragma omp parallel for simd if(outer < threads)")
+    )
+    stats = stats.replace("#pragma omp simd", inner_pragma)
+    threads = "omp_get_max_threads()" if variant.parallel else "1"
+    include = "#include <omp.h>\n" if variant.parallel else ""
     source = f"""#include <cstdint>
 #include <cmath>
-
+{include}
 {square}static inline float scale_of(float v0) {{ return {spec.scale.c()}; }}
 
 // x, out viewed as [outer, R, inner]; w, b (when the reference has them) indexed by r.
@@ -159,12 +168,16 @@ extern "C" void row_norm(const float* __restrict__ x, const float* __restrict__ 
                          int64_t outer, int64_t R, int64_t inner) {{
     (void)w; (void)b;
     if (inner == 1) {{
-        {omp(variant, "parallel for schedule(static)")}
+        // Rows in parallel; fewer rows than threads (a norm over every element, a
+        // layer norm of a few huge rows): each row's loops in parallel instead.
+        const int64_t threads = {threads};
+        (void)threads;
+        {omp(variant, "parallel for schedule(static) if(outer >= threads)")}
         for (int64_t o = 0; o < outer; ++o) {{
             const float* row = x + o * R;
             float* orow = out + o * R;
             {stats}
-            #pragma omp simd
+            {inner_pragma}
             for (int64_t r = 0; r < R; ++r) orow[r] = {value};
         }}
         return;
@@ -392,11 +405,12 @@ def _scale(v0):
     return {spec.scale.triton()}
 
 
-@triton.jit
-def _row_norm(x_ptr, w_ptr, b_ptr, out_ptr, R, BLOCK: tl.constexpr, ONE_BLOCK: tl.constexpr):
+{_ROW_PRUNE}
+{{autotune}}@triton.jit
+def _row_norm(x_ptr, w_ptr, b_ptr, out_ptr, R, BLOCK: tl.constexpr):
     # inner == 1: one program per row of R values.
     row = tl.program_id(0).to(tl.int64) * R
-    if ONE_BLOCK:  # the row stays in registers: one read
+    if R <= BLOCK:  # the row stays in registers: one read
         cols = tl.arange(0, BLOCK)
         mask = cols < R
         {load}
@@ -409,11 +423,20 @@ def _row_norm(x_ptr, w_ptr, b_ptr, out_ptr, R, BLOCK: tl.constexpr, ONE_BLOCK: t
         for start in range(0, R, BLOCK):
 {_indent(chunk + chr(10) + write, 12)}
 """
-    launch = f"""        if out.numel() and inner == 1:
-            block = min({variant.block}, triton.next_power_of_2(R))
-            _row_norm[(outer,)](
-                x, w, b, out, R, BLOCK=block, ONE_BLOCK=R <= block, num_warps={variant.num_warps}
-            )"""
+    configs = [({"BLOCK": variant.block}, variant.num_warps)] + [
+        ({"BLOCK": b}, w) for b, w in ((1024, 4), (2048, 8), (4096, 8), (8192, 16), (16384, 16))
+    ]
+    kernel = kernel.replace("{autotune}", autotune(configs, ["R"], "_prune_row"))
+    kernel += _split_kernels(spec, write, invert, per)
+    launch = """        sms = (
+            torch.cuda.get_device_properties(x.device).multi_processor_count
+            if x.device.type == "cuda"
+            else 4
+        )
+        if out.numel() and inner == 1 and outer < 2 * sms and R >= 16384:
+            _split_row_norm(x, w, b, out, outer, R, sms)
+        elif out.numel() and inner == 1:
+            _row_norm[(outer,)](x, w, b, out, R)"""
     if not spec.centred:  # centred norms normalise the trailing dims: inner is 1
         kernel += _TRITON_STRIDED.format(per=per, invert=_indent(invert, 4))
         launch += f"""
@@ -448,6 +471,103 @@ def _row_norm_strided(x_ptr, out_ptr, R, inner, BLOCK: tl.constexpr):
         x = tl.load(x_ptr + (o * R + r) * inner + i, mask=mask, other=0.0).to(tl.float32)
         y = (x * factor).to(out_ptr.dtype.element_ty)
         tl.store(out_ptr + (o * R + r) * inner + i, y, mask=mask)
+"""
+
+
+_ROW_PRUNE = """
+def _prune_row(configs, named, **kwargs):
+    # Persistent rows (one block holds the row) up to 16384 values, looped beyond.
+    widest = max(128, triton.next_power_of_2(named["R"]))
+    return [c for c in configs if c.kwargs["BLOCK"] <= widest] or configs[:1]
+
+"""
+
+
+def _split_kernels(spec: RowNorm, write: str, invert: str, per: str) -> str:
+    """Few long rows (a layer norm over (C, H, W), a norm over every element): SPLIT
+    programs per row reduce chunks to partial statistics (count, mean, M2 by Chan's merge
+    of in-register tiles: one read, no cancellation), one program per row merges them,
+    and a 2-D grid writes the output: every SM busy instead of one per row."""
+    centred = "True" if spec.centred else "False"
+    square = "d * d" if spec.centred else "_square(x)"
+    finish = (
+        "factor = _scale(m2 / R)" if spec.centred else (f"factor = _scale(tl.sum(q, axis=0){per})")
+    )
+    finish += invert.replace("\n", "\n    ")
+    apply = write.replace("y = x * factor", "y = (x - center) * factor")
+    center = (
+        "center = tl.sum(n * mu, axis=0) / R"
+        if spec.centred
+        else ("center = tl.zeros([], tl.float32)")
+    )
+    return f"""
+
+@triton.jit
+def _row_partials(x_ptr, part_ptr, R, CHUNK, SPLIT, BLOCK: tl.constexpr):
+    o = tl.program_id(0).to(tl.int64)
+    s = tl.program_id(1)
+    begin = o * R + s.to(tl.int64) * CHUNK
+    n = tl.zeros([], tl.float32)
+    mean = tl.zeros([], tl.float32)
+    m2 = tl.zeros([], tl.float32)
+    acc = tl.zeros([BLOCK], tl.float32)
+    for start in range(0, CHUNK, BLOCK):
+        k = start + tl.arange(0, BLOCK)
+        mask = (k < CHUNK) & (s.to(tl.int64) * CHUNK + k < R)
+        x = tl.load(x_ptr + begin + k, mask=mask, other=0.0).to(tl.float32)
+        if {centred}:
+            count = tl.sum(mask.to(tl.float32), axis=0)
+            tile_mean = tl.sum(x, axis=0) / tl.maximum(count, 1.0)
+            d = tl.where(mask, x - tile_mean, 0.0)
+            total = n + count
+            delta = tile_mean - mean
+            mean += delta * count / tl.maximum(total, 1.0)
+            m2 += tl.sum({square}, axis=0) + delta * delta * n * count / tl.maximum(total, 1.0)
+            n = total
+        else:
+            acc += tl.where(mask, {square}, 0.0)
+    at = (o * SPLIT + s) * 3
+    tl.store(part_ptr + at, n)
+    tl.store(part_ptr + at + 1, mean)
+    tl.store(part_ptr + at + 2, m2 + tl.sum(acc, axis=0))
+
+
+@triton.jit
+def _row_finish(part_ptr, stat_ptr, R, SPLIT, BS: tl.constexpr):
+    o = tl.program_id(0).to(tl.int64)
+    s = tl.arange(0, BS)
+    ok = s < SPLIT
+    n = tl.load(part_ptr + (o * SPLIT + s) * 3, mask=ok, other=0.0)
+    mu = tl.load(part_ptr + (o * SPLIT + s) * 3 + 1, mask=ok, other=0.0)
+    q = tl.load(part_ptr + (o * SPLIT + s) * 3 + 2, mask=ok, other=0.0)
+    {center}
+    m2 = tl.sum(tl.where(ok, q + n * (mu - center) * (mu - center), 0.0), axis=0)
+    {finish}
+    tl.store(stat_ptr + o * 2, center)
+    tl.store(stat_ptr + o * 2 + 1, factor)
+
+
+@triton.jit
+def _row_apply(x_ptr, w_ptr, b_ptr, stat_ptr, out_ptr, R, BLOCK: tl.constexpr):
+    o = tl.program_id(0).to(tl.int64)
+    row = o * R
+    cols = tl.program_id(1).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    mask = cols < R
+    center = tl.load(stat_ptr + o * 2)
+    factor = tl.load(stat_ptr + o * 2 + 1)
+    x = tl.load(x_ptr + row + cols, mask=mask, other=0.0).to(tl.float32)
+{_indent(apply, 4)}
+
+
+def _split_row_norm(x, w, b, out, outer, R, sms):
+    split = max(1, min(triton.cdiv(4 * sms, outer), triton.cdiv(R, 8192)))
+    chunk = triton.cdiv(triton.cdiv(R, split), 4096) * 4096
+    split = triton.cdiv(R, chunk)
+    part = torch.empty(outer * split * 3, device=x.device, dtype=torch.float32)
+    stat = torch.empty(outer * 2, device=x.device, dtype=torch.float32)
+    _row_partials[(outer, split)](x, part, R, chunk, split, BLOCK=2048, num_warps=8)
+    _row_finish[(outer,)](part, stat, R, split, BS=triton.next_power_of_2(split))
+    _row_apply[(outer, triton.cdiv(R, 4096))](x, w, b, stat, out, R, BLOCK=4096, num_warps=8)
 """
 
 

@@ -9,6 +9,7 @@ from pragma_kernels.offline.templates.base import (
     CpuVariant,
     GpuVariant,
     as_outer_r_inner,
+    autotune,
     cpp_expression_inputs,
     cpp_module,
     cpp_write_loop,
@@ -42,6 +43,7 @@ _CPP_REDUCE = {
     # kind: (initial value, update of (acc, idx) by value v at position r, result)
     "sum": ("0.0f", "{a} += v;", "{a}"),
     "mean": ("0.0f", "{a} += v;", "{a} / (float)R"),
+    "prod": ("1.0f", "{a} *= v;", "{a}"),
     "max": ("-INFINITY", "{a} = v > {a} ? v : {a};", "{a}"),
     "min": ("INFINITY", "{a} = v < {a} ? v : {a};", "{a}"),
     # First best index wins, like torch.
@@ -167,78 +169,145 @@ def _pointwise({pointers}, out_ptr, n, BLOCK: tl.constexpr):
     )
 
 
-def triton_reduction(problem: Recognised, variant: GpuVariant) -> str:
-    arg = problem.kind in ("argmax", "argmin")
-    kind = problem.kind
-    init = {
-        "sum": "0.0",
-        "mean": "0.0",
-        "max": "float('-inf')",
-        "min": "float('inf')",
-        "argmax": "float('-inf')",
-        "argmin": "float('inf')",
-    }[kind]
-    if arg:
+_TRITON_INIT = {
+    "sum": "0.0",
+    "mean": "0.0",
+    "prod": "1.0",
+    "max": "float('-inf')",
+    "min": "float('inf')",
+    "argmax": "float('-inf')",
+    "argmin": "float('inf')",
+}
+_TRITON_UPDATE = {
+    "sum": "acc += v",
+    "mean": "acc += v",
+    "prod": "acc *= v",
+    "max": "acc = tl.maximum(acc, v)",
+    "min": "acc = tl.minimum(acc, v)",
+}
+_TRITON_COMBINE = {  # the tile's lanes along `axis` into one value
+    "sum": "tl.sum(acc, axis={axis})",
+    "mean": "tl.sum(acc, axis={axis}) / R",
+    "prod": "tl.reduce(acc, {axis}, _times)",
+    "max": "tl.max(acc, axis={axis})",
+    "min": "tl.min(acc, axis={axis})",
+}
+_REDUCE_PRUNE = """
+
+@triton.jit
+def _times(a, b):
+    return a * b
+
+
+def _prune_rows(configs, named, **kwargs):
+    # Blocks no longer than the row; several rows per program only for short rows.
+    R = named["R"]
+    fit = [c for c in configs if c.kwargs["BLOCK"] <= max(16, triton.next_power_of_2(R))]
+    fit = [c for c in fit if c.kwargs["ROWS"] == 1 or R <= 512]
+    return fit or configs[:1]
+
+
+def _prune_strided(configs, named, **kwargs):
+    widest = max(32, triton.next_power_of_2(named["inner"]))
+    fit = [c for c in configs if c.kwargs["BI"] <= widest]
+    return fit or configs[:1]
+"""
+
+
+def _triton_reduce_code(kind: str, axis: int) -> tuple[str, str]:
+    """(update of acc/index by the tile v at positions r, the result along `axis`)."""
+    if kind in ("argmax", "argmin"):
         better = ">" if kind == "argmax" else "<"
         update = f"""take = v {better} acc
         index = tl.where(take, r, index)
         acc = tl.where(take, v, acc)"""
-        lanes = "index"
-        best = "tl.max(acc, axis=0)" if kind == "argmax" else "tl.min(acc, axis=0)"
-        # Each lane holds its first best; the first global one is the smallest such index.
-        row_result = f"tl.min(tl.where(acc == {best}, index, R), axis=0)"
-    else:
-        update = {
-            "sum": "acc += v",
-            "mean": "acc += v",
-            "max": "acc = tl.maximum(acc, v)",
-            "min": "acc = tl.minimum(acc, v)",
-        }[kind]
-        lanes = "acc / R" if kind == "mean" else "acc"
-        row_result = {
-            "sum": "tl.sum(acc, axis=0)",
-            "mean": "tl.sum(acc, axis=0) / R",
-            "max": "tl.max(acc, axis=0)",
-            "min": "tl.min(acc, axis=0)",
-        }[kind]
-    kernel = f"""@triton.jit
-def _reduce_rows(x_ptr, out_ptr, R, BLOCK: tl.constexpr):
-    # inner == 1: one program per contiguous row of R values.
-    row = tl.program_id(0).to(tl.int64)
-    acc = tl.full([BLOCK], {init}, tl.float32)
-    index = tl.zeros([BLOCK], tl.int64)
+        best = f"tl.{kind[3:]}(acc, axis={axis})"
+        best = f"tl.expand_dims({best}, {axis})"
+        # Each lane holds its first best; the first overall is the smallest such index.
+        return update, f"tl.min(tl.where(acc == {best}, index, R), axis={axis})"
+    return _TRITON_UPDATE[kind], _TRITON_COMBINE[kind].format(axis=axis)
+
+
+def triton_reduction(problem: Recognised, variant: GpuVariant) -> str:
+    """Rows (inner == 1): [ROWS, BLOCK] tiles along contiguous rows. Strided (inner > 1):
+    [BR, BI] tiles, BI along the contiguous inner dim (coalesced), BR rows of R in flight,
+    reduced across BR at the end. Both autotuned from R and inner."""
+    arg = problem.kind in ("argmax", "argmin")
+    kind, init = problem.kind, _TRITON_INIT[problem.kind]
+    update, rows_result = _triton_reduce_code(kind, 1)
+    _, strided_result = _triton_reduce_code(kind, 0)
+    block = min(variant.block, 4096)
+    row_configs = [({"ROWS": 1, "BLOCK": block}, variant.num_warps)] + [
+        ({"ROWS": rows, "BLOCK": b}, w)
+        for rows, b, w in (
+            (1, 1024, 4),
+            (1, 2048, 8),
+            (1, 4096, 8),
+            (4, 128, 4),
+            (8, 64, 4),
+            (16, 32, 4),
+        )
+    ]
+    strided_configs = [({"BR": 8, "BI": min(variant.block // 8, 256)}, variant.num_warps)] + [
+        ({"BR": br, "BI": bi}, w)
+        for br, bi, w in (
+            (4, 256, 4),
+            (8, 128, 4),
+            (16, 64, 4),
+            (32, 32, 4),
+            (8, 256, 8),
+            (16, 128, 8),
+            (2, 512, 4),
+        )
+    ]
+    kernel = f"""{_REDUCE_PRUNE}
+
+{autotune(row_configs, ["R", "outer"], "_prune_rows")}@triton.jit
+def _reduce_rows(x_ptr, out_ptr, outer, R, ROWS: tl.constexpr, BLOCK: tl.constexpr):
+    # inner == 1: ROWS contiguous rows of R values per program.
+    rows = tl.program_id(0).to(tl.int64) * ROWS + tl.arange(0, ROWS)
+    row_ok = rows < outer
+    acc = tl.full([ROWS, BLOCK], {init}, tl.float32)
+    index = tl.zeros([ROWS, BLOCK], tl.int64)
     for start in range(0, R, BLOCK):
-        r = start + tl.arange(0, BLOCK)
-        v = tl.load(x_ptr + row * R + r, mask=r < R, other={init}).to(tl.float32)
+        r = start + tl.arange(0, BLOCK)[None, :]
+        ok = row_ok[:, None] & (r < R)
+        v = tl.load(x_ptr + rows[:, None] * R + r, mask=ok, other={init}).to(tl.float32)
         {update}
-    tl.store(out_ptr + row, {row_result})
+    result = {rows_result}
+    tl.store(out_ptr + rows, result.to(out_ptr.dtype.element_ty), mask=row_ok)
 
 
-@triton.jit
-def _reduce_strided(x_ptr, out_ptr, R, inner, BLOCK: tl.constexpr):
-    # inner > 1: one program per (outer, block of inner); each lane walks R.
+{autotune(strided_configs, ["inner", "R", "outer"], "_prune_strided")}@triton.jit
+def _reduce_strided(x_ptr, out_ptr, R, inner, BR: tl.constexpr, BI: tl.constexpr):
+    # inner > 1: one program per (outer, BI columns); [BR, BI] tiles walk R.
     o = tl.program_id(0).to(tl.int64)
-    i = tl.program_id(1).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    mask = i < inner
-    acc = tl.full([BLOCK], {init}, tl.float32)
-    index = tl.zeros([BLOCK], tl.int64)
-    for r in range(0, R):
-        v = tl.load(x_ptr + (o * R + r) * inner + i, mask=mask, other={init}).to(tl.float32)
+    i = tl.program_id(1).to(tl.int64) * BI + tl.arange(0, BI)
+    cols_ok = i < inner
+    acc = tl.full([BR, BI], {init}, tl.float32)
+    index = tl.zeros([BR, BI], tl.int64)
+    for start in range(0, R, BR):
+        r = start + tl.arange(0, BR)[:, None]
+        ok = (r < R) & cols_ok[None, :]
+        v = tl.load(x_ptr + (o * R + r) * inner + i[None, :], mask=ok, other={init})
+        v = v.to(tl.float32)
         {update}
-    tl.store(out_ptr + o * inner + i, {lanes}, mask=mask)
+    result = {strided_result}
+    tl.store(out_ptr + o * inner + i, result.to(out_ptr.dtype.element_ty), mask=cols_ok)
 """
     dtype = "torch.int64" if arg else "x.dtype"
     body = (
         as_outer_r_inner(problem.dim, "inputs[0].contiguous()")
         + f"""\
         out = torch.empty(shape, device=x.device, dtype={dtype})
-        if out.numel() and inner == 1:
-            block = min({variant.block}, triton.next_power_of_2(R))
-            _reduce_rows[(outer,)](x, out, R, BLOCK=block, num_warps={variant.num_warps})
+        if out.numel() and R == 0:
+            out.fill_({init if kind in ("sum", "prod") else "float('nan')"})
+        elif out.numel() and inner == 1:
+            grid = lambda meta: (triton.cdiv(outer, meta["ROWS"]),)
+            _reduce_rows[grid](x, out, outer, R)
         elif out.numel():
-            block = min({variant.block}, 1024)
-            grid = (outer, triton.cdiv(inner, block))
-            _reduce_strided[grid](x, out, R, inner, BLOCK=block, num_warps={variant.num_warps})
+            grid = lambda meta: (outer, triton.cdiv(inner, meta["BI"]))
+            _reduce_strided[grid](x, out, R, inner)
         return out if {problem.keepdim} else out.squeeze(dim)"""
     )
     return triton_module(kernel, variant, f"{kind} over dim {problem.dim}", model_new(body))

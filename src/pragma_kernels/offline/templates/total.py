@@ -25,13 +25,23 @@ def _what(problem: Recognised) -> str:
     return f"{problem.kind} over every element of pointwise {'/'.join(problem.ops[:-1]) or 'x'}"
 
 
+def _rescale(problem: Recognised) -> str:
+    """Python for the final factor of a total scaled by a number (kl_div's batchmean)."""
+    if problem.spec is None:
+        return "1.0"
+    op, number = problem.spec
+    value = "xs[0].shape[0]" if number == "batch" else repr(number)
+    return f"(1.0 / {value})" if op == "div" else f"{value}"
+
+
 def cpp_pointwise_total(problem: Recognised, variant: CpuVariant) -> str:
     params, loads = cpp_expression_inputs(problem.inputs)
     scale = " / (double)n" if problem.kind == "mean" else ""
+    scale += " * rescale"
     source = f"""#include <cstdint>
 #include <cmath>
 
-extern "C" void total({params}, float* __restrict__ out, int64_t n) {{
+extern "C" void total({params}, float* __restrict__ out, int64_t n, double rescale) {{
     double acc = 0.0;
     {omp(variant, "parallel for simd reduction(+ : acc) schedule(static)")}
     for (int64_t i = 0; i < n; ++i) {{
@@ -41,9 +51,9 @@ extern "C" void total({params}, float* __restrict__ out, int64_t n) {{
     out[0] = (float)(acc{scale});
 }}
 """
-    body = """        xs = [x.contiguous().float() for x in inputs]
+    body = f"""        xs = [x.contiguous().float() for x in inputs]
         out = torch.empty((), dtype=xs[0].dtype)
-        lib.total(*xs, out, xs[0].numel())
+        lib.total(*xs, out, xs[0].numel(), {_rescale(problem)})
         return out"""
     return cpp_module(source, variant, _what(problem), model_new(body))
 
@@ -73,6 +83,7 @@ def _finish(partial_ptr, out_ptr, programs, scale, BLOCK: tl.constexpr):
     tl.store(out_ptr, total.to(out_ptr.dtype.element_ty))
 """
     scale = "1.0 / n if n else float('nan')" if problem.kind == "mean" else "1.0"
+    scale = f"({scale}) * {_rescale(problem)}"
     body = f"""        xs = [x.contiguous() for x in inputs]
         out = torch.empty((), device=xs[0].device, dtype=xs[0].dtype)
         n = xs[0].numel()

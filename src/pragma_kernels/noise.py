@@ -1,0 +1,101 @@
+"""Timing noise made visible: a median always travels with its spread, two timings are
+called different only outside their noise, and a profile taken on a loaded machine is
+flagged (pure; the load average is read by the caller).
+
+On the shared 2-core VM eager swung 6.5-36 ms between attempts: a bare median invited the
+Conductor to read noise as a regression, so every prompt figure carries its IQR and sample
+count, and comparisons say "within noise" when the interquartile ranges overlap.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from pragma_kernels.timing import Timing
+
+MIN_BAND = 0.03  # differences under 3 % are never called a change, however tight the IQRs
+# The 1-minute load average beyond our own worker's threads, per core, above which the
+# machine was busy with someone else's work
+LOADED_PER_CORE = 0.5
+PROFILE_TIME_FACTOR = 3.0  # a profile's own time this far from the verifier's: distorted
+
+
+class Spread(BaseModel):
+    """One timing as the prompts and records show it."""
+
+    median_ms: float
+    iqr_ms: float | None = None  # None: a record from before spreads were kept
+    min_ms: float | None = None
+    samples: int = 0
+    source: str = "measured"  # measured | cached | re-timed (baselines)
+
+    @classmethod
+    def of(cls, timing: Timing, source: str = "measured") -> Spread:
+        return cls(
+            median_ms=timing.median_ms,
+            iqr_ms=timing.iqr_ms,
+            min_ms=timing.min_ms,
+            samples=timing.samples,
+            source=source,
+        )
+
+    def render(self) -> str:
+        """'0.123 ms (median, IQR 0.004 ms, min 0.118, n=40)'."""
+        parts = [f"IQR {self.iqr_ms:.2g} ms" if self.iqr_ms is not None else "spread not recorded"]
+        if self.min_ms is not None:
+            parts.append(f"min {self.min_ms:.4g}")
+        if self.samples:
+            parts.append(f"n={self.samples}")
+        if self.source != "measured":
+            parts.append(self.source)
+        return f"{self.median_ms:.4g} ms (median, {', '.join(parts)})"
+
+    @property
+    def low(self) -> float:
+        return self.median_ms - (self.iqr_ms or 0.0) / 2
+
+    @property
+    def high(self) -> float:
+        return self.median_ms + (self.iqr_ms or 0.0) / 2
+
+
+def within_noise(a: Spread, b: Spread, band: float = MIN_BAND) -> bool:
+    """True when the two medians differ by less than `band`, or their interquartile ranges
+    (centred on the medians) overlap: the difference is not evidence of a change."""
+    if min(a.median_ms, b.median_ms) <= 0:
+        return False
+    if abs(a.median_ms / b.median_ms - 1) < band:
+        return True
+    return a.low <= b.high and b.low <= a.high
+
+
+def change_words(current: Spread, reference: Spread) -> str:
+    """'faster', 'slower' or 'within noise': current against reference, by time."""
+    if within_noise(current, reference):
+        return "within noise"
+    return "faster" if current.median_ms < reference.median_ms else "slower"
+
+
+def load_flag(
+    load_1min: float | None,
+    cores: int,
+    profile_ms: float | None = None,
+    verifier_ms: float | None = None,
+    own_threads: int = 0,
+) -> str:
+    """Why a profile should not be trusted as taken ('' when nothing is wrong): the machine
+    was loaded (the 1-minute load average, less `own_threads` that our worker itself ran,
+    above `LOADED_PER_CORE` per core), or the profile's own time of the candidate is
+    `PROFILE_TIME_FACTOR` times off the verifier's median."""
+    reasons = []
+    if load_1min is not None and cores > 0:
+        if load_1min - own_threads > LOADED_PER_CORE * cores:
+            reasons.append(f"load average {load_1min:.1f} on {cores} cores")
+    if profile_ms and verifier_ms and profile_ms > 0 and verifier_ms > 0:
+        ratio = profile_ms / verifier_ms
+        if ratio > PROFILE_TIME_FACTOR or ratio < 1 / PROFILE_TIME_FACTOR:
+            reasons.append(
+                f"the profile timed the candidate at {profile_ms:.4g} ms against the "
+                f"verifier's {verifier_ms:.4g} ms ({ratio:.1f}x)"
+            )
+    return "; ".join(reasons)

@@ -1,0 +1,68 @@
+"""Noise made visible: spreads in text, "within noise", and the flag on a loaded profile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pragma_kernels.noise import Spread, change_words, load_flag, within_noise
+from pragma_kernels.profilers.schema import Metric, Profile
+from pragma_kernels.timing import summarise
+from pragma_kernels.verdict import Verdict, VerdictKind
+
+
+def test_a_timing_carries_its_spread_into_text():
+    timing = summarise("candidate", [1e-4, 1.1e-4, 1.2e-4, 1.3e-4, 5e-4], 1)
+    text = Spread.of(timing).render()
+    assert text.startswith("0.12 ms (median, IQR 0.02 ms, min 0.1, n=5")
+    assert "cached" in Spread.of(timing, "cached").render()
+    assert "spread not recorded" in Spread(median_ms=1.0).render()
+
+
+def test_overlapping_iqrs_or_a_tiny_difference_are_within_noise():
+    a, b = Spread(median_ms=10.0, iqr_ms=2.0), Spread(median_ms=11.5, iqr_ms=2.0)
+    assert within_noise(a, b) and change_words(a, b) == "within noise"
+    tight = Spread(median_ms=10.0, iqr_ms=0.1), Spread(median_ms=10.2, iqr_ms=0.1)
+    assert within_noise(*tight)  # 2 %: under the 3 % band
+    apart = Spread(median_ms=6.5, iqr_ms=0.5), Spread(median_ms=36.0, iqr_ms=3.0)
+    assert change_words(*apart) == "faster" and change_words(*reversed(apart)) == "slower"
+
+
+def test_a_loaded_machine_or_a_far_profile_time_is_flagged():
+    assert load_flag(0.5, 2, 0.1, 0.09) == ""
+    assert load_flag(3.1, 2) == "load average 3.1 on 2 cores"
+    assert load_flag(2.4, 2, own_threads=2) == ""  # our own worker's two threads
+    far = load_flag(None, 2, 7.999, 0.09)
+    assert "7.999 ms against the verifier's 0.09 ms (88.9x)" in far
+
+
+def _profile(time_ms: float) -> Profile:
+    metric = Metric(name="time_ms", value=time_ms, unit="ms", profiler="static_cpu", source="t")
+    return Profile(tools=["t"], target="cpu", metrics=[metric])
+
+
+def test_a_distorted_profile_is_retaken_once_and_the_prompt_says_so(tmp_path):
+    """LocalEvaluator's retake, with the worker and the load average replaced."""
+    from pragma_kernels.evaluation.evaluator import Evaluation, LocalEvaluator, Timed
+    from pragma_kernels.targets import Target
+
+    loads = iter([4.0, 0.2])  # Target.cpu() runs the worker on up to 2 threads itself
+    evaluator = LocalEvaluator(Path("p.py"), Target.cpu(), load=lambda: next(loads), cores=2)
+    retakes = []
+
+    def reprofile(candidate, metrics):
+        retakes.append(metrics)
+        return Verdict(ok=True, kind=VerdictKind.OK), _profile(0.1)
+
+    evaluator.reprofile = reprofile
+    evaluation = Evaluation(Verdict(ok=True, kind=VerdictKind.OK), Timed(1.0, 0.09, 0.09))
+    profile, note = evaluator._steady_profile(Path("c.py"), _profile(8.0), ["x"], evaluation)
+    assert retakes == [["x"]] and profile.metric("time_ms").value == 0.1
+    assert note.startswith("re-taken once (the first was taken while load average 4.0")
+    # still loaded on the retake: the retake is kept, and the note says it is distorted
+    loads = iter([4.0, 4.0])
+    profile, note = evaluator._steady_profile(Path("c.py"), _profile(8.0), [], evaluation)
+    assert note.startswith("re-taken once, still distorted: load average 4.0 on 2 cores")
+    # a quiet machine and a consistent time: no retake
+    loads, retakes[:] = iter([0.1]), []
+    _, note = evaluator._steady_profile(Path("c.py"), _profile(0.1), [], evaluation)
+    assert note == "" and retakes == []
