@@ -8,11 +8,14 @@ import pytest
 import torch
 
 from pragma_kernels.profilers.cachegrind import (
+    footprint_metrics,
     harness_source,
     metrics_from_counts,
     parse_cachegrind_out,
+    per_kernel,
     profile_calls,
     replay_flags,
+    valgrind_cause,
 )
 from pragma_kernels.profilers.schema import UnavailableKind
 from pragma_kernels.runtime import cpp
@@ -122,4 +125,75 @@ def test_a_replay_too_long_for_the_budget_is_refused_with_the_reason():
     )
     kernels, notes = profile_calls([call], budget_s=5)
     assert kernels == [] and notes[0].kind is UnavailableKind.TOO_SLOW
-    assert "smaller size" in notes[0].why and notes[0].profiler == "cachegrind"
+    assert "1000.0 ms natively" in notes[0].why and "50x" in notes[0].why
+    assert notes[0].profiler == "cachegrind"
+
+
+HELPER_OUT = """events: Ir Dr D1mr Dw D1mw DLmr DLmw
+fl=kernel0.cpp
+fn=kern
+3 10 2 0 1 0 0 0
+fn=kern._omp_fn.0
+4 20 4 1 2 0 0 0
+fn=axpy_rows(float const*, float*, long)
+5 900 400 64 100 32 16 8
+fl=/build/glibc/e_expf.c
+fn=expf
+1 70 5 0 0 0 0 0
+fl=replay.cpp
+fn=main
+9 30 10 0 0 0 0 0
+summary: 1030 421 65 103 32 16 8
+"""
+LOAD_ONLY_OUT = """events: Ir Dr D1mr Dw D1mw DLmr DLmw
+fl=replay.cpp
+fn=main
+9 30 10 0 0 0 0 0
+summary: 30 10 0 0 0 0 0
+"""
+
+
+def test_static_helpers_in_the_candidate_source_are_reported_per_function():
+    """Moving the hot loop into a static helper must not hide it among the callees."""
+    full, load_only = parse_cachegrind_out(HELPER_OUT), parse_cachegrind_out(LOAD_ONLY_OUT)
+    assert full.files["axpy_rows(float const*, float*, long)"] == {"kernel0.cpp"}
+    kernels = {k.name: k for k in per_kernel(full, load_only, ["kern"])}
+    assert set(kernels) == {
+        "kern",
+        "axpy_rows (static helper)",
+        "callees (OpenMP runtime, libm, ...)",
+    }
+    helper = {m.name: m.value for m in kernels["axpy_rows (static helper)"].metrics}
+    assert helper["Ir"] == 900 and kernels["axpy_rows (static helper)"].time_share == 0.9
+    assert {m.name: m.value for m in kernels["callees (OpenMP runtime, libm, ...)"].metrics}[
+        "Ir"
+    ] == 70  # expf: 1030 - 30 (harness) - 930 (candidate)
+
+
+def test_footprint_counts_every_own_function_against_the_tensors():
+    kernels = per_kernel(
+        parse_cachegrind_out(HELPER_OUT), parse_cachegrind_out(LOAD_ONLY_OUT), ["kern"]
+    )
+    function = parse_exports(SCALE)[0]
+    call = cpp.RecordedCall(
+        function, SCALE, ("-O3",), [torch.ones(512), torch.empty(512), 512, 1.0], 0.001
+    )
+    got = {m.name: m.value for m in footprint_metrics(kernels, [call])}
+    lines = 2 * 512 * 4 / 64  # two float tensors of 512
+    assert got["replay_footprint_bytes"] == 4096
+    assert got["D1_misses_per_footprint_line"] == pytest.approx((65 + 32) / lines)
+    assert got["LL_misses_per_footprint_line"] == pytest.approx((16 + 8) / lines)
+
+
+def test_a_failure_names_valgrinds_error_not_the_summary_after_it():
+    stderr = """==123== Cachegrind, a cache and branch-prediction profiler
+==123== valgrind: Unrecognised instruction at address 0x10a4f0.
+==123== Your program just tried to execute an instruction that Valgrind
+==123== Process terminating with default action of signal 4 (SIGILL)
+==123== I   refs:      1,234
+==123== D1  misses:    12
+"""
+    cause = valgrind_cause(stderr, -4)
+    assert cause.startswith("killed by signal 4")
+    assert "Unrecognised instruction" in cause and "SIGILL" in cause and "refs" not in cause
+    assert "no error line" in valgrind_cause("==1== I refs: 5\n", 1)

@@ -161,7 +161,7 @@ def test_conductor_prompt_explains_the_timing_and_fits_the_target():
     assert "CPU performance engineer" in text and "num_warps" not in text
     assert "medians with their spread" in text and "time_ms disagrees" in text
     assert "inside the spreads as noise" in text
-    assert "cannot build, run or time" in text and "perf event names" in text
+    assert "cannot build, run or time" in text and CPP.metric_names in text
     failed = AttemptView(2, "code", "failed: compile_error", verdict_detail="Likely cause: x")
     assert "medians" not in prompts.conductor(cpu, "EPYC", failed, None, MEANINGS)
     gpu = prompts.conductor(PROBLEM, "H200", CURRENT, BEST, MEANINGS)
@@ -219,3 +219,12 @@ def test_the_glossary_covers_only_the_metrics_the_prompt_shows():
     glossary = shown_meanings(profile)
     assert "m40" in shown and "m41" not in shown  # 40 per kernel are shown
     assert list(glossary) == [f"m{n}" for n in range(41)]
+
+
+def test_cpu_metric_names_offer_hardware_events_only_where_they_can_be_counted(monkeypatch):
+    from pragma_kernels.profilers import registry
+
+    monkeypatch.setattr(registry, "hardware_counters", lambda: True)
+    assert "perf event names" in CPP.metric_names
+    monkeypatch.setattr(registry, "hardware_counters", lambda: False)
+    assert "no hardware counters" in CPP.metric_names and "software events" in CPP.metric_names

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from types import SimpleNamespace
 
 import pytest
 
@@ -121,6 +122,7 @@ def test_perf_list_is_cached_in_the_process_and_on_disk(monkeypatch, tmp_path, f
     )
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(registry, "hardware_counters", lambda: True)
     assert registry.perf_event_names() == {"cycles", "task-clock"}
     assert registry.perf_event_names() == {"cycles", "task-clock"}
     assert log.read_text().count("run") == 1  # in-process cache
@@ -128,6 +130,21 @@ def test_perf_list_is_cached_in_the_process_and_on_disk(monkeypatch, tmp_path, f
     assert registry.perf_event_names() == {"cycles", "task-clock"}
     assert log.read_text().count("run") == 1  # read from the disk cache
     assert list((tmp_path / "cache" / "perf").iterdir())
+
+
+def test_without_counters_only_software_events_are_offered(monkeypatch, tmp_path, fresh_caches):
+    """A VM without a PMU: hardware events would only come back 'not supported'."""
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    fake = tools / "perf"
+    fake.write_text(
+        "#!/bin/sh\ncase \"$*\" in *sw*) printf '  task-clock   [Software event]\\n' ;;\n"
+        "*) printf '  cycles   [Hardware event]\\n  task-clock   [Software event]\\n' ;; esac\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(registry, "hardware_counters", lambda: False)
+    assert registry.perf_event_names() == {"task-clock"}
 
 
 # -- decisions on kind and profiler ------------------------------------------------------------
@@ -207,25 +224,44 @@ def test_meanings_follow_the_profiler_not_the_source_text():
     assert profile.metrics[0].meaning  # static_cpu's time_ms, whatever the source says
 
 
-def test_cachegrind_falls_back_to_the_tiny_size_on_too_slow_whatever_the_wording(monkeypatch):
+def test_cachegrind_falls_back_to_a_smaller_problem_on_too_slow_whatever_the_wording(
+    monkeypatch,
+):
     kernel = KernelProfile(name="f", metrics=[metric("Ir", "cachegrind")])
+    big, small = SimpleNamespace(seconds=0.05), SimpleNamespace(seconds=0.001)
     answers = {
         "profiled": ([], [unavailable(K.TOO_SLOW, "cachegrind", why="reworded budget")]),
-        "tiny": ([kernel], []),
+        "small": ([kernel], []),
     }
     monkeypatch.setattr(
         cpu.cachegrind,
         "profile_calls",
-        lambda calls, budget_s: answers["tiny" if calls == ["tiny"] else "profiled"],
+        lambda calls, budget_s: answers["small" if calls == [small] else "profiled"],
     )
+    asked = []
+
+    def smaller(factor):
+        asked.append(factor)
+        return [small], "the inputs scaled down"
+
     profile = Profile(tools=[], target="cpu")
-    kernels, missing = cpu.cachegrind_kernels(profile, ["big"], lambda: ["tiny"])
+    kernels, missing, simulated = cpu.cachegrind_kernels(profile, [big], smaller)
     assert kernels == [kernel] and [m.kind for m in missing] == [K.REDUCED_SIZE]
+    assert simulated == [small] and "the inputs scaled down" in missing[0].why
+    assert asked == [cpu.reduction_factor(0.05)]
     # a failure worded like the old marker ("smaller size") is not a reason to shrink
     failed = unavailable(K.FAILED, "cachegrind", why="profile a smaller size, e.g. --size tiny")
     answers["profiled"] = ([], [failed])
-    kernels, missing = cpu.cachegrind_kernels(profile, ["big"], lambda: ["tiny"])
+    kernels, missing, _ = cpu.cachegrind_kernels(profile, [big], smaller)
     assert kernels == [] and missing == [failed]
+    # a candidate that fails at the smaller size says why, and nothing is invented
+    answers["profiled"] = ([], [unavailable(K.TOO_SLOW, "cachegrind", why="budget")])
+
+    def broken(factor):
+        raise AssertionError("size must be 4096")
+
+    kernels, missing, _ = cpu.cachegrind_kernels(profile, [big], broken)
+    assert kernels == [] and "size must be 4096" in missing[-1].why
 
 
 def test_kinds_say_which_stop_a_profiler():

@@ -29,6 +29,9 @@ class Bottleneck(StrEnum):
     SINGLE_THREADED = "single_threaded"
     POOR_DATA_REUSE = "poor_data_reuse"  # no blocking: the same data streamed many times
     FRONTEND_BOUND = "frontend_bound"
+    FALSE_SHARING = "false_sharing"  # threads write one cache line: it ping-pongs between cores
+    MULTI_PASS = "multi_pass"  # unfused loops / temporaries: the data is streamed several times
+    SERIAL_FRACTION = "serial_fraction"  # parallel, but a serial part caps the speedup (Amdahl)
     # either
     NONE_FOUND = "no_clear_bottleneck"
 
@@ -56,4 +59,11 @@ CPU_CLASSES = (
     Bottleneck.SINGLE_THREADED,
     Bottleneck.POOR_DATA_REUSE,
     Bottleneck.FRONTEND_BOUND,
+    Bottleneck.FALSE_SHARING,
+    Bottleneck.MULTI_PASS,
+    Bottleneck.SERIAL_FRACTION,
+    Bottleneck.ATOMIC_CONTENTION,
+    Bottleneck.SLOW_MATH,
+    Bottleneck.REGISTER_SPILLS,
+    Bottleneck.COMPUTE,
 )

@@ -234,3 +234,27 @@ def _meta_inputs(problem: Path | ModuleType, size: str | None) -> list | None:
             return list(module.get_inputs())
     except Exception:
         return None
+
+
+def scaled_sizes(module: ModuleType, factor: float, floor: int = 8) -> dict[str, int]:
+    """Smaller values for the integer globals `get_inputs` reads (and `get_init_inputs`
+    does not: those shape the model's weights), halving the largest until the inputs are
+    about `factor` times smaller; {} when there is nothing to shrink (pure: reads names).
+
+    For cachegrind on a problem without SIZES["tiny"]: a profile needs the same access
+    pattern on less data, not a size the author chose."""
+    inputs = set(module.get_inputs.__code__.co_names)
+    init = set(getattr(module, "get_init_inputs", lambda: None).__code__.co_names)
+    sizes = {
+        name: value
+        for name in sorted(inputs - init)
+        if type(value := module.__dict__.get(name)) is int and value > floor
+    }
+    shrunk, reduced = dict(sizes), 1.0
+    while reduced < factor:
+        name = max(shrunk, key=lambda n: shrunk[n], default=None)
+        if name is None or shrunk[name] // 2 < floor:
+            break
+        reduced *= shrunk[name] / (shrunk[name] // 2)
+        shrunk[name] //= 2
+    return {name: value for name, value in shrunk.items() if value != sizes[name]}

@@ -51,7 +51,7 @@ class ProfileContext:
     threads: int
     solution: str
     metrics: list[str]
-    small_calls: Callable | None = None  # records the C++ calls at the 'tiny' size
+    small_calls: Callable | None = None  # (factor) -> C++ calls on a smaller problem, and which
 
 
 class Backend:

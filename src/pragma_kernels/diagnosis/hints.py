@@ -105,6 +105,45 @@ CPP_HINTS: dict[B, tuple[str, ...]] = {
         "The frontend cannot feed the core: shrink the hot code (less unrolling, no inlined "
         "cold paths), keep the hot loop small and branch-light, and try -O2 vs -O3.",
     ),
+    B.FALSE_SHARING: (
+        "Threads write the same cache line (per-thread slots side by side, or neighbouring "
+        "elements split between threads by schedule(static, 1)): accumulate in a local "
+        "variable and write once per chunk, give each thread contiguous chunks "
+        "(schedule(static) or chunks of >= 16 floats), or pad per-thread slots to 64 bytes "
+        "(alignas(64)).",
+    ),
+    B.ATOMIC_CONTENTION: (
+        "An atomic (lock-prefixed) update per element serialises the threads: reduce into "
+        "a thread-local value with `#pragma omp parallel for reduction(+:acc)` or per-thread "
+        "partial arrays, then combine once per thread; parallelise over outputs so each "
+        "thread owns what it writes.",
+    ),
+    B.SLOW_MATH: (
+        "Float data is computed in double precision (conversions, half-width vectors): use "
+        "float throughout - 1.0f literals, std::exp on float (expf), float accumulators "
+        "(several partial sums if accuracy matters); -ffast-math lets GCC call libmvec's "
+        "vector expf/logf where the tolerance allows.",
+    ),
+    B.MULTI_PASS: (
+        "The data is streamed several times (one loop per step, temporaries): fuse the "
+        "steps into one loop that reads each input once and writes each output once; keep "
+        "intermediates in registers, not in new[]-allocated arrays.",
+    ),
+    B.SERIAL_FRACTION: (
+        "A serial part caps the speedup (Amdahl): parallelise the remaining serial loops "
+        "(initialisation, final combine), merge parallel regions into one, and avoid "
+        "per-call allocation or single-thread pre/post passes.",
+    ),
+    B.REGISTER_SPILLS: (
+        "The hot loop loads and stores stack slots (spills): fewer live values per "
+        "iteration - smaller register tiles, fewer accumulators, no local arrays indexed "
+        "at run time - so they fit the 16 (AVX2) or 32 (AVX-512) vector registers.",
+    ),
+    B.COMPUTE: (
+        "Near this machine's measured FLOP rate: only less arithmetic helps - hoist "
+        "invariants, strength-reduce (multiply by a reciprocal), keep FMAs on wide "
+        "vectors, or use an algorithm with fewer FLOPs.",
+    ),
 }
 
 # Metrics that would confirm (or rule out) a class, to request in the next profile.

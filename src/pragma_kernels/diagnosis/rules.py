@@ -17,7 +17,7 @@ from pragma_kernels.diagnosis.classes import Bottleneck as B
 from pragma_kernels.diagnosis.hints import CONFIRMING_METRICS, CPP_HINTS, TRITON_HINTS
 from pragma_kernels.diagnosis.model import Candidate, Diagnosis, Evidence
 from pragma_kernels.diagnosis.signals import Reading, Signals
-from pragma_kernels.profilers.schema import Profile
+from pragma_kernels.profilers.schema import Metric, Profile
 
 NO_CLEAR_SCORE = 0.3  # below this no class is claimed
 DEFAULT_SMS = 132  # H100/H200, when no spec is given
@@ -232,26 +232,12 @@ def _rate_weight(s: Signals) -> float:
     return 1.0 if instructions is None or instructions.value >= MIN_SIMULATED_INSTRUCTIONS else 0.3
 
 
-def single_threaded(s: Signals, context: dict) -> Candidate | None:
-    """No speedup from more threads, and no parallel construct in the code (a parallel loop
-    that does not scale is memory-bound or imbalanced, not single-threaded)."""
-    scaling = s.read("thread_scaling")
-    if not scaling or scaling.value >= 1.25:
-        return None
-    source = context.get("source") or ""
-    parallel = any(
-        word in source for word in ("omp parallel", "omp for", "omp task", "std::thread")
-    )
-    if parallel:  # memory-bound, imbalanced or a loaded machine: not single-threaded
-        return None
-    score = 0.85 if source else 0.7
-    return found(B.SINGLE_THREADED, score, evidence(scaling, "< 1.25x from 1 to N threads"))
-
-
 def not_vectorised(s: Signals, context: dict) -> Candidate | None:
     packed = s.read("packed_simd_fraction")
     scalar = s.read("scalar_fp_instructions")
-    if packed and scalar and scalar.value >= 2 and packed.value < 0.2:
+    # one scalar FP instruction is a scalar hot loop when nothing in it is packed
+    least = 1 if packed and packed.value == 0 else 2
+    if packed and scalar and scalar.value >= least and packed.value < 0.2:
         return found(B.NOT_VECTORISED, 0.75, evidence(packed, "< 0.2 packed SIMD"))
     missed, vectorised = s.read("missed_vectorisation_loops"), s.read("vectorised_loops")
     if missed and missed.value > 0 and vectorised and vectorised.value == 0:
@@ -259,13 +245,43 @@ def not_vectorised(s: Signals, context: dict) -> Candidate | None:
     return None
 
 
+def _own_branch_rate(s: Signals) -> Reading | None:
+    """Mispredicts per branch in the candidate's own functions (cachegrind's kernels other
+    than its callees), for profiles made before `own_branch_mispredict_rate` existed."""
+    own = [k for k in s.profile.kernels if not k.name.startswith("callees")]
+    counts = {e: 0.0 for e in ("Bc", "Bcm", "Bi", "Bim")}
+    for kernel in own:
+        for metric in kernel.metrics:
+            if metric.name in counts and metric.is_numeric():
+                counts[metric.name] += float(metric.value)
+    branches = counts["Bc"] + counts["Bi"]
+    if len(own) == len(s.profile.kernels) or not branches:
+        return None  # no callees to exclude: the profile-wide rate is the same
+    value = (counts["Bcm"] + counts["Bim"]) / branches
+    return Reading(
+        Metric(
+            name="own_branch_mispredict_rate",
+            value=value,
+            unit="ratio",
+            profiler="cachegrind",
+            source="cachegrind (the candidate's own functions)",
+        )
+    )
+
+
 def branch_mispredict(s: Signals, context: dict) -> Candidate | None:
     topdown = s.read("topdown-bad-spec")
     if topdown and topdown.value > 15:
         return found(B.BRANCH_MISPREDICT, 0.9, evidence(topdown, "> 15 % of slots"))
-    rate = s.read("branch_mispredict_rate")
+    rate = s.read("own_branch_mispredict_rate") or _own_branch_rate(s)
+    rate = rate or s.read("branch_mispredict_rate")
     if rate and rate.value > 0.1:
         score = 0.85 * _rate_weight(s)
+        native = s.read("branches_in_loops_beyond_loop_control")
+        if native is not None and native.value == 0:
+            # cachegrind's replay is an AVX2 build: a select it compiled as a branch is
+            # branch-free in the AVX-512 build that runs (its hot loops test no data)
+            score *= 0.3
         return found(B.BRANCH_MISPREDICT, score, evidence(rate, "> 10 % of branches"))
     return None
 
@@ -322,26 +338,18 @@ def frontend(s: Signals, context: dict) -> Candidate | None:
     return None
 
 
-def memory_bandwidth_cpu(s: Signals, context: dict) -> Candidate | None:
-    """Tensor bytes per second against a measured large copy: near it, the kernel is done
-    unless it moves fewer bytes (without this, a good streaming kernel reads as unclear)."""
-    fraction = s.read("roofline_fraction")
-    if not fraction or fraction.value < 0.6:
-        return None
-    return found(
-        B.MEMORY_BANDWIDTH,
-        0.6 + min(fraction.value - 0.6, 0.4) / 2,
-        evidence(fraction, ">= 0.6 of the measured copy bandwidth"),
-    )
-
+# The rules whose evidence is static or timing (threads, atomics, precision, passes)
+# live in rules_cpu.py; it imports `found` and `evidence` from here.
+from pragma_kernels.diagnosis import rules_cpu  # noqa: E402
 
 CPU_RULES: tuple[Rule, ...] = (
-    memory_bandwidth_cpu,
-    single_threaded,
+    rules_cpu.memory_bandwidth_cpu,
+    rules_cpu.single_threaded,
     not_vectorised,
     branch_mispredict,
     cache_misses,
     frontend,
+    *rules_cpu.CPU_CAUSE_RULES,
 )
 
 

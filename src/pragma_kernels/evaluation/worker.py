@@ -692,24 +692,35 @@ class Worker:
         return result
 
     def small_calls(self, problem: ModuleType):
-        """A recorder of the candidate's C++ calls at the problem's 'tiny' size, if offered."""
-        if "tiny" not in (getattr(problem, "SIZES", None) or {}):
-            return None
+        """A recorder of the candidate's C++ calls on a smaller problem: the file's 'tiny'
+        size when it offers one, else its inputs' sizes scaled down about `factor` times
+        (problems.scaled_sizes); returns the calls and which size they come from."""
+        path = Path(self.job.problem)
+        tiny = "tiny" in (getattr(problem, "SIZES", None) or {})
 
-        def record() -> list:
+        def record(factor: float) -> tuple[list, str]:
             import torch
 
-            from pragma_kernels.problems import import_module
+            from pragma_kernels.problems import import_module, scaled_sizes
             from pragma_kernels.runtime import cpp
 
-            tiny = import_module(Path(self.job.problem), "tiny")
-            _, candidate = self.build_models(tiny, self.load_candidate())
-            inputs = self.make_inputs(tiny, self.job.seeds[0])
+            small = import_module(path, "tiny" if tiny else None)
+            how = "the problem's 'tiny' size"
+            if not tiny:
+                sizes = scaled_sizes(small, factor)
+                if not sizes:
+                    raise ValueError("get_inputs reads no integer size to scale down")
+                for name, value in sizes.items():
+                    setattr(small, name, value)
+                shown = ", ".join(f"{n}={v}" for n, v in sizes.items())
+                how = f"the inputs scaled down (~{factor:.0f}x less data: {shown})"
+            _, candidate = self.build_models(small, self.load_candidate())
+            inputs = self.make_inputs(small, self.job.seeds[0])
             with torch.no_grad():
                 candidate(*inputs)  # warm: a cold call's wall time misleads the estimate
                 with cpp.recording() as calls:
                     candidate(*inputs)
-            return calls
+            return calls, how
 
         return record
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import re
 import shutil
 import subprocess
@@ -20,8 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pragma_kernels.profilers import cachegrind, perf, registry
-from pragma_kernels.profilers.roofline import roofline_metrics
+from pragma_kernels.profilers.roofline import roofline_metrics, traffic_metrics
 from pragma_kernels.profilers.schema import (
+    Finding,
     KernelProfile,
     Metric,
     Profile,
@@ -38,41 +40,110 @@ CACHEGRIND_BUDGET_S = 8.0
 STATIC = "static_cpu"
 
 
-def _median_seconds(fn: Callable[[], object], budget_s: float = 0.5, min_calls: int = 5) -> float:
+def _samples(fn: Callable[[], object], budget_s: float, min_calls: int) -> list[float]:
     fn()
     samples, deadline = [], time.perf_counter() + budget_s
     while len(samples) < min_calls or time.perf_counter() < deadline:
         start = time.perf_counter()
         fn()
         samples.append(time.perf_counter() - start)
-    samples.sort()
+    return sorted(samples)
+
+
+def _median_seconds(fn: Callable[[], object], budget_s: float = 0.5, min_calls: int = 5) -> float:
+    samples = _samples(fn, budget_s, min_calls)
     return samples[len(samples) // 2]
 
 
-def thread_scaling(fn: Callable[[], object], threads: int, at_n: float) -> list[Metric]:
-    """Time at 1 thread over `at_n`, the time at N threads (torch and the kernels share one
-    OpenMP pool, so torch.set_num_threads sets both)."""
+def _best_seconds(fn: Callable[[], object], budget_s: float = 0.2, min_calls: int = 5) -> float:
+    """The fastest call: other processes only ever add time, so on a shared machine the
+    minimum is the least disturbed estimate of what the threads can do."""
+    return _samples(fn, budget_s, min_calls)[0]
+
+
+SCALING_ROUNDS = 3  # 1-thread / N-thread pairs, interleaved: one pair swung 0.68-1.31
+
+
+def amdahl_serial_fraction(scaling: float, threads: int) -> float:
+    """The serial share f of the work that explains `scaling` on `threads` threads by
+    Amdahl's law, 1 / (f + (1 - f) / N); 1 when more threads made it slower (pure)."""
+    if threads < 2 or scaling <= 0:
+        return 1.0
+    return min(max((threads / scaling - 1) / (threads - 1), 0.0), 1.0)
+
+
+def scaling_metrics(ratios: list[float], threads: int) -> list[Metric]:
+    """Median 1-thread/N-thread time ratio over the rounds, its spread, and the Amdahl
+    serial fraction it implies (pure)."""
+    ordered = sorted(ratios)
+    scaling = ordered[len(ordered) // 2]
+    source = (
+        f"timing: fastest call at 1 vs {threads} threads, median of {len(ratios)} "
+        "interleaved rounds"
+    )
+
+    def make(name: str, value: float, unit: str) -> Metric:
+        return Metric(name=name, value=value, unit=unit, profiler=STATIC, source=source)
+
+    return [
+        make("thread_scaling", scaling, "x"),
+        make("thread_scaling_spread", (ordered[-1] - ordered[0]) / scaling, "ratio"),
+        make("parallel_efficiency", scaling / threads, "ratio"),
+        make("serial_fraction", amdahl_serial_fraction(scaling, threads), "ratio"),
+    ]
+
+
+def machine_load(threads: int) -> list[Metric]:
+    """The 1-minute load average per core while profiling: above ~1 other processes
+    compete for the cores, and timing-based signals (thread scaling) are unreliable."""
+    cores = max(os.cpu_count() or 1, 1)
+    load = os.getloadavg()[0]
+    return [
+        Metric(
+            name="machine_load_per_core",
+            value=load / cores,
+            unit="ratio",
+            profiler=STATIC,
+            source=f"os.getloadavg: {load:.2f} over {cores} cores",
+        )
+    ]
+
+
+def load_warning(load_per_core: float, limit: float = 0.75) -> list[Finding]:
+    """A flag on a profile taken under load, so no one reads its timings as the kernel's."""
+    if load_per_core <= limit:
+        return []
+    return [
+        Finding(
+            severity="WRN",
+            message=f"taken while the machine was loaded ({load_per_core:.1f} runnable "
+            "processes per core): time_ms, thread scaling and the roofline position are "
+            "unreliable; the static and cachegrind metrics are not affected",
+            source="os.getloadavg",
+        )
+    ]
+
+
+def thread_scaling(
+    fn: Callable[[], object], threads: int, rounds: int = SCALING_ROUNDS
+) -> list[Metric]:
+    """Time at 1 thread over the time at N threads, in interleaved rounds so a burst of
+    load elsewhere hits both sides (torch and the kernels share one OpenMP pool, so
+    torch.set_num_threads sets both)."""
     import torch
 
     if threads < 2:
         return []
-    torch.set_num_threads(1)
+    ratios = []
     try:
-        at_one = _median_seconds(fn)
+        for _ in range(rounds):
+            torch.set_num_threads(threads)
+            at_n = _best_seconds(fn)
+            torch.set_num_threads(1)
+            ratios.append(_best_seconds(fn) / at_n)
     finally:
         torch.set_num_threads(threads)
-    scaling = at_one / at_n
-    source = f"timing: 1 vs {threads} threads"
-    return [
-        Metric(name="thread_scaling", value=scaling, unit="x", profiler=STATIC, source=source),
-        Metric(
-            name="parallel_efficiency",
-            value=scaling / threads,
-            unit="ratio",
-            profiler=STATIC,
-            source=source,
-        ),
-    ]
+    return scaling_metrics(ratios, threads)
 
 
 @functools.cache
@@ -98,16 +169,48 @@ def copy_bandwidth_gbps(threads: int, megabytes: int = 256) -> float:
     return gbps
 
 
-def roofline(bytes_moved: int, flops: float, seconds: float, peak_gbps: float) -> list[Metric]:
-    """Memory roof only: no FLOP/s peak is known for the CPU (FLOPs come from the reference)."""
+@functools.cache
+def compute_peak_gflops(threads: int, n: int = 1024) -> float:
+    """This machine's achievable fp32 FLOP rate: torch's matmul (a tuned BLAS at fused
+    multiply-add speed) of two n x n matrices, measured once per process and cached on
+    disk per CPU model and thread count, like the copy bandwidth."""
+    import torch
+
+    from pragma_kernels import config
+    from pragma_kernels.hardware import detect_cpu
+
+    key = re.sub(r"\W+", "_", f"{detect_cpu().model}_{threads}t_mm{n}")
+    cached = config.cache_dir() / "flops" / key
+    if cached.exists():
+        return float(cached.read_text())
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        seconds = _median_seconds(lambda: torch.mm(a, b), budget_s=0.3)
+    finally:
+        torch.set_num_threads(previous)
+    gflops = 2 * n**3 / seconds / 1e9
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_text(f"{gflops}")
+    return gflops
+
+
+def roofline(
+    bytes_moved: int, flops: float, seconds: float, peak_gbps: float, peak_gflops: float | None
+) -> list[Metric]:
+    """Against both measured roofs: the copy bandwidth and the matmul FLOP rate (FLOPs
+    come from the reference; torch counts matmul/conv FLOPs only, so pointwise work is
+    placed against the memory roof)."""
     return roofline_metrics(
         bytes_moved,
         flops,
         seconds,
         peak_gbps,
-        None,
+        peak_gflops,
         STATIC,
-        "roofline: tensor bytes / time vs measured copy bandwidth",
+        "roofline: tensor bytes and reference FLOPs / time vs measured copy bandwidth "
+        "and matmul FLOP rate",
     )
 
 
@@ -136,9 +239,8 @@ def static_metrics(
                 metrics.append(static("vectorisation_notes", notes, "", remarks))
         except Exception as exc:  # a profiler failing is data, not the end of the profile
             missing.append(failed("vectorisation report", exc))
-        names = sorted({c.function.name for c in calls if c.library == library})
-        try:
-            mix = instruction_mix(Path(library), names)
+        try:  # every function of the candidate's library: the hot loop may be a static helper
+            mix = instruction_mix(Path(library), None)
         except Exception as exc:  # as above
             missing.append(failed("instruction mix", exc))
             continue
@@ -208,28 +310,48 @@ def topdown_availability() -> str | Unavailable:
     return group
 
 
+def reduction_factor(native_s: float, budget_s: float = CACHEGRIND_BUDGET_S) -> float:
+    """How much smaller the problem must be for a typical simulation (SLOWDOWN) of calls
+    taking `native_s` to use half the budget (pure); valgrind's own timeout bounds a
+    kernel that simulates slower than that."""
+    return max(2.0, cachegrind.SLOWDOWN * native_s / (budget_s / 2))
+
+
 def cachegrind_kernels(
     profile: Profile,
     calls: list[RecordedCall],
-    small_calls: Callable[[], list[RecordedCall]] | None,
-) -> tuple[list[KernelProfile], list[Unavailable]]:
-    """cachegrind on the recorded calls; where that would be too slow, on `small_calls`
-    (the problem's tiny size), stated as such."""
+    small_calls: Callable[[float], tuple[list[RecordedCall], str]] | None,
+) -> tuple[list[KernelProfile], list[Unavailable], list[RecordedCall]]:
+    """cachegrind on the recorded calls; where that runs past its budget, on
+    `small_calls(factor)` (the problem's tiny size, or its inputs scaled down about
+    `factor` times), stated as such. Also returns the calls that were simulated."""
     with _timed(profile, "cachegrind"):
         kernels, missing = cachegrind.profile_calls(calls, CACHEGRIND_BUDGET_S)
     too_slow = any(m.kind is UnavailableKind.TOO_SLOW for m in missing)
     if kernels or not too_slow or small_calls is None:
-        return kernels, missing
-    # Tiny by construction; valgrind's own timeout still bounds a pathological kernel.
-    with _timed(profile, "cachegrind at the tiny size"):
-        kernels, missing = cachegrind.profile_calls(small_calls(), budget_s=float("inf"))
+        return kernels, missing, calls
+    factor = reduction_factor(sum(c.seconds for c in calls))
+    with _timed(profile, "cachegrind at a reduced size"):
+        try:
+            smaller, how = small_calls(factor)
+        except Exception as exc:  # a candidate that only runs at its full size: data, not fatal
+            failed = Unavailable(
+                what="cachegrind at a reduced size",
+                why=f"the candidate failed at the reduced size: {type(exc).__name__}: "
+                f"{str(exc)[:200]}",
+                kind=UnavailableKind.FAILED,
+                profiler=cachegrind.PROFILER,
+            )
+            return [], [*missing, failed], calls
+        # Bounded by valgrind's own timeout: a reduced problem that is still too slow says so.
+        kernels, again = cachegrind.profile_calls(smaller, budget_s=cachegrind.TIMEOUT_S)
     reduced = Unavailable(
         what="cachegrind at the profiled size",
-        why="too slow to simulate; its counts come from the problem's 'tiny' size",
+        why=f"{missing[0].why}; its counts come from {how}",
         kind=UnavailableKind.REDUCED_SIZE,
         profiler=cachegrind.PROFILER,
     )
-    return kernels, [*missing, reduced]
+    return kernels, [*again, reduced] if kernels else [*missing, *again], smaller
 
 
 def profile_cpu(
@@ -238,13 +360,13 @@ def profile_cpu(
     reference,
     threads: int,
     candidate_file: str,
-    small_calls: Callable[[], list[RecordedCall]] | None = None,
+    small_calls: Callable[[float], tuple[list[RecordedCall], str]] | None = None,
     requested: list[str] | None = None,
 ) -> Profile:
     """Profile one verified CPU candidate on one input set.
 
-    `small_calls` records the candidate's C++ calls on a smaller size of the problem:
-    used for cachegrind when the simulated run at this size would take too long.
+    `small_calls(factor)` records the candidate's C++ calls on a smaller problem (and says
+    which): used for cachegrind when the simulated run at this size is too slow.
     `requested`: extra metrics by name (validated before); perf events among them are
     counted in the same perf session.
     """
@@ -279,7 +401,9 @@ def profile_cpu(
         with FlopCounterMode(display=False) as counter:
             reference(*inputs)
         with _timed(profile, "thread scaling"):
-            profile.metrics += thread_scaling(lambda: candidate(*inputs), threads, seconds)
+            profile.metrics += thread_scaling(lambda: candidate(*inputs), threads)
+            profile.metrics += machine_load(threads)
+            profile.findings += load_warning(profile.metrics[-1].value)
     tensors = [
         t
         for t in [*inputs, *(outputs if isinstance(outputs, (list, tuple)) else [outputs])]
@@ -298,7 +422,10 @@ def profile_cpu(
     )
     with _timed(profile, "copy bandwidth"):
         bandwidth = copy_bandwidth_gbps(threads)
-    profile.metrics += roofline(bytes_moved, counter.get_total_flops(), seconds, bandwidth)
+    flops = counter.get_total_flops()
+    with _timed(profile, "compute peak"):
+        peak = compute_peak_gflops(threads) if flops > 0 else None
+    profile.metrics += roofline(bytes_moved, flops, seconds, bandwidth, peak)
     if not calls:
         profile.unavailable += [
             Unavailable(
@@ -313,9 +440,22 @@ def profile_cpu(
             )
         ]
         return profile
-    kernels, missing = cachegrind_kernels(profile, calls, small_calls)
+    kernels, missing, simulated = cachegrind_kernels(profile, calls, small_calls)
     profile.kernels += kernels
     profile.unavailable += missing
+    footprint = cachegrind.footprint_metrics(kernels, simulated)
+    profile.metrics += footprint
+    per_line = next((m.value for m in footprint if m.name == "D1_misses_per_footprint_line"), None)
+    if per_line is not None:
+        profile.metrics += traffic_metrics(
+            bytes_moved,
+            seconds,
+            bandwidth,
+            per_line,
+            STATIC,
+            "roofline: tensor bytes x cachegrind's L1-missed lines per tensor line / time vs "
+            "measured copy bandwidth",
+        )
     with _timed(profile, "vectorisation report and disassembly"):
         static, missing = static_metrics(calls, candidate_file)
     profile.metrics += static

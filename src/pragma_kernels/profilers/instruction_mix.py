@@ -39,6 +39,17 @@ _NO_FALLTHROUGH = ("jmp", "ret", "ud2", "hlt")
 _BRANCH = re.compile(r"(?P<target>[0-9a-f]+) <(?P<symbol>[^>+]+)(?:\+0x[0-9a-f]+)?>")
 Insn = tuple[str, int, str, str]  # function, address, mnemonic, operands
 _PREFIXES = {"rep", "repz", "repe", "repnz", "repne", "lock", "notrack", "bnd", "data16"}
+# Float <-> double conversions: a float problem computed in double precision.
+_CONVERSION = re.compile(r"v?cvt(?:ss2sd|sd2ss|ps2pd|pd2ps)")
+# libm and libmvec entry points (expf, __expf_finite, _ZGVdN8v_expf, ...): transcendental calls.
+_MATH_CALL = re.compile(
+    r"(?:_ZGV\w+_)?_*(?:exp|exp2|expm1|log|log2|log10|log1p|pow|sin|cos|tan|sinh|cosh|tanh"
+    r"|asin|acos|atan|atan2|erf|erfc|cbrt|sqrt|hypot|fmod|lgamma|tgamma)f?(?:_finite)?(?:@plt)?"
+)
+# Calls that start threads: OpenMP parallel regions, pthreads, std::thread.
+_PARALLEL_CALL = re.compile(r"GOMP_parallel\w*|GOMP_teams\w*|pthread_create|_ZNSt6thread\w*start")
+_ATOMIC_CALL = ("GOMP_atomic_start", "GOMP_critical_start", "GOMP_critical_name_start")
+_STACK = re.compile(r"\(%[re]?[sb]p\)")  # a stack slot: spills, or arrays kept on the stack
 # Toolchain boilerplate in every shared object's .text, never the candidate's code.
 _CRT = {"deregister_tm_clones", "register_tm_clones", "__do_global_dtors_aux", "frame_dummy"}
 
@@ -55,6 +66,15 @@ class InstructionMix:
     max_vector_width_bits: int = 0  # widest packed FP arithmetic instruction; 0 if none
     symbols: tuple[str, ...] = ()  # the functions counted
     note: str = ""  # why nothing was counted, when so
+    # In the counted scope (hot loops): what makes FP work slow or threads wait.
+    double_fp: int = 0  # of the FP instructions above, double precision (sd/pd)
+    conversions: int = 0  # float <-> double conversions
+    math_calls: tuple[str, ...] = ()  # calls to libm/libmvec (transcendentals)
+    atomics: int = 0  # lock-prefixed (or implicitly locked xchg) instructions, GOMP atomics
+    stack_accesses: int = 0  # loads/stores of stack slots: spills or stack arrays
+    parallel_calls: int = 0  # anywhere in the functions: calls that start threads
+    loops: int = 0  # innermost loops counted
+    conditional_branches: int = 0  # in them: one closes each loop, the rest test data
 
     @property
     def packed_fp(self) -> int:
@@ -65,12 +85,26 @@ class InstructionMix:
         fp = self.packed_fp + self.scalar_fp
         return self.packed_fp / fp if fp else 0.0
 
+    def double_fp_fraction(self) -> float:
+        fp = self.packed_fp + self.scalar_fp
+        return self.double_fp / fp if fp else 0.0
+
     def metrics(self) -> dict[str, float]:
         return {
             "packed_simd_fraction": self.packed_simd_fraction(),
             "max_vector_width_bits": float(self.max_vector_width_bits),
             "scalar_fp_instructions": float(self.scalar_fp),
             "packed_fp_instructions": float(self.packed_fp),
+            "double_fp_fraction": self.double_fp_fraction(),
+            "fp_conversions_in_loops": float(self.conversions),
+            "math_calls_in_loops": float(len(self.math_calls)),
+            "atomic_instructions_in_loops": float(self.atomics),
+            "stack_accesses_in_loops": float(self.stack_accesses),
+            "loop_instructions": float(self.counted),
+            "parallel_regions": float(self.parallel_calls),
+            "branches_in_loops_beyond_loop_control": float(
+                max(self.conditional_branches - self.loops, 0)
+            ),
         }
 
     def summary(self) -> str:
@@ -85,7 +119,19 @@ class InstructionMix:
             f"{self.total} instructions): {self.packed_fp} packed"
             f"{f' ({widths})' if widths else ''}, {self.scalar_fp} scalar; packed SIMD fraction "
             f"{self.packed_simd_fraction():.2f}; widest packed FP {self.max_vector_width_bits} bits"
+            f"{self._hazard_text()}"
         )
+
+    def _hazard_text(self) -> str:
+        parts = [
+            f"{self.double_fp} double-precision" if self.double_fp else "",
+            f"{self.conversions} float<->double conversions" if self.conversions else "",
+            f"calls to {', '.join(sorted(set(self.math_calls)))}" if self.math_calls else "",
+            f"{self.atomics} atomic (locked) instructions" if self.atomics else "",
+            f"{self.stack_accesses} stack loads/stores" if self.stack_accesses else "",
+        ]
+        shown = "; ".join(p for p in parts if p)
+        return f"; in that code: {shown}" if shown else ""
 
 
 def select_functions(text: str, functions: list[str] | None) -> str:
@@ -129,9 +175,12 @@ def _instructions(text: str) -> list[Insn]:
             symbol = m["name"]
         elif (m := _INSTRUCTION.match(line)) and not m["insn"].startswith("(bad)"):
             words = m["insn"].split(None, 1)
+            locked = False
             while len(words) > 1 and words[0] in _PREFIXES:
+                locked |= words[0] == "lock"
                 words = words[1].split(None, 1)
-            found.append((symbol, int(m["addr"], 16), words[0], "".join(words[1:])))
+            mnemonic = f"lock {words[0]}" if locked else words[0]
+            found.append((symbol, int(m["addr"], 16), mnemonic, "".join(words[1:])))
     return found
 
 
@@ -216,7 +265,16 @@ def classify_disassembly(text: str, loops_only: bool = True) -> InstructionMix:
         else:
             bits = max((_WIDTH[r] for r in _REGISTER.findall(operands)), default=128)
             packed[bits] = packed.get(bits, 0) + 1
+    starts = [
+        b["symbol"] for _, _, m, o in every if m.startswith("call") and (b := _BRANCH.search(o))
+    ]
     return InstructionMix(
+        **_hazards(insns),
+        parallel_calls=sum(1 for c in starts if _PARALLEL_CALL.match(c.split("@")[0])),
+        loops=len(loops),
+        conditional_branches=sum(1 for i in insns if i[2] != "jmp" and _JUMP.fullmatch(i[2]))
+        if loops
+        else 0,
         total=len(every),
         counted=len(insns),
         scope=scope,
@@ -225,6 +283,29 @@ def classify_disassembly(text: str, loops_only: bool = True) -> InstructionMix:
         max_vector_width_bits=max(packed, default=0),
         symbols=symbols,
     )
+
+
+def _hazards(insns: list[Insn]) -> dict:
+    """Double precision, conversions, libm calls, atomics and stack traffic in `insns`."""
+    double = sum(1 for i in insns if (a := _FP_ARITH.fullmatch(i[2])) and a["kind"] in ("sd", "pd"))
+    calls = [
+        b["symbol"]
+        for _, _, mnemonic, operands in insns
+        if mnemonic.startswith("call") and (b := _BRANCH.search(operands))
+    ]
+    atomics = sum(
+        1
+        for _, _, mnemonic, operands in insns
+        if mnemonic.startswith("lock ") or (mnemonic.startswith("xchg") and "(" in operands)
+    )
+    atomics += sum(1 for c in calls if c.split("@")[0] in _ATOMIC_CALL)
+    return {
+        "double_fp": double,
+        "conversions": sum(1 for i in insns if _CONVERSION.fullmatch(i[2])),
+        "math_calls": tuple(c for c in calls if _MATH_CALL.fullmatch(c)),
+        "atomics": atomics,
+        "stack_accesses": sum(1 for i in insns if _STACK.search(i[3])),
+    }
 
 
 def instruction_mix(library: Path, functions: list[str] | None = None) -> InstructionMix:

@@ -64,18 +64,34 @@ def perf_event_names() -> frozenset[str]:
     if executable is None:
         return frozenset()
 
+    counters = hardware_counters()
+
     def listing() -> set[str]:
+        # Without a PMU only software events can be counted: offer only those.
+        kinds = [] if counters else ["sw"]
         try:
             done = subprocess.run(
-                [executable, "list", "--no-desc"], capture_output=True, text=True, timeout=30
+                [executable, "list", "--no-desc", *kinds],
+                capture_output=True,
+                text=True,
+                timeout=30,
             )
         except (OSError, subprocess.TimeoutExpired):
             return set()
         return parse_perf_list(done.stdout)
 
     built = os.stat(executable).st_mtime_ns
-    key = f"{executable}_{built}_{platform.release()}_{detect_cpu().model}"
+    pmu = "pmu" if counters else "software_only"
+    key = f"{executable}_{built}_{platform.release()}_{detect_cpu().model}_{pmu}"
     return _cached_listing("perf", key, listing)
+
+
+@functools.cache
+def hardware_counters() -> bool:
+    """Whether perf reads hardware counters on this machine (a VM may have no PMU)."""
+    from pragma_kernels.profilers.perf import counters_readable
+
+    return shutil.which("perf") is not None and counters_readable()[0]
 
 
 @functools.cache

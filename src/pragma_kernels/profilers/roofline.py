@@ -3,7 +3,9 @@
 Pure arithmetic shared by the CPU profile and the GPU fallback. The attainable
 rate for a kernel of arithmetic intensity I (FLOP/byte) is min(peak FLOP/s,
 I x peak bandwidth); `roofline_fraction` is the achieved share of it. Without a
-FLOP peak (or FLOPs) only the memory roof is used.
+FLOP peak (or FLOPs) only the memory roof is used. `copy_bandwidth_fraction` (bytes/s over
+the copy roof) and `compute_peak_fraction` (FLOP/s over the FLOP roof) say which rate is
+compared with which peak, whatever the bound.
 """
 
 from __future__ import annotations
@@ -30,7 +32,12 @@ def roofline_metrics(
             make("achieved_gflops", achieved_gflops, "GFLOP/s"),
             make("arithmetic_intensity", intensity, "FLOP/byte"),
         ]
+    metrics.append(make("copy_bandwidth_fraction", achieved_gbps / peak_gbps, "ratio"))
     if flops > 0 and peak_gflops:
+        metrics += [
+            make("peak_gflops", peak_gflops, "GFLOP/s"),
+            make("compute_peak_fraction", achieved_gflops / peak_gflops, "ratio"),
+        ]
         attainable = min(peak_gflops, intensity * peak_gbps)
         bound = "compute" if peak_gflops <= intensity * peak_gbps else "memory"
         fraction = achieved_gflops / attainable
@@ -66,3 +73,22 @@ def gpu_roofline_metrics(
             make("arithmetic_intensity", intensity, "FLOP/byte"),
         ]
     return [*metrics, make("roofline_bound", bound)]
+
+
+def traffic_metrics(
+    bytes_moved: int,
+    seconds: float,
+    peak_gbps: float,
+    lines_per_footprint_line: float,
+    profiler: str,
+    source: str,
+) -> list[Metric]:
+    """The traffic a multi-pass kernel really moves: the tensors' bytes times the cache
+    lines it fetched per line of them (cachegrind's L1 misses; 1 = each byte once), over
+    the copy roof (pure)."""
+    make = metric_maker(profiler, source)
+    traffic = bytes_moved * max(lines_per_footprint_line, 1.0)
+    return [
+        make("traffic_bytes_estimate", traffic, "bytes"),
+        make("traffic_bandwidth_fraction", traffic / seconds / 1e9 / peak_gbps, "ratio"),
+    ]

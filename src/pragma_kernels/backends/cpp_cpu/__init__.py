@@ -38,7 +38,21 @@ class CppCpu(Backend):
     rules_template: ClassVar[str] = "backend_cpu.j2"
     key_metrics = CPU_KEY_METRICS
     knobs = "loop order, blocking/tile sizes, OpenMP schedule, SIMD width, compiler flags, ..."
-    metric_names = "perf event names, as `perf list` spells them"
+
+    @property
+    def metric_names(self) -> str:  # type: ignore[override]
+        """What the Conductor may ask for: without a PMU, perf's hardware events are not
+        offered (they would only come back as 'not supported')."""
+        from pragma_kernels.profilers.registry import hardware_counters
+
+        if hardware_counters():
+            return "perf event names, as `perf list` spells them"
+        return (
+            "this machine has no hardware counters: only perf's software events (task-clock, "
+            "page-faults, context-switches, ...) and the cachegrind/static metric names shown "
+            "in the profile; hardware events (cycles, instructions, cache-misses, top-down) "
+            "cannot be counted here"
+        )
 
     def describe(self, threads: int) -> str:
         return f"cpu (C++, {threads} CPU threads)"
