@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import tempfile
 import time
 from pathlib import Path
@@ -45,7 +46,10 @@ def run_one(v0: Path, main: Path, variant, compile_: bool) -> str:
     with tempfile.TemporaryDirectory() as folder:  # Triton's jit reads its source from a file
         path = Path(folder) / f"candidate_{main.stem}.py"
         path.write_text(source)
-        namespace = vars(import_module(path))
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        candidate_module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(candidate_module)
+        namespace = vars(candidate_module)
     module = import_module(main)
     torch.manual_seed(0)
     init = module.get_init_inputs()
