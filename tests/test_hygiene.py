@@ -186,3 +186,20 @@ def test_an_interrupted_parent_leaves_nothing_either(tmp_path, leftovers, monkey
     assert len(_pids(leftovers)) == 3
     assert _all_gone(_pids(leftovers)) == []
     assert _job_dirs() - before == set()
+
+
+def test_spools_of_dead_owners_are_swept_and_live_ones_kept(tmp_path):
+    """A parent killed with kill -9 cannot remove its spool of shipped outputs (GBs in
+    /dev/shm); the next evaluation on the machine does, but never a live process's."""
+    import subprocess
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = tmp_path / f"{isolation.SPOOL_PREFIX}{dead.pid}-abc"
+    live = tmp_path / f"{isolation.SPOOL_PREFIX}{os.getpid()}-def"
+    other = tmp_path / "pragma-jobless"
+    for folder in (stale, live, other):
+        folder.mkdir()
+        (folder / "seed-1-0.bin").write_bytes(b"x" * 16)
+    isolation.sweep_stale_spools(str(tmp_path))
+    assert not stale.exists() and live.exists() and other.exists()

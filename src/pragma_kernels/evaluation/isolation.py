@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -141,7 +142,9 @@ def run_isolated(
     in a clean one (judge.py)."""
     limits = limits or Limits()
     start = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="pragma-job-", dir=_spool_root()) as spool:
+    root = _spool_root()
+    sweep_stale_spools(root or tempfile.gettempdir())
+    with tempfile.TemporaryDirectory(prefix=f"{SPOOL_PREFIX}{os.getpid()}-", dir=root) as spool:
         if judge.applies(job):
             job = job.model_copy(update={"outputs_dir": spool})
         result = _run_one(job, limits, wrapper)
@@ -150,6 +153,28 @@ def run_isolated(
             result = judge.merge(result, _run_one(judge_job, limits, None))
     result.verdict.seconds = round(time.monotonic() - start, 3)
     return result
+
+
+SPOOL_PREFIX = "pragma-job-"  # then the owner's pid: a spool whose owner died is swept
+
+
+def sweep_stale_spools(root: str) -> None:
+    """Remove spools (often GBs of shipped outputs in memory-backed /dev/shm) left by a
+    process that was killed before it could clean up, e.g. a bench stopped with kill -9."""
+    for entry in Path(root).glob(f"{SPOOL_PREFIX}*-*"):
+        owner = entry.name.removeprefix(SPOOL_PREFIX).split("-", 1)[0]
+        if owner.isdigit() and entry.is_dir() and not _alive(int(owner)):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
 
 
 def _spool_root(free_bytes: int = 1 << 30) -> str | None:
