@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pragma_kernels.offline.gemm import match_gemm
 from pragma_kernels.offline.norm import match_norm
 from pragma_kernels.offline.pointwise import (
     FUSED_LOSSES,
@@ -64,7 +65,8 @@ def record(
             tensors = [id(a) for a in args if isinstance(a, torch.Tensor)]
             first = result[0] if isinstance(result, tuple) and result else result
             output = id(first) if isinstance(first, torch.Tensor) else None
-            calls.append(OpCall(str(func), list(args), kwargs, tensors, output))
+            result_tensor = first if isinstance(first, torch.Tensor) else None
+            calls.append(OpCall(str(func), list(args), kwargs, tensors, output, result_tensor))
             alive.append(result)
             return result
 
@@ -80,6 +82,9 @@ def recognise(problem: Path, size: str | None = None) -> Recognised:
     calls, input_ids, output_id, inputs, model = record(problem, size)
     names = [c.name for c in calls]
     tensors = [x for x in inputs if isinstance(x, torch.Tensor)]
+    found = match_gemm(calls, inputs, output_id, names)
+    if found is not None:
+        return found
     if output_id is None or len(tensors) != len(inputs) or not calls:
         return Recognised("unsupported", "the reference does not map tensors to one tensor", names)
     if any(not x.is_floating_point() for x in tensors):

@@ -12,12 +12,13 @@ class OpCall:
     kwargs: dict
     inputs: list[int]  # ids of tensor arguments
     output: int | None  # id of the tensor result
+    result: object = None  # the tensor result itself (its shape and strides), or None
 
 
 @dataclass
 class Recognised:
     family: str  # "pointwise" | "pointwise_total" | "reduction" | "softmax" | "norm" | "pool"
-    #              | "scan" | "unsupported"
+    #              | "scan" | "gemm" | "unsupported"
     why: str = ""  # unsupported: what was seen
     ops: list[str] = field(default_factory=list)
     # pointwise
@@ -28,7 +29,8 @@ class Recognised:
     dim: int = -1
     keepdim: bool = False
     shape: tuple[int, ...] = ()
-    # norm / pool: the family's parameters (norm.RowNorm, norm.ChannelNorm, pool.Pool)
+    # norm / pool / gemm: the family's parameters (norm.RowNorm, norm.ChannelNorm, pool.Pool,
+    # gemm.Gemm)
     spec: object | None = None
 
 

@@ -3,7 +3,8 @@
 One module per group of families: `reduce` (pointwise chains, reductions along one
 dimension, softmax / log-softmax), `total` (a pointwise chain summed over every
 element), `norm` (layer / RMS / L2 / group / batch norms), `pool` (max / average
-pooling), `scan` (cumsum, forward or reversed). Each backend has a short list of
+pooling), `scan` (cumsum, forward or reversed), `gemm_cpp` / `gemm_triton` (matrix products,
+diagonal and scalar scaling). Each backend has a short list of
 variants (`base`: the knobs the offline agent turns, guided by the diagnosis);
 `CPP_GENERATORS` and `TRITON_GENERATORS` are the entry points, chosen by the backend.
 """
@@ -17,6 +18,7 @@ from pragma_kernels.offline.templates.base import (
     CpuVariant,
     GpuVariant,
 )
+from pragma_kernels.offline.templates.gemm_cpp import cpp_gemm
 from pragma_kernels.offline.templates.norm import cpp_norm, triton_norm
 from pragma_kernels.offline.templates.pool import cpp_pool, triton_pool
 from pragma_kernels.offline.templates.reduce import (
@@ -49,6 +51,7 @@ CPP_GENERATORS = {
     "norm": cpp_norm,
     "pool": cpp_pool,
     "scan": cpp_scan,
+    "gemm": cpp_gemm,
 }
 TRITON_GENERATORS = {
     "pointwise": triton_pointwise,
