@@ -185,35 +185,15 @@ static float* buffer(int64_t floats) {
     return static_cast<float*>(std::aligned_alloc(64, ((floats * 4 + 63) / 64) * 64));
 }
 
-// One product on one thread (threads split the batch instead).
-static void serial(const Problem& p, float* bp, float* ap) {
+// C[m0:m1, :] (+)= A[m0:m1, k0:k1] . B[k0:k1, :] on one thread, the first K panel storing.
+static void serial(const Problem& p, int64_t m0, int64_t m1, int64_t k0, int64_t k1, float* bp,
+                   float* ap) {
     for (int64_t n0 = 0; n0 < p.N; n0 += NC)
-        for (int64_t k0 = 0; k0 < p.K; k0 += KC) {
-            const int64_t nc = std::min<int64_t>(NC, p.N - n0), kc = std::min<int64_t>(KC, p.K - k0);
-            pack_b(p, k0, kc, n0, nc, bp, 0, (nc + NR - 1) / NR);
-            rows(p, bp, ap, 0, p.M, k0, kc, n0, nc, k0 == 0);
+        for (int64_t k = k0; k < k1; k += KC) {
+            const int64_t nc = std::min<int64_t>(NC, p.N - n0), kc = std::min<int64_t>(KC, k1 - k);
+            pack_b(p, k, kc, n0, nc, bp, 0, (nc + NR - 1) / NR);
+            rows(p, bp, ap, m0, m1, k, kc, n0, nc, k == k0);
         }
-}
-
-// One product on every thread: B panels packed together, row chunks shared out.
-static void parallel(const Problem& p, float* bp, int threads) {
-    const int64_t chunk = std::max<int64_t>(MR, std::min<int64_t>(MC, ((p.M + 4 * threads - 1) / (4 * threads) + MR - 1) / MR * MR));
-    const int64_t chunks = (p.M + chunk - 1) / chunk;
-    #pragma omp parallel num_threads(threads)
-    {
-        float* ap = buffer((int64_t)MC * KC);
-        for (int64_t n0 = 0; n0 < p.N; n0 += NC)
-            for (int64_t k0 = 0; k0 < p.K; k0 += KC) {
-                const int64_t nc = std::min<int64_t>(NC, p.N - n0), kc = std::min<int64_t>(KC, p.K - k0);
-                const int64_t slivers = (nc + NR - 1) / NR;
-                #pragma omp for schedule(static)
-                for (int64_t s = 0; s < slivers; ++s) pack_b(p, k0, kc, n0, nc, bp, s, s + 1);
-                #pragma omp for schedule(dynamic, 1)
-                for (int64_t c = 0; c < chunks; ++c)
-                    rows(p, bp, ap, c * chunk, std::min(p.M, (c + 1) * chunk), k0, kc, n0, nc, k0 == 0);
-            }
-        std::free(ap);
-    }
 }
 
 // Zero the triangle the epilogue removes (tiles skipped above were never written).
@@ -235,6 +215,10 @@ static void mask(float* C, int64_t M, int64_t N) {
 #endif
 }
 
+// Work units (batch, row chunk, K split) run independently on the threads, each packing its
+// own panels: no barrier inside, so a thread the OS preempts delays only its own units. K is
+// split only when there are fewer row chunks than threads (large K, small M x N); the
+// partial products then add up at the end.
 extern "C" void gemm(const float* A, const float* B, float* C, int64_t batch, int64_t M,
                      int64_t N, int64_t K, int64_t sa_b, int64_t sa_m, int64_t sa_k,
                      int64_t sb_b, int64_t sb_k, int64_t sb_n) {
@@ -242,33 +226,35 @@ extern "C" void gemm(const float* A, const float* B, float* C, int64_t batch, in
         std::memset(C, 0, batch * M * N * sizeof(float));
         return;
     }
-    const int threads = THREADED ? omp_get_max_threads() : 1;
-    if (threads > 1 && batch >= threads) {
-        #pragma omp parallel num_threads(threads)
-        {
-            float* bp = buffer((int64_t)KC * ((NC + NR - 1) / NR * NR));
-            float* ap = buffer((int64_t)MC * KC);
-            #pragma omp for schedule(dynamic, 1)
-            for (int64_t b = 0; b < batch; ++b) {
-                Problem p{A + b * sa_b, B + b * sb_b, C + b * M * N, M, N, K, sa_m, sa_k, sb_k, sb_n};
-                serial(p, bp, ap);
-            }
-            std::free(bp);
-            std::free(ap);
-        }
-    } else {
+    const int64_t threads = THREADED ? omp_get_max_threads() : 1;
+    const int64_t want = (M + 2 * threads - 1) / (2 * threads);
+    const int64_t chunk = std::max<int64_t>(std::min<int64_t>(MC, M), (want + MR - 1) / MR * MR);
+    const int64_t chunks = (M + chunk - 1) / chunk;
+    const int64_t panels = (K + KC - 1) / KC;
+    const int64_t split = batch * chunks < threads ? std::min(threads, panels) : 1;
+    const int64_t per = (panels + split - 1) / split * KC;  // K per split, whole panels
+    float* partial = split > 1 ? buffer((split - 1) * batch * M * N) : nullptr;
+    const int64_t units = batch * chunks * split;
+    #pragma omp parallel num_threads(threads) if (threads > 1)
+    {
         float* bp = buffer((int64_t)KC * ((NC + NR - 1) / NR * NR));
-        for (int64_t b = 0; b < batch; ++b) {
-            Problem p{A + b * sa_b, B + b * sb_b, C + b * M * N, M, N, K, sa_m, sa_k, sb_k, sb_n};
-            if (threads > 1) {
-                parallel(p, bp, threads);
-            } else {
-                float* ap = buffer((int64_t)MC * KC);
-                serial(p, bp, ap);
-                std::free(ap);
-            }
+        float* ap = buffer((int64_t)MC * KC);
+        #pragma omp for schedule(dynamic, 1)
+        for (int64_t u = 0; u < units; ++u) {
+            const int64_t s = u % split, c = (u / split) % chunks, b = u / (split * chunks);
+            float* out = s == 0 ? C : partial + (s - 1) * batch * M * N;
+            Problem p{A + b * sa_b, B + b * sb_b, out + b * M * N, M, N, K, sa_m, sa_k, sb_k, sb_n};
+            serial(p, c * chunk, std::min(M, (c + 1) * chunk), s * per, std::min(K, (s + 1) * per), bp, ap);
         }
         std::free(bp);
+        std::free(ap);
+    }
+    if (split > 1) {
+        const int64_t total = batch * M * N;
+        PARALLEL_FOR
+        for (int64_t i = 0; i < total; ++i)
+            for (int64_t s = 1; s < split; ++s) C[i] += partial[(s - 1) * total + i];
+        std::free(partial);
     }
     for (int64_t b = 0; b < batch; ++b) mask(C + b * M * N, M, N);
 }
