@@ -19,6 +19,7 @@ from pragma_kernels.offline.templates.base import (
     GpuVariant,
 )
 from pragma_kernels.offline.templates.gemm_cpp import cpp_gemm
+from pragma_kernels.offline.templates.gemm_triton import GEMM_GPU_VARIANTS, triton_gemm
 from pragma_kernels.offline.templates.norm import cpp_norm, triton_norm
 from pragma_kernels.offline.templates.pool import cpp_pool, triton_pool
 from pragma_kernels.offline.templates.reduce import (
@@ -36,6 +37,7 @@ __all__ = [
     "CPP_GENERATORS",
     "CPU_STREAM_VARIANT",
     "CPU_VARIANTS",
+    "GEMM_GPU_VARIANTS",
     "GPU_VARIANTS",
     "TRITON_GENERATORS",
     "CpuVariant",
@@ -61,4 +63,5 @@ TRITON_GENERATORS = {
     "norm": triton_norm,
     "pool": triton_pool,
     "scan": triton_scan,
+    "gemm": triton_gemm,
 }
