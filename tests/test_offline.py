@@ -42,6 +42,11 @@ SUPPORTED = {
     "huber_loss": "pointwise_total",
     "cumsum": "scan",
     "reverse_cumsum": "scan",
+    "gemm_square": "gemm",
+    "gemm_rectangular": "gemm",
+    "gemm_transposed_b": "gemm",
+    "batched_gemm": "gemm",
+    "matvec": "gemm",
 }
 
 

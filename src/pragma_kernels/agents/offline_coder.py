@@ -57,9 +57,13 @@ class OfflineCoder:
             return None
         name, why = chosen
         recognised = self.recognised
+        matched = recognised.kind or "/".join(recognised.ops)
+        describe = getattr(recognised.spec, "describe", None)  # the parameters matched
+        if callable(describe):
+            matched = f"{matched}: {describe()}"
         decision = (
             f"offline agent (no LLM): {recognised.family} template "
-            f"({recognised.kind or '/'.join(recognised.ops)}); offline variant: {name} ({why})"
+            f"({matched}); offline variant: {name} ({why})"
         )
         source = self.backend.offline_source(recognised, self.variants[name])
         return Proposal(name, why, decision, source)
