@@ -24,8 +24,18 @@ from pragma_kernels.offline.templates.gemm_triton import GEMM_GPU_VARIANTS, trit
 def _mm(m, n, k, ta=False, tb=False, epi="", batch=1, folded=()):
     """(spec, input shapes, reference) of C = op(A) @ op(B)."""
     batched = batch > 1
-    spec = Gemm("matmul", Operand(0, ta), Operand(1, tb), m * _prod(folded), n, k, batch,
-                batched, epi, folded=len(folded))
+    spec = Gemm(
+        "matmul",
+        Operand(0, ta),
+        Operand(1, tb),
+        m * _prod(folded),
+        n,
+        k,
+        batch,
+        batched,
+        epi,
+        folded=len(folded),
+    )
     lead = (batch,) if batched else tuple(folded)
     a_shape = (*lead, k, m) if ta else (*lead, m, k)
     b_shape = ((batch,) if batched else ()) + ((n, k) if tb else (k, n))
@@ -72,6 +82,7 @@ def cases() -> dict:
 
 def shrink(spec: Gemm, shapes: list) -> tuple[Gemm, list]:
     """A quick variant: every dim over 512 cut to a 1/8 (at least 512), the same forms."""
+
     def cut(n):
         return n if n <= 512 else max(512, n // 8)
 
@@ -82,13 +93,16 @@ def shrink(spec: Gemm, shapes: list) -> tuple[Gemm, list]:
 
 
 def make_inputs(shapes: list, dtype) -> list:
-    return [torch.randn(s, device="cuda", dtype=dtype) if isinstance(s, tuple) else s for s in shapes]
+    return [
+        torch.randn(s, device="cuda", dtype=dtype) if isinstance(s, tuple) else s for s in shapes
+    ]
 
 
 def run_case(name: str, spec: Gemm, shapes: list, reference, allow_tf32: bool, dtype) -> str:
     namespace: dict = {}
-    source = triton_gemm(Recognised("gemm", kind=spec.kind, spec=spec), GEMM_GPU_VARIANTS[0],
-                         allow_tf32=allow_tf32)
+    source = triton_gemm(
+        Recognised("gemm", kind=spec.kind, spec=spec), GEMM_GPU_VARIANTS[0], allow_tf32=allow_tf32
+    )
     exec(compile(source, f"gemm_{name}.py", "exec"), namespace)
     model = namespace["ModelNew"]()
     torch.manual_seed(0)
@@ -103,13 +117,15 @@ def run_case(name: str, spec: Gemm, shapes: list, reference, allow_tf32: bool, d
     scale = exact.abs().max().item() or 1.0
     err = (out.double() - exact).abs().max().item() / scale
     err_torch = (eager.double() - exact).abs().max().item() / scale
-    ok = out.shape == eager.shape and torch.allclose(out.float(), eager.float(), atol=1e-2, rtol=1e-2)
+    ok = out.shape == eager.shape and torch.allclose(
+        out.float(), eager.float(), atol=1e-2, rtol=1e-2
+    )
     del exact, wide, eager, out
     from triton.testing import do_bench
 
     t_new = do_bench(lambda: model(*inputs), warmup=50, rep=300)
     t_eager = do_bench(lambda: reference(*inputs), warmup=50, rep=300)
-    del inputs
+
     torch.cuda.empty_cache()
     return (
         f"| {name} | {'yes' if ok else 'NO'} | {err:.1e} | {err_torch:.1e} | {t_new:.3f} | "
@@ -126,10 +142,14 @@ def main() -> None:
     args = parser.parse_args()
     dtype = getattr(torch, args.dtype)
     chosen = [c for c in args.cases.split(",") if c]
-    print(f"# {torch.cuda.get_device_name()}, torch {torch.__version__}, {args.dtype}, "
-          f"{'TF32 allowed' if args.tf32 else '3xTF32'}{', small' if args.small else ''}")
-    print("| case | correct (1e-2) | rel. err vs fp64 | torch's rel. err | ms | eager ms | "
-          "speedup | first call s |")
+    print(
+        f"# {torch.cuda.get_device_name()}, torch {torch.__version__}, {args.dtype}, "
+        f"{'TF32 allowed' if args.tf32 else '3xTF32'}{', small' if args.small else ''}"
+    )
+    print(
+        "| case | correct (1e-2) | rel. err vs fp64 | torch's rel. err | ms | eager ms | "
+        "speedup | first call s |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for name, (spec, shapes, reference) in cases().items():
         if chosen and name not in chosen:

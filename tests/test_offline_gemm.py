@@ -50,31 +50,81 @@ FORMS = {
     "batched": ("torch.bmm(a, b)", [rand(3, 20, 30), rand(3, 30, 25)], "matmul", (20, 25, 30, 3)),
     "matvec": ("torch.matmul(a, b)", [rand(33, 300), rand(300, 1)], "matvec", (33, 1, 300, 1)),
     "matvec_1d": ("torch.mv(a, b)", [rand(33, 300), rand(300)], "matvec", (33, 1, 300, 1)),
-    "large_k": ("torch.matmul(a, b)", [rand(16, 5000), rand(5000, 16)], "matmul", (16, 16, 5000, 1)),
+    "large_k": (
+        "torch.matmul(a, b)",
+        [rand(16, 5000), rand(5000, 16)],
+        "matmul",
+        (16, 16, 5000, 1),
+    ),
     "small_k": ("torch.matmul(a, b)", [rand(300, 4), rand(4, 200)], "matmul", (300, 200, 4, 1)),
     "irregular": ("torch.matmul(a, b)", [rand(71, 29), rand(29, 53)], "matmul", (71, 53, 29, 1)),
     "tall_skinny": ("torch.matmul(a, b)", [rand(400, 8), rand(8, 400)], "matmul", (400, 400, 8, 1)),
-    "tensor_3d": ("torch.matmul(a, b)", [rand(4, 30, 20), rand(20, 18)], "matmul", (120, 18, 20, 1)),
+    "tensor_3d": (
+        "torch.matmul(a, b)",
+        [rand(4, 30, 20), rand(20, 18)],
+        "matmul",
+        (120, 18, 20, 1),
+    ),
     "tensor_4d": (
         'torch.einsum("bijl,lk->bijk", a, b)',
         [rand(2, 3, 10, 12), rand(12, 9)],
         "matmul",
         (60, 9, 12, 1),
     ),
-    "symmetric": ("torch.matmul(a, b)", ["(a := torch.randn(30, 30)) + a.T", rand(30, 30)],
-                  "matmul", (30, 30, 30, 1)),
-    "triu": ("torch.triu(torch.matmul(a, b))", [rand(50, 50), rand(50, 50)], "matmul",
-             (50, 50, 50, 1), "triu"),
-    "tril_offset": ("torch.tril(a @ b, -3)", [rand(50, 40), rand(40, 60)], "matmul",
-                    (50, 60, 40, 1), "tril"),
-    "transposed_a": ("torch.matmul(a.T, b)", [rand(40, 30), rand(40, 20)], "matmul",
-                     (30, 20, 40, 1), "", True),
-    "transposed_b": ("torch.matmul(a, b.T)", [rand(30, 40), rand(20, 40)], "matmul",
-                     (30, 20, 40, 1), "", False, True),
-    "transposed_both": ("torch.matmul(a.T, b.T)", [rand(40, 30), rand(20, 40)], "matmul",
-                        (30, 20, 40, 1), "", True, True),
-    "batched_transposed": ("a.mT @ b", [rand(2, 40, 30), rand(2, 40, 20)], "matmul",
-                           (30, 20, 40, 2), "", True),
+    "symmetric": (
+        "torch.matmul(a, b)",
+        ["(a := torch.randn(30, 30)) + a.T", rand(30, 30)],
+        "matmul",
+        (30, 30, 30, 1),
+    ),
+    "triu": (
+        "torch.triu(torch.matmul(a, b))",
+        [rand(50, 50), rand(50, 50)],
+        "matmul",
+        (50, 50, 50, 1),
+        "triu",
+    ),
+    "tril_offset": (
+        "torch.tril(a @ b, -3)",
+        [rand(50, 40), rand(40, 60)],
+        "matmul",
+        (50, 60, 40, 1),
+        "tril",
+    ),
+    "transposed_a": (
+        "torch.matmul(a.T, b)",
+        [rand(40, 30), rand(40, 20)],
+        "matmul",
+        (30, 20, 40, 1),
+        "",
+        True,
+    ),
+    "transposed_b": (
+        "torch.matmul(a, b.T)",
+        [rand(30, 40), rand(20, 40)],
+        "matmul",
+        (30, 20, 40, 1),
+        "",
+        False,
+        True,
+    ),
+    "transposed_both": (
+        "torch.matmul(a.T, b.T)",
+        [rand(40, 30), rand(20, 40)],
+        "matmul",
+        (30, 20, 40, 1),
+        "",
+        True,
+        True,
+    ),
+    "batched_transposed": (
+        "a.mT @ b",
+        [rand(2, 40, 30), rand(2, 40, 20)],
+        "matmul",
+        (30, 20, 40, 2),
+        "",
+        True,
+    ),
 }
 
 
@@ -86,7 +136,7 @@ def form_problem(tmp_path: Path, name: str) -> Path:
 @pytest.mark.parametrize("name", FORMS)
 def test_each_matmul_form_is_recognised_with_its_parameters(name, tmp_path):
     forward, _, kind, (m, n, k, batch), *rest = FORMS[name]
-    epilogue, trans_a, trans_b = (list(rest) + ["", False, False][len(rest):])[:3]
+    epilogue, trans_a, trans_b = (list(rest) + ["", False, False][len(rest) :])[:3]
     recognised = recognise(form_problem(tmp_path, name))
     spec = recognised.spec
     assert (recognised.family, recognised.kind) == ("gemm", kind), recognised.why
@@ -96,11 +146,17 @@ def test_each_matmul_form_is_recognised_with_its_parameters(name, tmp_path):
 
 
 def test_diagonal_and_scalar_forms(tmp_path):
-    left = recognise(problem_file(tmp_path, "torch.diag(a) @ b", "[torch.randn(30), torch.randn(30, 20)]"))
+    left = recognise(
+        problem_file(tmp_path, "torch.diag(a) @ b", "[torch.randn(30), torch.randn(30, 20)]")
+    )
     assert (left.kind, left.spec.side, left.shape) == ("diag", "left", (30, 20))
-    right = recognise(problem_file(tmp_path, "b @ torch.diag(a)", "[torch.randn(20), torch.randn(30, 20)]"))
+    right = recognise(
+        problem_file(tmp_path, "b @ torch.diag(a)", "[torch.randn(20), torch.randn(30, 20)]")
+    )
     assert (right.kind, right.spec.side) == ("diag", "right")
-    broadcast = recognise(problem_file(tmp_path, "a.unsqueeze(1) * b", "[torch.randn(30), torch.randn(30, 20)]"))
+    broadcast = recognise(
+        problem_file(tmp_path, "a.unsqueeze(1) * b", "[torch.randn(30), torch.randn(30, 20)]")
+    )
     assert (broadcast.kind, broadcast.spec.side) == ("diag", "left")
     scalar = recognise(problem_file(tmp_path, "a * b", "[torch.randn(30, 20), 3.14]"))
     assert (scalar.family, scalar.kind, scalar.spec.b.input) == ("gemm", "scale", 1)
@@ -118,12 +174,16 @@ REFUSED = {
 @pytest.mark.parametrize("case", REFUSED)
 def test_other_products_are_unsupported_with_the_reason(case, tmp_path):
     forward, reason = REFUSED[case]
-    recognised = recognise(problem_file(tmp_path, forward, "[torch.randn(20, 20), torch.randn(20, 20)]"))
+    recognised = recognise(
+        problem_file(tmp_path, forward, "[torch.randn(20, 20), torch.randn(20, 20)]")
+    )
     assert recognised.family == "unsupported" and reason in recognised.why, recognised.why
 
 
 def test_a_plain_pointwise_product_is_not_taken_for_a_gemm(tmp_path):
-    same_shape = recognise(problem_file(tmp_path, "a * b", "[torch.randn(9, 8), torch.randn(9, 8)]"))
+    same_shape = recognise(
+        problem_file(tmp_path, "a * b", "[torch.randn(9, 8), torch.randn(9, 8)]")
+    )
     assert same_shape.family == "pointwise"
 
 
@@ -135,7 +195,10 @@ def check_cpp(problem: Path, variants=None) -> None:
     module, recognised = import_module(problem), recognise(problem)
     for variant in variants or CPP.offline_variants(recognised):
         namespace: dict = {}
-        exec(compile(CPP.offline_source(recognised, variant), f"{variant.name}.py", "exec"), namespace)
+        exec(
+            compile(CPP.offline_source(recognised, variant), f"{variant.name}.py", "exec"),
+            namespace,
+        )
         torch.manual_seed(0)
         inputs = module.get_inputs()
         wide = [x.double() if isinstance(x, torch.Tensor) else x for x in inputs]
@@ -186,13 +249,21 @@ def _spec(m, n, k, epilogue="", diagonal=0, trans=(False, False)) -> Gemm:
 def test_cpp_blocked_paths_on_larger_shapes(m, n, k, epilogue, diagonal, trans):
     spec = _spec(m, n, k, epilogue, diagonal, trans)
     namespace: dict = {}
-    source = CPP.offline_source(Recognised("gemm", kind="matmul", spec=spec), CPP.offline_variants(Recognised("gemm"))[0])
+    source = CPP.offline_source(
+        Recognised("gemm", kind="matmul", spec=spec), CPP.offline_variants(Recognised("gemm"))[0]
+    )
     exec(compile(source, "candidate.py", "exec"), namespace)
     a = torch.randn(k, m) if trans[0] else torch.randn(m, k)
     b = torch.randn(n, k) if trans[1] else torch.randn(k, n)
-    expected = (a.double().T if trans[0] else a.double()) @ (b.double().T if trans[1] else b.double())
-    expected = {"triu": torch.triu, "tril": torch.tril}.get(epilogue, lambda x, d: x)(expected, diagonal)
-    torch.testing.assert_close(namespace["ModelNew"]()(a, b).double(), expected, atol=1e-3, rtol=1e-4)
+    expected = (a.double().T if trans[0] else a.double()) @ (
+        b.double().T if trans[1] else b.double()
+    )
+    expected = {"triu": torch.triu, "tril": torch.tril}.get(epilogue, lambda x, d: x)(
+        expected, diagonal
+    )
+    torch.testing.assert_close(
+        namespace["ModelNew"]()(a, b).double(), expected, atol=1e-3, rtol=1e-4
+    )
 
 
 @pytest.mark.slow
@@ -309,5 +380,7 @@ def test_triton_candidates_verify_under_the_interpreter(forward, inputs, interpr
     recognised = recognise(problem)
     candidate = tmp_path / "candidate.py"
     candidate.write_text(TRITON.offline_source(recognised, TRITON.offline_variants(recognised)[1]))
-    verdict = verify(problem, candidate, interpreter, VerifyOptions(trials=1, limits=Limits(timeout_s=120)))
+    verdict = verify(
+        problem, candidate, interpreter, VerifyOptions(trials=1, limits=Limits(timeout_s=120))
+    )
     assert verdict.ok, verdict.model_dump_json(indent=1)

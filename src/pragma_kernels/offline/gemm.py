@@ -144,7 +144,9 @@ def _plain_product(product, inputs, out, epilogue, names):
     a_view, b_view = product.args[0], product.args[1]
     a, b = _operand(a_view, inputs), _operand(b_view, inputs)
     if a is None or b is None:
-        return unsupported("a product operand that is not a whole input (computed or sliced)", names)
+        return unsupported(
+            "a product operand that is not a whole input (computed or sliced)", names
+        )
     vector = product.name == "aten.mv.default"
     batch = a_view.shape[0] if product.name == "aten.bmm.default" else 1
     m, k = a_view.shape[-2], a_view.shape[-1]

@@ -244,7 +244,8 @@ extern "C" void gemm(const float* A, const float* B, float* C, int64_t batch, in
             const int64_t s = u % split, c = (u / split) % chunks, b = u / (split * chunks);
             float* out = s == 0 ? C : partial + (s - 1) * batch * M * N;
             Problem p{A + b * sa_b, B + b * sb_b, out + b * M * N, M, N, K, sa_m, sa_k, sb_k, sb_n};
-            serial(p, c * chunk, std::min(M, (c + 1) * chunk), s * per, std::min(K, (s + 1) * per), bp, ap);
+            const int64_t m1 = std::min(M, (c + 1) * chunk), k1 = std::min(K, (s + 1) * per);
+            serial(p, c * chunk, m1, s * per, k1, bp, ap);
         }
         std::free(bp);
         std::free(ap);

@@ -14,7 +14,10 @@ def matmul_prologue(spec: Gemm, prepare: str) -> str:
     a_sizes = (
         "K, M = a.shape[-2], a.shape[-1]"
         if spec.a.trans
-        else ("K = a.shape[-1]\n        M = " + ("a.shape[-2]" if spec.batched else "a.numel() // K if K else 0"))
+        else (
+            "K = a.shape[-1]\n        M = "
+            + ("a.shape[-2]" if spec.batched else "a.numel() // K if K else 0")
+        )
     )
     if spec.vector:
         n_size = "N = 1"

@@ -97,12 +97,15 @@ def gemm_configs(spec: Gemm, sms: int = SMS) -> list[Tile]:
     if programs < sms // 2 and k >= 4096 and not spec.epilogue:
         split = min(_pow2(max(2, sms // max(programs, 1)), 2, 64), _floor_pow2(k // 256))
         splits = sorted({max(split // 2, 2), split})
-        tiles = [Tile(t.block_m, t.block_n, t.block_k, t.num_warps, t.num_stages, s)
-                 for s in splits for t in tiles[:4]]
+        tiles = [
+            Tile(t.block_m, t.block_n, t.block_k, t.num_warps, t.num_stages, s)
+            for s in splits
+            for t in tiles[:4]
+        ]
     return tiles[:8]
 
 
-_GEMM_KERNEL = '''@triton.jit
+_GEMM_KERNEL = """@triton.jit
 def _gemm(a_ptr, b_ptr, c_ptr, M, N, K, sa_b, sa_m, sa_k, sb_b, sb_k, sb_n,
           BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
           SPLIT_K: tl.constexpr, GROUP_M: tl.constexpr):
@@ -142,7 +145,7 @@ def _gemm(a_ptr, b_ptr, c_ptr, M, N, K, sa_b, sa_m, sa_k, sb_b, sb_k, sb_n,
         tl.store(c_ptrs, acc.to(c_ptr.dtype.element_ty), mask=c_mask)
     else:
         tl.atomic_add(c_ptrs, acc, mask=c_mask)
-'''
+"""
 
 
 def _epilogue(spec: Gemm) -> tuple[str, str]:
@@ -215,7 +218,7 @@ def _triton_matmul(spec: Gemm, variant: GpuVariant, precision: str) -> str:
     return triton_module(kernel, variant, f"{what(spec)}, {precision}", model_new(body))
 
 
-_MATVEC_KERNEL = '''@triton.jit
+_MATVEC_KERNEL = """@triton.jit
 def _matvec(a_ptr, x_ptr, out_ptr, M, K, BLOCK_M: tl.constexpr, BLOCK_K: tl.constexpr,
             SPLIT_K: tl.constexpr):
     # BLOCK_M rows per program, K walked in BLOCK_K chunks (SPLIT_K programs per row block
@@ -237,7 +240,7 @@ def _matvec(a_ptr, x_ptr, out_ptr, M, K, BLOCK_M: tl.constexpr, BLOCK_K: tl.cons
         tl.store(out_ptr + rows, total, mask=rows < M)
     else:
         tl.atomic_add(out_ptr + rows, total, mask=rows < M)
-'''
+"""
 
 
 def matvec_configs(spec: Gemm, sms: int = SMS) -> list[str]:
@@ -273,7 +276,7 @@ def _triton_matvec(spec: Gemm, variant: GpuVariant) -> str:
     return triton_module(kernel, variant, what(spec), model_new(body))
 
 
-_SCALE_KERNEL = '''@triton.jit
+_SCALE_KERNEL = """@triton.jit
 def _scale(x_ptr, d_ptr, out_ptr, total, N, s, MODE: tl.constexpr, BLOCK: tl.constexpr):
     # out = x * s (MODE 0), x[i, j] * d[i] (1: a diagonal on the left), x[i, j] * d[j] (2).
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
@@ -286,7 +289,7 @@ def _scale(x_ptr, d_ptr, out_ptr, total, N, s, MODE: tl.constexpr, BLOCK: tl.con
     else:
         y = x * tl.load(d_ptr + offs % N, mask=mask, other=0.0)
     tl.store(out_ptr + offs, y.to(out_ptr.dtype.element_ty), mask=mask)
-'''
+"""
 SCALE_CONFIGS = ((1024, 4), (2048, 8), (4096, 8), (8192, 16))
 
 
