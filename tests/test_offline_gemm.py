@@ -244,6 +244,8 @@ def _spec(m, n, k, epilogue="", diagonal=0, trans=(False, False)) -> Gemm:
         (9, 700, 20000, "", 0, (False, True)),  # one row chunk: K split across threads
         (300, 290, 70, "triu", 3, (False, False)),  # dead tiles skipped, then masked
         (300, 290, 70, "tril", -40, (True, True)),
+        (64, 96, 8, "", 0, (False, True)),  # one K panel, aligned rows: tiles streamed
+        (64, 96, 8, "triu", 1, (False, False)),
     ],
 )
 def test_cpp_blocked_paths_on_larger_shapes(m, n, k, epilogue, diagonal, trans):

@@ -67,6 +67,9 @@ _GEMM = r"""
 #include <cstdlib>
 #include <cstring>
 #include <omp.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #if defined(__AVX512F__)
 constexpr int MR = 8, NR = 32;
@@ -97,6 +100,13 @@ static void pack_b(const Problem& p, int64_t k0, int64_t kc, int64_t n0, int64_t
     for (int64_t s = s0; s < s1; ++s) {
         const int64_t j0 = n0 + s * NR, cols = std::min<int64_t>(NR, n0 + nc - j0);
         float* out = dst + s * kc * NR;
+        if (p.sb_k == 1 && p.sb_n != 1 && cols == NR) {  // B transposed: columns contiguous in k
+            for (int j = 0; j < NR; ++j) {
+                const float* column = p.B + k0 + (j0 + j) * p.sb_n;
+                for (int64_t k = 0; k < kc; ++k) out[k * NR + j] = column[k];
+            }
+            continue;
+        }
         for (int64_t k = 0; k < kc; ++k) {
             const float* row = p.B + (k0 + k) * p.sb_k + j0 * p.sb_n;
             float* o = out + k * NR;
@@ -129,9 +139,14 @@ static void pack_a(const Problem& p, int64_t i0, int64_t mc, int64_t k0, int64_t
     }
 }
 
-// C[MR x NR] (+)= a (kc x MR) . b (kc x NR); only rows < mr and columns < nr are stored.
+// How a micro-tile leaves its registers: added to C, stored (the first K panel), or
+// streamed past the caches (the only K panel: C is written once and not read again here,
+// so its lines need not be read for ownership first; a third less memory traffic).
+enum Write { ADD = 0, STORE = 1, STREAM = 2 };
+
+// C[MR x NR] (+)= a (kc x MR) . b (kc x NR); only rows < mr and columns < nr are written.
 static inline void micro(int64_t kc, const float* __restrict__ a, const float* __restrict__ b,
-                         float* __restrict__ c, int64_t ldc, int64_t mr, int64_t nr, bool first) {
+                         float* __restrict__ c, int64_t ldc, int64_t mr, int64_t nr, Write how) {
     float acc[MR][NR] = {};
     for (int64_t k = 0; k < kc; ++k) {
         const float* bk = b + k * NR;
@@ -144,9 +159,17 @@ static inline void micro(int64_t kc, const float* __restrict__ a, const float* _
         }
     }
     if (mr == MR && nr == NR) {
+#if defined(__AVX512F__)
+        if (how == STREAM && ((uintptr_t)c & 63) == 0 && (ldc & 15) == 0) {
+            for (int i = 0; i < MR; ++i)
+                for (int j = 0; j < NR; j += 16)
+                    _mm512_stream_ps(c + i * ldc + j, _mm512_loadu_ps(&acc[i][j]));
+            return;
+        }
+#endif
         for (int i = 0; i < MR; ++i) {
             float* ci = c + i * ldc;
-            if (first) {
+            if (how != ADD) {
                 #pragma omp simd
                 for (int j = 0; j < NR; ++j) ci[j] = acc[i][j];
             } else {
@@ -158,12 +181,12 @@ static inline void micro(int64_t kc, const float* __restrict__ a, const float* _
     }
     for (int64_t i = 0; i < mr; ++i)
         for (int64_t j = 0; j < nr; ++j)
-            c[i * ldc + j] = first ? acc[i][j] : c[i * ldc + j] + acc[i][j];
+            c[i * ldc + j] = how != ADD ? acc[i][j] : c[i * ldc + j] + acc[i][j];
 }
 
 // Rows [m0, m1) of C's columns [n0, n0 + nc) (+)= A[m0:m1, k0:k0+kc] . packed B panel.
 static void rows(const Problem& p, const float* bp, float* ap, int64_t m0, int64_t m1,
-                 int64_t k0, int64_t kc, int64_t n0, int64_t nc, bool first) {
+                 int64_t k0, int64_t kc, int64_t n0, int64_t nc, Write how) {
     for (int64_t i0 = m0; i0 < m1; i0 += MC) {
         const int64_t mc = std::min<int64_t>(MC, m1 - i0);
         const int64_t last_i = i0 + (mc - 1) / MR * MR, last_j = n0 + (nc - 1) / NR * NR;
@@ -175,7 +198,7 @@ static void rows(const Problem& p, const float* bp, float* ap, int64_t m0, int64
             for (int64_t ir = 0; ir < mc; ir += MR) {
                 if (dead_tile(i0 + ir, n0 + jr)) continue;
                 micro(kc, ap + ir * kc, bp + jr * kc, p.C + (i0 + ir) * p.N + n0 + jr, p.N,
-                      std::min<int64_t>(MR, mc - ir), std::min<int64_t>(NR, nc - jr), first);
+                      std::min<int64_t>(MR, mc - ir), std::min<int64_t>(NR, nc - jr), how);
             }
         }
     }
@@ -192,7 +215,8 @@ static void serial(const Problem& p, int64_t m0, int64_t m1, int64_t k0, int64_t
         for (int64_t k = k0; k < k1; k += KC) {
             const int64_t nc = std::min<int64_t>(NC, p.N - n0), kc = std::min<int64_t>(KC, k1 - k);
             pack_b(p, k, kc, n0, nc, bp, 0, (nc + NR - 1) / NR);
-            rows(p, bp, ap, m0, m1, k, kc, n0, nc, k == k0);
+            const Write how = k != k0 ? ADD : (k + kc >= k1 ? STREAM : STORE);
+            rows(p, bp, ap, m0, m1, k, kc, n0, nc, how);
         }
 }
 
@@ -249,6 +273,9 @@ extern "C" void gemm(const float* A, const float* B, float* C, int64_t batch, in
         }
         std::free(bp);
         std::free(ap);
+#if defined(__AVX512F__)
+        _mm_sfence();  // this thread's streamed tiles are visible before C is read
+#endif
     }
     if (split > 1) {
         const int64_t total = batch * M * N;

@@ -203,7 +203,7 @@ def _triton_matmul(spec: Gemm, variant: GpuVariant, precision: str) -> str:
     alloc = "torch.zeros" if split else "torch.empty"
     out_dtype = "torch.float32" if split else "a.dtype"
     body = (
-        matmul_prologue(spec, "")
+        matmul_prologue(spec, ".contiguous()")  # a no-op on contiguous inputs
         + f"""\
         out = {alloc}(batch * M * N, device=a.device, dtype={out_dtype})
         if out.numel():
