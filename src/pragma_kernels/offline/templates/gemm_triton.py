@@ -131,8 +131,10 @@ def _gemm(a_ptr, b_ptr, c_ptr, M, N, K, sa_b, sa_m, sa_k, sb_b, sb_k, sb_n,
     if DEAD_TILE:  # wholly in the triangle the epilogue zeroes: no product, zeros stored
         k_end = k_begin
     offs_k = k_begin + tl.arange(0, BLOCK_K)
-    a_ptrs = a_ptr + bid * sa_b + offs_m.to(tl.int64)[:, None] * sa_m + offs_k[None, :] * sa_k
-    b_ptrs = b_ptr + bid * sb_b + offs_k.to(tl.int64)[:, None] * sb_k + offs_n[None, :] * sb_n
+    # 64-bit offsets: a transposed operand's k * stride can pass 2**31 on big inputs
+    rows, cols, ks = offs_m.to(tl.int64), offs_n.to(tl.int64), offs_k.to(tl.int64)
+    a_ptrs = a_ptr + bid * sa_b + rows[:, None] * sa_m + ks[None, :] * sa_k
+    b_ptrs = b_ptr + bid * sb_b + ks[:, None] * sb_k + cols[None, :] * sb_n
     for k in range(k_begin, k_end, BLOCK_K):
         k_ok = (k - k_begin + offs_k) < k_end
         a = tl.load(a_ptrs, mask=(offs_m[:, None] < M) & k_ok[None, :], other=0.0)
