@@ -13,11 +13,18 @@ zeroes that triangle. Matrix-vector, diagonal and scalar scaling are streaming l
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pragma_kernels.offline.gemm import Gemm
 from pragma_kernels.offline.recorded import Recognised
-from pragma_kernels.offline.templates.base import CpuVariant, cpp_module, model_new, omp
+from pragma_kernels.offline.templates.base import (
+    CPP_STREAM_INCLUDE,
+    CpuVariant,
+    cpp_module,
+    cpp_write_loop,
+    model_new,
+    omp,
+)
 from pragma_kernels.offline.templates.gemm_glue import matmul_prologue, what
 
 DEFAULT_CACHES = {"L1d": 32 * 1024, "L2": 1024 * 1024, "L3": 16 * 1024 * 1024}
@@ -322,11 +329,28 @@ def _cpp_matmul(problem: Recognised, variant: CpuVariant) -> str:
 _STREAMING = r"""
 #include <cstdint>
 
-// out[i] = sum_k A[i, k] * x[k]: each row a SIMD dot product, rows split over threads.
+// out[i] = sum_k A[i, k] * x[k]: four rows at a time share each load of x (x is re-read
+// from L2 once per four rows, not per row), SIMD dot products, row blocks split over threads.
 extern "C" void matvec(const float* __restrict__ A, const float* __restrict__ x,
                        float* __restrict__ out, int64_t M, int64_t K) {
     OMP_ROWS
-    for (int64_t i = 0; i < M; ++i) {
+    for (int64_t i = 0; i < M - 3; i += 4) {
+        const float *r0 = A + i * K, *r1 = r0 + K, *r2 = r1 + K, *r3 = r2 + K;
+        float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+        #pragma omp simd reduction(+ : a0, a1, a2, a3)
+        for (int64_t k = 0; k < K; ++k) {
+            const float v = x[k];
+            a0 += r0[k] * v;
+            a1 += r1[k] * v;
+            a2 += r2[k] * v;
+            a3 += r3[k] * v;
+        }
+        out[i] = a0;
+        out[i + 1] = a1;
+        out[i + 2] = a2;
+        out[i + 3] = a3;
+    }
+    for (int64_t i = M / 4 * 4; i < M; ++i) {
         const float* row = A + i * K;
         float acc = 0.0f;
         #pragma omp simd reduction(+ : acc)
@@ -353,10 +377,9 @@ extern "C" void scale_rows_cols(const float* __restrict__ d, const float* __rest
     }
 }
 
-// out = A * s over every element.
+// out = A * s over every element (streamed stores where the variant is parallel).
 extern "C" void scale(const float* __restrict__ A, float* __restrict__ out, int64_t n, float s) {
-    OMP_SIMD
-    for (int64_t i = 0; i < n; ++i) out[i] = A[i] * s;
+    SCALE_LOOP
 }
 """
 
@@ -391,5 +414,14 @@ def _cpp_streaming(problem: Recognised, variant: CpuVariant) -> str:
         if out.numel():
             lib.scale(x, out, out.numel(), float(inputs[{spec.b.input}]))
         return out.to(A.dtype)"""
-    source = defines + _STREAMING
+    # Scaling reads one array and writes one: streaming stores save the output's
+    # read-for-ownership, as for pointwise chains (base.cpp_write_loop).
+    streamed = replace(variant, stream=variant.parallel)
+    loop = cpp_write_loop(streamed, "out", "n", "i", "", "A[i] * s")
+    source = (
+        "#include <cstdint>\n"
+        + CPP_STREAM_INCLUDE
+        + defines
+        + _STREAMING.replace("SCALE_LOOP", loop)
+    )
     return cpp_module(source, variant, what(spec), model_new(body))
