@@ -168,6 +168,8 @@ REFUSED = {
     "two_products": ("(a @ b) @ b", "2 matrix products"),
     "sliced_operand": ("a[:, :10] @ b[:10]", "not a whole input"),
     "computed_operand": ("(a * 2) @ b", "aten.mul"),
+    "part_of_the_product": ("(a @ b)[2:]", "not returned as it is"),
+    "transposed_product": ("(a @ b).T", "not returned as it is"),
 }
 
 

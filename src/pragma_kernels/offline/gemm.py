@@ -120,7 +120,8 @@ def _matmul(calls, products, inputs, output_id, names):
         return unsupported(epilogue, names)
     out = next((c.result for c in calls if c.output == output_id), None)
     last = next((c.result for c in after if c.name in EPILOGUES), product.result)
-    if out is None or not _same_storage(out, last) or not out.is_contiguous():
+    whole = out is not None and out.numel() == last.numel() and out.storage_offset() == 0
+    if not whole or not _same_storage(out, last) or not out.is_contiguous():
         return unsupported("the product is not returned as it is (only reshaped)", names)
     diag = [c for c in before if c.name in DIAGS]
     if diag:
