@@ -43,6 +43,11 @@ SUPPORTED = {
     "cumsum": "scan",
     "reverse_cumsum": "scan",
     "cosine_similarity_loss": "row_loss",
+    "gemm_square": "gemm",
+    "gemm_rectangular": "gemm",
+    "gemm_transposed_b": "gemm",
+    "batched_gemm": "gemm",
+    "matvec": "gemm",
 }
 
 

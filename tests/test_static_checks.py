@@ -304,7 +304,7 @@ def test_every_offline_template_output_passes_its_backend_policy():
     assert checked > 100
 
 
-def test_tl_dot_on_float32_must_ask_for_ieee():
+def test_tl_dot_on_float32_must_ask_for_ieee_or_tf32x3():
     from pragma_kernels.evaluation.static_checks import check_source
 
     policy = backends.get("triton-cuda").static_policy
@@ -315,5 +315,7 @@ def test_tl_dot_on_float32_must_ask_for_ieee():
     assert "tf32-dot" in rules("")
     assert "tf32-dot" in rules(', input_precision="tf32"')
     assert "tf32-dot" not in rules(', input_precision="ieee"')
+    assert "tf32-dot" not in rules(', input_precision="tf32x3"')  # 3xTF32: float32-accurate
+    assert "tf32-dot" in rules(", input_precision=PRECISION")  # unknown until run time
     assert "tf32-dot" not in rules(", allow_tf32=False")
     assert "tf32-dot" not in rules("", dtype="float16")

@@ -73,9 +73,10 @@ RULES: Mapping[str, Rule] = MappingProxyType(
             "keep the job's dtype: accumulate in float32 and cast back only to the input dtype",
         ),
         "tf32-dot": Rule(
-            'tl.dot on float32 operands without input_precision="ieee": Triton\'s default is '
-            "TF32 (a 10-bit mantissa); a warning, since a 3xTF32 split is as exact as float32",
-            'pass input_precision="ieee", or split hi/lo parts (3xTF32) for float32 accuracy',
+            'tl.dot on float32 operands without input_precision="ieee" or "tf32x3": Triton\'s '
+            "default is TF32 (a 10-bit mantissa); a warning, since a hand-written 3xTF32 split "
+            "is as exact as float32",
+            'pass input_precision="ieee", or "tf32x3" (3xTF32: float32 accuracy on tensor cores)',
         ),
         "torch-compute": Rule(
             "torch (or numpy) computing in forward and the functions it calls: torch.* "

@@ -202,11 +202,17 @@ def _forbidden(path: str) -> str | None:
     return None
 
 
+# input_precision values with float32's accuracy: plain float32 products, or 3xTF32 (each
+# operand split into a TF32 high part and a TF32 remainder, three tensor-core products).
+_FP32_ACCURATE_DOTS = ("ieee", "tf32x3")
+
+
 def _ieee_dot(node: ast.Call) -> bool:
-    """tl.dot asked for full float32 products (Triton's default for float32 is TF32)."""
+    """tl.dot asked for float32-accurate products (Triton's default for float32 is TF32)."""
     for keyword in node.keywords:
         if keyword.arg == "input_precision":
-            return isinstance(keyword.value, ast.Constant) and keyword.value.value == "ieee"
+            value = keyword.value
+            return isinstance(value, ast.Constant) and value.value in _FP32_ACCURATE_DOTS
         if keyword.arg == "allow_tf32":
             return isinstance(keyword.value, ast.Constant) and keyword.value.value is False
     return False
@@ -364,7 +370,9 @@ class _Scanner(ast.NodeVisitor):
                 self.hit("precision-drop", node, f"casts with .{func.attr}()")
         if path == "triton.language.dot" and self.dtype == "float32" and not _ieee_dot(node):
             self.hit(
-                "tf32-dot", node, 'tl.dot on float32 runs in TF32 unless input_precision="ieee"'
+                "tf32-dot",
+                node,
+                'tl.dot on float32 runs in TF32 unless input_precision="ieee" or "tf32x3"',
             )
         casts = func.attr in ("to", "type") if isinstance(func, ast.Attribute) else False
         casts = casts or path == "triton.language.cast"

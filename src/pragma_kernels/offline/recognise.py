@@ -14,6 +14,7 @@ from __future__ import annotations
 from contextlib import nullcontext
 from pathlib import Path
 
+from pragma_kernels.offline.gemm import match_gemm
 from pragma_kernels.offline.loss import match_loss
 from pragma_kernels.offline.norm import match_norm
 from pragma_kernels.offline.pointwise import (
@@ -71,7 +72,8 @@ def _record(problem: Path, size: str | None, fake: bool):
             tensors = [id(a) for a in args if isinstance(a, torch.Tensor)]
             first = result[0] if isinstance(result, tuple) and result else result
             output = id(first) if isinstance(first, torch.Tensor) else None
-            calls.append(OpCall(str(func), list(args), kwargs, tensors, output))
+            result_tensor = first if isinstance(first, torch.Tensor) else None
+            calls.append(OpCall(str(func), list(args), kwargs, tensors, output, result_tensor))
             alive.append(result)
             return result
 
@@ -101,6 +103,9 @@ def _recognise(recorded: tuple) -> Recognised:
     calls, input_ids, output_id, inputs, model = recorded
     names = [c.name for c in calls]
     tensors = [x for x in inputs if isinstance(x, torch.Tensor)]
+    found = match_gemm(calls, inputs, output_id, names)
+    if found is not None:
+        return found
     if output_id is None or len(tensors) != len(inputs) or not calls:
         return Recognised("unsupported", "the reference does not map tensors to one tensor", names)
     found = match_scan(calls, tensors, input_ids, output_id, names)

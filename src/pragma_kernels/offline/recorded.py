@@ -12,12 +12,13 @@ class OpCall:
     kwargs: dict
     inputs: list[int]  # ids of tensor arguments
     output: int | None  # id of the tensor result
+    result: object = None  # the tensor result itself (its shape and strides), or None
 
 
 @dataclass
 class Recognised:
     family: str  # "pointwise" | "pointwise_total" | "reduction" | "softmax" | "norm" | "pool"
-    #              | "scan" | "unsupported"
+    #              | "scan" | "gemm" | "unsupported"
     why: str = ""  # unsupported: what was seen
     ops: list[str] = field(default_factory=list)
     # pointwise
@@ -29,7 +30,7 @@ class Recognised:
     keepdim: bool = False
     shape: tuple[int, ...] = ()
     # the family's parameters (norm.RowNorm / ChannelNorm, pool.Pool, scan.Scan,
-    # loss.RowLoss; a pointwise total's final scaling)
+    # loss.RowLoss, gemm.Gemm; a pointwise total's final scaling)
     spec: object | None = None
 
     def describe(self) -> str:
@@ -53,6 +54,8 @@ def _spec_fields(spec) -> list[str]:
     """A spec's fields that are set, as `name value` (expressions as C)."""
     if spec is None:
         return []
+    if callable(getattr(spec, "describe", None)):  # a family that says it best itself
+        return [spec.describe()]
     if not is_dataclass(spec):
         return [f"scale {spec}"]
     shown = []

@@ -4,7 +4,8 @@ One module per group of families: `reduce` (pointwise chains, reductions along o
 dimension, softmax / log-softmax), `total` (a pointwise chain summed over every
 element), `norm` (layer / RMS / L2 / group / batch norms), `pool` (max / average
 pooling), `scan` (cumsum / cumprod, forward, reversed or exclusive), `loss` (cosine,
-triplet, cross-entropy: a statistic per row, then the mean). Each backend has a short list of
+triplet, cross-entropy: a statistic per row, then the mean), `gemm_cpp` / `gemm_triton`
+(matrix products, diagonal and scalar scaling). Each backend has a short list of
 variants (`base`: the knobs the offline agent turns, guided by the diagnosis);
 `CPP_GENERATORS` and `TRITON_GENERATORS` are the entry points, chosen by the backend.
 """
@@ -19,6 +20,8 @@ from pragma_kernels.offline.templates.base import (
     GpuVariant,
 )
 from pragma_kernels.offline.templates.loss import cpp_row_loss, triton_row_loss
+from pragma_kernels.offline.templates.gemm_cpp import cpp_gemm
+from pragma_kernels.offline.templates.gemm_triton import GEMM_GPU_VARIANTS, triton_gemm
 from pragma_kernels.offline.templates.norm import cpp_norm, triton_norm
 from pragma_kernels.offline.templates.pool import cpp_pool, triton_pool
 from pragma_kernels.offline.templates.reduce import (
@@ -36,6 +39,7 @@ __all__ = [
     "CPP_GENERATORS",
     "CPU_STREAM_VARIANT",
     "CPU_VARIANTS",
+    "GEMM_GPU_VARIANTS",
     "GPU_VARIANTS",
     "TRITON_GENERATORS",
     "CpuVariant",
@@ -52,6 +56,7 @@ CPP_GENERATORS = {
     "pool": cpp_pool,
     "scan": cpp_scan,
     "row_loss": cpp_row_loss,
+    "gemm": cpp_gemm,
 }
 TRITON_GENERATORS = {
     "pointwise": triton_pointwise,
@@ -62,4 +67,5 @@ TRITON_GENERATORS = {
     "pool": triton_pool,
     "scan": triton_scan,
     "row_loss": triton_row_loss,
+    "gemm": triton_gemm,
 }

@@ -1,0 +1,321 @@
+"""Triton templates for the gemm family (`offline/gemm.py`).
+
+Products: one `tl.dot` kernel, strided (transposes cost nothing), batched on grid axis 1,
+with GROUP_M swizzling of the output tiles for L2 reuse, autotuned over tiles chosen from
+the recognised shape (`gemm_configs`). When the output has too few tiles to fill the GPU and
+K is long, K is split over grid axis 2 and the partial tiles are added atomically into a
+zeroed output. A triu / tril epilogue writes the zeroed tiles without computing them.
+
+Precision: float32 operands multiply as 3xTF32 (`input_precision="tf32x3"`: each operand
+split into a TF32 high part and a TF32 remainder, three tensor-core products, about float32's
+accuracy) unless the user allowed TF32 for float32 matmuls
+(`torch.backends.cuda.matmul.allow_tf32`, False by default, read when the candidate is
+written), as torch's own matmul does. Matrix-vector is a reduction kernel (no tensor cores
+to feed), diagonal and scalar scaling are streaming kernels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pragma_kernels.offline.gemm import Gemm
+from pragma_kernels.offline.recorded import Recognised
+from pragma_kernels.offline.templates.base import GpuVariant, model_new, triton_module
+from pragma_kernels.offline.templates.gemm_glue import matmul_prologue, what
+
+# Every shape-chosen configuration autotuned, or the first alone (the interpreter's tests,
+# and a machine where autotuning costs too much).
+GEMM_GPU_VARIANTS = (
+    GpuVariant("autotune", block=0, num_warps=0),
+    GpuVariant("single-config", block=1, num_warps=4),
+)
+SMS = 132  # H100 / H200: how many tiles fill the GPU when choosing split-K
+
+
+@dataclass(frozen=True)
+class Tile:
+    block_m: int
+    block_n: int
+    block_k: int
+    num_warps: int
+    num_stages: int
+    split_k: int = 1
+
+    def config(self) -> str:
+        return (
+            f"triton.Config({{'BLOCK_M': {self.block_m}, 'BLOCK_N': {self.block_n}, "
+            f"'BLOCK_K': {self.block_k}, 'SPLIT_K': {self.split_k}, 'GROUP_M': 8}}, "
+            f"num_warps={self.num_warps}, num_stages={self.num_stages})"
+        )
+
+
+# (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages) for float32 operands on Hopper: the large
+# tiles first (square and big problems), smaller ones for narrow or short outputs.
+BASE_TILES = (
+    (128, 128, 32, 8, 3),
+    (128, 256, 32, 8, 3),
+    (256, 128, 32, 8, 3),
+    (128, 128, 32, 4, 4),
+    (128, 64, 32, 4, 4),
+    (64, 128, 32, 4, 4),
+    (64, 64, 64, 4, 3),
+    (64, 32, 32, 2, 4),
+)
+
+
+def _pow2(n: int, low: int, high: int) -> int:
+    value = low
+    while value < n and value < high:
+        value *= 2
+    return value
+
+
+def _floor_pow2(n: int) -> int:
+    value = 1
+    while value * 2 <= n:
+        value *= 2
+    return value
+
+
+def gemm_configs(spec: Gemm, sms: int = SMS) -> list[Tile]:
+    """Tiles for this product: no block wider than the (power-of-two rounded) dimension,
+    BLOCK_K no longer than K, and split-K when the tiles would leave most of the SMs idle
+    while K is long (a large-K product with a small output)."""
+    m, n, k, batch = max(spec.m, 1), max(spec.n, 1), max(spec.k, 1), max(spec.batch, 1)
+    tiles: list[Tile] = []
+    for bm, bn, bk, warps, stages in BASE_TILES:
+        tile = Tile(
+            min(bm, _pow2(m, 16, 256)),
+            min(bn, _pow2(n, 16, 256)),
+            min(bk, _pow2(k, 16, 64)),
+            warps,
+            2 if k <= 64 else stages,
+        )
+        if tile not in tiles:
+            tiles.append(tile)
+    programs = batch * -(-m // tiles[0].block_m) * -(-n // tiles[0].block_n)
+    if programs < sms // 2 and k >= 4096 and not spec.epilogue:
+        split = min(_pow2(max(2, sms // max(programs, 1)), 2, 64), _floor_pow2(k // 256))
+        splits = sorted({max(split // 2, 2), split})
+        tiles = [
+            Tile(t.block_m, t.block_n, t.block_k, t.num_warps, t.num_stages, s)
+            for s in splits
+            for t in tiles[:4]
+        ]
+    return tiles[:8]
+
+
+_GEMM_KERNEL = """@triton.jit
+def _gemm(a_ptr, b_ptr, c_ptr, M, N, K, sa_b, sa_m, sa_k, sb_b, sb_k, sb_n,
+          BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+          SPLIT_K: tl.constexpr, GROUP_M: tl.constexpr):
+    # Tiles in groups of GROUP_M rows of tiles, so neighbouring programs share B columns.
+    pid = tl.program_id(0)
+    bid = tl.program_id(1).to(tl.int64)
+    pid_k = tl.program_id(2)
+    tiles_m = tl.cdiv(M, BLOCK_M)
+    tiles_n = tl.cdiv(N, BLOCK_N)
+    group = pid // (GROUP_M * tiles_n)
+    first_m = group * GROUP_M
+    rows_in_group = tl.minimum(tiles_m - first_m, GROUP_M)
+    pid_m = first_m + (pid % (GROUP_M * tiles_n)) % rows_in_group
+    pid_n = (pid % (GROUP_M * tiles_n)) // rows_in_group
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    c_ptrs = c_ptr + bid * M * N + offs_m.to(tl.int64)[:, None] * N + offs_n[None, :]
+    c_mask = (offs_m[:, None] < M) & (offs_n[None, :] < N)
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    k_per = tl.cdiv(tl.cdiv(K, SPLIT_K), BLOCK_K) * BLOCK_K
+    k_begin = pid_k * k_per
+    k_end = tl.minimum(K, k_begin + k_per)
+    if DEAD_TILE:  # wholly in the triangle the epilogue zeroes: no product, zeros stored
+        k_end = k_begin
+    offs_k = k_begin + tl.arange(0, BLOCK_K)
+    # 64-bit offsets: a transposed operand's k * stride can pass 2**31 on big inputs
+    rows, cols, ks = offs_m.to(tl.int64), offs_n.to(tl.int64), offs_k.to(tl.int64)
+    a_ptrs = a_ptr + bid * sa_b + rows[:, None] * sa_m + ks[None, :] * sa_k
+    b_ptrs = b_ptr + bid * sb_b + ks[:, None] * sb_k + cols[None, :] * sb_n
+    for k in range(k_begin, k_end, BLOCK_K):
+        k_ok = (k - k_begin + offs_k) < k_end
+        a = tl.load(a_ptrs, mask=(offs_m[:, None] < M) & k_ok[None, :], other=0.0)
+        b = tl.load(b_ptrs, mask=k_ok[:, None] & (offs_n[None, :] < N), other=0.0)
+        acc = tl.dot(a, b, acc, input_precision=PRECISION_LITERAL)
+        a_ptrs += BLOCK_K * sa_k
+        b_ptrs += BLOCK_K * sb_k
+    acc = EPILOGUE_MASK
+    if SPLIT_K == 1:
+        tl.store(c_ptrs, acc.to(c_ptr.dtype.element_ty), mask=c_mask)
+    else:
+        tl.atomic_add(c_ptrs, acc, mask=c_mask)
+"""
+
+
+def _epilogue(spec: Gemm) -> tuple[str, str]:
+    """(the tile-is-all-zero test, the masked accumulator) of a triu / tril epilogue."""
+    d = spec.diagonal
+    if spec.epilogue == "triu":  # keeps column - row >= d
+        dead = f"pid_n * BLOCK_N + BLOCK_N - 1 - pid_m * BLOCK_M < {d}"
+        keep = f"tl.where(offs_n[None, :] - offs_m[:, None] >= {d}, acc, 0.0)"
+    elif spec.epilogue == "tril":  # keeps column - row <= d
+        dead = f"pid_n * BLOCK_N - (pid_m * BLOCK_M + BLOCK_M - 1) > {d}"
+        keep = f"tl.where(offs_n[None, :] - offs_m[:, None] <= {d}, acc, 0.0)"
+    else:
+        dead, keep = "False", "acc"
+    return dead, keep
+
+
+def tf32_allowed() -> bool:
+    """Whether the user let float32 matmuls use TF32 (torch's flag, False by default)."""
+    import torch
+
+    return bool(torch.backends.cuda.matmul.allow_tf32)
+
+
+def triton_gemm(problem: Recognised, variant: GpuVariant, allow_tf32: bool | None = None) -> str:
+    spec: Gemm = problem.spec
+    if spec.kind == "matmul" or (spec.kind == "matvec" and spec.a.trans):
+        allow = tf32_allowed() if allow_tf32 is None else allow_tf32
+        return _triton_matmul(spec, variant, "tf32" if allow else "tf32x3")
+    if spec.kind == "matvec":
+        return _triton_matvec(spec, variant)
+    return _triton_scale(spec, variant)
+
+
+def _autotuned(name: str, configs: list[str], key: str, reset: str = "") -> str:
+    listing = ",\n    ".join(configs)
+    zero = f", reset_to_zero={reset}" if reset else ""
+    return f"{name} = triton.autotune(configs=[\n    {listing},\n], key={key}{zero})({name})\n"
+
+
+def _triton_matmul(spec: Gemm, variant: GpuVariant, precision: str) -> str:
+    tiles = gemm_configs(spec)
+    if variant.name != "autotune":
+        tiles = tiles[:1]
+    split = any(t.split_k > 1 for t in tiles)
+    dead, keep = _epilogue(spec)
+    kernel = (
+        _GEMM_KERNEL.replace("DEAD_TILE", dead)
+        .replace("EPILOGUE_MASK", keep)
+        .replace("PRECISION_LITERAL", f'"{precision}"')
+    )
+    kernel += "\n\n" + _autotuned(
+        "_gemm", [t.config() for t in tiles], '["M", "N", "K"]', '["c_ptr"]' if split else ""
+    )
+    # Split-K adds partial tiles into a float32 output zeroed first.
+    alloc = "torch.zeros" if split else "torch.empty"
+    out_dtype = "torch.float32" if split else "a.dtype"
+    body = (
+        matmul_prologue(spec, ".contiguous()")  # a no-op on contiguous inputs
+        + f"""\
+        out = {alloc}(batch * M * N, device=a.device, dtype={out_dtype})
+        if out.numel():
+            grid = lambda meta: (
+                triton.cdiv(M, meta["BLOCK_M"]) * triton.cdiv(N, meta["BLOCK_N"]),
+                batch,
+                meta["SPLIT_K"],
+            )
+            _gemm[grid](a, b, out, M, N, K, sa_b, sa_m, sa_k, sb_b, sb_k, sb_n)
+        return out.view(shape).to(dtype)"""
+    )
+    return triton_module(kernel, variant, f"{what(spec)}, {precision}", model_new(body))
+
+
+_MATVEC_KERNEL = """@triton.jit
+def _matvec(a_ptr, x_ptr, out_ptr, M, K, BLOCK_M: tl.constexpr, BLOCK_K: tl.constexpr,
+            SPLIT_K: tl.constexpr):
+    # BLOCK_M rows per program, K walked in BLOCK_K chunks (SPLIT_K programs per row block
+    # add their partial sums atomically into a zeroed output).
+    rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
+    k_per = tl.cdiv(tl.cdiv(K, SPLIT_K), BLOCK_K) * BLOCK_K
+    k_begin = tl.program_id(1) * k_per
+    k_end = tl.minimum(K, k_begin + k_per)
+    acc = tl.zeros((BLOCK_M, BLOCK_K), dtype=tl.float32)
+    row_ptrs = a_ptr + rows.to(tl.int64)[:, None] * K
+    for k in range(k_begin, k_end, BLOCK_K):
+        cols = k + tl.arange(0, BLOCK_K)
+        ok = cols < k_end
+        x = tl.load(x_ptr + cols, mask=ok, other=0.0).to(tl.float32)
+        a = tl.load(row_ptrs + cols[None, :], mask=(rows[:, None] < M) & ok[None, :], other=0.0)
+        acc += a.to(tl.float32) * x[None, :]
+    total = tl.sum(acc, axis=1)
+    if SPLIT_K == 1:
+        tl.store(out_ptr + rows, total, mask=rows < M)
+    else:
+        tl.atomic_add(out_ptr + rows, total, mask=rows < M)
+"""
+
+
+def matvec_configs(spec: Gemm, sms: int = SMS) -> list[str]:
+    """Rows per program and chunk length; K split when the row blocks cannot fill the SMs."""
+    configs = []
+    for rows, block_k, warps in ((1, 2048, 4), (2, 2048, 8), (4, 1024, 8), (8, 512, 8)):
+        blocks = -(-max(spec.m, 1) // rows)
+        split = 1
+        while blocks * split < 2 * sms and spec.k // (split * 2) >= 8 * block_k:
+            split *= 2
+        block_k = min(block_k, _pow2(spec.k, 16, block_k))
+        configs.append(
+            f"triton.Config({{'BLOCK_M': {rows}, 'BLOCK_K': {block_k}, 'SPLIT_K': {split}}}, "
+            f"num_warps={warps})"
+        )
+    return configs
+
+
+def _triton_matvec(spec: Gemm, variant: GpuVariant) -> str:
+    configs = matvec_configs(spec)
+    if variant.name != "autotune":
+        configs = configs[:1]
+    kernel = _MATVEC_KERNEL + "\n\n" + _autotuned("_matvec", configs, '["M", "K"]', '["out_ptr"]')
+    body = (
+        matmul_prologue(spec, ".contiguous()")
+        + """\
+        out = torch.zeros(M, device=a.device, dtype=torch.float32)
+        if out.numel():
+            grid = lambda meta: (triton.cdiv(M, meta["BLOCK_M"]), meta["SPLIT_K"])
+            _matvec[grid](a, b, out, M, K)
+        return out.view(shape).to(dtype)"""
+    )
+    return triton_module(kernel, variant, what(spec), model_new(body))
+
+
+_SCALE_KERNEL = """@triton.jit
+def _scale(x_ptr, d_ptr, out_ptr, total, N, s, MODE: tl.constexpr, BLOCK: tl.constexpr):
+    # out = x * s (MODE 0), x[i, j] * d[i] (1: a diagonal on the left), x[i, j] * d[j] (2).
+    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < total
+    x = tl.load(x_ptr + offs, mask=mask, other=0.0)
+    if MODE == 0:
+        y = x * s
+    elif MODE == 1:
+        y = x * tl.load(d_ptr + offs // N, mask=mask, other=0.0)
+    else:
+        y = x * tl.load(d_ptr + offs % N, mask=mask, other=0.0)
+    tl.store(out_ptr + offs, y.to(out_ptr.dtype.element_ty), mask=mask)
+"""
+SCALE_CONFIGS = ((1024, 4), (2048, 8), (4096, 8), (8192, 16))
+
+
+def _triton_scale(spec: Gemm, variant: GpuVariant) -> str:
+    configs = [f"triton.Config({{'BLOCK': {b}}}, num_warps={w})" for b, w in SCALE_CONFIGS]
+    if variant.name != "autotune":
+        configs = configs[:1]
+    kernel = _SCALE_KERNEL + "\n\n" + _autotuned("_scale", configs, '["total"]')
+    if spec.kind == "diag":
+        mode = 1 if spec.side == "left" else 2
+        head = f"""        x = inputs[{spec.b.input}].contiguous()
+        d = inputs[{spec.a.input}].contiguous()
+        s, N = 1.0, x.shape[-1]"""
+    else:
+        mode = 0
+        head = f"""        x = inputs[{spec.a.input}].contiguous()
+        d, s, N = x, float(inputs[{spec.b.input}]), 1"""
+    body = (
+        head
+        + f"""
+        out = torch.empty_like(x)
+        if out.numel():
+            grid = lambda meta: (triton.cdiv(out.numel(), meta["BLOCK"]),)
+            _scale[grid](x, d, out, out.numel(), N, s, MODE={mode})
+        return out"""
+    )
+    return triton_module(kernel, variant, what(spec), model_new(body))
