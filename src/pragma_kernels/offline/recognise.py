@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pragma_kernels.offline.conv import match_conv
 from pragma_kernels.offline.norm import match_norm
 from pragma_kernels.offline.pointwise import (
     FUSED_LOSSES,
@@ -103,7 +104,8 @@ def recognise(problem: Path, size: str | None = None) -> Recognised:
             )
     if len(input_ids) == 1:
         path = on_path(calls, input_ids)
-        found = match_norm(path, tensors[0], output_id, model, names)
+        found = match_conv(path, tensors[0], output_id, model, names)
+        found = found or match_norm(path, tensors[0], output_id, model, names)
         found = found or match_pool(path, tensors[0], output_id, names)
         found = found or match_scan(path, tensors[0], output_id, names)
         if found is not None:

@@ -17,7 +17,7 @@ class OpCall:
 @dataclass
 class Recognised:
     family: str  # "pointwise" | "pointwise_total" | "reduction" | "softmax" | "norm" | "pool"
-    #              | "scan" | "unsupported"
+    #              | "scan" | "conv" | "unsupported"
     why: str = ""  # unsupported: what was seen
     ops: list[str] = field(default_factory=list)
     # pointwise
@@ -28,7 +28,8 @@ class Recognised:
     dim: int = -1
     keepdim: bool = False
     shape: tuple[int, ...] = ()
-    # norm / pool: the family's parameters (norm.RowNorm, norm.ChannelNorm, pool.Pool)
+    # norm / pool / conv: the family's parameters (norm.RowNorm, norm.ChannelNorm, pool.Pool,
+    # conv.ConvChain)
     spec: object | None = None
 
 

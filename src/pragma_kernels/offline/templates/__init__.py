@@ -3,7 +3,7 @@
 One module per group of families: `reduce` (pointwise chains, reductions along one
 dimension, softmax / log-softmax), `total` (a pointwise chain summed over every
 element), `norm` (layer / RMS / L2 / group / batch norms), `pool` (max / average
-pooling), `scan` (cumsum, forward or reversed). Each backend has a short list of
+pooling), `scan` (cumsum, forward or reversed), `conv_cpp` / `conv_triton` (convolutions). Each backend has a short list of
 variants (`base`: the knobs the offline agent turns, guided by the diagnosis);
 `CPP_GENERATORS` and `TRITON_GENERATORS` are the entry points, chosen by the backend.
 """
@@ -17,6 +17,7 @@ from pragma_kernels.offline.templates.base import (
     CpuVariant,
     GpuVariant,
 )
+from pragma_kernels.offline.templates.conv_cpp import cpp_conv
 from pragma_kernels.offline.templates.norm import cpp_norm, triton_norm
 from pragma_kernels.offline.templates.pool import cpp_pool, triton_pool
 from pragma_kernels.offline.templates.reduce import (
@@ -49,6 +50,7 @@ CPP_GENERATORS = {
     "norm": cpp_norm,
     "pool": cpp_pool,
     "scan": cpp_scan,
+    "conv": cpp_conv,
 }
 TRITON_GENERATORS = {
     "pointwise": triton_pointwise,
