@@ -139,9 +139,11 @@ class TritonCuda(Backend):
         return TRITON_GENERATORS
 
     def offline_variants(self, problem) -> tuple:
-        from pragma_kernels.offline.templates import GPU_VARIANTS
+        """Convolutions autotune their tiles in one attempt (then one fixed tile); the
+        other families turn block size and warps."""
+        from pragma_kernels.offline.templates import CONV_GPU_VARIANTS, GPU_VARIANTS
 
-        return GPU_VARIANTS
+        return CONV_GPU_VARIANTS if problem.family == "conv" else GPU_VARIANTS
 
     def offline_preferred(self) -> Mapping[B, str]:
         return {

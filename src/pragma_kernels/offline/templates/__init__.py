@@ -18,6 +18,7 @@ from pragma_kernels.offline.templates.base import (
     GpuVariant,
 )
 from pragma_kernels.offline.templates.conv_cpp import cpp_conv
+from pragma_kernels.offline.templates.conv_triton import CONV_GPU_VARIANTS, triton_conv
 from pragma_kernels.offline.templates.norm import cpp_norm, triton_norm
 from pragma_kernels.offline.templates.pool import cpp_pool, triton_pool
 from pragma_kernels.offline.templates.reduce import (
@@ -32,6 +33,7 @@ from pragma_kernels.offline.templates.scan import cpp_scan, triton_scan
 from pragma_kernels.offline.templates.total import cpp_pointwise_total, triton_pointwise_total
 
 __all__ = [
+    "CONV_GPU_VARIANTS",
     "CPP_GENERATORS",
     "CPU_STREAM_VARIANT",
     "CPU_VARIANTS",
@@ -60,4 +62,5 @@ TRITON_GENERATORS = {
     "norm": triton_norm,
     "pool": triton_pool,
     "scan": triton_scan,
+    "conv": triton_conv,
 }

@@ -228,7 +228,7 @@ extern "C" void conv{i}(const float* __restrict__ x, const float* __restrict__ w
 """
 
 
-def _forward(spec: ConvChain, prepare: str, launch) -> str:
+def forward_lines(spec: ConvChain, prepare: str, launch) -> str:
     """Apply each convolution in turn: check the channels, size the output, launch."""
     lines = [f"        x = inputs[0]{prepare}"]
     for i, conv in enumerate(spec.convs):
@@ -278,7 +278,7 @@ def cpp_conv(problem: Recognised, variant: CpuVariant) -> str:
     spec: ConvChain = problem.spec
     functions = "\n".join(cpp_function(conv, i, variant) for i, conv in enumerate(spec.convs))
     source = "#include <cstdint>\n#include <vector>\n\n" + functions
-    forward = _forward(spec, ".contiguous().float()", _cpp_launch)
+    forward = forward_lines(spec, ".contiguous().float()", _cpp_launch)
     blocks = ", ".join("OCBxTW %dx%d" % blocking(conv) for conv in spec.convs)
     what = f"{problem.kind} ({blocks})"
     return cpp_module(source, variant, what, model_new(forward, init=layers_init(spec)))
