@@ -3,8 +3,9 @@
 One module per group of families: `reduce` (pointwise chains, reductions along one
 dimension, softmax / log-softmax), `total` (a pointwise chain summed over every
 element), `norm` (layer / RMS / L2 / group / batch norms), `pool` (max / average
-pooling), `scan` (cumsum, forward or reversed), `conv_cpp` / `conv_triton` (convolutions). Each backend has a short list of
-variants (`base`: the knobs the offline agent turns, guided by the diagnosis);
+pooling), `scan` (cumsum, forward or reversed), `conv_cpp` / `conv_triton`
+(convolutions). Each backend has a short list of variants (`base`: the knobs the offline
+agent turns, guided by the diagnosis);
 `CPP_GENERATORS` and `TRITON_GENERATORS` are the entry points, chosen by the backend.
 """
 

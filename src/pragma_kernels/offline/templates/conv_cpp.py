@@ -279,6 +279,6 @@ def cpp_conv(problem: Recognised, variant: CpuVariant) -> str:
     functions = "\n".join(cpp_function(conv, i, variant) for i, conv in enumerate(spec.convs))
     source = "#include <cstdint>\n#include <vector>\n\n" + functions
     forward = forward_lines(spec, ".contiguous().float()", _cpp_launch)
-    blocks = ", ".join("OCBxTW %dx%d" % blocking(conv) for conv in spec.convs)
+    blocks = ", ".join("OCBxTW {}x{}".format(*blocking(conv)) for conv in spec.convs)
     what = f"{problem.kind} ({blocks})"
     return cpp_module(source, variant, what, model_new(forward, init=layers_init(spec)))

@@ -114,7 +114,7 @@ def igemm_configs(conv: Conv) -> list[Tile]:
     return [first] + [t for t in tiles if t != first][:11]
 
 
-IGEMM_KERNEL = '''
+IGEMM_KERNEL = """
 @triton.jit
 def _conv_igemm(x_ptr, w_ptr, b_ptr, y_ptr, taps_ptr, counts_ptr,
                 N, D, H, W, Do, Ho, Wo, TD, TH, TW, M,
@@ -179,9 +179,9 @@ def _conv_igemm(x_ptr, w_ptr, b_ptr, y_ptr, taps_ptr, counts_ptr,
     y_off = (((n[:, None] * (G * COG) + g * COG + oc[None, :]) * Do + od[:, None]) * Ho
              + oh[:, None]) * Wo + ow[:, None]
     tl.store(y_ptr + y_off, acc.to(y_ptr.dtype.element_ty), mask=row_ok[:, None] & oc_ok[None, :])
-'''
+"""
 
-DEPTHWISE_KERNEL = '''
+DEPTHWISE_KERNEL = """
 @triton.jit
 def _conv_depthwise(x_ptr, w_ptr, b_ptr, y_ptr, D, H, W, Do, Ho, Wo,
                     C: tl.constexpr, MULT: tl.constexpr,
@@ -216,7 +216,7 @@ def _conv_depthwise(x_ptr, w_ptr, b_ptr, y_ptr, D, H, W, Do, Ho, Wo,
     if HAS_BIAS:
         acc += tl.load(b_ptr + oc).to(tl.float32)
     tl.store(y_ptr + plane * Do * Ho * Wo + offs, acc.to(y_ptr.dtype.element_ty), mask=ok)
-'''
+"""
 
 DEPTHWISE_CONFIGS = [(256, 2), (512, 4), (1024, 4), (2048, 8)]
 
@@ -246,7 +246,7 @@ def _launch_igemm(conv: Conv, i: int) -> str:
     cig, cog = conv.in_channels // g, conv.out_channels // g
     strides = _three(conv.stride, 1) if conv.transposed else (1, 1, 1)
     perm = "(0, 3, 1, 2)" if conv.transposed else "(0, 3, 2, 1)"
-    shape = f"({g}, {cig}, {cog}, {volume})" if conv.transposed else f"({g}, {cog}, {cig}, {volume})"
+    shape = (g, cig, cog, volume) if conv.transposed else (g, cog, cig, volume)
     space = ["1"] * (3 - conv.dims) + [f"x.shape[{2 + a}]" for a in range(conv.dims)]
     out = ["1"] * (3 - conv.dims) + [f"y.shape[{2 + a}]" for a in range(conv.dims)]
     bias = f"self.conv{i}.bias" if conv.bias else "wk"
@@ -273,7 +273,8 @@ def _launch_depthwise(conv: Conv, i: int) -> str:
     mult = conv.out_channels // conv.groups
     return f"""        D, H, W = {", ".join(space)}
         Do, Ho, Wo = {", ".join(out)}
-        grid = lambda META: (triton.cdiv(Do * Ho * Wo, META["BLOCK"]), x.shape[0] * {conv.out_channels})
+        planes = x.shape[0] * {conv.out_channels}
+        grid = lambda META: (triton.cdiv(Do * Ho * Wo, META["BLOCK"]), planes)
         if y.numel():
             _conv_depthwise_{i}[grid](x, self.conv{i}.weight, {bias}, y, D, H, W, Do, Ho, Wo,
                 C={conv.in_channels}, MULT={mult}, KD={kd}, {_constants(conv)})"""
@@ -288,7 +289,9 @@ def _kernels(spec: ConvChain, variant: GpuVariant) -> str:
     parts = []
     for i, conv in enumerate(spec.convs):
         if _direct(conv):
-            configs = [f"triton.Config({{'BLOCK': {b}}}, num_warps={w})" for b, w in DEPTHWISE_CONFIGS]
+            configs = [
+                f"triton.Config({{'BLOCK': {b}}}, num_warps={w})" for b, w in DEPTHWISE_CONFIGS
+            ]
             kernel = DEPTHWISE_KERNEL.replace("_conv_depthwise", f"_conv_depthwise_{i}")
             name, key = f"_conv_depthwise_{i}", '["Do", "Ho", "Wo"]'
         else:
@@ -325,6 +328,5 @@ def triton_conv(problem: Recognised, variant: GpuVariant) -> str:
 
     forward = forward_lines(spec, ".contiguous()", launch)
     init = layers_init(spec) + _tables(spec)
-    return triton_module(_kernels(spec, variant), variant, problem.kind, model_new(forward, init=init))
-
-
+    what = f"{problem.kind}, {variant.name}"
+    return triton_module(_kernels(spec, variant), variant, what, model_new(forward, init=init))
