@@ -42,6 +42,11 @@ SUPPORTED = {
     "huber_loss": "pointwise_total",
     "cumsum": "scan",
     "reverse_cumsum": "scan",
+    "conv1d": "conv",
+    "conv2d": "conv",
+    "conv2d_depthwise": "conv",
+    "conv2d_pointwise": "conv",
+    "conv_transpose2d": "conv",
 }
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pragma_kernels.offline.conv import match_conv
+from pragma_kernels.offline.conv import CONVOLUTIONS, match_conv
 from pragma_kernels.offline.norm import match_norm
 from pragma_kernels.offline.pointwise import (
     FUSED_LOSSES,
@@ -45,16 +45,20 @@ SOFTMAXES = {"aten._softmax.default": "softmax", "aten._log_softmax.default": "l
 
 
 def record(
-    problem: Path, size: str | None
+    problem: Path, size: str | None, device: str | None = None
 ) -> tuple[list[OpCall], list[int], int | None, list, object]:
     """Run the reference once: its operator calls, input ids, output id, the inputs, and
-    the model (a norm's weights are found among its parameters by identity)."""
+    the model (a norm's weights are found among its parameters by identity). On the
+    "meta" device nothing is computed: shapes only."""
+    import contextlib
+
     import torch
     from torch.utils._python_dispatch import TorchDispatchMode
 
     module = import_module(problem, size)
-    model = module.Model(*module.get_init_inputs())
-    inputs = module.get_inputs()
+    with torch.device(device) if device else contextlib.nullcontext():
+        model = module.Model(*module.get_init_inputs())
+        inputs = module.get_inputs()
     calls: list[OpCall] = []
     alive: list = []  # results stay referenced, so no id is reused while recording
 
@@ -78,7 +82,7 @@ def record(
 def recognise(problem: Path, size: str | None = None) -> Recognised:
     import torch
 
-    calls, input_ids, output_id, inputs, model = record(problem, size)
+    calls, input_ids, output_id, inputs, model = _record_cheaply(problem, size)
     names = [c.name for c in calls]
     tensors = [x for x in inputs if isinstance(x, torch.Tensor)]
     if output_id is None or len(tensors) != len(inputs) or not calls:
@@ -129,6 +133,20 @@ def recognise(problem: Path, size: str | None = None) -> Recognised:
         inputs=len(input_ids),
         shape=next(iter(shapes)),
     )
+
+
+def _record_cheaply(problem: Path, size: str | None):
+    """A reference that convolves is recorded on the meta device (its shapes are all its
+    matcher needs; a KernelBench-sized convolution takes minutes on a CPU); anything else,
+    or a reference that cannot run on meta, is run for real (a norm's matcher reads the
+    values of its weights)."""
+    try:
+        recorded = record(problem, size, "meta")
+    except Exception:  # data-dependent Python, an operator without a meta kernel, ...
+        recorded = None
+    if recorded is not None and any(call.name in CONVOLUTIONS for call in recorded[0]):
+        return recorded
+    return record(problem, size)
 
 
 def _pointwise_total(
