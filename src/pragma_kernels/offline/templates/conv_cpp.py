@@ -203,6 +203,14 @@ extern "C" void conv{i}(const float* __restrict__ x, const float* __restrict__ w
                                     for (int64_t u = 0; u < TW; ++u)
                                         yrow[j * ystride + r + (t + u) * SOW] = acc[j * TW + u];
                             }}
+                            if (t < hi && hi - lo >= TW) {{  // a last full tile, overlapping
+                                t = hi - TW;
+                                tile<true>(xg, wb, acc, row, base, taps, ntaps, plane, t, TW);
+                                for (int64_t j = 0; j < ocs; ++j)
+                                    for (int64_t u = 0; u < TW; ++u)
+                                        yrow[j * ystride + r + (t + u) * SOW] = acc[j * TW + u];
+                                t = hi;
+                            }}
                             if (t < hi) {{
                                 tile<false>(xg, wb, acc, row, base, taps, ntaps, plane, t, hi - t);
                                 for (int64_t j = 0; j < ocs; ++j)
