@@ -42,11 +42,13 @@ def cpp_function(conv: Conv, index: int, variant: CpuVariant) -> str:
     dd, dh, dw = _three(conv.dilation, 1)
     ocb, tw = blocking(conv)
     g = conv.groups
-    parallel = "#pragma omp parallel for collapse(3) schedule(dynamic, 1)"
+    # Small convolutions stay on one thread: waking OpenMP's sleeping workers costs more
+    # than the work (and, on a busy machine, milliseconds).
+    parallel = "#pragma omp parallel for collapse(3) schedule(dynamic, 1) if(work >= SERIAL_MACS)"
     body = _BODY.format(
         i=index,
         parallel=parallel if variant.parallel else "",
-        pack_parallel="#pragma omp parallel for" if variant.parallel else "",
+        pack_parallel="",  # the weights are small: packing them serially is cheaper
     )
     constants = (
         f"constexpr int64_t G = {g}, CIG = {conv.in_channels // g}, "
@@ -65,6 +67,7 @@ def cpp_function(conv: Conv, index: int, variant: CpuVariant) -> str:
 _COMMON = r"""constexpr int64_t NB = (COG + OCB - 1) / OCB, KVOL = KD * KH * KW;
 constexpr int64_t SOW = TRANSPOSED ? SW : 1;  // output step of a pass along W
 constexpr int64_t SXW = TRANSPOSED ? 1 : SW;  // input step per output step
+constexpr int64_t SERIAL_MACS = 1 << 22;  // below: one thread
 
 // Input index along one dim feeding output o through tap k, or -1.
 static inline int64_t source(int64_t o, int64_t k, int64_t S, int64_t P, int64_t DL,
@@ -154,6 +157,7 @@ extern "C" void conv{i}(const float* __restrict__ x, const float* __restrict__ w
                         oc < COG ? weight(w, gb / NB, oc, ic, tap) : 0.0f;
                 }}
     const int64_t plane = D * H * W, Cin = G * CIG, Cout = G * COG;
+    const int64_t work = N * Cout * Do * Ho * Wo * CIG * KVOL;  // multiply-adds
     {parallel}
     for (int64_t n = 0; n < N; ++n)
         for (int64_t gb = 0; gb < G * NB; ++gb)
