@@ -57,9 +57,12 @@ class OfflineCoder:
             return None
         name, why = chosen
         recognised = self.recognised
+        matched = recognised.kind or "/".join(recognised.ops)
+        describe = getattr(recognised.spec, "describe", None)  # the parameters matched
+        matched += f": {describe()}" if describe else ""
         decision = (
             f"offline agent (no LLM): {recognised.family} template "
-            f"({recognised.kind or '/'.join(recognised.ops)}); offline variant: {name} ({why})"
+            f"({matched}); offline variant: {name} ({why})"
         )
         source = self.backend.offline_source(recognised, self.variants[name])
         return Proposal(name, why, decision, source)
