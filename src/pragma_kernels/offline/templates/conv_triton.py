@@ -149,7 +149,17 @@ def _conv_igemm(x_ptr, w_ptr, b_ptr, y_ptr, taps_ptr, counts_ptr,
     oc_ok = oc < COG
     count = tl.load(counts_ptr + c)
     depth = count * CIG
-    x_base = (n * (G * CIG) + g * CIG) * D
+    # input index = row part (per output pixel) + column part (per tap), along each dim
+    if TRANSPOSED:
+        row_d, row_h, row_w = td, th, tw
+    else:
+        row_d, row_h, row_w = od * SD, oh * SH, ow * SW
+    HW = H * W
+    row_off = (n * (G * CIG) + g * CIG) * D * HW + row_d * HW + row_h * W + row_w
+    # without padding a forward convolution's taps of a valid output pixel are in bounds
+    CHECK_D: tl.constexpr = TRANSPOSED or PD > 0
+    CHECK_H: tl.constexpr = TRANSPOSED or PH > 0
+    CHECK_W: tl.constexpr = TRANSPOSED or PW > 0
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
     for k0 in range(0, depth, BLOCK_K):
         k = k0 + tl.arange(0, BLOCK_K)
@@ -160,16 +170,25 @@ def _conv_igemm(x_ptr, w_ptr, b_ptr, y_ptr, taps_ptr, counts_ptr,
         kh = (tap // KW) % KH
         kw = tap % KW
         if TRANSPOSED:  # exact divisions: the table holds only the taps of this class
-            id_ = ((rd + PD - kd * DD) // SD)[None, :] + td[:, None]
-            ih = ((rh + PH - kh * DH) // SH)[None, :] + th[:, None]
-            iw = ((rw + PW - kw * DW) // SW)[None, :] + tw[:, None]
+            col_d = (rd + PD - kd * DD) // SD
+            col_h = (rh + PH - kh * DH) // SH
+            col_w = (rw + PW - kw * DW) // SW
         else:
-            id_ = od[:, None] * SD - PD + kd[None, :] * DD
-            ih = oh[:, None] * SH - PH + kh[None, :] * DH
-            iw = ow[:, None] * SW - PW + kw[None, :] * DW
+            col_d = kd * DD - PD
+            col_h = kh * DH - PH
+            col_w = kw * DW - PW
         ok = row_ok[:, None] & k_ok[None, :]
-        ok = ok & (id_ >= 0) & (id_ < D) & (ih >= 0) & (ih < H) & (iw >= 0) & (iw < W)
-        x_off = ((x_base[:, None] + ic[None, :] * D + id_) * H + ih) * W + iw
+        if CHECK_D:
+            id_ = row_d[:, None] + col_d[None, :]
+            ok = ok & (id_ >= 0) & (id_ < D)
+        if CHECK_H:
+            ih = row_h[:, None] + col_h[None, :]
+            ok = ok & (ih >= 0) & (ih < H)
+        if CHECK_W:
+            iw = row_w[:, None] + col_w[None, :]
+            ok = ok & (iw >= 0) & (iw < W)
+        col_off = ic * (D * HW) + col_d * HW + col_h * W + col_w
+        x_off = row_off[:, None] + col_off[None, :]
         a = tl.load(x_ptr + x_off, mask=ok, other=0.0)
         w_off = ((g * KVOL + tap[:, None]) * CIG + ic[:, None]) * COG + oc[None, :]
         b = tl.load(w_ptr + w_off, mask=k_ok[:, None] & oc_ok[None, :], other=0.0)
