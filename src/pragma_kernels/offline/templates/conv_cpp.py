@@ -49,6 +49,9 @@ def cpp_function(conv: Conv, index: int, variant: CpuVariant) -> str:
         i=index,
         parallel=parallel if variant.parallel else "",
         pack_parallel="",  # the weights are small: packing them serially is cheaper
+        copy_parallel="#pragma omp parallel for if(rows * W >= SERIAL_MACS)"
+        if variant.parallel
+        else "",
     )
     constants = (
         f"constexpr int64_t G = {g}, CIG = {conv.in_channels // g}, "
@@ -125,24 +128,41 @@ static inline void tile(const float* __restrict__ xg, const float* __restrict__ 
 // One output position with every tap checked (the edges of a pass).
 static inline void edge(const float* __restrict__ xg, const float* __restrict__ wb,
                         float* __restrict__ out, const Row& row, int64_t ow, int64_t W,
-                        int64_t plane) {
+                        int64_t plane, int64_t left) {
     float a[OCB] = {0.0f};
     for (int64_t k = 0; k < KW; ++k) {
         const int64_t iw = source(ow, k, SW, PW, DW, W);
         if (iw < 0) continue;
         for (int64_t ic = 0; ic < CIG; ++ic)
             for (int64_t r = 0; r < row.count; ++r) {
-                const float v = xg[ic * plane + row.offset[r] + iw];
+                const float v = xg[ic * plane + row.offset[r] + left + iw];
                 const float* wt = wb + (ic * KVOL + row.tap[r] * KW + k) * OCB;
                 for (int j = 0; j < OCB; ++j) a[j] += wt[j] * v;
             }
     }
     for (int j = 0; j < OCB; ++j) out[j] = a[j];
 }
+
+// Zeros needed left and right of each input row for every pass of every output row to read
+// in bounds: with them the whole row is interior (edge() is then never needed).
+static inline void margins(int64_t W, int64_t Wo, int64_t& left, int64_t& right) {
+    left = right = 0;
+    for (int64_t r = 0; r < SOW && r < Wo; ++r) {
+        const int64_t count = (Wo - r + SOW - 1) / SOW;
+        for (int64_t k = 0; k < KW; ++k) {
+            const int64_t start = TRANSPOSED ? r + PW - k * DW : -PW + k * DW;
+            if (TRANSPOSED && ((start % SW) + SW) % SW) continue;
+            const int64_t b0 = TRANSPOSED ? start / SW : start;
+            left = -b0 > left ? -b0 : left;
+            const int64_t over = b0 + (count - 1) * SXW - (W - 1);
+            right = over > right ? over : right;
+        }
+    }
+}
 """
 
 _BODY = r"""
-extern "C" void conv{i}(const float* __restrict__ x, const float* __restrict__ w,
+extern "C" void conv{i}(const float* x, const float* __restrict__ w,
                        const float* __restrict__ b, float* __restrict__ y, int64_t N,
                        int64_t D, int64_t H, int64_t W, int64_t Do, int64_t Ho, int64_t Wo) {{
     using namespace c{i};
@@ -156,8 +176,19 @@ extern "C" void conv{i}(const float* __restrict__ x, const float* __restrict__ w
                     packed[((gb * CIG + ic) * KVOL + tap) * OCB + j] =
                         oc < COG ? weight(w, gb / NB, oc, ic, tap) : 0.0f;
                 }}
-    const int64_t plane = D * H * W, Cin = G * CIG, Cout = G * COG;
+    const int64_t Cin = G * CIG, Cout = G * COG;
     const int64_t work = N * Cout * Do * Ho * Wo * CIG * KVOL;  // multiply-adds
+    int64_t left, right;
+    margins(W, Wo, left, right);
+    const int64_t Wp = W + left + right, plane = D * H * Wp, rows = N * Cin * D * H;
+    std::vector<float> padded;
+    if (left || right) {{  // a zero-padded copy along W: O(input) against O(output * taps)
+        padded.assign(rows * Wp, 0.0f);
+        {copy_parallel}
+        for (int64_t q = 0; q < rows; ++q)
+            std::memcpy(padded.data() + q * Wp + left, x + q * W, W * sizeof(float));
+        x = padded.data();
+    }}
     {parallel}
     for (int64_t n = 0; n < N; ++n)
         for (int64_t gb = 0; gb < G * NB; ++gb)
@@ -172,7 +203,7 @@ extern "C" void conv{i}(const float* __restrict__ x, const float* __restrict__ w
                         const int64_t ih = source(oh, c, SH, PH, DH, H);
                         if (ih < 0) continue;
                         row.tap[row.count] = a * KH + c;
-                        row.offset[row.count++] = (id * H + ih) * W;
+                        row.offset[row.count++] = (id * H + ih) * Wp;
                     }}
                 }}
                 const float* xg = x + (n * Cin + g * CIG) * plane;
@@ -188,12 +219,12 @@ extern "C" void conv{i}(const float* __restrict__ x, const float* __restrict__ w
                     for (int64_t k = 0; k < KW; ++k) {{
                         const int64_t start = TRANSPOSED ? r + PW - k * DW : -PW + k * DW;
                         if (TRANSPOSED && ((start % SW) + SW) % SW) continue;
-                        const int64_t b0 = TRANSPOSED ? start / SW : start;
+                        const int64_t b0 = (TRANSPOSED ? start / SW : start) + left;
                         taps[ntaps] = k;
                         base[ntaps++] = b0;
-                        // b0 + t * SXW in [0, W)
+                        // b0 + t * SXW in [0, Wp)
                         const int64_t first = b0 >= 0 ? 0 : (-b0 + SXW - 1) / SXW;
-                        const int64_t last = W - 1 - b0 < 0 ? -1 : (W - 1 - b0) / SXW;
+                        const int64_t last = Wp - 1 - b0 < 0 ? -1 : (Wp - 1 - b0) / SXW;
                         lo = first > lo ? first : lo;
                         hi = last + 1 < hi ? last + 1 : hi;
                     }}
@@ -224,7 +255,7 @@ extern "C" void conv{i}(const float* __restrict__ x, const float* __restrict__ w
                             }}
                             if (t >= count) break;
                         }}
-                        edge(xg, wb, out, row, r + t * SOW, W, plane);
+                        edge(xg, wb, out, row, r + t * SOW, W, plane, left);
                         for (int64_t j = 0; j < ocs; ++j) yrow[j * ystride + r + t * SOW] = out[j];
                     }}
                 }}
@@ -289,7 +320,7 @@ def _cpp_launch(conv: Conv, i: int) -> str:
 def cpp_conv(problem: Recognised, variant: CpuVariant) -> str:
     spec: ConvChain = problem.spec
     functions = "\n".join(cpp_function(conv, i, variant) for i, conv in enumerate(spec.convs))
-    source = "#include <cstdint>\n#include <vector>\n\n" + functions
+    source = "#include <cstdint>\n#include <cstring>\n#include <vector>\n\n" + functions
     forward = forward_lines(spec, ".contiguous().float()", _cpp_launch)
     blocks = ", ".join("OCBxTW {}x{}".format(*blocking(conv)) for conv in spec.convs)
     what = f"{problem.kind} ({blocks})"
