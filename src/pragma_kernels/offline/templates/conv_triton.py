@@ -124,12 +124,13 @@ def _conv_igemm(x_ptr, w_ptr, b_ptr, y_ptr, taps_ptr, counts_ptr,
                 PD: tl.constexpr, PH: tl.constexpr, PW: tl.constexpr,
                 DD: tl.constexpr, DH: tl.constexpr, DW: tl.constexpr,
                 TRANSPOSED: tl.constexpr, HAS_BIAS: tl.constexpr, PRECISION: tl.constexpr,
+                SOD: tl.constexpr, SOH: tl.constexpr, SOW: tl.constexpr,
+                CHECK_D: tl.constexpr, CHECK_H: tl.constexpr, CHECK_W: tl.constexpr,
                 BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
-    # Output pixel rows of one residue class x out-channels of one group; reduction over
-    # (tap of this class, in-channel), k = j * CIG + ic.
-    SOD: tl.constexpr = SD if TRANSPOSED else 1
-    SOH: tl.constexpr = SH if TRANSPOSED else 1
-    SOW: tl.constexpr = SW if TRANSPOSED else 1
+    # Output pixel rows of one residue class (output steps SOD, SOH, SOW: the stride of a
+    # transposed convolution, else 1) x out-channels of one group; reduction over (tap of
+    # this class, in-channel), k = j * CIG + ic. CHECK_*: bounds checks along that dim
+    # (without padding a forward convolution's taps of a valid pixel are in bounds).
     pid_gc = tl.program_id(2)
     g = pid_gc // (SOD * SOH * SOW)
     c = pid_gc % (SOD * SOH * SOW)
@@ -156,10 +157,6 @@ def _conv_igemm(x_ptr, w_ptr, b_ptr, y_ptr, taps_ptr, counts_ptr,
         row_d, row_h, row_w = od * SD, oh * SH, ow * SW
     HW = H * W
     row_off = (n * (G * CIG) + g * CIG) * D * HW + row_d * HW + row_h * W + row_w
-    # without padding a forward convolution's taps of a valid output pixel are in bounds
-    CHECK_D: tl.constexpr = TRANSPOSED or PD > 0
-    CHECK_H: tl.constexpr = TRANSPOSED or PH > 0
-    CHECK_W: tl.constexpr = TRANSPOSED or PW > 0
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
     for k0 in range(0, depth, BLOCK_K):
         k = k0 + tl.arange(0, BLOCK_K)
@@ -269,6 +266,11 @@ def _launch_igemm(conv: Conv, i: int) -> str:
     space = ["1"] * (3 - conv.dims) + [f"x.shape[{2 + a}]" for a in range(conv.dims)]
     out = ["1"] * (3 - conv.dims) + [f"y.shape[{2 + a}]" for a in range(conv.dims)]
     bias = f"self.conv{i}.bias" if conv.bias else "wk"
+    padding = _three(conv.padding, 0)
+    checks = ", ".join(
+        f"CHECK_{axis}={conv.transposed or pad > 0}"
+        for axis, pad in zip("DHW", padding, strict=True)
+    )
     return f"""        wk = self.conv{i}.weight.reshape{shape}.permute{perm}.contiguous()
         D, H, W = {", ".join(space)}
         Do, Ho, Wo = {", ".join(out)}
@@ -281,7 +283,8 @@ def _launch_igemm(conv: Conv, i: int) -> str:
             _conv_igemm_{i}[grid](x, wk, {bias}, y, self.taps{i}, self.counts{i},
                 x.shape[0], D, H, W, Do, Ho, Wo, TD, TH, TW, M,
                 CIG={cig}, COG={cog}, G={g}, KVOL={volume}, {_constants(conv)},
-                TRANSPOSED={conv.transposed}, PRECISION=precision)"""
+                TRANSPOSED={conv.transposed}, PRECISION=precision,
+                SOD={strides[0]}, SOH={strides[1]}, SOW={strides[2]}, {checks})"""
 
 
 def _launch_depthwise(conv: Conv, i: int) -> str:
