@@ -309,10 +309,12 @@ def layers_init(spec: ConvChain) -> str:
 def _cpp_launch(conv: Conv, i: int) -> str:
     space = ", ".join(["1"] * (3 - conv.dims) + [f"x.shape[{2 + a}]" for a in range(conv.dims)])
     out_space = ", ".join(["1"] * (3 - conv.dims) + [f"y.shape[{2 + a}]" for a in range(conv.dims)])
-    bias = f"self.conv{i}.bias" if conv.bias else f"self.conv{i}.weight"
+    # float32 weights for the float kernel, also where the problem runs in half precision
+    weight = f"self.conv{i}.weight.float()"
+    bias = f"self.conv{i}.bias.float()" if conv.bias else weight
     return (
         f"        if y.numel():\n"
-        f"            lib.conv{i}(x, self.conv{i}.weight, {bias}, y, x.shape[0], {space}, "
+        f"            lib.conv{i}(x, {weight}, {bias}, y, x.shape[0], {space}, "
         f"{out_space})"
     )
 
