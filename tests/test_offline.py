@@ -48,6 +48,11 @@ SUPPORTED = {
     "gemm_transposed_b": "gemm",
     "batched_gemm": "gemm",
     "matvec": "gemm",
+    "conv1d": "conv",
+    "conv2d": "conv",
+    "conv2d_depthwise": "conv",
+    "conv2d_pointwise": "conv",
+    "conv_transpose2d": "conv",
 }
 
 

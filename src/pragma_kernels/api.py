@@ -145,6 +145,9 @@ def optimize(
     loaded = load_problem(path, resolved.size)
     if mode == "offline":
         recognised = recognise(path, "tiny" if "tiny" in loaded.sizes else size)
+        if recognised.family == "conv" and "tiny" in loaded.sizes:
+            # a convolution's layers are built with the run's channels (recorded on meta)
+            recognised = recognise(path, resolved.size)
         if recognised.family == "unsupported":
             why = "unsupported offline" + recognised.describe().removeprefix("unsupported")
             if listener is not None:

@@ -57,6 +57,9 @@ class OfflineCoder:
             return None
         name, why = chosen
         recognised = self.recognised
+        matched = recognised.kind or "/".join(recognised.ops)
+        describe = getattr(recognised.spec, "describe", None)  # the parameters matched
+        matched += f": {describe()}" if describe else ""
         decision = (
             f"offline agent (no LLM): {recognised.family} template, recognised as "
             f"{recognised.describe()}; offline variant: {name} ({why})"

@@ -188,7 +188,9 @@ def _operand(view, inputs) -> Operand | None:
 def _same_storage(x, y) -> bool:
     if x is None or y is None:
         return False
-    return x.untyped_storage().data_ptr() == y.untyped_storage().data_ptr()
+    # The storage object's identity, not its address: fake tensors (recognition records
+    # shapes only) all have address 0.
+    return x.untyped_storage()._cdata == y.untyped_storage()._cdata
 
 
 def sizes(spec: Gemm, shapes: list) -> tuple[int, int, int, int]:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pragma_kernels.offline.gemm import match_gemm
 from pragma_kernels.offline.loss import match_loss
+from pragma_kernels.offline.conv import match_conv
 from pragma_kernels.offline.norm import match_norm
 from pragma_kernels.offline.pointwise import (
     FUSED_LOSSES,
@@ -48,7 +49,7 @@ SOFTMAXES = {"aten._softmax.default": "softmax", "aten._log_softmax.default": "l
 
 
 def record(
-    problem: Path, size: str | None
+    problem: Path, size: str | None, device: str | None = None
 ) -> tuple[list[OpCall], list[int], int | None, list, object]:
     """Run the reference once: its operator calls, input ids, output id, the inputs, and
     the model (a norm's weights are found among its parameters by identity)."""
@@ -133,7 +134,8 @@ def _recognise(recorded: tuple) -> Recognised:
             )
     if len(input_ids) == 1:
         path = on_path(calls, input_ids)
-        found = match_norm(path, tensors[0], output_id, model, names)
+        found = match_conv(path, tensors[0], output_id, model, names)
+        found = found or match_norm(path, tensors[0], output_id, model, names)
         found = found or match_pool(path, tensors[0], output_id, names)
         if found is not None:
             return found

@@ -18,7 +18,8 @@ class OpCall:
 @dataclass
 class Recognised:
     family: str  # "pointwise" | "pointwise_total" | "reduction" | "softmax" | "norm" | "pool"
-    #              | "scan" | "gemm" | "unsupported"
+    #              | "scan" | "gemm" | "conv"
+    #              | "unsupported"
     why: str = ""  # unsupported: what was seen
     ops: list[str] = field(default_factory=list)
     # pointwise
@@ -30,7 +31,8 @@ class Recognised:
     keepdim: bool = False
     shape: tuple[int, ...] = ()
     # the family's parameters (norm.RowNorm / ChannelNorm, pool.Pool, scan.Scan,
-    # loss.RowLoss, gemm.Gemm; a pointwise total's final scaling)
+    # loss.RowLoss, gemm.Gemm,
+    # conv.ConvChain; a pointwise total's final scaling)
     spec: object | None = None
 
     def describe(self) -> str:

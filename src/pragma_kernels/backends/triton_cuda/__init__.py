@@ -139,11 +139,16 @@ class TritonCuda(Backend):
         return TRITON_GENERATORS
 
     def offline_variants(self, problem) -> tuple:
-        """Products autotune their tiles in one attempt (then one fixed tile); the other
-        families turn block size and warps."""
-        from pragma_kernels.offline.templates import GEMM_GPU_VARIANTS, GPU_VARIANTS
+        """Products and convolutions autotune their tiles in one attempt (then one fixed
+        tile); the other families turn block size and warps."""
+        from pragma_kernels.offline.templates import (
+            CONV_GPU_VARIANTS,
+            GEMM_GPU_VARIANTS,
+            GPU_VARIANTS,
+        )
 
-        return GEMM_GPU_VARIANTS if problem.family == "gemm" else GPU_VARIANTS
+        tiled = {"gemm": GEMM_GPU_VARIANTS, "conv": CONV_GPU_VARIANTS}
+        return tiled.get(problem.family, GPU_VARIANTS)
 
     def offline_preferred(self) -> Mapping[B, str]:
         return {

@@ -5,7 +5,7 @@ dimension, softmax / log-softmax), `total` (a pointwise chain summed over every
 element), `norm` (layer / RMS / L2 / group / batch norms), `pool` (max / average
 pooling), `scan` (cumsum / cumprod, forward, reversed or exclusive), `loss` (cosine,
 triplet, cross-entropy: a statistic per row, then the mean), `gemm_cpp` / `gemm_triton`
-(matrix products, diagonal and scalar scaling). Each backend has a short list of
+(matrix products, diagonal and scalar scaling), `conv_cpp` / `conv_triton` (convolutions). Each backend has a short list of
 variants (`base`: the knobs the offline agent turns, guided by the diagnosis);
 `CPP_GENERATORS` and `TRITON_GENERATORS` are the entry points, chosen by the backend.
 """
@@ -22,6 +22,8 @@ from pragma_kernels.offline.templates.base import (
 from pragma_kernels.offline.templates.loss import cpp_row_loss, triton_row_loss
 from pragma_kernels.offline.templates.gemm_cpp import cpp_gemm
 from pragma_kernels.offline.templates.gemm_triton import GEMM_GPU_VARIANTS, triton_gemm
+from pragma_kernels.offline.templates.conv_cpp import cpp_conv
+from pragma_kernels.offline.templates.conv_triton import CONV_GPU_VARIANTS, triton_conv
 from pragma_kernels.offline.templates.norm import cpp_norm, triton_norm
 from pragma_kernels.offline.templates.pool import cpp_pool, triton_pool
 from pragma_kernels.offline.templates.reduce import (
@@ -36,6 +38,7 @@ from pragma_kernels.offline.templates.scan import cpp_scan, triton_scan
 from pragma_kernels.offline.templates.total import cpp_pointwise_total, triton_pointwise_total
 
 __all__ = [
+    "CONV_GPU_VARIANTS",
     "CPP_GENERATORS",
     "CPU_STREAM_VARIANT",
     "CPU_VARIANTS",
@@ -57,6 +60,7 @@ CPP_GENERATORS = {
     "scan": cpp_scan,
     "row_loss": cpp_row_loss,
     "gemm": cpp_gemm,
+    "conv": cpp_conv,
 }
 TRITON_GENERATORS = {
     "pointwise": triton_pointwise,
@@ -68,4 +72,5 @@ TRITON_GENERATORS = {
     "scan": triton_scan,
     "row_loss": triton_row_loss,
     "gemm": triton_gemm,
+    "conv": triton_conv,
 }
