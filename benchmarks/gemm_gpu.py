@@ -19,6 +19,7 @@ import torch
 from pragma_kernels.offline.gemm import Gemm, Operand
 from pragma_kernels.offline.recorded import Recognised
 from pragma_kernels.offline.templates.gemm_triton import GEMM_GPU_VARIANTS, triton_gemm
+from pragma_kernels.problems import import_source
 
 
 def _mm(m, n, k, ta=False, tb=False, epi="", batch=1, folded=()):
@@ -99,12 +100,10 @@ def make_inputs(shapes: list, dtype) -> list:
 
 
 def run_case(name: str, spec: Gemm, shapes: list, reference, allow_tf32: bool, dtype) -> str:
-    namespace: dict = {}
     source = triton_gemm(
         Recognised("gemm", kind=spec.kind, spec=spec), GEMM_GPU_VARIANTS[0], allow_tf32=allow_tf32
     )
-    exec(compile(source, f"gemm_{name}.py", "exec"), namespace)
-    model = namespace["ModelNew"]()
+    model = import_source(source, f"gemm_{name}").ModelNew()
     torch.manual_seed(0)
     inputs = make_inputs(shapes, dtype)
     started = time.perf_counter()

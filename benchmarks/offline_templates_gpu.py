@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib.util
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,7 +24,7 @@ from pragma_kernels.compare import compare_outputs
 from pragma_kernels.evaluation import DEFAULT_TOLERANCE
 from pragma_kernels.offline.recognise import recognise
 from pragma_kernels.offline.templates import GPU_VARIANTS
-from pragma_kernels.problems import import_module
+from pragma_kernels.problems import import_module, import_source
 
 # The slow cases, then the families added for it (main-size names).
 PROBLEMS = (45, 51, 47, 38, 40, 23, 34, 37, 41, 42, 43, 46, 90, 92, 93, 95, 98, 99, 89)
@@ -43,13 +41,7 @@ def run_one(v0: Path, main: Path, variant, compile_: bool) -> str:
     if recognised.family == "unsupported":
         return f"| {main.stem} | unsupported: {recognised.why} | | | | | |"
     source = backends.get("triton-cuda").offline_source(recognised, variant)
-    with tempfile.TemporaryDirectory() as folder:  # Triton's jit reads its source from a file
-        path = Path(folder) / f"candidate_{main.stem}.py"
-        path.write_text(source)
-        spec = importlib.util.spec_from_file_location(path.stem, path)
-        candidate_module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(candidate_module)
-        namespace = vars(candidate_module)
+    namespace = vars(import_source(source, f"candidate_{main.stem}"))
     module = import_module(main)
     torch.manual_seed(0)
     init = module.get_init_inputs()

@@ -258,3 +258,17 @@ def scaled_sizes(module: ModuleType, factor: float, floor: int = 8) -> dict[str,
         reduced *= shrunk[name] / (shrunk[name] // 2)
         shrunk[name] //= 2
     return {name: value for name, value in shrunk.items() if value != sizes[name]}
+
+
+def import_source(source: str, name: str = "candidate") -> ModuleType:
+    """Import generated candidate source as a module from a file of its own (Triton's
+    `jit` reads a kernel's source from its file: code run by exec fails on a GPU)."""
+    import importlib.util
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="pragma-source-")) / f"{name}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -15,15 +15,14 @@ from pragma_kernels.evaluation.isolation import Limits
 from pragma_kernels.offline.gemm import Gemm, Operand
 from pragma_kernels.offline.recorded import Recognised
 from pragma_kernels.offline.templates.gemm_triton import GEMM_GPU_VARIANTS, triton_gemm
+from pragma_kernels.problems import import_source
 from pragma_kernels.targets import Target
 
 
 def candidate(spec: Gemm, allow_tf32: bool = False):
-    namespace: dict = {}
     recognised = Recognised("gemm", kind=spec.kind, spec=spec)
     source = triton_gemm(recognised, GEMM_GPU_VARIANTS[0], allow_tf32=allow_tf32)
-    exec(compile(source, "candidate.py", "exec"), namespace)
-    return namespace["ModelNew"]()
+    return import_source(source).ModelNew()
 
 
 def matmul(m, n, k, ta=False, tb=False, epilogue="", batch=1, diagonal=0) -> Gemm:
