@@ -41,3 +41,16 @@ def test_gpu_roofline_names_and_bound():
     got = values(gpu_roofline_metrics(moved, flops, 0.5e-3, 4800, 494.7, "gpu_fallback", "test"))
     assert got["roofline_bound"] == "compute"
     assert got["compute_roofline_fraction"] == pytest.approx(flops / 0.5e-3 / 1e12 / 494.7)
+
+
+def test_a_cached_peak_keeps_the_best_and_remeasures_one_taken_under_load(tmp_path, monkeypatch):
+    from pragma_kernels.profilers import cpu
+
+    path = tmp_path / "peak"
+    monkeypatch.setattr(cpu.os, "getloadavg", lambda: (99.0, 0.0, 0.0))
+    assert cpu.cached_peak(path, lambda: 20.0) == 20.0  # measured under load: marked
+    monkeypatch.setattr(cpu.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert cpu.cached_peak(path, lambda: 330.0) == 330.0  # measured again, quiet: kept
+    assert cpu.cached_peak(path, lambda: 1.0) == 330.0  # quiet and stored: not measured
+    path.write_text("330.0 loaded")
+    assert cpu.cached_peak(path, lambda: 100.0) == 330.0  # noise never lowers a peak

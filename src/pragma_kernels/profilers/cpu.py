@@ -146,54 +146,73 @@ def thread_scaling(
     return scaling_metrics(ratios, threads)
 
 
+PEAK_LOADED_PER_CORE = 0.5  # a peak measured above this load is re-measured next time
+
+
+def cached_peak(path: Path, measure: Callable[[], float]) -> float:
+    """A machine peak (bandwidth, FLOP rate), cached on disk: the best measurement so far.
+    Noise only ever lowers a peak, so a new measurement replaces the stored one only when
+    higher, and one taken on a loaded machine is marked and measured again next time (a
+    peak measured under load once read 19.8 GFLOP/s where the CPU does 330)."""
+    stored, loaded = None, True
+    if path.exists():
+        words = path.read_text().split()
+        stored, loaded = float(words[0]), words[1:] == ["loaded"]
+    if stored is not None and not loaded:
+        return stored
+    value = measure()
+    busy = os.getloadavg()[0] / (os.cpu_count() or 1) > PEAK_LOADED_PER_CORE
+    if stored is not None and stored >= value:
+        value = stored
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{value}{' loaded' if busy else ''}")
+    return value
+
+
 @functools.cache
 def copy_bandwidth_gbps(threads: int, megabytes: int = 256) -> float:
-    """This machine's achievable memory bandwidth: a large tensor copy (read + write), measured
-    once per process and cached on disk per CPU model and thread count."""
+    """This machine's achievable memory bandwidth: a large tensor copy (read + write), the
+    best of its timed copies, measured once per process and cached per CPU model and
+    thread count (cached_peak)."""
     import torch
 
     from pragma_kernels import config
     from pragma_kernels.hardware import detect_cpu
 
     key = re.sub(r"\W+", "_", f"{detect_cpu().model}_{threads}t_{megabytes}mb")
-    cached = config.cache_dir() / "bandwidth" / key
-    if cached.exists():
-        return float(cached.read_text())
 
-    source = torch.empty(megabytes * 2**20 // 4)
-    target = torch.empty_like(source)
-    seconds = _median_seconds(lambda: target.copy_(source), budget_s=0.3)
-    gbps = 2 * source.numel() * 4 / seconds / 1e9
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    cached.write_text(f"{gbps}")
-    return gbps
+    def measure() -> float:
+        source = torch.empty(megabytes * 2**20 // 4)
+        target = torch.empty_like(source)
+        seconds = _best_seconds(lambda: target.copy_(source))
+        return 2 * source.numel() * 4 / seconds / 1e9
+
+    return cached_peak(config.cache_dir() / "bandwidth" / key, measure)
 
 
 @functools.cache
 def compute_peak_gflops(threads: int, n: int = 1024) -> float:
     """This machine's achievable fp32 FLOP rate: torch's matmul (a tuned BLAS at fused
-    multiply-add speed) of two n x n matrices, measured once per process and cached on
-    disk per CPU model and thread count, like the copy bandwidth."""
+    multiply-add speed) of two n x n matrices, the best of its timed calls, cached like the
+    copy bandwidth."""
     import torch
 
     from pragma_kernels import config
     from pragma_kernels.hardware import detect_cpu
 
     key = re.sub(r"\W+", "_", f"{detect_cpu().model}_{threads}t_mm{n}")
-    cached = config.cache_dir() / "flops" / key
-    if cached.exists():
-        return float(cached.read_text())
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        seconds = _median_seconds(lambda: torch.mm(a, b), budget_s=0.3)
-    finally:
-        torch.set_num_threads(previous)
-    gflops = 2 * n**3 / seconds / 1e9
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    cached.write_text(f"{gflops}")
-    return gflops
+
+    def measure() -> float:
+        a, b = torch.randn(n, n), torch.randn(n, n)
+        previous = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            seconds = _best_seconds(lambda: torch.mm(a, b))
+        finally:
+            torch.set_num_threads(previous)
+        return 2 * n**3 / seconds / 1e9
+
+    return cached_peak(config.cache_dir() / "flops" / key, measure)
 
 
 def roofline(
