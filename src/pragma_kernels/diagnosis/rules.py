@@ -10,12 +10,12 @@ suite in benchmarks/diagnosis (see benchmarks/results/diagnosis_*.md).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from pragma_kernels.diagnosis.classes import Bottleneck as B
 from pragma_kernels.diagnosis.hints import CONFIRMING_METRICS, CPP_HINTS, TRITON_HINTS
 from pragma_kernels.diagnosis.model import Candidate, Diagnosis, Evidence
+from pragma_kernels.diagnosis.rule_kit import Rule, evidence, found
 from pragma_kernels.diagnosis.signals import Reading, Signals
 from pragma_kernels.profilers.schema import Metric, Profile
 
@@ -26,23 +26,6 @@ SECTORS_PER_STORE = "l1tex__average_t_sectors_per_request_pipe_lsu_mem_global_op
 # A warp's coalesced load touches 4 sectors (fp32), 8 (64-bit) or 16 (128-bit vector
 # loads, which Triton emits for contiguous blocks): up to 16 is coalesced for some width.
 MAX_VECTOR_SECTORS = 16
-
-Rule = Callable[[Signals, dict], Candidate | None]
-
-
-def evidence(reading: Reading, threshold: str) -> Evidence:
-    metric = reading.metric
-    return Evidence(
-        metric=metric.name,
-        value=metric.value,
-        threshold=threshold,
-        source=metric.source,
-        meaning=metric.meaning,
-    )
-
-
-def found(bottleneck: B, score: float, *items: Evidence) -> Candidate:
-    return Candidate(bottleneck=bottleneck, score=min(score, 1.0), evidence=list(items))
 
 
 # -- GPU rules -------------------------------------------------------------------------------

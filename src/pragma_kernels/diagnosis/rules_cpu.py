@@ -17,7 +17,7 @@ import re
 
 from pragma_kernels.diagnosis.classes import Bottleneck as B
 from pragma_kernels.diagnosis.model import Candidate, Evidence
-from pragma_kernels.diagnosis.rules import Rule, evidence, found
+from pragma_kernels.diagnosis.rule_kit import Rule, evidence, found
 from pragma_kernels.diagnosis.signals import Reading, Signals
 
 MIN_SIMULATED_INSTRUCTIONS = 1e5  # below this, cold misses and loop exits skew the rates

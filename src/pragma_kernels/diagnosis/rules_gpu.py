@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pragma_kernels.diagnosis.classes import Bottleneck as B
 from pragma_kernels.diagnosis.model import Candidate, Evidence
-from pragma_kernels.diagnosis.rules import evidence, found
+from pragma_kernels.diagnosis.rule_kit import evidence, found
 from pragma_kernels.diagnosis.signals import Reading, Signals
 
 LOCAL_LD = "l1tex__t_bytes_pipe_lsu_mem_local_op_ld.sum"

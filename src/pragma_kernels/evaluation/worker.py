@@ -562,7 +562,6 @@ class Worker:
         rewritten with the same ones (interleaved; the same copy before both, so memory
         traffic and thread pools are alike): much faster on unchanged values is a cache
         (integrity.caches_outputs)."""
-        import torch
 
         if loaded.candidate is None:
             return

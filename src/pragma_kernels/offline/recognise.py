@@ -14,9 +14,9 @@ from __future__ import annotations
 from contextlib import nullcontext
 from pathlib import Path
 
+from pragma_kernels.offline.conv import match_conv
 from pragma_kernels.offline.gemm import match_gemm
 from pragma_kernels.offline.loss import match_loss
-from pragma_kernels.offline.conv import match_conv
 from pragma_kernels.offline.norm import match_norm
 from pragma_kernels.offline.pointwise import (
     FUSED_LOSSES,

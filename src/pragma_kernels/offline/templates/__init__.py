@@ -5,8 +5,9 @@ dimension, softmax / log-softmax), `total` (a pointwise chain summed over every
 element), `norm` (layer / RMS / L2 / group / batch norms), `pool` (max / average
 pooling), `scan` (cumsum / cumprod, forward, reversed or exclusive), `loss` (cosine,
 triplet, cross-entropy: a statistic per row, then the mean), `gemm_cpp` / `gemm_triton`
-(matrix products, diagonal and scalar scaling), `conv_cpp` / `conv_triton` (convolutions). Each backend has a short list of
-variants (`base`: the knobs the offline agent turns, guided by the diagnosis);
+(matrix products, diagonal and scalar scaling), `conv_cpp` / `conv_triton`
+(convolutions). Each backend has a short list of variants (`base`: the knobs the offline
+agent turns, guided by the diagnosis);
 `CPP_GENERATORS` and `TRITON_GENERATORS` are the entry points, chosen by the backend.
 """
 
@@ -19,11 +20,11 @@ from pragma_kernels.offline.templates.base import (
     CpuVariant,
     GpuVariant,
 )
-from pragma_kernels.offline.templates.loss import cpp_row_loss, triton_row_loss
-from pragma_kernels.offline.templates.gemm_cpp import cpp_gemm
-from pragma_kernels.offline.templates.gemm_triton import GEMM_GPU_VARIANTS, triton_gemm
 from pragma_kernels.offline.templates.conv_cpp import cpp_conv
 from pragma_kernels.offline.templates.conv_triton import CONV_GPU_VARIANTS, triton_conv
+from pragma_kernels.offline.templates.gemm_cpp import cpp_gemm
+from pragma_kernels.offline.templates.gemm_triton import GEMM_GPU_VARIANTS, triton_gemm
+from pragma_kernels.offline.templates.loss import cpp_row_loss, triton_row_loss
 from pragma_kernels.offline.templates.norm import cpp_norm, triton_norm
 from pragma_kernels.offline.templates.pool import cpp_pool, triton_pool
 from pragma_kernels.offline.templates.reduce import (
