@@ -53,11 +53,19 @@ def test_store_keeps_settings_and_refuses_other_ones(tmp_path):
 
 def test_the_lease_serialises_evaluations_but_not_conversations(tmp_path):
     """Four conversations at once; their evaluations never overlap, and the store holds
-    each run once."""
-    inside, overlaps = [0], []
+    each run once (counted, not timed: a busy machine stretches every sleep)."""
+    import threading
+
+    guard = threading.Lock()
+    inside, talking, overlaps, together = [0], [0], [], []
 
     def work(pair, bench_dir, options, lease, lease_seconds):
+        with guard:
+            talking[0] += 1
+            together.append(talking[0])
         time.sleep(0.05)  # the conversation: overlaps freely
+        with guard:
+            talking[0] -= 1
         with lease():
             inside[0] += 1
             overlaps.append(inside[0])
@@ -67,11 +75,10 @@ def test_the_lease_serialises_evaluations_but_not_conversations(tmp_path):
 
     problems = collect([EXAMPLES], subset="8")
     executor = LocalExecutor(jobs=4, work=work)
-    start = time.monotonic()
     session = run_bench(problems, ["offline"], tmp_path, OPTIONS, executor)
     assert max(overlaps) == 1 and session.pairs_run == 8
-    assert time.monotonic() - start < 8 * 0.1  # conversations overlapped
-    assert 0.3 < session.device_share <= 1.0
+    assert max(together) > 1  # conversations overlapped
+    assert 0 < session.device_share <= 1.0
 
 
 def test_metrics_follow_kernelbench():
