@@ -20,7 +20,7 @@ from pragma_kernels.errors import PragmaError
 ROOT = Path(__file__).resolve().parent.parent
 # Two the offline agent supports and one it does not (a matmul): done and unsupported rows.
 PROBLEMS = [ROOT / "examples" / "problems" / f"{name}.py" for name in ("relu", "softmax")]
-UNSUPPORTED = ROOT / "examples" / "problems" / "gemm_square.py"
+UNSUPPORTED = ROOT / "tests" / "fixtures" / "problems" / "qr_unsupported.py"
 OPTIONS = BenchOptions(target="cpu", attempts=2, baselines=("eager",), size="tiny")
 
 
@@ -87,7 +87,7 @@ def test_ray_bench_gives_the_local_benchs_records(tmp_path, local_ray, brief_tim
     assert _records(tmp_path / "ray") == _records(tmp_path / "local")
     runs, attempts = _records(tmp_path / "ray")
     assert [(r[0], r[2], r[3]) for r in runs] == [
-        ("gemm_square", "unsupported", 0),
+        ("qr_unsupported", "unsupported", 0),
         ("relu", "done", 2),
         ("softmax", "done", 2),
     ]
@@ -103,7 +103,7 @@ def test_ray_bench_gives_the_local_benchs_records(tmp_path, local_ray, brief_tim
     assert remote.device_s > 0
     with sqlite3.connect(tmp_path / "ray" / STORE) as db:
         device = dict(db.execute("SELECT problem, device_s FROM runs").fetchall())
-    assert device["relu"] > 0 and device["softmax"] > 0 and device["gemm_square"] == 0
+    assert device["relu"] > 0 and device["softmax"] > 0 and device["qr_unsupported"] == 0
     assert sum(device.values()) <= remote.device_s + 0.05
     # Each loop ran on the Ray side, into its own run directory under the bench.
     assert (tmp_path / "ray" / "runs" / "relu-offline" / "run.json").exists()

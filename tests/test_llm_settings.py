@@ -89,4 +89,4 @@ def test_cli_optimize_reads_the_config_file_and_counts_cost(tmp_path, monkeypatc
     unfolded = "".join(result.stdout.split())  # rich folds long lines at the console width
     # attempt 2 is the result, or (slower than eager) the one kept for reading
     assert "$4.5000" in unfolded
-    assert "Best:attempt2" in unfolded or "bestcorrectone(attempt2)" in unfolded
+    assert "Best:attempt2" in unfolded or "bestcorrectone(attempt2:" in unfolded

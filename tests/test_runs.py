@@ -44,9 +44,15 @@ def test_a_named_directory_holding_a_run_needs_resume(tmp_path):
 
 def test_an_unsupported_problem_exits_with_its_own_code_and_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    problem = ROOT / "examples" / "problems" / "conv2d.py"
+    problem = tmp_path / "qr.py"  # no template family computes a QR decomposition
+    problem.write_text(
+        "import torch\nimport torch.nn as nn\n\n\nclass Model(nn.Module):\n"
+        "    def forward(self, x):\n        return torch.linalg.qr(x)[0]\n\n\n"
+        "def get_inputs():\n    return [torch.randn(8, 8)]\n\n\n"
+        "def get_init_inputs():\n    return []\n"
+    )
     result = CliRunner().invoke(
-        app, ["optimize", str(problem), "--mode", "offline", "--target", "cpu", "--size", "tiny"]
+        app, ["optimize", str(problem), "--mode", "offline", "--target", "cpu"]
     )
     assert result.exit_code == EXIT_UNSUPPORTED, result.output
     assert "unsupported offline" in result.output and "Nothing was run" in result.output
