@@ -76,6 +76,9 @@ def test_measured_then_cached_then_re_timed_when_the_machine_drifts(tmp_path):
 
     first = run_attempt(PROBLEM, candidate, target, options)
     assert first.verdict.ok and first.baseline_source == "measured"
+    # Shipping outputs to the judge is the harness's stage, not the candidate's limited call
+    stages = list(first.seconds)
+    assert any("shipping outputs (seed" in stage for stage in stages), stages
     (entry,) = (tmp_path / "cache").glob("*.json")
 
     second = run_attempt(PROBLEM, candidate, target, options)

@@ -387,9 +387,12 @@ class Worker:
 
     def ship(self, seed: int, got) -> None:
         """Send this forward's outputs to the judge (judge.py), if the job has one; outputs
-        that cannot be shipped are refused by the in-process checks that follow."""
+        that cannot be shipped are refused by the in-process checks that follow. A stage of
+        its own: copying GBs of output out is the harness's time, not the candidate's call
+        (limits.py gives that stage 50x the reference's time)."""
         if not self.job.outputs_dir:
             return
+        self.enter(f"shipping outputs (seed {seed})")
         outputs = flatten_outputs(got)
         if outputs is None or any(type(t) is not self.harness.tensor_type for t in outputs):
             return
