@@ -70,9 +70,6 @@ class Backend:
     worker_imports: ClassVar[tuple[str, ...]] = (
         "torch",
         "torch._dynamo",  # the worker imports it before capturing the harness: 1.3 s fresh
-        # torch.compile's backend, imported at the first torch.compile(): 3-4 s per job
-        "torch._inductor.compile_fx",
-        "torch._dynamo.backends.inductor",
         "pragma_kernels.evaluation.worker",
     )
     # Whether the worker fails a candidate that leaves threads or child processes running

@@ -112,9 +112,20 @@ def serve(imports: list[str]) -> None:
 
 
 def _check_forkable() -> None:
+    """Refuse to serve when a forked child could not use CUDA: initialised here, or only
+    touched (an import that counts devices through the driver poisons forks without
+    `is_initialized()` saying so; every job then failed in get_inputs on the H200)."""
     torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_initialized():
+    if torch is None:
+        return
+    if torch.cuda.is_initialized():
         raise RuntimeError("CUDA was initialised in the fork server; a forked child cannot use it")
+    pid = os.fork()
+    if pid == 0:  # a throwaway child asks what every job's child would find
+        os._exit(1 if torch.cuda._is_in_bad_fork() else 0)
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError("an import touched CUDA in the fork server; a forked child cannot use it")
 
 
 def _child(request: dict, protocol: tuple[int, int], start_path: str | None, result: int) -> None:
