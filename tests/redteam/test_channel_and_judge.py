@@ -9,8 +9,8 @@ import time
 import pytest
 import torch
 
-from pragma_kernels.evaluation import channel, shipping
-from pragma_kernels.evaluation.schema import JobResult
+from pragma_kernels.evaluation import channel, integrity, judge, shipping
+from pragma_kernels.evaluation.schema import Job, JobResult
 from pragma_kernels.limits import FIRST_CALL_S, STAGE_FLOOR_S, stage_limit_s
 from pragma_kernels.verdict import Verdict, VerdictKind
 from tests.redteam.test_worker_integrity import (
@@ -86,6 +86,20 @@ def test_outputs_travel_as_plain_bytes(tmp_path):
     assert "bytes" in shipping.receive(tmp_path, 7, "cpu")
     with pytest.raises(shipping.Unshippable):
         shipping.ship(["not a tensor"], tmp_path, seed=9)
+
+
+def test_large_outputs_are_judged_on_the_first_seed_and_the_recheck(tmp_path, monkeypatch):
+    job = Job(action="attempt", problem="p.py", backend="cpp_cpu", solution="c.py",
+              size="cpu", seeds=[11, 12, 13], outputs_dir=str(tmp_path))  # fmt: skip
+    timed = JobResult(verdict=Verdict(ok=True, kind=VerdictKind.OK))
+    timed.timings = {"candidate": None}
+    shipping.ship([torch.zeros(64)], tmp_path, seed=11)  # 256 bytes for the first seed
+    recheck = integrity.recheck_seed([11, 12, 13])
+    assert judge.seeds_for(job, timed) == [11, 12, 13, recheck]
+    monkeypatch.setattr(judge, "LARGE_OUTPUT_BYTES", 255)
+    assert judge.seeds_for(job, timed) == [11, recheck]
+    (tmp_path / "seed-11-0.bin").unlink()  # nothing shipped: every seed is asked for
+    assert judge.seeds_for(job, timed) == [11, 12, 13, recheck]
 
 
 def test_stage_limits_scale_with_the_reference():

@@ -125,7 +125,7 @@ def _check_forkable() -> None:
         os._exit(1 if torch.cuda._is_in_bad_fork() else 0)
     _, status = os.waitpid(pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError("an import touched CUDA in the fork server; a forked child cannot use it")
+        raise RuntimeError("an import touched CUDA in the fork server; children cannot use it")
 
 
 def _child(request: dict, protocol: tuple[int, int], start_path: str | None, result: int) -> None:

@@ -56,7 +56,8 @@ def ship(outputs: list, folder: Path, seed: int) -> None:
         else:
             path.write_bytes(b"")
             if raw.numel():  # straight into the mapped file: no staging copy
-                mapped = torch.from_file(str(path), shared=True, size=raw.numel(), dtype=torch.uint8)
+                size = raw.numel()
+                mapped = torch.from_file(str(path), shared=True, size=size, dtype=torch.uint8)
                 mapped.copy_(raw)
                 del mapped
         header.append({"dtype": name, "shape": list(plain.shape)})
@@ -80,6 +81,11 @@ def _write_through_pinned(raw, path: Path) -> None:
             count = min(BOUNCE_BYTES, raw.numel() - start)
             buffer[:count].copy_(raw[start : start + count])
             file.write(view[:count])
+
+
+def shipped_bytes(folder: Path, seed: int) -> int:
+    """How many bytes of output were shipped for `seed` (0 when none)."""
+    return sum(path.stat().st_size for path in folder.glob(f"seed-{seed}-*.bin"))
 
 
 def receive(folder: Path, seed: int, device: str) -> list[torch.Tensor] | str:

@@ -32,6 +32,7 @@ from pragma_kernels.compare import (
 )
 from pragma_kernels.errors import ProblemError
 from pragma_kernels.evaluation import channel, integrity, shipping, static_checks
+from pragma_kernels.evaluation.judge import LARGE_OUTPUT_BYTES
 from pragma_kernels.evaluation.schema import Job, JobResult
 from pragma_kernels.timing import Timing
 from pragma_kernels.verdict import Trial, Verdict, VerdictKind, failure
@@ -90,6 +91,7 @@ class Worker:
         self.dtype = getattr(torch, job.dtype) if job.dtype else None  # None: no cast
         self.compared = ""  # the dtype compared, from the first reference forward
         self.stage_seconds: dict[str, float] = {}
+        self.shipped_large = False  # outputs above LARGE_OUTPUT_BYTES (judge.py) shipped
         self.stage_start = time.perf_counter()
         self.policy = self.backend.static_policy.relaxed(job.allow)
         self.warnings: list[static_checks.Finding] = []  # what the policy only warns about
@@ -392,6 +394,8 @@ class Worker:
         (limits.py gives that stage 50x the reference's time)."""
         if not self.job.outputs_dir:
             return
+        if seed in self.job.seeds[1:] and self.shipped_large:
+            return  # the judge takes the first seed and the re-check seed only (judge.py)
         self.enter(f"shipping outputs (seed {seed})")
         outputs = flatten_outputs(got)
         if outputs is None or any(type(t) is not self.harness.tensor_type for t in outputs):
@@ -400,6 +404,8 @@ class Worker:
             shipping.ship(outputs, Path(self.job.outputs_dir), seed)
         except (shipping.Unshippable, OSError):
             return
+        shipped = shipping.shipped_bytes(Path(self.job.outputs_dir), seed)
+        self.shipped_large = self.shipped_large or shipped > LARGE_OUTPUT_BYTES
         self.guard("shipping the outputs")
 
     def judge_outputs(self) -> JobResult:
