@@ -145,6 +145,8 @@ def test_a_killed_bench_resumes_to_the_same_records(tmp_path):
     with sqlite3.connect(killed / STORE) as db:
         stored = db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
     assert 2 <= stored < 6, "the bench should have been killed half-way"
+    (killed_session,) = BenchStore(killed / STORE).sessions()  # recorded as it went
+    assert killed_session["pairs_run"] >= stored - 1 and killed_session["wall_s"] > 0
     again = subprocess.run(
         _bench_command(killed, "--resume"), capture_output=True, text=True, timeout=900
     )
@@ -152,6 +154,7 @@ def test_a_killed_bench_resumes_to_the_same_records(tmp_path):
     assert f"{stored} already finished" in " ".join(again.stdout.split())
     assert _records(killed) == _records(straight)
     assert len(_records(straight)) == 12  # 6 runs, 6 attempts
+    assert len(BenchStore(killed / STORE).sessions()) == 2  # the killed one and the resume
 
 
 def test_a_bench_never_overwrites_an_earlier_one(tmp_path, monkeypatch):

@@ -60,29 +60,35 @@ def run_bench(
         finished = store.finished()
         pairs = [Pair(p, m) for p in problems for m in modes if (p.problem, m) not in finished]
         ran = 0
+
+        def session() -> BenchSession:
+            return BenchSession(
+                started=started,
+                pairs_run=ran,
+                pairs_skipped=len(problems) * len(modes) - len(pairs),
+                wall_s=round(time.monotonic() - start, 2),
+                device_s=round(executor.lease_s, 2),
+            )
+
         for result in executor.run(pairs, bench_dir, options):
             store.put_run(result.run, result.attempts)
-            store.export_jsonl(bench_dir / EXPORT)
             ran += 1
+            _record_session(store, session())  # so far: a killed bench keeps its session
+            store.export_jsonl(bench_dir / EXPORT)
             if on_result is not None:
                 on_result(result)
-        session = BenchSession(
-            started=started,
-            pairs_run=ran,
-            pairs_skipped=len(problems) * len(modes) - len(pairs),
-            wall_s=round(time.monotonic() - start, 2),
-            device_s=round(executor.lease_s, 2),
-        )
-        _record_session(store, session)
+        last = session()
+        _record_session(store, last)
         store.export_jsonl(bench_dir / EXPORT)
-        return session
+        return last
     finally:
         store.close()
 
 
 def _record_session(store: BenchStore, session: BenchSession) -> None:
+    """Add this invocation's line, or update it (one line per invocation, by start time)."""
     row = store.db.execute("SELECT value FROM meta WHERE key = 'sessions'").fetchone()
-    sessions = json.loads(row[0]) if row else []
+    sessions = [s for s in (json.loads(row[0]) if row else []) if s["started"] != session.started]
     sessions.append({**asdict(session), "device_share": round(session.device_share, 4)})
     with store.db:
         store.db.execute(
