@@ -27,6 +27,19 @@ def test_overlapping_iqrs_or_a_tiny_difference_are_within_noise():
     assert change_words(*apart) == "faster" and change_words(*reversed(apart)) == "slower"
 
 
+def test_a_median_on_scheduler_waits_is_named_and_never_a_change():
+    # The hand-answered run's softmax: byte-identical kernels on a loaded 2-core VM
+    two = Spread(median_ms=11.99, iqr_ms=0.054, min_ms=3.983, samples=166)
+    four = Spread(median_ms=15.98, iqr_ms=0.089, min_ms=7.944, samples=130)
+    assert not two.waits and not four.waits  # 3x and 2x their mins: not flagged alone
+    eager = Spread(median_ms=11.96, iqr_ms=4.5, min_ms=0.0558, samples=158)
+    assert eager.waits and "214x its min" in eager.render() and "scheduler waits" in eager.render()
+    kernel = Spread(median_ms=0.0229, iqr_ms=0.001, min_ms=0.0225, samples=100)
+    assert change_words(kernel, eager) == "within noise"  # not "faster": the median misleads
+    few = Spread(median_ms=12.0, iqr_ms=1.0, min_ms=0.05, samples=5)
+    assert not few.waits  # too few samples to say
+
+
 def test_a_loaded_machine_or_a_far_profile_time_is_flagged():
     assert load_flag(0.5, 2, 0.1, 0.09) == ""
     assert load_flag(3.1, 2) == "load average 3.1 on 2 cores"

@@ -18,6 +18,11 @@ MIN_BAND = 0.03  # differences under 3 % are never called a change, however tigh
 # machine was busy with someone else's work
 LOADED_PER_CORE = 0.5
 PROFILE_TIME_FACTOR = 3.0  # a profile's own time this far from the verifier's: distorted
+# A median this many times its fastest sample holds scheduler waits, not the kernel: with
+# 2 OpenMP threads on 2 busy cores every call waited 12-16 ms in phases lasting seconds,
+# and byte-identical kernels read 11.99 and 15.98 ms with IQRs of 0.05-0.09 ms.
+WAITS_FACTOR = 5.0
+MIN_SAMPLES_FOR_WAITS = 10
 
 
 class Spread(BaseModel):
@@ -48,7 +53,24 @@ class Spread(BaseModel):
             parts.append(f"n={self.samples}")
         if self.source != "measured":
             parts.append(self.source)
-        return f"{self.median_ms:.4g} ms (median, {', '.join(parts)})"
+        text = f"{self.median_ms:.4g} ms (median, {', '.join(parts)})"
+        if self.waits:
+            text += (
+                f" [median {self.median_ms / self.min_ms:.0f}x its min: the samples hold "
+                "scheduler waits (a loaded machine), not the kernel]"
+            )
+        return text
+
+    @property
+    def waits(self) -> bool:
+        """The median sits on scheduler waits: far above the fastest of enough samples (a
+        tight IQR does not show it, the waits come in phases)."""
+        return (
+            self.min_ms is not None
+            and self.min_ms > 0
+            and self.samples >= MIN_SAMPLES_FOR_WAITS
+            and self.median_ms > WAITS_FACTOR * self.min_ms
+        )
 
     @property
     def low(self) -> float:
@@ -60,10 +82,13 @@ class Spread(BaseModel):
 
 
 def within_noise(a: Spread, b: Spread, band: float = MIN_BAND) -> bool:
-    """True when the two medians differ by less than `band`, or their interquartile ranges
-    (centred on the medians) overlap: the difference is not evidence of a change."""
+    """True when the two medians differ by less than `band`, their interquartile ranges
+    (centred on the medians) overlap, or either median holds scheduler waits (Spread.waits):
+    the difference is not evidence of a change."""
     if min(a.median_ms, b.median_ms) <= 0:
         return False
+    if a.waits or b.waits:
+        return True
     if abs(a.median_ms / b.median_ms - 1) < band:
         return True
     return a.low <= b.high and b.low <= a.high
