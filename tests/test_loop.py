@@ -362,6 +362,11 @@ def test_best_is_the_fastest_candidate_and_survives_a_regression(tmp_path):
     assert "Historical best (attempt 2): 2 ms (median" in regression.comparison
     assert "Current (attempt 3): 4 ms (median" in regression.comparison
     assert "Analysis: regressed (+100% time" in regression.comparison
+    assert regression.comparison.endswith("Action: keep best.")
+    # The Action line says what the loop did: attempt 2 became the best
+    assert result.attempts[1].comparison.endswith(
+        "Action: current becomes the best (lower median)."
+    )
     # The Coder after the regression sees attempt 2 as the best to build on.
     assert "version 2" in result.attempts[3].coder_prompt
     assert result.attempts[3].conductor_prompt == "" and len(server.requests) == 7

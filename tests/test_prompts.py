@@ -56,11 +56,20 @@ def test_conductor_prompt_has_the_five_components_and_the_evidence():
         "41 %",
         "launch_tail_bound",
         "# best",
-        "80 %",
         "Current: 1.20x",
         '"extra_metrics"',
     ):
         assert part in text
+    # The comparison carries the moved metrics: the best's whole profile is not repeated
+    assert "80 %" not in text
+    assert "80 %" in prompts.conductor(PROBLEM, "H200", CURRENT, BEST, MEANINGS)
+
+
+def test_the_first_correct_attempt_is_told_it_is_the_best_so_far():
+    first = prompts.conductor(PROBLEM, "H200", CURRENT, None, MEANINGS)
+    assert "the first correct, is the best so far" in first and "No attempt has passed" not in first
+    failed = AttemptView(1, "code", "failed: compile_error")
+    assert "No attempt has passed yet" in prompts.conductor(PROBLEM, "H200", failed, None, {})
 
 
 def test_no_profile_ablation_shows_correctness_and_time_only():
@@ -219,6 +228,24 @@ def test_the_glossary_covers_only_the_metrics_the_prompt_shows():
     glossary = shown_meanings(profile)
     assert "m40" in shown and "m41" not in shown  # 40 per kernel are shown
     assert list(glossary) == [f"m{n}" for n in range(41)]
+
+
+def test_the_glossary_is_whole_only_for_the_metrics_that_matter():
+    from pragma_kernels.loop import shown_meanings
+    from pragma_kernels.profilers.schema import Metric, Profile
+
+    meaning = "measures time in DRAM; high: memory bound; low: compute bound"
+    metrics = [Metric(name=n, value=1, meaning=meaning, profiler="perf", source="x") for n in "ab"]
+    glossary = shown_meanings(Profile(tools=["perf"], target="cpu", metrics=metrics), {"a"})
+    assert glossary == {"a": meaning, "b": "measures time in DRAM"}
+
+
+def test_a_glossary_entry_leaves_out_a_side_with_nothing_to_say():
+    from pragma_kernels.knowledge.compendium import load_compendium
+
+    entries = [doc.meaning() for doc in load_compendium().metrics]
+    assert not any("low: -" in e or "high: -" in e for e in entries)
+    assert all(e.startswith("measures ") for e in entries)
 
 
 def test_cpu_metric_names_offer_hardware_events_only_where_they_can_be_counted(monkeypatch):

@@ -105,11 +105,19 @@ class LoopResult:
 MAX_METRICS_PER_KERNEL = 40  # as Profile.render_text shows them
 
 
-def shown_meanings(profile: Profile, limit: int = MAX_METRICS_PER_KERNEL) -> dict[str, str]:
-    """The glossary for the metrics a prompt shows, not every metric the profilers know
-    (the whole ~3 K-character glossary was repeated in every Conductor prompt)."""
+def shown_meanings(
+    profile: Profile, full: frozenset[str] = frozenset(), limit: int = MAX_METRICS_PER_KERNEL
+) -> dict[str, str]:
+    """The glossary for the metrics a prompt shows, not every metric the profilers know:
+    what each measures, and what high and low mean only for the `full` ones (cited by the
+    diagnosis, key metrics). Whole entries for every shown metric were 54 % of a CPU
+    Conductor prompt (14.4 of 26.6 KB, hand-answered review)."""
     shown = [*profile.metrics, *(m for k in profile.kernels for m in k.metrics[:limit])]
-    return {m.name: m.meaning for m in shown if m.meaning}
+    return {
+        m.name: m.meaning if m.name in full else m.meaning.split("; high:")[0]
+        for m in shown
+        if m.meaning
+    }
 
 
 class OptimizationLoop:
@@ -351,7 +359,11 @@ class OptimizationLoop:
             record.comparison = compare_with_best(
                 record, best, self.evaluator.key_metrics, profiles
             ).render_text()
-        meanings = shown_meanings(record.profile) if (profiles and record.profile) else {}
+        meanings = {}
+        if profiles and record.profile:
+            cited = {e.metric for e in record.diagnosis.evidence} if record.diagnosis else set()
+            full = frozenset({*cited, *self.evaluator.key_metrics})
+            meanings = shown_meanings(record.profile, full)
         record.conductor_prompt = prompts.conductor(
             self.context.problem,
             self.context.hardware,

@@ -9,7 +9,7 @@ eager over a 0.154 ms kernel timed on a quiet machine).
 
 from __future__ import annotations
 
-from pragma_kernels.agents.records import AttemptRecord, RunEnd
+from pragma_kernels.agents.records import AttemptRecord, RunEnd, is_better
 from pragma_kernels.diagnosis.compare import Attempt, Comparison, compare
 from pragma_kernels.noise import change_words, within_noise
 from pragma_kernels.profilers.schema import Profile
@@ -41,6 +41,12 @@ def compare_with_best(
     distorted profiles."""
     comparison = compare(as_attempt(record, profiled), as_attempt(best, profiled), key_metrics)
     comparison.notes = baseline_notes(record, best)
+    # The action is what the loop does (records.is_better), never a second opinion on best
+    if is_better(record, best):
+        tie = ", though within noise of it" if comparison.verdict == "within noise" else ""
+        comparison.action = f"current becomes the best (lower median{tie})"
+    else:
+        comparison.action = "keep best"
     if profiled:
         for which in (record, best):
             if which.profile_note:

@@ -82,10 +82,12 @@ class MetricDoc(BaseModel):
 
     def meaning(self) -> str:
         """One line for a prompt: 'measures ...; high: ...; low: ...'."""
-        return (
-            f"measures {_lower_first(_clause(self.measures))}; "
-            f"high: {_clause(self.high_means)}; low: {_clause(self.low_means)}"
-        )
+        sides = [
+            f"{side}: {_clause(text)}"
+            for side, text in (("high", self.high_means), ("low", self.low_means))
+            if _clause(text).strip("- ")  # "-": nothing to say
+        ]
+        return "; ".join([f"measures {_lower_first(_clause(self.measures))}", *sides])
 
 
 class Compendium(BaseModel):
