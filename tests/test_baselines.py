@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from pragma_kernels.evaluation.baselines import BaselineCache, cache_key, drift_tolerance
+from pragma_kernels.evaluation.baselines import (
+    BaselineCache,
+    cache_key,
+    cacheable,
+    drift_tolerance,
+)
 from pragma_kernels.evaluation.jobs import AttemptOptions, run_attempt
 from pragma_kernels.targets import Target
 from pragma_kernels.timing import Timing
@@ -49,10 +54,17 @@ def test_the_key_changes_with_everything_that_changes_the_figure(tmp_path):
     assert base != cache_key(problem, "cpu", "float32", 2, "machine A")
 
 
-def test_noisy_baselines_tolerate_more_drift():
+def test_noisy_baselines_tolerate_more_drift_up_to_15_percent():
     assert drift_tolerance(timing(1.0, cv=0.01)) == pytest.approx(0.10)
-    assert drift_tolerance(timing(1.0, cv=0.1)) == pytest.approx(0.3)
-    assert drift_tolerance(timing(1.0, cv=2.0)) == pytest.approx(0.5)  # capped
+    assert drift_tolerance(timing(1.0, cv=0.04)) == pytest.approx(0.12)
+    assert drift_tolerance(timing(1.0, cv=2.0)) == pytest.approx(0.15)  # capped
+
+
+def test_figures_from_a_disturbed_machine_are_not_cached():
+    assert cacheable({"eager": timing(1.0), "compile": timing(0.5, cv=0.2)})
+    assert not cacheable({"eager": timing(1.0), "compile": timing(0.5, cv=0.5)})
+    on_waits = timing(11.96).model_copy(update={"min_ms": 0.0558, "samples": 158})
+    assert not cacheable({"eager": on_waits})
 
 
 def test_an_unreadable_entry_is_timed_afresh(tmp_path):
@@ -61,7 +73,13 @@ def test_an_unreadable_entry_is_timed_afresh(tmp_path):
     assert cache.get("k") == {} and cache.get("missing") == {}
 
 
-def test_measured_then_cached_then_re_timed_when_the_machine_drifts(tmp_path):
+def test_measured_then_cached_then_re_timed_when_the_machine_drifts(tmp_path, monkeypatch):
+    from pragma_kernels.evaluation import jobs
+
+    # The mechanism is under test, not whether this machine is quiet: every figure is
+    # cacheable and a probe within 50 % keeps the cache (a 1000x stale figure still drifts)
+    monkeypatch.setattr(jobs, "cacheable", lambda timings: True)
+    monkeypatch.setattr(jobs, "drift_tolerance", lambda eager: 0.5)
     candidate = tmp_path / "candidate.py"
     candidate.write_text(CANDIDATE)
     cache = BaselineCache(tmp_path / "cache")

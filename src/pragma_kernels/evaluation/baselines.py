@@ -9,11 +9,12 @@ cores, or GPU model, SMs and driver; torch version).
 
 The drift check: every attempt still times eager briefly (`DRIFT_PROBE_S`) in the same
 worker, right after the candidate. When that probe is within `drift_tolerance` of the
-cached eager median (10 % to 50 %, by the cached figure's own noise), the cached
+cached eager median (10 % to 15 %, by the cached figure's own noise), the cached
 baselines stand; otherwise the machine has changed (a
 neighbour's load, clocks, another GPU) and the worker re-times every baseline with the
 candidate, interleaved, and the cache takes the new figures. Timings taken from the
-cache say so in their `method`.
+cache say so in their `method`. Figures taken on a disturbed machine (a CV above 30 %, a
+median on scheduler waits: noise.Spread.waits) are used for their attempt but not cached.
 """
 
 from __future__ import annotations
@@ -23,15 +24,25 @@ import json
 from pathlib import Path
 
 from pragma_kernels import config
+from pragma_kernels.noise import Spread
 from pragma_kernels.timing import Timing
 
 DRIFT_PROBE_S = 0.25  # seconds of eager samples per attempt
 MIN_DRIFT_TOLERANCE = 0.10  # drift beyond max(10 %, 3 CVs of the cached eager) re-times,
-MAX_DRIFT_TOLERANCE = 0.50  # and always beyond 50 %: a noisy cached figure is no excuse
+# and always beyond 15 %: with 50 % a noisy cached eager stood while the attempts' own
+# probes said -48 % (hand-answered review), so every speedup was against a stale figure
+MAX_DRIFT_TOLERANCE = 0.15
+MAX_CACHED_CV = 0.30
 
 
 def drift_tolerance(cached_eager: Timing) -> float:
     return min(MAX_DRIFT_TOLERANCE, max(MIN_DRIFT_TOLERANCE, 3 * cached_eager.cv))
+
+
+def cacheable(timings: dict[str, Timing]) -> bool:
+    """Steady enough to stand for later attempts: no figure with a CV above MAX_CACHED_CV
+    or a median on scheduler waits."""
+    return all(t.cv <= MAX_CACHED_CV and not Spread.of(t).waits for t in timings.values())
 
 
 def cache_key(problem: Path, *parts: object) -> str:

@@ -14,7 +14,12 @@ from pathlib import Path
 
 from pragma_kernels import config
 from pragma_kernels.compare import DEFAULT_TOLERANCE
-from pragma_kernels.evaluation.baselines import BaselineCache, cache_key, drift_tolerance
+from pragma_kernels.evaluation.baselines import (
+    BaselineCache,
+    cache_key,
+    cacheable,
+    drift_tolerance,
+)
 from pragma_kernels.evaluation.isolation import Limits, run_isolated
 from pragma_kernels.evaluation.schema import BASELINES, DTYPES, Job
 from pragma_kernels.profilers.requests import validate
@@ -317,8 +322,10 @@ def run_attempt(
         allow=_allow(options.allow),
     )
     result = run_isolated(job, options.limits)
+    fresh = {k: v for k, v in result.timings.items() if k in needed}
     if cache is not None and result.baseline_source in ("measured", "re-timed"):
-        cache.put(key, {k: v for k, v in result.timings.items() if k in needed})
+        if cacheable(fresh):
+            cache.put(key, fresh)
     seconds = {f"attempt worker: {k}": v for k, v in result.breakdown().items()}
     profiled, profile_error = result.profile, result.profile_error
     if profiled is not None:
