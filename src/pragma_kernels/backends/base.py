@@ -70,6 +70,9 @@ class Backend:
     worker_imports: ClassVar[tuple[str, ...]] = (
         "torch",
         "torch._dynamo",  # the worker imports it before capturing the harness: 1.3 s fresh
+        # Not torch._inductor (torch.compile's backend, 3-4 s at a job's first compile): on
+        # the GPU its import poisons forks for CUDA; on the CPU it slows every server's start
+        # by more than it saves (the compile baseline is timed once per problem, then cached).
         "pragma_kernels.evaluation.worker",
     )
     # Whether the worker fails a candidate that leaves threads or child processes running

@@ -28,10 +28,6 @@ class CppCpu(Backend):
     memory_limit = "address"
     worker_imports = (
         *Backend.worker_imports,
-        # torch.compile's backend, imported at the first torch.compile() (3-4 s per job).
-        # Not on the GPU: importing it counts devices, and a forked child cannot use CUDA.
-        "torch._inductor.compile_fx",
-        "torch._dynamo.backends.inductor",
         "pragma_kernels.runtime.cpp",
         "pragma_kernels.problems",
     )
