@@ -1,0 +1,98 @@
+"""Forms that KernelBench's main level 1 writes differently from v0, on fixture problems
+(tests/fixtures/offline): an exclusive cumsum with the zeros after the scan of a slice, a
+loss of inputs that broadcast against each other, and scaled dot-product attention; each
+recognised with its parameters, checked on every CPU variant and on the Triton
+interpreter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pragma_kernels import backends
+from pragma_kernels.evaluation import VerifyOptions, verify
+from pragma_kernels.evaluation.isolation import Limits
+from pragma_kernels.offline.recognise import recognise
+from pragma_kernels.offline.templates import GPU_VARIANTS
+from pragma_kernels.problems import import_module
+from pragma_kernels.targets import Target
+
+from .offline_variants import check_every_cpu_variant
+
+TRITON = backends.get("triton-interpreter")
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "offline"
+
+# name: (fixture file, size, family, kind)
+CASES = {
+    "exclusive_after": ("scan_exclusive_after", None, "scan", "exclusive_cumsum"),
+    "exclusive_after_strided": ("scan_exclusive_after", "strided", "scan", "exclusive_cumsum"),
+    "sliced_masked": ("scan_sliced_masked", None, "scan", "exclusive_cumsum"),
+}
+
+
+def _sized(name: str, tmp_path: Path) -> Path:
+    """The fixture with its size applied as the default (the verifier runs a file's own)."""
+    stem, size, _, _ = CASES[name]
+    path = FIXTURES / f"{stem}.py"
+    if size is None:
+        return path
+    sizes = import_module(path).SIZES[size]
+    text = path.read_text()
+    copy = tmp_path / f"{stem}_{size}.py"
+    overrides = "".join(f"{key} = {value!r}\n" for key, value in sizes.items())
+    copy.write_text(text.replace("\ndef get_inputs", f"\n{overrides}\n\ndef get_inputs", 1))
+    return copy
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_recognised_with_the_family_and_kind(name, tmp_path):
+    _, _, family, kind = CASES[name]
+    recognised = recognise(_sized(name, tmp_path))
+    assert (recognised.family, recognised.kind) == (family, kind), recognised.describe()
+
+
+def test_the_slice_before_the_scan_becomes_the_inputs_slice():
+    spec = recognise(FIXTURES / "scan_exclusive_after.py").spec
+    assert spec.exclusive and spec.narrow == (1, 0, 300, 1) and spec.prefix is None
+    masked = recognise(FIXTURES / "scan_sliced_masked.py").spec
+    assert masked.narrow == (1, 2, -3, 1) and masked.prefix.c() == "(v0 * v1)"
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "torch.cat((torch.ones_like(x[:, :1]), torch.cumsum(x[:, :-1], 1)), 1)",  # ones
+        "torch.cat((torch.zeros_like(x[:1]), torch.cumsum(x[:-1], 1)), 0)",  # another dim
+        "torch.cat((torch.zeros_like(x[:, :2]), torch.cumsum(x[:, :-2], 1)), 1)",  # 2 zeros
+        "torch.cat((torch.zeros_like(x[:, :1]), torch.cumsum(x[:, :-1].flip(1), 1)), 1)",
+    ],
+)
+def test_other_cats_after_a_scan_are_unsupported_with_the_reason(expression, tmp_path):
+    path = tmp_path / "scan.py"
+    path.write_text(
+        "import torch\nimport torch.nn as nn\n\n\nclass Model(nn.Module):\n"
+        f"    def forward(self, x):\n        return {expression}\n\n\n"
+        "def get_inputs():\n    return [torch.randn(4, 9)]\n\n\n"
+        "def get_init_inputs():\n    return []\n"
+    )
+    recognised = recognise(path)
+    assert recognised.family == "unsupported" and recognised.why, recognised.describe()
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_every_cpu_variant_matches_the_reference(name, tmp_path):
+    check_every_cpu_variant(_sized(name, tmp_path))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", CASES)
+def test_triton_candidate_verifies_under_the_interpreter(name, monkeypatch, tmp_path):
+    pytest.importorskip("triton")
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    problem = _sized(name, tmp_path)
+    candidate = tmp_path / "candidate.py"
+    candidate.write_text(TRITON.offline_source(recognise(problem), GPU_VARIANTS[2]))
+    options = VerifyOptions(trials=1, limits=Limits(timeout_s=300))
+    verdict = verify(problem, candidate, Target.gpu(threads=1), options)
+    assert verdict.ok, verdict.model_dump_json(indent=1)
