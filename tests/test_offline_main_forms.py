@@ -28,6 +28,11 @@ CASES = {
     "exclusive_after": ("scan_exclusive_after", None, "scan", "exclusive_cumsum"),
     "exclusive_after_strided": ("scan_exclusive_after", "strided", "scan", "exclusive_cumsum"),
     "sliced_masked": ("scan_sliced_masked", None, "scan", "exclusive_cumsum"),
+    "hinge_rows": ("hinge_broadcast", None, "pointwise_total", "mean"),
+    "hinge_column": ("hinge_broadcast", "column", "pointwise_total", "mean"),
+    "hinge_middle": ("hinge_broadcast", "middle", "pointwise_total", "mean"),
+    "hinge_alternating": ("hinge_broadcast", "alternating", "pointwise_total", "mean"),
+    "three_shapes": ("total_broadcast_sum", None, "pointwise_total", "sum"),
 }
 
 
@@ -57,6 +62,33 @@ def test_the_slice_before_the_scan_becomes_the_inputs_slice():
     assert spec.exclusive and spec.narrow == (1, 0, 300, 1) and spec.prefix is None
     masked = recognise(FIXTURES / "scan_sliced_masked.py").spec
     assert masked.narrow == (1, 2, -3, 1) and masked.prefix.c() == "(v0 * v1)"
+
+
+def test_a_total_of_broadcast_inputs_says_so():
+    recognised = recognise(FIXTURES / "hinge_broadcast.py")
+    assert recognised.broadcast and recognised.shape == (37, 91)
+    assert "inputs broadcast" in recognised.describe()
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "(a * b)",  # broadcast, but not summed: the pointwise family reads same shapes only
+        "(a * b).sum(0).sum()",  # a reduction along a dim first
+        "torch.nn.functional.mse_loss(a, b)",  # a fused loss: it expands first
+    ],
+)
+@pytest.mark.filterwarnings("ignore:Using a target size")
+def test_broadcasts_outside_a_total_stay_unsupported(expression, tmp_path):
+    path = tmp_path / "loss.py"
+    path.write_text(
+        "import torch\nimport torch.nn as nn\n\n\nclass Model(nn.Module):\n"
+        f"    def forward(self, a, b):\n        return {expression}\n\n\n"
+        "def get_inputs():\n    return [torch.randn(4, 9), torch.randn(9)]\n\n\n"
+        "def get_init_inputs():\n    return []\n"
+    )
+    recognised = recognise(path)
+    assert recognised.family == "unsupported", recognised.describe()
 
 
 @pytest.mark.parametrize(

@@ -140,16 +140,19 @@ def _recognise(recorded: tuple) -> Recognised:
         if found is not None:
             return found
     shapes = {tuple(x.shape) for x in tensors}
-    if len(shapes) != 1:
-        return Recognised("unsupported", "inputs of different shapes", names)
     scaled = _scaled_total(calls, output_id, tensors[0])
     if scaled is not None:
         calls, output_id = calls[:-1], calls[-2].output
     last = calls[-1]
     reduces_all = last.name in TOTALS and last.output == output_id and len(last.inputs) == 1
     fused_loss = len(calls) == 1 and last.name in FUSED_LOSSES and last.inputs == input_ids[:2]
+    if len(shapes) != 1 and not reduces_all:  # only a total reads broadcast inputs
+        return Recognised("unsupported", "inputs of different shapes", names)
     if reduces_all or fused_loss:
-        total = _pointwise_total(calls, input_ids, next(iter(shapes)), names)
+        shape = tuple(last.args[0].shape) if reduces_all else next(iter(shapes))
+        if not all(_broadcasts_to(other, shape) for other in shapes):
+            return Recognised("unsupported", "inputs that do not broadcast to the total's", names)
+        total = _pointwise_total(calls, input_ids, shape, names, broadcast=len(shapes) != 1)
         if scaled is not None and total.family != "unsupported":
             total.spec = scaled
         return total
@@ -164,6 +167,15 @@ def _recognise(recorded: tuple) -> Recognised:
         inputs=len(input_ids),
         shape=next(iter(shapes)),
     )
+
+
+def _broadcasts_to(shape: tuple, full: tuple) -> bool:
+    import torch
+
+    try:
+        return tuple(torch.broadcast_shapes(shape, full)) == full
+    except RuntimeError:
+        return False
 
 
 def _scaled_total(calls: list[OpCall], output_id: int, x) -> tuple | None:
@@ -188,19 +200,24 @@ def _scaled_total(calls: list[OpCall], output_id: int, x) -> tuple | None:
 
 
 def _pointwise_total(
-    calls: list[OpCall], input_ids: list[int], shape: tuple, names: list[str]
+    calls: list[OpCall], input_ids: list[int], shape: tuple, names: list[str], broadcast: bool
 ) -> Recognised:
     """A pointwise chain summed or averaged over every element (most losses: MSE, hinge,
-    L1...), or a fused loss operator: one pass, no intermediate tensor."""
+    L1...), or a fused loss operator: one pass, no intermediate tensor. With `broadcast`,
+    the inputs' shapes differ and each must broadcast to the summed tensor's `shape` (a
+    hinge's (N, D) predictions times (N,) or (N, 1) targets): the candidate reads them by
+    strides, 0 along the broadcast dims."""
     last = calls[-1]
     try:
         if last.name in FUSED_LOSSES:
             expression, kind = loss_expression(last)
-        elif last.inputs[0] in input_ids:  # the input itself, no pointwise step
+        elif last.inputs[0] in input_ids and not broadcast:  # the input itself, no pointwise
             expression = Expression(Node("input", value=input_ids.index(last.inputs[0])))
             kind = TOTALS[last.name]
         else:
-            expression = build_expression(calls[:-1], input_ids, last.inputs[0], shape)
+            expression = build_expression(
+                calls[:-1], input_ids, last.inputs[0], shape, broadcast=broadcast
+            )
             kind = TOTALS[last.name]
     except PointwiseUnsupported as exc:
         return Recognised("unsupported", str(exc), names)
@@ -211,6 +228,7 @@ def _pointwise_total(
         inputs=len(input_ids),
         kind=kind,
         shape=shape,
+        broadcast=broadcast,
     )
 
 

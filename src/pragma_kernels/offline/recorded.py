@@ -25,6 +25,7 @@ class Recognised:
     # pointwise
     expression: object | None = None  # pointwise.Expression
     inputs: int = 1
+    broadcast: bool = False  # a total's inputs differ in shape, each broadcasts to `shape`
     # reduction / softmax / norm / pool / scan
     kind: str = ""  # sum, ..., softmax, log_softmax, layer_norm, ..., max_pool2d, cumsum, ...
     dim: int = -1
@@ -47,6 +48,8 @@ class Recognised:
             parts.append(f"dim {self.dim}" + (", keepdim" if self.keepdim else ""))
         if self.expression is not None:
             parts.append(f"expression {self.expression.c()}")
+        if self.broadcast:
+            parts.append("inputs broadcast")
         parts += _spec_fields(self.spec)
         head = f"{self.family} {self.kind}".strip()
         return f"{head} ({'; '.join(parts)})" if parts else head
