@@ -128,3 +128,49 @@ def test_triton_candidate_verifies_under_the_interpreter(name, monkeypatch, tmp_
     options = VerifyOptions(trials=1, limits=Limits(timeout_s=300))
     verdict = verify(problem, candidate, Target.gpu(threads=1), options)
     assert verdict.ok, verdict.model_dump_json(indent=1)
+
+
+@pytest.mark.parametrize("mode", [0, 1, 2])
+def test_every_scale_tile_is_correct_under_the_interpreter(mode, monkeypatch):
+    """The gemm family's streaming scale (diag(a) @ b as `a.unsqueeze(1) * b`): each
+    [BLOCK_M, BLOCK_N] config of its 2-D tiling on ragged rows and columns."""
+    import torch
+
+    from pragma_kernels.offline.gemm import Gemm, Operand
+    from pragma_kernels.offline.recorded import Recognised
+    from pragma_kernels.offline.templates.gemm_triton import (
+        GEMM_GPU_VARIANTS,
+        SCALE_CONFIGS,
+        triton_gemm,
+    )
+
+    pytest.importorskip("triton")
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    kind, side = ("scale", "") if mode == 0 else ("diag", "left" if mode == 1 else "right")
+    spec = Gemm(kind, Operand(0, False), Operand(1, False), 37, 300, 1, side=side or "left")
+    namespace: dict = {}
+    source = triton_gemm(Recognised("gemm", kind=kind, spec=spec), GEMM_GPU_VARIANTS[1])
+    exec(compile(source, "candidate", "exec"), namespace)
+    x = torch.randn(37, 300)
+    d = torch.randn({1: 37, 2: 300}.get(mode, 1))
+    wanted = x * 2.5 if mode == 0 else (d[:, None] * x if mode == 1 else x * d[None, :])
+    kernel = namespace["_scale"].fn  # past the autotuner: one config at a time
+    for block_m, block_n, warps in SCALE_CONFIGS:
+        m, n = (1, x.numel()) if mode == 0 else x.shape
+        out = torch.empty_like(x)
+        grid = (-(-m // block_m) * -(-n // block_n),)
+        kernel[grid](
+            x,
+            d if mode else x,
+            out,
+            m,
+            n,
+            2.5,
+            MODE=mode,
+            BLOCK_M=block_m,
+            BLOCK_N=block_n,
+            num_warps=warps,
+        )
+        torch.testing.assert_close(out, wanted, msg=f"{block_m}x{block_n}")
+    model = namespace["ModelNew"]()  # the candidate's own launch (its first config)
+    torch.testing.assert_close(model(d, x) if mode else model(x, 2.5), wanted)
