@@ -33,6 +33,9 @@ CASES = {
     "hinge_middle": ("hinge_broadcast", "middle", "pointwise_total", "mean"),
     "hinge_alternating": ("hinge_broadcast", "alternating", "pointwise_total", "mean"),
     "three_shapes": ("total_broadcast_sum", None, "pointwise_total", "sum"),
+    "attention": ("sdpa", None, "attention", "sdpa"),
+    "attention_scaled": ("sdpa", "scaled", "attention", "sdpa"),
+    "attention_wide_head": ("sdpa", "wide_head", "attention", "sdpa"),
 }
 
 
@@ -62,6 +65,32 @@ def test_the_slice_before_the_scan_becomes_the_inputs_slice():
     assert spec.exclusive and spec.narrow == (1, 0, 300, 1) and spec.prefix is None
     masked = recognise(FIXTURES / "scan_sliced_masked.py").spec
     assert masked.narrow == (1, 2, -3, 1) and masked.prefix.c() == "(v0 * v1)"
+
+
+def test_attention_keeps_its_inputs_and_scale(tmp_path):
+    spec = recognise(_sized("attention_scaled", tmp_path)).spec
+    assert (spec.query, spec.key, spec.value, spec.scale) == (0, 1, 2, 0.3)
+    assert recognise(FIXTURES / "sdpa.py").spec.scale is None
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "F.scaled_dot_product_attention(q, k, v, is_causal=True)",
+        "F.scaled_dot_product_attention(q, k, v, attn_mask=torch.ones(8, 8).bool())",
+        "F.scaled_dot_product_attention(q * 2, k, v)",
+    ],
+)
+def test_other_attention_stays_unsupported(call, tmp_path):
+    path = tmp_path / "sdpa.py"
+    path.write_text(
+        "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n\n"
+        "class Model(nn.Module):\n"
+        f"    def forward(self, q, k, v):\n        return {call}\n\n\n"
+        "def get_inputs():\n    return [torch.randn(1, 2, 8, 16) for _ in range(3)]\n\n\n"
+        "def get_init_inputs():\n    return []\n"
+    )
+    assert recognise(path).family == "unsupported"
 
 
 def test_a_total_of_broadcast_inputs_says_so():

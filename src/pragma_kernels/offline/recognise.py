@@ -5,8 +5,8 @@ recorded operators, with which tensors they read and wrote, decide the family:
 a chain of pointwise operators on same-shape inputs (activations), such a chain
 summed or averaged over every element (losses), a reduction along one dimension,
 a softmax / log-softmax along the last dimension, a normalisation (`norm.py`), a
-pooling (`pool.py`) or a prefix sum (`scan.py`). Anything else is reported as
-unsupported offline, with the operators seen.
+pooling (`pool.py`), a prefix sum (`scan.py`) or attention (`attention.py`). Anything
+else is reported as unsupported offline, with the operators seen.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 from contextlib import nullcontext
 from pathlib import Path
 
+from pragma_kernels.offline.attention import match_attention
 from pragma_kernels.offline.conv import match_conv
 from pragma_kernels.offline.gemm import match_gemm
 from pragma_kernels.offline.loss import match_loss
@@ -111,6 +112,7 @@ def _recognise(recorded: tuple) -> Recognised:
         return Recognised("unsupported", "the reference does not map tensors to one tensor", names)
     found = match_scan(calls, tensors, input_ids, output_id, names)
     found = found or match_loss(calls, tensors, input_ids, output_id, names)
+    found = found or match_attention(calls, tensors, input_ids, output_id, names)
     if found is not None:
         return found
     if any(not x.is_floating_point() for x in tensors):

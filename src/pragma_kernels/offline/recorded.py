@@ -18,7 +18,7 @@ class OpCall:
 @dataclass
 class Recognised:
     family: str  # "pointwise" | "pointwise_total" | "reduction" | "softmax" | "norm" | "pool"
-    #              | "scan" | "gemm" | "conv"
+    #              | "scan" | "gemm" | "conv" | "attention"
     #              | "unsupported"
     why: str = ""  # unsupported: what was seen
     ops: list[str] = field(default_factory=list)
@@ -33,7 +33,7 @@ class Recognised:
     shape: tuple[int, ...] = ()
     # the family's parameters (norm.RowNorm / ChannelNorm, pool.Pool, scan.Scan,
     # loss.RowLoss, gemm.Gemm,
-    # conv.ConvChain; a pointwise total's final scaling)
+    # conv.ConvChain, attention.Attention; a pointwise total's final scaling)
     spec: object | None = None
 
     def describe(self) -> str:
