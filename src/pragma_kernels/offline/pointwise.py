@@ -3,7 +3,8 @@
 Built from the recorded operator calls: each call's result becomes a node over
 its operands (earlier results, the inputs x0, x1, ..., or scalar constants).
 Only operators whose every tensor operand has the output's shape are accepted,
-so the fused kernel reads each input once and writes the output once.
+so the fused kernel reads each input once and writes the output once (a total over every
+element may also read inputs that broadcast to it: `build_expression(broadcast=True)`).
 """
 
 from __future__ import annotations
@@ -70,16 +71,29 @@ _BINARY = {
 }
 
 
-def build_expression(calls, input_ids: list[int], output_id: int, shape: tuple) -> Expression:
+def build_expression(
+    calls, input_ids: list[int], output_id: int, shape: tuple, broadcast: bool = False
+) -> Expression:
+    """The expression computing `output_id`; every tensor operand has `shape`, or with
+    `broadcast` one that broadcasts to it (pointwise steps commute with broadcasting, so
+    each node is evaluated at the full shape's index, its inputs read by strides)."""
     import torch
 
     nodes: dict[int, Node] = {tid: Node("input", value=i) for i, tid in enumerate(input_ids)}
+
+    def fits(value) -> bool:
+        if tuple(value.shape) == shape:
+            return True
+        try:
+            return broadcast and tuple(torch.broadcast_shapes(value.shape, shape)) == shape
+        except RuntimeError:
+            return False
 
     def operand(value) -> Node:
         if isinstance(value, torch.Tensor):
             if id(value) not in nodes:
                 raise PointwiseUnsupported("reads a tensor that is neither an input nor a result")
-            if tuple(value.shape) != shape:
+            if not fits(value):
                 raise PointwiseUnsupported("broadcasts a tensor of another shape")
             return nodes[id(value)]
         return _const(value)

@@ -5,8 +5,8 @@ recorded operators, with which tensors they read and wrote, decide the family:
 a chain of pointwise operators on same-shape inputs (activations), such a chain
 summed or averaged over every element (losses), a reduction along one dimension,
 a softmax / log-softmax along the last dimension, a normalisation (`norm.py`), a
-pooling (`pool.py`) or a prefix sum (`scan.py`). Anything else is reported as
-unsupported offline, with the operators seen.
+pooling (`pool.py`), a prefix sum (`scan.py`) or attention (`attention.py`). Anything
+else is reported as unsupported offline, with the operators seen.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 from contextlib import nullcontext
 from pathlib import Path
 
+from pragma_kernels.offline.attention import match_attention
 from pragma_kernels.offline.conv import match_conv
 from pragma_kernels.offline.gemm import match_gemm
 from pragma_kernels.offline.loss import match_loss
@@ -111,6 +112,7 @@ def _recognise(recorded: tuple) -> Recognised:
         return Recognised("unsupported", "the reference does not map tensors to one tensor", names)
     found = match_scan(calls, tensors, input_ids, output_id, names)
     found = found or match_loss(calls, tensors, input_ids, output_id, names)
+    found = found or match_attention(calls, tensors, input_ids, output_id, names)
     if found is not None:
         return found
     if any(not x.is_floating_point() for x in tensors):
@@ -140,16 +142,19 @@ def _recognise(recorded: tuple) -> Recognised:
         if found is not None:
             return found
     shapes = {tuple(x.shape) for x in tensors}
-    if len(shapes) != 1:
-        return Recognised("unsupported", "inputs of different shapes", names)
     scaled = _scaled_total(calls, output_id, tensors[0])
     if scaled is not None:
         calls, output_id = calls[:-1], calls[-2].output
     last = calls[-1]
     reduces_all = last.name in TOTALS and last.output == output_id and len(last.inputs) == 1
     fused_loss = len(calls) == 1 and last.name in FUSED_LOSSES and last.inputs == input_ids[:2]
+    if len(shapes) != 1 and not reduces_all:  # only a total reads broadcast inputs
+        return Recognised("unsupported", "inputs of different shapes", names)
     if reduces_all or fused_loss:
-        total = _pointwise_total(calls, input_ids, next(iter(shapes)), names)
+        shape = tuple(last.args[0].shape) if reduces_all else next(iter(shapes))
+        if not all(_broadcasts_to(other, shape) for other in shapes):
+            return Recognised("unsupported", "inputs that do not broadcast to the total's", names)
+        total = _pointwise_total(calls, input_ids, shape, names, broadcast=len(shapes) != 1)
         if scaled is not None and total.family != "unsupported":
             total.spec = scaled
         return total
@@ -164,6 +169,15 @@ def _recognise(recorded: tuple) -> Recognised:
         inputs=len(input_ids),
         shape=next(iter(shapes)),
     )
+
+
+def _broadcasts_to(shape: tuple, full: tuple) -> bool:
+    import torch
+
+    try:
+        return tuple(torch.broadcast_shapes(shape, full)) == full
+    except RuntimeError:
+        return False
 
 
 def _scaled_total(calls: list[OpCall], output_id: int, x) -> tuple | None:
@@ -188,19 +202,24 @@ def _scaled_total(calls: list[OpCall], output_id: int, x) -> tuple | None:
 
 
 def _pointwise_total(
-    calls: list[OpCall], input_ids: list[int], shape: tuple, names: list[str]
+    calls: list[OpCall], input_ids: list[int], shape: tuple, names: list[str], broadcast: bool
 ) -> Recognised:
     """A pointwise chain summed or averaged over every element (most losses: MSE, hinge,
-    L1...), or a fused loss operator: one pass, no intermediate tensor."""
+    L1...), or a fused loss operator: one pass, no intermediate tensor. With `broadcast`,
+    the inputs' shapes differ and each must broadcast to the summed tensor's `shape` (a
+    hinge's (N, D) predictions times (N,) or (N, 1) targets): the candidate reads them by
+    strides, 0 along the broadcast dims."""
     last = calls[-1]
     try:
         if last.name in FUSED_LOSSES:
             expression, kind = loss_expression(last)
-        elif last.inputs[0] in input_ids:  # the input itself, no pointwise step
+        elif last.inputs[0] in input_ids and not broadcast:  # the input itself, no pointwise
             expression = Expression(Node("input", value=input_ids.index(last.inputs[0])))
             kind = TOTALS[last.name]
         else:
-            expression = build_expression(calls[:-1], input_ids, last.inputs[0], shape)
+            expression = build_expression(
+                calls[:-1], input_ids, last.inputs[0], shape, broadcast=broadcast
+            )
             kind = TOTALS[last.name]
     except PointwiseUnsupported as exc:
         return Recognised("unsupported", str(exc), names)
@@ -211,6 +230,7 @@ def _pointwise_total(
         inputs=len(input_ids),
         kind=kind,
         shape=shape,
+        broadcast=broadcast,
     )
 
 

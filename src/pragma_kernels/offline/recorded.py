@@ -18,13 +18,14 @@ class OpCall:
 @dataclass
 class Recognised:
     family: str  # "pointwise" | "pointwise_total" | "reduction" | "softmax" | "norm" | "pool"
-    #              | "scan" | "gemm" | "conv"
+    #              | "scan" | "gemm" | "conv" | "attention"
     #              | "unsupported"
     why: str = ""  # unsupported: what was seen
     ops: list[str] = field(default_factory=list)
     # pointwise
     expression: object | None = None  # pointwise.Expression
     inputs: int = 1
+    broadcast: bool = False  # a total's inputs differ in shape, each broadcasts to `shape`
     # reduction / softmax / norm / pool / scan
     kind: str = ""  # sum, ..., softmax, log_softmax, layer_norm, ..., max_pool2d, cumsum, ...
     dim: int = -1
@@ -32,7 +33,7 @@ class Recognised:
     shape: tuple[int, ...] = ()
     # the family's parameters (norm.RowNorm / ChannelNorm, pool.Pool, scan.Scan,
     # loss.RowLoss, gemm.Gemm,
-    # conv.ConvChain; a pointwise total's final scaling)
+    # conv.ConvChain, attention.Attention; a pointwise total's final scaling)
     spec: object | None = None
 
     def describe(self) -> str:
@@ -47,6 +48,8 @@ class Recognised:
             parts.append(f"dim {self.dim}" + (", keepdim" if self.keepdim else ""))
         if self.expression is not None:
             parts.append(f"expression {self.expression.c()}")
+        if self.broadcast:
+            parts.append("inputs broadcast")
         parts += _spec_fields(self.spec)
         head = f"{self.family} {self.kind}".strip()
         return f"{head} ({'; '.join(parts)})" if parts else head

@@ -139,7 +139,7 @@ class TritonCuda(Backend):
         return TRITON_GENERATORS
 
     def offline_variants(self, problem) -> tuple:
-        """Products and convolutions autotune their tiles in one attempt (then one fixed
+        """Products, convolutions and attention autotune their tiles in one attempt (then one fixed
         tile); the other families turn block size and warps."""
         from pragma_kernels.offline.templates import (
             CONV_GPU_VARIANTS,
@@ -147,7 +147,11 @@ class TritonCuda(Backend):
             GPU_VARIANTS,
         )
 
-        tiled = {"gemm": GEMM_GPU_VARIANTS, "conv": CONV_GPU_VARIANTS}
+        tiled = {
+            "gemm": GEMM_GPU_VARIANTS,
+            "conv": CONV_GPU_VARIANTS,
+            "attention": GEMM_GPU_VARIANTS,
+        }
         return tiled.get(problem.family, GPU_VARIANTS)
 
     def offline_preferred(self) -> Mapping[B, str]:

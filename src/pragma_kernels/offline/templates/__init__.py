@@ -6,13 +6,14 @@ element), `norm` (layer / RMS / L2 / group / batch norms), `pool` (max / average
 pooling), `scan` (cumsum / cumprod, forward, reversed or exclusive), `loss` (cosine,
 triplet, cross-entropy: a statistic per row, then the mean), `gemm_cpp` / `gemm_triton`
 (matrix products, diagonal and scalar scaling), `conv_cpp` / `conv_triton`
-(convolutions). Each backend has a short list of variants (`base`: the knobs the offline
-agent turns, guided by the diagnosis);
+(convolutions), `attention` (scaled dot-product attention). Each backend has a short list
+of variants (`base`: the knobs the offline agent turns, guided by the diagnosis);
 `CPP_GENERATORS` and `TRITON_GENERATORS` are the entry points, chosen by the backend.
 """
 
 from __future__ import annotations
 
+from pragma_kernels.offline.templates.attention import cpp_attention, triton_attention
 from pragma_kernels.offline.templates.base import (
     CPU_STREAM_VARIANT,
     CPU_VARIANTS,
@@ -62,6 +63,7 @@ CPP_GENERATORS = {
     "row_loss": cpp_row_loss,
     "gemm": cpp_gemm,
     "conv": cpp_conv,
+    "attention": cpp_attention,
 }
 TRITON_GENERATORS = {
     "pointwise": triton_pointwise,
@@ -74,4 +76,5 @@ TRITON_GENERATORS = {
     "row_loss": triton_row_loss,
     "gemm": triton_gemm,
     "conv": triton_conv,
+    "attention": triton_attention,
 }

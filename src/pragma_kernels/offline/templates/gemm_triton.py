@@ -181,9 +181,10 @@ def triton_gemm(problem: Recognised, variant: GpuVariant, allow_tf32: bool | Non
     return _triton_scale(spec, variant)
 
 
-def _autotuned(name: str, configs: list[str], key: str, reset: str = "") -> str:
+def _autotuned(name: str, configs: list[str], key: str, reset: str = "", prune: str = "") -> str:
     listing = ",\n    ".join(configs)
     zero = f", reset_to_zero={reset}" if reset else ""
+    zero += f", prune_configs_by={{'early_config_prune': {prune}}}" if prune else ""
     return f"{name} = triton.autotune(configs=[\n    {listing},\n], key={key}{zero})({name})\n"
 
 
@@ -279,43 +280,82 @@ def _triton_matvec(spec: Gemm, variant: GpuVariant) -> str:
 
 
 _SCALE_KERNEL = """@triton.jit
-def _scale(x_ptr, d_ptr, out_ptr, total, N, s, MODE: tl.constexpr, BLOCK: tl.constexpr):
-    # out = x * s (MODE 0), x[i, j] * d[i] (1: a diagonal on the left), x[i, j] * d[j] (2).
-    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    mask = offs < total
+def _scale(x_ptr, d_ptr, out_ptr, M, N, s, MODE: tl.constexpr, BLOCK_M: tl.constexpr,
+           BLOCK_N: tl.constexpr):
+    # x viewed as [M, N]: out = x * s (MODE 0), x[i, j] * d[i] (1: a diagonal on the left),
+    # x[i, j] * d[j] (2). A tile of BLOCK_M rows x BLOCK_N columns per program, its row and
+    # column block from one division per program (no per-element index arithmetic; a 1-D
+    # grid, so neither count meets grid axis 1's 65535 limit).
+    col_blocks = (N + BLOCK_N - 1) // BLOCK_N
+    pid = tl.program_id(0)
+    rows = (pid // col_blocks).to(tl.int64) * BLOCK_M + tl.arange(0, BLOCK_M)
+    cols = (pid % col_blocks) * BLOCK_N + tl.arange(0, BLOCK_N)
+    row_ok = rows < M
+    col_ok = cols < N
+    mask = row_ok[:, None] & col_ok[None, :]
+    offs = rows[:, None] * N + cols[None, :]
     x = tl.load(x_ptr + offs, mask=mask, other=0.0)
     if MODE == 0:
         y = x * s
     elif MODE == 1:
-        y = x * tl.load(d_ptr + offs // N, mask=mask, other=0.0)
+        y = x * tl.load(d_ptr + rows, mask=row_ok, other=0.0)[:, None]
     else:
-        y = x * tl.load(d_ptr + offs % N, mask=mask, other=0.0)
+        y = x * tl.load(d_ptr + cols, mask=col_ok, other=0.0)[None, :]
     tl.store(out_ptr + offs, y.to(out_ptr.dtype.element_ty), mask=mask)
+
+
+def _prune_scale(configs, named, **kwargs):
+    # no wider tile than the rows or the columns (a scalar scale is one row of all)
+    rows = triton.next_power_of_2(named["M"])
+    cols = max(32, triton.next_power_of_2(named["N"]))
+    kept = [c for c in configs if c.kwargs["BLOCK_M"] <= rows and c.kwargs["BLOCK_N"] <= cols]
+    return kept or configs[-1:]
 """
-SCALE_CONFIGS = ((1024, 4), (2048, 8), (4096, 8), (8192, 16))
+# (BLOCK_M, BLOCK_N, warps): tiles of 4-8K values for wide rows, then narrower ones; the
+# last is the fallback of a shape that prunes every other.
+SCALE_CONFIGS = (
+    (4, 1024, 4),
+    (1, 4096, 8),
+    (2, 2048, 8),
+    (8, 1024, 8),
+    (1, 8192, 16),
+    (1, 2048, 4),
+    (16, 512, 8),
+    (32, 256, 8),
+    (64, 64, 4),
+    (128, 32, 4),
+    (1, 1024, 4),
+)
 
 
 def _triton_scale(spec: Gemm, variant: GpuVariant) -> str:
-    configs = [f"triton.Config({{'BLOCK': {b}}}, num_warps={w})" for b, w in SCALE_CONFIGS]
+    configs = [
+        f"triton.Config({{'BLOCK_M': {m}, 'BLOCK_N': {n}}}, num_warps={w})"
+        for m, n, w in SCALE_CONFIGS
+    ]
     if variant.name != "autotune":
         configs = configs[:1]
-    kernel = _SCALE_KERNEL + "\n\n" + _autotuned("_scale", configs, '["total"]')
+    tuned = _autotuned("_scale", configs, '["M", "N"]', prune="_prune_scale")
+    kernel = _SCALE_KERNEL + "\n\n" + tuned
     if spec.kind == "diag":
         mode = 1 if spec.side == "left" else 2
         head = f"""        x = inputs[{spec.b.input}].contiguous()
         d = inputs[{spec.a.input}].contiguous()
         s, N = 1.0, x.shape[-1]"""
-    else:
+    else:  # one row of every value
         mode = 0
         head = f"""        x = inputs[{spec.a.input}].contiguous()
-        d, s, N = x, float(inputs[{spec.b.input}]), 1"""
+        d, s, N = x, float(inputs[{spec.b.input}]), x.numel()"""
     body = (
         head
         + f"""
         out = torch.empty_like(x)
         if out.numel():
-            grid = lambda meta: (triton.cdiv(out.numel(), meta["BLOCK"]),)
-            _scale[grid](x, d, out, out.numel(), N, s, MODE={mode})
+            M = out.numel() // N
+            grid = lambda meta: (
+                triton.cdiv(M, meta["BLOCK_M"]) * triton.cdiv(N, meta["BLOCK_N"]),
+            )
+            _scale[grid](x, d, out, M, N, s, MODE={mode})
         return out"""
     )
     return triton_module(kernel, variant, what(spec), model_new(body))
