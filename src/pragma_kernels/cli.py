@@ -765,8 +765,22 @@ def bench(
         str | None, typer.Option(help="Comma-separated categories (matmul, conv, ...)")
     ] = None,
     jobs: Annotated[
-        int, typer.Option("--jobs", "-j", min=1, help="Conversations at once (LLM calls overlap)")
-    ] = 1,
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Conversations at once (LLM calls overlap); default: one per device",
+        ),
+    ] = None,
+    gpus: Annotated[
+        str | None,
+        typer.Option(help="GPUs to evaluate on, one evaluation each at a time: N or all (default)"),
+    ] = None,
+    devices: Annotated[
+        str | None,
+        typer.Option(help="The GPUs to evaluate on, by CUDA_VISIBLE_DEVICES id: 0,1"),
+    ] = None,
     executor: Annotated[str, typer.Option(help="local (threads here) or ray")] = "local",
     address: Annotated[
         str | None, typer.Option(help="Ray cluster address (auto: the running one)")
@@ -824,6 +838,7 @@ def bench(
     except PragmaError as exc:
         raise _bad_input(str(exc)) from None
     resolved = _target(target, None)
+    pool = _devices(gpus, devices, resolved, executor)
     default = Path("benches") / f"{suite[0].resolve().name}-{resolved.name}"
     try:
         folder = choose_run_dir(out, default, resume, marker=STORE)
@@ -840,7 +855,7 @@ def bench(
         conductor=conductor,
         max_usd=max_usd,
     )
-    runner = _executor(executor, address, jobs)
+    runner = _executor(executor, address, jobs, pool)
     console.print(escape(f"bench: {len(problems)} problems x {', '.join(chosen)} -> {folder}"))
 
     def said(result) -> None:
@@ -855,11 +870,18 @@ def bench(
         session = run_bench(problems, chosen, folder, options, runner, on_result=said)
     except SettingsMismatch as exc:
         raise _bad_input(f"{exc}. Fix: choose another --out, or the same settings") from None
+    busy = f"the device evaluating {session.device_share:.0%} of it"
+    if session.devices > 1:
+        each = ", ".join(f"GPU {d} {s:.0f} s" for d, s in session.device_seconds.items())
+        busy = (
+            f"{session.devices} devices evaluating {session.device_share:.0%} of it "
+            f"(device-seconds / devices x wall; {each})"
+        )
     console.print(
         escape(
             f"{session.pairs_run} runs done, {session.pairs_skipped} already finished; "
-            f"{session.wall_s:.0f} s, the device evaluating {session.device_share:.0%} of it. "
-            f"Store: {folder / STORE}; report: pragma report {folder}"
+            f"{session.wall_s:.0f} s, {busy}. Store: {folder / STORE}; report: pragma report "
+            f"{folder}"
         )
     )
 
@@ -896,17 +918,35 @@ def report(
         )
 
 
-def _executor(kind: str, address: str | None, jobs: int):
+def _devices(gpus: str | None, devices: str | None, target, executor: str) -> list:
+    """The local executor's devices (bench/lease.py choose_devices); Ray places its own."""
+    from pragma_kernels.bench.lease import choose_devices, visible_gpus
+
+    if executor != "local":
+        if gpus is not None or devices is not None:
+            raise _bad_input(
+                "--gpus/--devices are for --executor local; Ray makes one evaluation actor per "
+                "GPU of the cluster. Fix: drop them, or limit the GPUs in `ray start --num-gpus`"
+            )
+        return [None]
+    on_gpu = target.device == "cuda"
+    try:
+        return choose_devices(gpus, devices, on_gpu, visible_gpus() if on_gpu else [])
+    except ValueError as exc:
+        raise _bad_input(str(exc)) from None
+
+
+def _executor(kind: str, address: str | None, jobs: int | None, devices: list):
     from pragma_kernels.bench.executors import LocalExecutor
 
     if kind == "local":
-        return LocalExecutor(jobs)
+        return LocalExecutor(jobs, devices=devices)
     try:
         from pragma_kernels.bench.ray_executor import RayExecutor
     except ImportError:
         raise _bad_input("the Ray executor is not in this version") from None
     try:
-        return RayExecutor(address, jobs)
+        return RayExecutor(address, jobs or 1)
     except PragmaError as exc:
         raise _bad_input(str(exc)) from None
 

@@ -3,19 +3,25 @@ ray_executor.py). Either way the driver alone writes the store, as each pair end
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Protocol
 
-from pragma_kernels.bench.lease import DeviceLease
+from pragma_kernels.bench.lease import Device, DevicePool
 from pragma_kernels.bench.pairs import BenchOptions, Pair, PairResult, run_pair
+from pragma_kernels.evaluation import forkserver
 
 
 class Executor(Protocol):
     """Runs pairs and yields each result as it ends (in the driver's thread)."""
 
-    lease_s: float  # seconds the device(s) spent evaluating
+    lease_s: float  # device-seconds: summed over the devices, the seconds each evaluated
+    devices: int  # how many devices evaluated at once (device share: lease_s / devices x wall)
+
+    def device_seconds(self) -> dict[str, float]:
+        """Seconds each device evaluated, by id, where the executor keeps them (else {})."""
+        ...
 
     def run(
         self, pairs: list[Pair], bench_dir: Path, options: BenchOptions
@@ -23,16 +29,32 @@ class Executor(Protocol):
 
 
 class LocalExecutor:
-    """`jobs` conversations at once (their LLM calls overlap); one evaluation at a time on
-    this machine's device (the lease), so timings never run beside each other."""
+    """`jobs` conversations at once (their LLM calls overlap); one evaluation at a time per
+    device (a pool of leases, one per GPU), so timings never run beside each other.
+    `jobs` None: one conversation per device, so every device has work."""
 
-    def __init__(self, jobs: int = 1, work: Callable[..., PairResult] = run_pair):
-        self.jobs, self.work = max(1, jobs), work
-        self.lease = DeviceLease()
+    def __init__(
+        self,
+        jobs: int | None = None,
+        work: Callable[..., PairResult] = run_pair,
+        devices: Sequence[Device] = (None,),
+    ):
+        self.lease = DevicePool(devices)
+        self.jobs, self.work = max(1, jobs or len(self.lease.devices)), work
+        if len(self.lease.devices) > 1:  # a warm worker server per device (forkserver.py)
+            forkserver.keep_warm(len(self.lease.devices) + 1)
 
     @property
     def lease_s(self) -> float:
         return self.lease.total_s
+
+    @property
+    def devices(self) -> int:
+        return len(self.lease.devices)
+
+    def device_seconds(self) -> dict[str, float]:
+        """Seconds each device was held, by its id ("" for the unpinned one)."""
+        return {device or "": round(s, 2) for device, s in self.lease.seconds.items()}
 
     def run(
         self, pairs: list[Pair], bench_dir: Path, options: BenchOptions

@@ -179,6 +179,11 @@ class RayExecutor:
         self.ray = import_ray()
         self.address, self.jobs = address, max(1, jobs)
         self.lease_s = 0.0  # seconds the actors spent evaluating, summed when a run ends
+        self.devices = 1  # evaluation actors (one per GPU), known once they start
+
+    def device_seconds(self) -> dict[str, float]:
+        """Per device: not kept (the actors' seconds are summed in lease_s)."""
+        return {}
 
     def run(
         self, pairs: list[Pair], bench_dir: Path, options: BenchOptions
@@ -194,6 +199,7 @@ class RayExecutor:
             make = ray.remote(EvaluationActor)
             actors = [make.options(**spec).remote() for spec in actor_options(ray, options.target)]
             nodes = self._nodes(actors)
+            self.devices = max(1, len(actors))
             # Tasks on other nodes see the bench directory at the driver's absolute path.
             yield from self._schedule(pairs, bench_dir.resolve(), options, actors, nodes)
         finally:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pragma_kernels.bench.executors import Executor
@@ -26,11 +26,14 @@ class BenchSession:
     pairs_run: int
     pairs_skipped: int
     wall_s: float
-    device_s: float
+    device_s: float  # device-seconds: summed over the devices
+    devices: int = 1  # devices that evaluated at once (one lease each)
+    device_seconds: dict[str, float] = field(default_factory=dict)  # by device id, if kept
 
     @property
     def device_share(self) -> float:
-        return self.device_s / self.wall_s if self.wall_s > 0 else 0.0
+        """How busy the devices were: device-seconds over devices x wall (1: all always)."""
+        return self.device_s / (self.devices * self.wall_s) if self.wall_s > 0 else 0.0
 
 
 def settings_of(options: BenchOptions, modes: list[str]) -> dict:
@@ -68,6 +71,8 @@ def run_bench(
                 pairs_skipped=len(problems) * len(modes) - len(pairs),
                 wall_s=round(time.monotonic() - start, 2),
                 device_s=round(executor.lease_s, 2),
+                devices=executor.devices,
+                device_seconds=executor.device_seconds(),
             )
 
         for result in executor.run(pairs, bench_dir, options):

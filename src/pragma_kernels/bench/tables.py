@@ -69,13 +69,25 @@ def sessions_table(report: BenchReport) -> Table:
             str(s.get("pairs_run", NONE)),
             str(s.get("pairs_skipped", NONE)),
             number(s.get("wall_s"), 1),
+            str(s.get("devices", 1)),
             number(s.get("device_s"), 1),
             pct(s.get("device_share")),
         )
         for s in report.sessions
     ]
-    columns = ("started (UTC)", "runs done", "runs skipped", "wall s", "device s", "device share")
-    note = "one line per invocation (a resumed bench has several); device share: device s / wall s"
+    columns = (
+        "started (UTC)",
+        "runs done",
+        "runs skipped",
+        "wall s",
+        "devices",
+        "device s",
+        "device share",
+    )
+    note = (
+        "one line per invocation (a resumed bench has several); device s: seconds evaluating, "
+        "summed over the devices; device share: device s / (devices x wall s)"
+    )
     return Table("sessions", "Sessions", columns, rows, note)
 
 

@@ -96,8 +96,9 @@ class LocalEvaluator:
     timing_budget_s: float | None = None
     use_ncu: bool = True  # False: the counter-free GPU profile only (faster, no ncu needed)
     also_time: tuple[str, ...] = ()  # baselines timed beside `baseline` (a bench's compile)
-    # Held around each evaluation: a bench's exclusive lease on the device (bench/lease.py)
-    lease: Callable[[], AbstractContextManager] = nullcontext
+    # Held around each evaluation: a bench's exclusive lease on a device (bench/lease.py);
+    # it yields the device the workers are pinned to (None: unpinned)
+    lease: Callable[[], AbstractContextManager[str | None]] = nullcontext
     attempt_runner: AttemptRunner = run_attempt  # where the attempt's workers run
     load: Callable[[], float | None] = _load_1min  # the 1-minute load average, when known
     cores: int = field(default_factory=lambda: os.cpu_count() or 1)  # the load's scope
@@ -126,7 +127,7 @@ class LocalEvaluator:
         backend = self.target.backend
         valid, refused = self._valid(metrics) if profile else ([], [])
         baselines = (self.baseline, *(b for b in self.also_time if b != self.baseline))
-        with self.lease():
+        with self.lease() as device:
             result = self.attempt_runner(
                 self.problem,
                 candidate,
@@ -138,6 +139,7 @@ class LocalEvaluator:
                     profile=profile,
                     metrics=tuple(valid),
                     use_ncu=self.use_ncu,
+                    device=device,
                 ),
             )
         evaluation = Evaluation(result.verdict, seconds=result.seconds)
@@ -219,13 +221,16 @@ class LocalEvaluator:
         return kept, f"re-taken once, still distorted: {again} (first: {flag}){times}"
 
     def reprofile(self, candidate: Path, metrics: list[str]) -> tuple[Verdict, Profile | None]:
-        """A profile of the candidate alone (the retake of a distorted one)."""
-        return profile_candidate(
-            self.problem,
-            candidate,
-            self.target,
-            metrics=metrics,
-            use_ncu=self.use_ncu,
-            dtype=self.dtype,
-            requested=metrics,
-        )
+        """A profile of the candidate alone (the retake of a distorted one), under the lease
+        like every evaluation, so no other candidate runs on its device meanwhile."""
+        with self.lease() as device:
+            return profile_candidate(
+                self.problem,
+                candidate,
+                self.target,
+                metrics=metrics,
+                use_ncu=self.use_ncu,
+                dtype=self.dtype,
+                requested=metrics,
+                device=device,
+            )

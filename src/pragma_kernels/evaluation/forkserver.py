@@ -63,7 +63,7 @@ from pragma_kernels.evaluation.process import (
 )
 
 START_TIMEOUT_S = 120.0  # imports on a loaded machine; past it, fresh workers are used
-MAX_SERVERS = 2  # distinct start-up environments kept warm at once
+MAX_SERVERS = 2  # distinct start-up environments kept warm at once (keep_warm raises it)
 MAX_LOSSES = 3  # servers that died mid-job before fresh workers are used for good
 # Read at exec (glibc, the loader, Python) or at import of torch, OpenMP, BLAS, triton.
 START_VARIABLES = re.compile(
@@ -334,6 +334,7 @@ class ServedChild:
 _servers: dict[tuple, ForkServer] = {}
 _refused: dict[tuple, str] = {}  # start-up environments whose server could not start
 _losses = 0
+_max_servers = MAX_SERVERS
 _said: set[str] = set()
 _registry_lock = threading.Lock()
 
@@ -363,7 +364,7 @@ def _server_for(env: dict[str, str], imports: tuple[str, ...]) -> ForkServer | N
         if key in _servers:
             _servers[key] = _servers.pop(key)  # most recently used last
             return _servers[key]
-        while len(_servers) >= MAX_SERVERS:
+        while len(_servers) >= _max_servers:
             oldest = next(iter(_servers.values()))
             if oldest.lock.locked():
                 return None
@@ -378,6 +379,15 @@ def _server_for(env: dict[str, str], imports: tuple[str, ...]) -> ForkServer | N
             raise
         _servers[key] = server
         return server
+
+
+def keep_warm(count: int) -> None:
+    """Keep at least `count` servers warm at once: a bench over N GPUs pins each worker to
+    its GPU (CUDA_VISIBLE_DEVICES is a start-up variable), so it needs one server per GPU,
+    else each GPU's server would close another's and its jobs would start fresh."""
+    global _max_servers
+    with _registry_lock:
+        _max_servers = max(_max_servers, count)
 
 
 def _lost() -> None:

@@ -94,6 +94,13 @@ def _allow(allow: tuple[str, ...] | None) -> list[str]:
     return list(config.static_allow() if allow is None else allow)
 
 
+def device_env(device: str | None) -> dict[str, str]:
+    """A worker's environment for its device: pinned to one GPU, the candidate's `cuda` is
+    that GPU and the warm server is that GPU's (CUDA_VISIBLE_DEVICES is a start-up variable,
+    forkserver.py); None: unpinned, the worker sees what this process sees."""
+    return {} if device is None else {"CUDA_VISIBLE_DEVICES": device}
+
+
 def resolve_dtype(dtype: str | None) -> str | None:
     """The cast a dtype option asks for: None (None or "auto") keeps the dtypes the
     problem's get_inputs() and Model make; a DTYPES name casts floating inputs and
@@ -196,12 +203,14 @@ def profile_candidate(
     dtype: str | None = None,
     requested: list[str] | None = None,
     allow: tuple[str, ...] | None = None,
+    device: str | None = None,
 ) -> tuple[Verdict, Profile | None]:
     """Profile a candidate in an isolated worker (verify it first: profiles of wrong code
     mislead). On a GPU, Nsight Compute adds counters where it can (`use_ncu`); every
     metric carries its meaning and every requested one is either present or explained.
     `requested`: `metrics` already validated by the caller (validation lists the
-    profilers' metrics, which takes seconds). `dtype`: as VerifyOptions.dtype."""
+    profilers' metrics, which takes seconds). `dtype`: as VerifyOptions.dtype. `device`:
+    the GPU the workers are pinned to (device_env)."""
     if not target.backend.can_profile:
         raise ValueError(target.backend.why_no_profile)
     if requested is None:
@@ -217,6 +226,7 @@ def profile_candidate(
         seeds=fresh_seeds(1, None),
         metrics=requested,
         allow=_allow(allow),
+        env=device_env(device),
     )
     verdict, profile = target.backend.profile_job(job, limits, run_isolated, use_ncu)
     return verdict, finish_profile(profile, requested)
@@ -246,6 +256,7 @@ class AttemptOptions:
     # (baselines.py); None: re-timed at every attempt.
     baseline_cache: BaselineCache | None = field(default_factory=BaselineCache)
     allow: tuple[str, ...] | None = None  # static-policy overrides; None: PRAGMA_ALLOW's
+    device: str | None = None  # the GPU its workers are pinned to (device_env); None: unpinned
 
 
 @dataclass
@@ -320,6 +331,7 @@ def run_attempt(
         metrics=list(options.metrics),
         profile=profile and not separate,
         allow=_allow(options.allow),
+        env=device_env(options.device),
     )
     result = run_isolated(job, options.limits)
     fresh = {k: v for k, v in result.timings.items() if k in needed}
