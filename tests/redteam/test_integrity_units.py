@@ -78,3 +78,12 @@ def test_new_activity_sees_threads_and_child_processes():
 def test_recheck_seed_is_new():
     seeds = [3, 17, 5]
     assert integrity.recheck_seed(seeds) not in seeds
+
+
+def test_the_cache_probe_reads_the_fastest_calls_so_waits_do_not_fake_a_cache():
+    from pragma_kernels.evaluation.integrity import caches_outputs
+
+    honest = 0.002  # seconds per call; a loaded machine adds 12 ms waits to most refilled calls
+    assert caches_outputs([honest] * 9, [honest + 0.012] * 6 + [honest] * 3) is None
+    cached = [0.0001] * 9  # every call on unchanged inputs returns a stored output
+    assert "reuses earlier results" in caches_outputs(cached, [honest] * 9)
