@@ -201,3 +201,31 @@ def cpp_write_loop(variant: CpuVariant, out: str, n: str, index: str, body: str,
 #else
     {plain}
 #endif"""
+
+
+def pow2_at_least(n: int, low: int, high: int) -> int:
+    """The smallest power of two from `low` that covers `n`, at most `high` (a block size)."""
+    value = low
+    while value < n and value < high:
+        value *= 2
+    return value
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One tl.dot tiling for an autotuned Triton kernel (GEMM, implicit-GEMM convolution)."""
+
+    block_m: int
+    block_n: int
+    block_k: int
+    num_warps: int
+    num_stages: int
+    split_k: int = 1  # GEMM only: programs sharing one output tile along K
+
+    def config(self, **meta: int) -> str:
+        """The triton.Config source; `meta`: the kernel's other constexpr parameters."""
+        named = {"BLOCK_M": self.block_m, "BLOCK_N": self.block_n, "BLOCK_K": self.block_k}
+        values = ", ".join(f"'{k}': {v}" for k, v in {**named, **meta}.items())
+        return (
+            f"triton.Config({{{values}}}, num_warps={self.num_warps}, num_stages={self.num_stages})"
+        )

@@ -28,11 +28,15 @@ BLOCK_M / warps / stages from a short list, so one attempt explores them all.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pragma_kernels.offline.conv import Conv, ConvChain
 from pragma_kernels.offline.recorded import Recognised
-from pragma_kernels.offline.templates.base import GpuVariant, model_new, triton_module
+from pragma_kernels.offline.templates.base import (
+    GpuVariant,
+    Tile,
+    model_new,
+    pow2_at_least,
+    triton_module,
+)
 from pragma_kernels.offline.templates.conv_cpp import forward_lines, layers_init
 
 # The conv family's GPU variants: every shape-chosen configuration autotuned, or the first
@@ -41,29 +45,6 @@ CONV_GPU_VARIANTS = (
     GpuVariant("autotune", block=0, num_warps=0),
     GpuVariant("single-config", block=1, num_warps=4),
 )
-
-
-@dataclass(frozen=True)
-class Tile:
-    block_m: int
-    block_n: int
-    block_k: int
-    num_warps: int
-    num_stages: int
-
-    def config(self) -> str:
-        return (
-            f"triton.Config({{'BLOCK_M': {self.block_m}, 'BLOCK_N': {self.block_n}, "
-            f"'BLOCK_K': {self.block_k}}}, num_warps={self.num_warps}, "
-            f"num_stages={self.num_stages})"
-        )
-
-
-def _pow2(n: int, low: int, high: int) -> int:
-    value = low
-    while value < n and value < high:
-        value *= 2
-    return value
 
 
 def tap_table(conv: Conv) -> tuple[list[list[int]], list[int]]:
@@ -101,8 +82,8 @@ def igemm_configs(conv: Conv) -> list[Tile]:
     per_group = conv.out_channels // conv.groups
     _, counts = tap_table(conv)
     depth = (conv.in_channels // conv.groups) * max(counts)
-    n_tiles = sorted({_pow2(per_group, 16, 64), _pow2(per_group, 16, 128)})
-    k_tiles = sorted({_pow2(depth, 16, 32), _pow2(depth, 16, 64)})
+    n_tiles = sorted({pow2_at_least(per_group, 16, 64), pow2_at_least(per_group, 16, 128)})
+    k_tiles = sorted({pow2_at_least(depth, 16, 32), pow2_at_least(depth, 16, 64)})
     tiles = []
     for block_n in n_tiles:
         m_tiles = (64, 128, 256) if block_n <= 32 else (64, 128)

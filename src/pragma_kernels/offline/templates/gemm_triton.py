@@ -16,11 +16,15 @@ to feed), diagonal and scalar scaling are streaming kernels.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pragma_kernels.offline.gemm import Gemm
 from pragma_kernels.offline.recorded import Recognised
-from pragma_kernels.offline.templates.base import GpuVariant, model_new, triton_module
+from pragma_kernels.offline.templates.base import (
+    GpuVariant,
+    Tile,
+    model_new,
+    pow2_at_least,
+    triton_module,
+)
 from pragma_kernels.offline.templates.gemm_glue import matmul_prologue, what
 
 # Every shape-chosen configuration autotuned, or the first alone (the interpreter's tests,
@@ -30,23 +34,6 @@ GEMM_GPU_VARIANTS = (
     GpuVariant("single-config", block=1, num_warps=4),
 )
 SMS = 132  # H100 / H200: how many tiles fill the GPU when choosing split-K
-
-
-@dataclass(frozen=True)
-class Tile:
-    block_m: int
-    block_n: int
-    block_k: int
-    num_warps: int
-    num_stages: int
-    split_k: int = 1
-
-    def config(self) -> str:
-        return (
-            f"triton.Config({{'BLOCK_M': {self.block_m}, 'BLOCK_N': {self.block_n}, "
-            f"'BLOCK_K': {self.block_k}, 'SPLIT_K': {self.split_k}, 'GROUP_M': 8}}, "
-            f"num_warps={self.num_warps}, num_stages={self.num_stages})"
-        )
 
 
 # (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages) for float32 operands on Hopper: the large
@@ -61,13 +48,6 @@ BASE_TILES = (
     (64, 64, 64, 4, 3),
     (64, 32, 32, 2, 4),
 )
-
-
-def _pow2(n: int, low: int, high: int) -> int:
-    value = low
-    while value < n and value < high:
-        value *= 2
-    return value
 
 
 def _floor_pow2(n: int) -> int:
@@ -85,9 +65,9 @@ def gemm_configs(spec: Gemm, sms: int = SMS) -> list[Tile]:
     tiles: list[Tile] = []
     for bm, bn, bk, warps, stages in BASE_TILES:
         tile = Tile(
-            min(bm, _pow2(m, 16, 256)),
-            min(bn, _pow2(n, 16, 256)),
-            min(bk, _pow2(k, 16, 64)),
+            min(bm, pow2_at_least(m, 16, 256)),
+            min(bn, pow2_at_least(n, 16, 256)),
+            min(bk, pow2_at_least(k, 16, 64)),
             warps,
             2 if k <= 64 else stages,
         )
@@ -95,7 +75,7 @@ def gemm_configs(spec: Gemm, sms: int = SMS) -> list[Tile]:
             tiles.append(tile)
     programs = batch * -(-m // tiles[0].block_m) * -(-n // tiles[0].block_n)
     if programs < sms // 2 and k >= 4096 and not spec.epilogue:
-        split = min(_pow2(max(2, sms // max(programs, 1)), 2, 64), _floor_pow2(k // 256))
+        split = min(pow2_at_least(max(2, sms // max(programs, 1)), 2, 64), _floor_pow2(k // 256))
         splits = sorted({max(split // 2, 2), split})
         tiles = [
             Tile(t.block_m, t.block_n, t.block_k, t.num_warps, t.num_stages, s)
@@ -199,9 +179,8 @@ def _triton_matmul(spec: Gemm, variant: GpuVariant, precision: str) -> str:
         .replace("EPILOGUE_MASK", keep)
         .replace("PRECISION_LITERAL", f'"{precision}"')
     )
-    kernel += "\n\n" + _autotuned(
-        "_gemm", [t.config() for t in tiles], '["M", "N", "K"]', '["c_ptr"]' if split else ""
-    )
+    configs = [t.config(SPLIT_K=t.split_k, GROUP_M=8) for t in tiles]
+    kernel += "\n\n" + _autotuned("_gemm", configs, '["M", "N", "K"]', '["c_ptr"]' if split else "")
     # Split-K adds partial tiles into a float32 output zeroed first.
     alloc = "torch.zeros" if split else "torch.empty"
     out_dtype = "torch.float32" if split else "a.dtype"
@@ -254,7 +233,7 @@ def matvec_configs(spec: Gemm, sms: int = SMS) -> list[str]:
         split = 1
         while blocks * split < 2 * sms and spec.k // (split * 2) >= 8 * block_k:
             split *= 2
-        block_k = min(block_k, _pow2(spec.k, 16, block_k))
+        block_k = min(block_k, pow2_at_least(spec.k, 16, block_k))
         configs.append(
             f"triton.Config({{'BLOCK_M': {rows}, 'BLOCK_K': {block_k}, 'SPLIT_K': {split}}}, "
             f"num_warps={warps})"
