@@ -26,8 +26,8 @@ def blocking(conv: Conv) -> tuple[int, int]:
     where a group has that many, else all of them, with a wider row tile instead."""
     per_group = conv.out_channels // conv.groups
     ocb = min(per_group, 8)
-    tw = 16 if ocb >= 5 else 32 if ocb >= 2 else 64
-    return ocb, tw
+    vectors = max(1, min(8, 24 // ocb))
+    return ocb, 16 * vectors
 
 
 def _three(values: tuple[int, ...], fill: int) -> tuple[int, int, int]:
@@ -71,6 +71,7 @@ _COMMON = r"""constexpr int64_t NB = (COG + OCB - 1) / OCB, KVOL = KD * KH * KW;
 constexpr int64_t SOW = TRANSPOSED ? SW : 1;  // output step of a pass along W
 constexpr int64_t SXW = TRANSPOSED ? 1 : SW;  // input step per output step
 constexpr int64_t SERIAL_MACS = 1 << 22;  // below: one thread
+constexpr int VEC = 16;  // floats per vector of a tile (one AVX-512 register, two AVX2)
 
 // Input index along one dim feeding output o through tap k, or -1.
 static inline int64_t source(int64_t o, int64_t k, int64_t S, int64_t P, int64_t DL,
@@ -95,24 +96,35 @@ struct Row {  // the (kd, kh) taps that feed one output row, with their input ro
     int64_t offset[KD * KH];  // (id * H + ih) * W
 };
 
-// One tile: OCB out-channels x (FULL ? TW : n) output positions of a pass.
-template <bool FULL>
-static inline void tile(const float* __restrict__ xg, const float* __restrict__ wb,
-                        float* __restrict__ acc, const Row& row, const int64_t* base,
-                        const int64_t* taps, int64_t ntaps, int64_t plane, int64_t t0,
-                        int64_t n) {
-    const int64_t count = FULL ? TW : n;
-    float a[OCB][TW];
+struct Pass {  // one pass of one output row: where it reads, what it writes
+    const float* __restrict__ xg;  // the group's input channels
+    const float* __restrict__ wb;  // the block's packed weights
+    float* __restrict__ yrow;  // out-channel oc0's output row
+    int64_t ystride, ocs, r, plane, ntaps;
+    const Row* row;
+    const int64_t* base;  // input index of tap q at t = 0
+    const int64_t* taps;  // the W taps of the pass
+};
+
+// One tile: OCB out-channels x N output positions from t0 (N == 0: n <= TW of them),
+// accumulated in registers (OCB x N / VEC vectors) and stored to the output rows.
+template <int N>
+static inline void tile(const Pass& p, int64_t t0, int64_t n) {
+    constexpr int CAP = N ? N : TW;
+    const int64_t count = N ? N : n;
+    float a[OCB][CAP];
     for (int j = 0; j < OCB; ++j)
-        for (int t = 0; t < TW; ++t) a[j][t] = 0.0f;
+        for (int t = 0; t < CAP; ++t) a[j][t] = 0.0f;
+    const Row& row = *p.row;
     for (int64_t ic = 0; ic < CIG; ++ic) {
-        const float* xc = xg + ic * plane;
-        const float* wc = wb + ic * KVOL * OCB;
+        const float* xc = p.xg + ic * p.plane + t0 * SXW;
+        const float* wc = p.wb + ic * KVOL * OCB;
         for (int64_t r = 0; r < row.count; ++r) {
             const float* xr = xc + row.offset[r];
-            for (int64_t q = 0; q < ntaps; ++q) {
-                const float* xs = xr + base[q] + t0 * SXW;
-                const float* wt = wc + (row.tap[r] * KW + taps[q]) * OCB;
+            const float* wr = wc + row.tap[r] * KW * OCB;
+            for (int64_t q = 0; q < p.ntaps; ++q) {
+                const float* xs = xr + p.base[q];
+                const float* wt = wr + p.taps[q] * OCB;
                 for (int j = 0; j < OCB; ++j) {
                     const float wj = wt[j];
                     #pragma omp simd
@@ -121,8 +133,31 @@ static inline void tile(const float* __restrict__ xg, const float* __restrict__ 
             }
         }
     }
-    for (int j = 0; j < OCB; ++j)
-        for (int t = 0; t < count; ++t) acc[j * TW + t] = a[j][t];
+    for (int64_t j = 0; j < p.ocs; ++j) {
+        float* yj = p.yrow + j * p.ystride + p.r + t0 * SOW;
+        for (int64_t t = 0; t < count; ++t) yj[t * SOW] = a[j][t];
+    }
+}
+
+// The last nv (<= V) vectors' worth of positions of the interior, ending at hi: the
+// narrowest compile-time tile that covers them (it may redo a few positions).
+template <int V>
+static inline void tail(const Pass& p, int64_t nv, int64_t hi) {
+    if constexpr (V > 1)
+        if (nv < V) return tail<V - 1>(p, nv, hi);
+    tile<V * VEC>(p, hi - V * VEC, V * VEC);
+}
+
+// The interior [lo, hi) of a pass: full tiles, then a narrower one for the rest.
+static inline void interior(const Pass& p, int64_t lo, int64_t hi) {
+    int64_t t = lo;
+    for (; t + TW <= hi; t += TW) tile<TW>(p, t, TW);
+    const int64_t rest = hi - t, nv = (rest + VEC - 1) / VEC;
+    if (rest <= 0) return;
+    if (hi - lo >= nv * VEC)
+        tail<TW / VEC>(p, nv, hi);
+    else
+        tile<0>(p, t, rest);
 }
 
 // One output position with every tap checked (the edges of a pass).
@@ -210,7 +245,6 @@ extern "C" void conv{i}(const float* x, const float* __restrict__ w,
                 const float* wb = packed.data() + gb * CIG * KVOL * OCB;
                 float* yrow = y + ((n * Cout + g * COG + oc0) * Do + od) * Ho * Wo + oh * Wo;
                 const int64_t ystride = Do * Ho * Wo;
-                float acc[OCB * TW];
                 for (int64_t r = 0; r < SOW && r < Wo; ++r) {{
                     // the W taps of this pass: input index base[q] + t * SXW at w = r + SOW t
                     int64_t taps[KW], base[KW], ntaps = 0, lo = 0;
@@ -230,29 +264,11 @@ extern "C" void conv{i}(const float* x, const float* __restrict__ w,
                     }}
                     if (hi < lo) hi = lo;
                     float out[OCB];
+                    const Pass pass{{xg, wb, yrow, ystride, ocs, r, plane, ntaps, &row, base, taps}};
                     for (int64_t t = 0; t < count; ++t) {{
-                        if (t == lo) {{  // the interior, in register tiles
-                            for (; t + TW <= hi; t += TW) {{
-                                tile<true>(xg, wb, acc, row, base, taps, ntaps, plane, t, TW);
-                                for (int64_t j = 0; j < ocs; ++j)
-                                    for (int64_t u = 0; u < TW; ++u)
-                                        yrow[j * ystride + r + (t + u) * SOW] = acc[j * TW + u];
-                            }}
-                            if (t < hi && hi - lo >= TW) {{  // a last full tile, overlapping
-                                t = hi - TW;
-                                tile<true>(xg, wb, acc, row, base, taps, ntaps, plane, t, TW);
-                                for (int64_t j = 0; j < ocs; ++j)
-                                    for (int64_t u = 0; u < TW; ++u)
-                                        yrow[j * ystride + r + (t + u) * SOW] = acc[j * TW + u];
-                                t = hi;
-                            }}
-                            if (t < hi) {{
-                                tile<false>(xg, wb, acc, row, base, taps, ntaps, plane, t, hi - t);
-                                for (int64_t j = 0; j < ocs; ++j)
-                                    for (int64_t u = 0; u < hi - t; ++u)
-                                        yrow[j * ystride + r + (t + u) * SOW] = acc[j * TW + u];
-                                t = hi;
-                            }}
+                        if (t == lo && hi > lo) {{  // the interior, in register tiles
+                            interior(pass, lo, hi);
+                            t = hi;
                             if (t >= count) break;
                         }}
                         edge(xg, wb, out, row, r + t * SOW, W, plane, left);
