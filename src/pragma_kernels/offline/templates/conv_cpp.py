@@ -7,10 +7,12 @@ residue class of the stride for a transposed one (output w = r + stride * t): in
 each kernel tap reads the input at base + t * step, so a transposed convolution is a
 gather without scatter and without the zeros a dilated-input formulation would multiply.
 The interior of a pass (every tap in bounds) runs a tile of OCB x TW accumulators held in
-registers, one input load feeding OCB fused multiply-adds; the few positions at the
-edges, where some taps fall into the padding, take a checked scalar path. Weights are
-repacked per call into [group][oc block][in-channel][tap][OCB] so a tap's OCB weights are
-one contiguous load; groups and dilation are compile-time constants.
+registers, one input vector feeding OCB fused multiply-adds; the rest of a row, in the
+narrowest whole-vector tile that covers it. Rows shorter than a vector (a 3-D input whose
+last dim is small) put 16 or 32 out-channels in the lanes instead (`narrow`). The few
+positions at the edges, where some taps fall into the padding, take a checked scalar
+path. Weights are repacked per call into [group][oc block][in-channel][tap][OCB] so a
+tap's OCB weights are one contiguous load; groups and dilation are compile-time constants.
 """
 
 from __future__ import annotations
@@ -20,13 +22,28 @@ from pragma_kernels.offline.recorded import Recognised
 from pragma_kernels.offline.templates.base import CpuVariant, cpp_module, model_new
 
 
+def narrow(conv: Conv) -> bool:
+    """Rows too short for a vector along W (a pass of the recorded shape under 16 outputs)
+    while a group has 16 out-channels or more: the out-channels fill the vector lanes."""
+    axis = conv.dims - 1
+    width = conv.output_size(conv.input_shape[2 + axis], axis)
+    per_pass = -(-width // conv.stride[axis]) if conv.transposed else width
+    return per_pass < 16 and conv.out_channels // conv.groups >= 16
+
+
 def blocking(conv: Conv) -> tuple[int, int]:
     """(OCB, TW): out-channels and output positions per register tile. OCB x TW stays
-    near 128 floats (8 AVX-512 or 16 AVX2 registers of accumulators): 8 out-channels
-    where a group has that many, else all of them, with a wider row tile instead."""
+    near 192 floats (12 AVX-512 registers of accumulators): 4 out-channels where a group
+    has that many, else all of them, with a wider row tile instead; on narrow rows, 32
+    or 16 out-channels (two vectors or one) x up to 12 positions. Measured on the 2-core
+    AVX-512 VM (KernelBench v0 57, 58, 70, 78 at batch 2, one thread): 4 x 48 ran
+    0.7-0.8x of eager where 8 x 16 ran 0.4-0.6x and 8 x 48 0.5-0.6x; wider tiles also
+    read more input lines per tile (the input's channel planes alias in L1)."""
     per_group = conv.out_channels // conv.groups
-    ocb = min(per_group, 8)
-    vectors = max(1, min(8, 24 // ocb))
+    if narrow(conv):
+        return (32, 12) if per_group >= 32 else (16, 12)
+    ocb = min(per_group, 4)
+    vectors = max(1, min(8, 12 // ocb))
     return ocb, 16 * vectors
 
 
@@ -63,6 +80,7 @@ def cpp_function(conv: Conv, index: int, variant: CpuVariant) -> str:
         f"constexpr bool TRANSPOSED = {str(conv.transposed).lower()}, "
         f"HAS_BIAS = {str(conv.bias).lower()};\n"
         f"constexpr int OCB = {ocb}, TW = {tw};\n"
+        f"constexpr bool NARROW = {str(narrow(conv)).lower()};\n"
     )
     return f"namespace c{index} {{\n{constants}{_COMMON}}}  // namespace c{index}\n{body}"
 
@@ -148,9 +166,52 @@ static inline void tail(const Pass& p, int64_t nv, int64_t hi) {
     tile<V * VEC>(p, hi - V * VEC, V * VEC);
 }
 
+// Narrow rows: N positions from t0 x OCB out-channels, the out-channels in the lanes.
+template <int N>
+static inline void tile_oc(const Pass& p, int64_t t0) {
+    float a[N][OCB];
+    for (int t = 0; t < N; ++t)
+        for (int j = 0; j < OCB; ++j) a[t][j] = 0.0f;
+    const Row& row = *p.row;
+    for (int64_t ic = 0; ic < CIG; ++ic) {
+        const float* xc = p.xg + ic * p.plane + t0 * SXW;
+        const float* wc = p.wb + ic * KVOL * OCB;
+        for (int64_t r = 0; r < row.count; ++r) {
+            const float* xr = xc + row.offset[r];
+            const float* wr = wc + row.tap[r] * KW * OCB;
+            for (int64_t q = 0; q < p.ntaps; ++q) {
+                const float* xs = xr + p.base[q];
+                const float* wt = wr + p.taps[q] * OCB;
+                for (int t = 0; t < N; ++t) {
+                    const float v = xs[t * SXW];
+                    #pragma omp simd
+                    for (int j = 0; j < OCB; ++j) a[t][j] += v * wt[j];
+                }
+            }
+        }
+    }
+    for (int64_t j = 0; j < p.ocs; ++j) {
+        float* yj = p.yrow + j * p.ystride + p.r + t0 * SOW;
+        for (int t = 0; t < N; ++t) yj[t * SOW] = a[t][j];
+    }
+}
+
+// n (<= V) positions from t0 on a narrow row, in a tile of exactly n.
+template <int V>
+static inline void tail_oc(const Pass& p, int64_t n, int64_t t0) {
+    if constexpr (V > 1)
+        if (n < V) return tail_oc<V - 1>(p, n, t0);
+    tile_oc<V>(p, t0);
+}
+
 // The interior [lo, hi) of a pass: full tiles, then a narrower one for the rest.
 static inline void interior(const Pass& p, int64_t lo, int64_t hi) {
     int64_t t = lo;
+    if (NARROW) {
+        for (; t + TW <= hi; t += TW) tile_oc<TW>(p, t);
+        if (t < hi) tail_oc<TW>(p, hi - t, t);
+        return;
+    }
     for (; t + TW <= hi; t += TW) tile<TW>(p, t, TW);
     const int64_t rest = hi - t, nv = (rest + VEC - 1) / VEC;
     if (rest <= 0) return;
@@ -264,7 +325,8 @@ extern "C" void conv{i}(const float* x, const float* __restrict__ w,
                     }}
                     if (hi < lo) hi = lo;
                     float out[OCB];
-                    const Pass pass{{xg, wb, yrow, ystride, ocs, r, plane, ntaps, &row, base, taps}};
+                    const Pass pass{{xg, wb, yrow, ystride, ocs, r, plane, ntaps, &row, base,
+                                     taps}};
                     for (int64_t t = 0; t < count; ++t) {{
                         if (t == lo && hi > lo) {{  // the interior, in register tiles
                             interior(pass, lo, hi);
