@@ -92,6 +92,9 @@ CASES = {
     ),
     # wide rows: full 4 x 48 tiles, then a narrower whole-vector tile for the rest
     "conv2d_wide_rows": (["Conv2d(3, 6, 3)"], (1, 3, 4, 120), "conv2d"),
+    # a row of 36, narrower than a 48 tile: 32 then 16 (KernelBench 69 ran 15x slower
+    # when it took the scalar path)
+    "conv2d_row_between_tiles": (["Conv2d(3, 6, 3, padding=(1, 0))"], (1, 3, 3, 38), "conv2d"),
     "transposed3d_wide_rows": (
         ["ConvTranspose3d(5, 6, (2, 3, 5), padding=(0, 1, 2))"],
         (1, 5, 2, 3, 101),

@@ -157,13 +157,12 @@ static inline void tile(const Pass& p, int64_t t0, int64_t n) {
     }
 }
 
-// The last nv (<= V) vectors' worth of positions of the interior, ending at hi: the
-// narrowest compile-time tile that covers them (it may redo a few positions).
+// A tile of nv (<= V) whole vectors of positions from t0: the compile-time one of that width.
 template <int V>
-static inline void tail(const Pass& p, int64_t nv, int64_t hi) {
+static inline void tail(const Pass& p, int64_t nv, int64_t t0) {
     if constexpr (V > 1)
-        if (nv < V) return tail<V - 1>(p, nv, hi);
-    tile<V * VEC>(p, hi - V * VEC, V * VEC);
+        if (nv < V) return tail<V - 1>(p, nv, t0);
+    tile<V * VEC>(p, t0, V * VEC);
 }
 
 // Narrow rows: N positions from t0 x OCB out-channels, the out-channels in the lanes.
@@ -213,12 +212,19 @@ static inline void interior(const Pass& p, int64_t lo, int64_t hi) {
         return;
     }
     for (; t + TW <= hi; t += TW) tile<TW>(p, t, TW);
-    const int64_t rest = hi - t, nv = (rest + VEC - 1) / VEC;
-    if (rest <= 0) return;
-    if (hi - lo >= nv * VEC)
-        tail<TW / VEC>(p, nv, hi);
-    else
-        tile<0>(p, t, rest);
+    // the rest, [t, hi), right to left in whole-vector tiles that may redo a few positions
+    const int64_t room = (hi - lo) / VEC;  // vectors that fit in the interior
+    if (room == 0) {
+        if (t < hi) tile<0>(p, t, hi - t);
+        return;
+    }
+    for (int64_t end = hi; end > t;) {
+        int64_t nv = (end - t + VEC - 1) / VEC;
+        nv = nv < room ? nv : room;
+        const int64_t start = end - nv * VEC > lo ? end - nv * VEC : lo;
+        tail<TW / VEC>(p, nv, start);
+        end = start;
+    }
 }
 
 // One output position with every tap checked (the edges of a pass).
