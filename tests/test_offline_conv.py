@@ -17,6 +17,7 @@ from pragma_kernels.evaluation import DEFAULT_TOLERANCE, VerifyOptions, verify
 from pragma_kernels.evaluation.isolation import Limits
 from pragma_kernels.offline.recognise import recognise
 from pragma_kernels.offline.templates import CONV_GPU_VARIANTS, CPU_VARIANTS
+from pragma_kernels.offline.templates.conv_cpp import blocking
 from pragma_kernels.offline.templates.conv_triton import igemm_configs, tap_table
 from pragma_kernels.problems import import_module
 from pragma_kernels.targets import Target
@@ -76,6 +77,28 @@ CASES = {
         ["ConvTranspose2d(4, 6, 3, stride=5, padding=1, dilation=2)"],
         (2, 4, 4, 5),
         "conv_transpose2d",
+    ),
+    # rows shorter than a vector (KernelBench 59's input ends in a depth of 10): the
+    # out-channels go in the vector lanes, 32 of them, a row of 9 in one exact tile
+    "conv3d_narrow_rows": (
+        ["Conv3d(3, 32, 3, padding=(0, 1, 1), bias=True)"],
+        (2, 3, 4, 5, 9),
+        "conv3d",
+    ),
+    "transposed2d_narrow_strided": (
+        ["ConvTranspose2d(4, 16, 3, stride=2, padding=1)"],
+        (1, 4, 5, 6),
+        "conv_transpose2d",
+    ),
+    # wide rows: full 4 x 48 tiles, then a narrower whole-vector tile for the rest
+    "conv2d_wide_rows": (["Conv2d(3, 6, 3)"], (1, 3, 4, 120), "conv2d"),
+    # a row of 36, narrower than a 48 tile: 32 then 16 (KernelBench 69 ran 15x slower
+    # when it took the scalar path)
+    "conv2d_row_between_tiles": (["Conv2d(3, 6, 3, padding=(1, 0))"], (1, 3, 3, 38), "conv2d"),
+    "transposed3d_wide_rows": (
+        ["ConvTranspose3d(5, 6, (2, 3, 5), padding=(0, 1, 2))"],
+        (1, 5, 2, 3, 101),
+        "conv_transpose3d",
     ),
 }
 # The Triton interpreter runs a kernel per program in Python: its cases stay few and tiny.
@@ -197,6 +220,21 @@ def test_transposed_tap_table_holds_only_the_taps_that_feed_each_residue(tmp_pat
     # output row r is fed by tap k when (r + padding - k * dilation) % stride == 0
     assert counts[1 * 5 + 1] == 1 and table[1 * 5 + 1][0] == 4  # r = (1, 1): tap (1, 1)
     assert counts[0] == 0  # r = (0, 0): no tap
+
+
+@pytest.mark.parametrize(
+    ("case", "tile"),
+    [
+        ("conv3d_narrow_rows", (32, 12)),
+        ("transposed2d_narrow_strided", (16, 12)),  # 7 outputs per residue class
+        ("conv2d_wide_rows", (4, 48)),
+        ("depthwise_bias", (1, 128)),
+    ],
+)
+def test_cpp_tiles_follow_the_row_width_and_the_channels(case, tile, tmp_path):
+    layers, shape, _ = CASES[case]
+    conv = recognise(conv_problem(tmp_path, layers, shape)).spec.convs[0]
+    assert blocking(conv) == tile
 
 
 def test_tiles_fit_the_shapes(tmp_path):

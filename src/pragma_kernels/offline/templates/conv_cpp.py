@@ -7,10 +7,12 @@ residue class of the stride for a transposed one (output w = r + stride * t): in
 each kernel tap reads the input at base + t * step, so a transposed convolution is a
 gather without scatter and without the zeros a dilated-input formulation would multiply.
 The interior of a pass (every tap in bounds) runs a tile of OCB x TW accumulators held in
-registers, one input load feeding OCB fused multiply-adds; the few positions at the
-edges, where some taps fall into the padding, take a checked scalar path. Weights are
-repacked per call into [group][oc block][in-channel][tap][OCB] so a tap's OCB weights are
-one contiguous load; groups and dilation are compile-time constants.
+registers, one input vector feeding OCB fused multiply-adds; the rest of a row, in the
+narrowest whole-vector tile that covers it. Rows shorter than a vector (a 3-D input whose
+last dim is small) put 16 or 32 out-channels in the lanes instead (`narrow`). The few
+positions at the edges, where some taps fall into the padding, take a checked scalar
+path. Weights are repacked per call into [group][oc block][in-channel][tap][OCB] so a
+tap's OCB weights are one contiguous load; groups and dilation are compile-time constants.
 """
 
 from __future__ import annotations
@@ -20,14 +22,29 @@ from pragma_kernels.offline.recorded import Recognised
 from pragma_kernels.offline.templates.base import CpuVariant, cpp_module, model_new
 
 
+def narrow(conv: Conv) -> bool:
+    """Rows too short for a vector along W (a pass of the recorded shape under 16 outputs)
+    while a group has 16 out-channels or more: the out-channels fill the vector lanes."""
+    axis = conv.dims - 1
+    width = conv.output_size(conv.input_shape[2 + axis], axis)
+    per_pass = -(-width // conv.stride[axis]) if conv.transposed else width
+    return per_pass < 16 and conv.out_channels // conv.groups >= 16
+
+
 def blocking(conv: Conv) -> tuple[int, int]:
     """(OCB, TW): out-channels and output positions per register tile. OCB x TW stays
-    near 128 floats (8 AVX-512 or 16 AVX2 registers of accumulators): 8 out-channels
-    where a group has that many, else all of them, with a wider row tile instead."""
+    near 192 floats (12 AVX-512 registers of accumulators): 4 out-channels where a group
+    has that many, else all of them, with a wider row tile instead; on narrow rows, 32
+    or 16 out-channels (two vectors or one) x up to 12 positions. Measured on the 2-core
+    AVX-512 VM (KernelBench v0 57, 58, 70, 78 at batch 2, one thread): 4 x 48 ran
+    0.7-0.8x of eager where 8 x 16 ran 0.4-0.6x and 8 x 48 0.5-0.6x; wider tiles also
+    read more input lines per tile (the input's channel planes alias in L1)."""
     per_group = conv.out_channels // conv.groups
-    ocb = min(per_group, 8)
-    tw = 16 if ocb >= 5 else 32 if ocb >= 2 else 64
-    return ocb, tw
+    if narrow(conv):
+        return (32, 12) if per_group >= 32 else (16, 12)
+    ocb = min(per_group, 4)
+    vectors = max(1, min(8, 12 // ocb))
+    return ocb, 16 * vectors
 
 
 def _three(values: tuple[int, ...], fill: int) -> tuple[int, int, int]:
@@ -63,6 +80,7 @@ def cpp_function(conv: Conv, index: int, variant: CpuVariant) -> str:
         f"constexpr bool TRANSPOSED = {str(conv.transposed).lower()}, "
         f"HAS_BIAS = {str(conv.bias).lower()};\n"
         f"constexpr int OCB = {ocb}, TW = {tw};\n"
+        f"constexpr bool NARROW = {str(narrow(conv)).lower()};\n"
     )
     return f"namespace c{index} {{\n{constants}{_COMMON}}}  // namespace c{index}\n{body}"
 
@@ -71,6 +89,7 @@ _COMMON = r"""constexpr int64_t NB = (COG + OCB - 1) / OCB, KVOL = KD * KH * KW;
 constexpr int64_t SOW = TRANSPOSED ? SW : 1;  // output step of a pass along W
 constexpr int64_t SXW = TRANSPOSED ? 1 : SW;  // input step per output step
 constexpr int64_t SERIAL_MACS = 1 << 22;  // below: one thread
+constexpr int VEC = 16;  // floats per vector of a tile (one AVX-512 register, two AVX2)
 
 // Input index along one dim feeding output o through tap k, or -1.
 static inline int64_t source(int64_t o, int64_t k, int64_t S, int64_t P, int64_t DL,
@@ -95,24 +114,35 @@ struct Row {  // the (kd, kh) taps that feed one output row, with their input ro
     int64_t offset[KD * KH];  // (id * H + ih) * W
 };
 
-// One tile: OCB out-channels x (FULL ? TW : n) output positions of a pass.
-template <bool FULL>
-static inline void tile(const float* __restrict__ xg, const float* __restrict__ wb,
-                        float* __restrict__ acc, const Row& row, const int64_t* base,
-                        const int64_t* taps, int64_t ntaps, int64_t plane, int64_t t0,
-                        int64_t n) {
-    const int64_t count = FULL ? TW : n;
-    float a[OCB][TW];
+struct Pass {  // one pass of one output row: where it reads, what it writes
+    const float* __restrict__ xg;  // the group's input channels
+    const float* __restrict__ wb;  // the block's packed weights
+    float* __restrict__ yrow;  // out-channel oc0's output row
+    int64_t ystride, ocs, r, plane, ntaps;
+    const Row* row;
+    const int64_t* base;  // input index of tap q at t = 0
+    const int64_t* taps;  // the W taps of the pass
+};
+
+// One tile: OCB out-channels x N output positions from t0 (N == 0: n <= TW of them),
+// accumulated in registers (OCB x N / VEC vectors) and stored to the output rows.
+template <int N>
+static inline void tile(const Pass& p, int64_t t0, int64_t n) {
+    constexpr int CAP = N ? N : TW;
+    const int64_t count = N ? N : n;
+    float a[OCB][CAP];
     for (int j = 0; j < OCB; ++j)
-        for (int t = 0; t < TW; ++t) a[j][t] = 0.0f;
+        for (int t = 0; t < CAP; ++t) a[j][t] = 0.0f;
+    const Row& row = *p.row;
     for (int64_t ic = 0; ic < CIG; ++ic) {
-        const float* xc = xg + ic * plane;
-        const float* wc = wb + ic * KVOL * OCB;
+        const float* xc = p.xg + ic * p.plane + t0 * SXW;
+        const float* wc = p.wb + ic * KVOL * OCB;
         for (int64_t r = 0; r < row.count; ++r) {
             const float* xr = xc + row.offset[r];
-            for (int64_t q = 0; q < ntaps; ++q) {
-                const float* xs = xr + base[q] + t0 * SXW;
-                const float* wt = wc + (row.tap[r] * KW + taps[q]) * OCB;
+            const float* wr = wc + row.tap[r] * KW * OCB;
+            for (int64_t q = 0; q < p.ntaps; ++q) {
+                const float* xs = xr + p.base[q];
+                const float* wt = wr + p.taps[q] * OCB;
                 for (int j = 0; j < OCB; ++j) {
                     const float wj = wt[j];
                     #pragma omp simd
@@ -121,8 +151,80 @@ static inline void tile(const float* __restrict__ xg, const float* __restrict__ 
             }
         }
     }
-    for (int j = 0; j < OCB; ++j)
-        for (int t = 0; t < count; ++t) acc[j * TW + t] = a[j][t];
+    for (int64_t j = 0; j < p.ocs; ++j) {
+        float* yj = p.yrow + j * p.ystride + p.r + t0 * SOW;
+        for (int64_t t = 0; t < count; ++t) yj[t * SOW] = a[j][t];
+    }
+}
+
+// A tile of nv (<= V) whole vectors of positions from t0: the compile-time one of that width.
+template <int V>
+static inline void tail(const Pass& p, int64_t nv, int64_t t0) {
+    if constexpr (V > 1)
+        if (nv < V) return tail<V - 1>(p, nv, t0);
+    tile<V * VEC>(p, t0, V * VEC);
+}
+
+// Narrow rows: N positions from t0 x OCB out-channels, the out-channels in the lanes.
+template <int N>
+static inline void tile_oc(const Pass& p, int64_t t0) {
+    float a[N][OCB];
+    for (int t = 0; t < N; ++t)
+        for (int j = 0; j < OCB; ++j) a[t][j] = 0.0f;
+    const Row& row = *p.row;
+    for (int64_t ic = 0; ic < CIG; ++ic) {
+        const float* xc = p.xg + ic * p.plane + t0 * SXW;
+        const float* wc = p.wb + ic * KVOL * OCB;
+        for (int64_t r = 0; r < row.count; ++r) {
+            const float* xr = xc + row.offset[r];
+            const float* wr = wc + row.tap[r] * KW * OCB;
+            for (int64_t q = 0; q < p.ntaps; ++q) {
+                const float* xs = xr + p.base[q];
+                const float* wt = wr + p.taps[q] * OCB;
+                for (int t = 0; t < N; ++t) {
+                    const float v = xs[t * SXW];
+                    #pragma omp simd
+                    for (int j = 0; j < OCB; ++j) a[t][j] += v * wt[j];
+                }
+            }
+        }
+    }
+    for (int64_t j = 0; j < p.ocs; ++j) {
+        float* yj = p.yrow + j * p.ystride + p.r + t0 * SOW;
+        for (int t = 0; t < N; ++t) yj[t * SOW] = a[t][j];
+    }
+}
+
+// n (<= V) positions from t0 on a narrow row, in a tile of exactly n.
+template <int V>
+static inline void tail_oc(const Pass& p, int64_t n, int64_t t0) {
+    if constexpr (V > 1)
+        if (n < V) return tail_oc<V - 1>(p, n, t0);
+    tile_oc<V>(p, t0);
+}
+
+// The interior [lo, hi) of a pass: full tiles, then a narrower one for the rest.
+static inline void interior(const Pass& p, int64_t lo, int64_t hi) {
+    int64_t t = lo;
+    if (NARROW) {
+        for (; t + TW <= hi; t += TW) tile_oc<TW>(p, t);
+        if (t < hi) tail_oc<TW>(p, hi - t, t);
+        return;
+    }
+    for (; t + TW <= hi; t += TW) tile<TW>(p, t, TW);
+    // the rest, [t, hi), right to left in whole-vector tiles that may redo a few positions
+    const int64_t room = (hi - lo) / VEC;  // vectors that fit in the interior
+    if (room == 0) {
+        if (t < hi) tile<0>(p, t, hi - t);
+        return;
+    }
+    for (int64_t end = hi; end > t;) {
+        int64_t nv = (end - t + VEC - 1) / VEC;
+        nv = nv < room ? nv : room;
+        const int64_t start = end - nv * VEC > lo ? end - nv * VEC : lo;
+        tail<TW / VEC>(p, nv, start);
+        end = start;
+    }
 }
 
 // One output position with every tap checked (the edges of a pass).
@@ -210,7 +312,6 @@ extern "C" void conv{i}(const float* x, const float* __restrict__ w,
                 const float* wb = packed.data() + gb * CIG * KVOL * OCB;
                 float* yrow = y + ((n * Cout + g * COG + oc0) * Do + od) * Ho * Wo + oh * Wo;
                 const int64_t ystride = Do * Ho * Wo;
-                float acc[OCB * TW];
                 for (int64_t r = 0; r < SOW && r < Wo; ++r) {{
                     // the W taps of this pass: input index base[q] + t * SXW at w = r + SOW t
                     int64_t taps[KW], base[KW], ntaps = 0, lo = 0;
@@ -230,29 +331,12 @@ extern "C" void conv{i}(const float* x, const float* __restrict__ w,
                     }}
                     if (hi < lo) hi = lo;
                     float out[OCB];
+                    const Pass pass{{xg, wb, yrow, ystride, ocs, r, plane, ntaps, &row, base,
+                                     taps}};
                     for (int64_t t = 0; t < count; ++t) {{
-                        if (t == lo) {{  // the interior, in register tiles
-                            for (; t + TW <= hi; t += TW) {{
-                                tile<true>(xg, wb, acc, row, base, taps, ntaps, plane, t, TW);
-                                for (int64_t j = 0; j < ocs; ++j)
-                                    for (int64_t u = 0; u < TW; ++u)
-                                        yrow[j * ystride + r + (t + u) * SOW] = acc[j * TW + u];
-                            }}
-                            if (t < hi && hi - lo >= TW) {{  // a last full tile, overlapping
-                                t = hi - TW;
-                                tile<true>(xg, wb, acc, row, base, taps, ntaps, plane, t, TW);
-                                for (int64_t j = 0; j < ocs; ++j)
-                                    for (int64_t u = 0; u < TW; ++u)
-                                        yrow[j * ystride + r + (t + u) * SOW] = acc[j * TW + u];
-                                t = hi;
-                            }}
-                            if (t < hi) {{
-                                tile<false>(xg, wb, acc, row, base, taps, ntaps, plane, t, hi - t);
-                                for (int64_t j = 0; j < ocs; ++j)
-                                    for (int64_t u = 0; u < hi - t; ++u)
-                                        yrow[j * ystride + r + (t + u) * SOW] = acc[j * TW + u];
-                                t = hi;
-                            }}
+                        if (t == lo && hi > lo) {{  // the interior, in register tiles
+                            interior(pass, lo, hi);
+                            t = hi;
                             if (t >= count) break;
                         }}
                         edge(xg, wb, out, row, r + t * SOW, W, plane, left);
