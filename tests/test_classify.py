@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 
 from pragma_kernels.classify import classify_run_error, triton_compile_location
-from pragma_kernels.verdict import VerdictKind
+from pragma_kernels.verdict import VerdictKind, explain
 
 
 class OutOfResources(Exception):  # same name and fields as triton.runtime.errors'
@@ -38,6 +38,16 @@ def test_cuda_faults_and_launch_errors_by_message():
     oom = RuntimeError("CUDA out of memory. Tried to allocate 80.00 GiB")
     assert classify_run_error(oom, None).kind == VerdictKind.OUT_OF_MEMORY
     assert classify_run_error(ValueError("x"), None).kind == VerdictKind.RUNTIME_ERROR
+
+
+def test_a_grid_cuda_rejects_is_a_launch_error_not_cuda_on_the_cpu():
+    # What the H200 said for 458,752 blocks on grid axis 1 (KernelBench 37 at main sizes).
+    rejected = RuntimeError("Triton Error [CUDA]: invalid argument")
+    assert classify_run_error(rejected, None).kind == VerdictKind.LAUNCH_ERROR
+    cause, _ = explain(VerdictKind.RUNTIME_ERROR, "RuntimeError: CUDA kernel failed")
+    assert "CPU target" not in cause
+    cause, remedy = explain(VerdictKind.RUNTIME_ERROR, "Torch not compiled with CUDA enabled")
+    assert "CPU target" in cause and "CPU" in remedy
 
 
 def test_triton_compile_error_is_mapped_to_the_candidate_line(tmp_path):

@@ -42,13 +42,38 @@ def test_triton_launches_are_counted_under_the_interpreter(monkeypatch):
 
     monkeypatch.setenv("TRITON_INTERPRET", "1")
     counter, watched = backends.get("triton-interpreter").count_launches()
-    assert {attr for _, _, attr in watched} == {"run"} and len(watched) == 2
+    assert {attr for _, _, attr in watched} == {"run", "set_grid_dim"} and len(watched) == 3
     namespace: dict = {}
     exec(compile(triton_candidates.RELU, "candidate", "exec"), namespace)
     before = counter.count
     x = torch.randn(3, 300)
     assert torch.equal(namespace["ModelNew"]()(x), torch.relu(x))
     assert counter.count == before + 1
+
+
+def test_the_interpreter_refuses_a_grid_cuda_refuses(monkeypatch):
+    """A grid the GPU rejects ("invalid argument") fails under the interpreter too, as a
+    launch error, instead of looping over it."""
+    pytest.importorskip("triton")
+    import torch
+    import triton
+    import triton.language as tl
+
+    from pragma_kernels.classify import classify_run_error
+    from pragma_kernels.verdict import VerdictKind
+
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    backends.get("triton-interpreter").count_launches()
+
+    @triton.jit
+    def noop(p, BLOCK: tl.constexpr):
+        pass
+
+    x = torch.empty(4)
+    noop[(70_000, 1)](x, BLOCK=4)  # axis 0 may be long...
+    with pytest.raises(RuntimeError, match="70000 programs on axis 1") as refused:
+        noop[(1, 70_000)](x, BLOCK=4)  # ...axis 1 may not
+    assert classify_run_error(refused.value, None).kind == VerdictKind.LAUNCH_ERROR
 
 
 def test_triton_launches_are_counted_on_the_cuda_path_and_warm_ups_are_not(monkeypatch):

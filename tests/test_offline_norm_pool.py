@@ -161,6 +161,13 @@ GENERAL = {
         (3, 5, 6, 7),
         (2, 3, 6, 7),
     ),
+    # Few long rows: the Triton split-row path (partials, finish, apply over the row's blocks).
+    "layer_norm_long_rows": (
+        "self.n = nn.LayerNorm(20000, elementwise_affine=False)",
+        "self.n(x)",
+        (2, 20000),
+        None,
+    ),
     "batch_norm_eval": ("self.n = nn.BatchNorm2d(5); self.eval()", "self.n(x)", (3, 5, 6, 7), None),
     "batch_norm_1d": ("self.n = nn.BatchNorm1d(5)", "self.n(x)", (9, 5), (4, 5)),
     "group_norm_plain": (
@@ -194,7 +201,9 @@ def test_generalised_cases_verify_on_the_cpu(case, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", ["llama_rms", "batch_norm_eval", "avg_pool2d_no_pad_count"])
+@pytest.mark.parametrize(
+    "case", ["llama_rms", "layer_norm_long_rows", "batch_norm_eval", "avg_pool2d_no_pad_count"]
+)
 def test_generalised_cases_verify_under_the_interpreter(case, interpreter, tmp_path):
     init, forward, shape, _ = GENERAL[case]
     problem = problem_file(tmp_path, init, forward, shape)

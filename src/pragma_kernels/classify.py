@@ -22,7 +22,8 @@ _ILLEGAL_ACCESS = re.compile(
 )
 _LAUNCH = re.compile(
     r"invalid configuration argument|too many resources requested for launch"
-    r"|invalid grid|grid dim|CUDA error: invalid argument|launch timed out",
+    r"|invalid grid|grid dim|CUDA error: invalid argument|\[CUDA\]: invalid argument"
+    r"|launch timed out",
     re.I,
 )
 _OOM = re.compile(r"out of memory|can't allocate memory|cannot allocate memory", re.I)

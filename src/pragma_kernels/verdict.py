@@ -295,7 +295,10 @@ _REFINEMENTS: tuple[tuple[VerdictKind, str, str, str], ...] = (
     ),
     (
         VerdictKind.RUNTIME_ERROR,
-        r"CUDA|cuda",
+        # What torch says when CUDA is asked for where there is none (not any message that
+        # names CUDA: a GPU's own launch errors do too).
+        r"not compiled with CUDA|no NVIDIA driver|no CUDA GPUs|CUDA driver initiali[sz]ation"
+        r"|cuda\S* is not available|Cannot access accelerator device",
         "The candidate tried to use CUDA on the CPU target.",
         "Keep every tensor on the CPU.",
     ),

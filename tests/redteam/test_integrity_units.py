@@ -75,6 +75,31 @@ def test_new_activity_sees_threads_and_child_processes():
     assert integrity.new_activity(before, integrity.Activity.now()) is None
 
 
+def test_threads_started_without_the_candidates_code_on_the_stack_are_not_its(tmp_path):
+    """The timing window runs torch.compile's baseline too, which may start threads of its
+    own; only a thread the candidate's code started counts against it."""
+    candidate = tmp_path / "candidate.py"
+    source = "def forward(start):\n    start()\n"
+    namespace: dict = {}
+    exec(compile(source, str(candidate), "exec"), namespace)
+    stop = threading.Event()
+    library_thread = threading.Thread(target=stop.wait)
+    candidate_thread = threading.Thread(target=stop.wait)
+    before = integrity.Activity.now()
+    try:
+        with integrity.ThreadStarts(str(candidate)) as starts:
+            library_thread.start()
+            namespace["forward"](candidate_thread.start)
+        assert starts.not_candidates == {library_thread.ident}
+        found = integrity.new_activity(before, integrity.Activity.now(), starts.not_candidates)
+        assert found == "1 new Python thread(s) still alive"
+        assert "recorded_start" not in repr(threading.Thread.start)  # restored
+    finally:
+        stop.set()
+        library_thread.join()
+        candidate_thread.join()
+
+
 def test_recheck_seed_is_new():
     seeds = [3, 17, 5]
     assert integrity.recheck_seed(seeds) not in seeds

@@ -262,9 +262,47 @@ def child_pids(pid: int) -> set[int]:
     return children
 
 
-def new_activity(before: Activity, after: Activity) -> str | None:
-    """What was left running, or None."""
-    threads = after.threads - before.threads
+class ThreadStarts:
+    """Within a `with` block, the Python threads started with none of the candidate's code
+    on the starting stack. The timing window runs the baselines too, and torch.compile's
+    starts threads of its own (on the H200, 3 of 100 KernelBench problems failed
+    `background_work` for them): those are not the candidate's. A thread that started
+    unseen (through `_thread`) stays the candidate's."""
+
+    def __init__(self, candidate_file: str | None):
+        self.candidate_file = os.path.realpath(candidate_file) if candidate_file else None
+        self.not_candidates: set[int] = set()
+
+    def started_by_candidate(self) -> bool:
+        frame = sys._getframe(2)
+        while frame is not None:
+            if os.path.realpath(frame.f_code.co_filename) == self.candidate_file:
+                return True
+            frame = frame.f_back
+        return False
+
+    def __enter__(self) -> ThreadStarts:
+        start = self._start = threading.Thread.start
+        starts = self
+
+        def recorded_start(thread):
+            by_candidate = starts.started_by_candidate()
+            start(thread)
+            if not by_candidate:
+                starts.not_candidates.add(thread.ident)
+
+        threading.Thread.start = recorded_start
+        return self
+
+    def __exit__(self, *exc) -> None:
+        threading.Thread.start = self._start
+
+
+def new_activity(
+    before: Activity, after: Activity, not_candidates: frozenset[int] | set[int] = frozenset()
+) -> str | None:
+    """What was left running, or None; threads in `not_candidates` were started by others."""
+    threads = after.threads - before.threads - not_candidates
     children = after.children - before.children
     parts = []
     if threads:

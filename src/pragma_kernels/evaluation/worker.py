@@ -523,16 +523,17 @@ class Worker:
             protocol = self.job.protocol or self.backend.timing_protocol()
             before = integrity.Activity.now()
             try:
-                repeats = [
-                    self.backend.measure(callables, protocol) for _ in range(self.job.repeats)
-                ]
+                with integrity.ThreadStarts(self.job.solution) as starts:
+                    repeats = [
+                        self.backend.measure(callables, protocol) for _ in range(self.job.repeats)
+                    ]
             except Exception as exc:
                 raise self.failed(classify_run_error(exc, self.job.solution)) from None
             after = integrity.Activity.now()
             self.sync()
         self.guard("timing")
         watch = candidate is not None and self.backend.watch_background
-        left = integrity.new_activity(before, after) if watch else None
+        left = integrity.new_activity(before, after, starts.not_candidates) if watch else None
         if left:
             raise self.fail(VerdictKind.BACKGROUND_WORK, f"after timing: {left}")
         for timings in repeats:

@@ -66,6 +66,7 @@ class TritonInterpreter(TritonCuda):
 
         counter, watched = super().count_launches()
         watched.append(launches.count_calls(InterpretedFunction, "run", _launched))
+        watched.append(_refuse_grids_cuda_refuses())
         return counter, watched
 
     def sync(self) -> None:
@@ -90,3 +91,35 @@ class TritonInterpreter(TritonCuda):
 
 
 __all__ = ["BackendUnavailable", "TritonInterpreter"]
+
+
+# CUDA's grid limits per axis (x, y, z): the GPU rejects a launch beyond them with
+# "invalid argument", while the interpreter would loop over any grid. Refusing here makes
+# the CPU tests catch what only the GPU would (KernelBench 37: 458,752 blocks on axis 1).
+CUDA_GRID_LIMITS = (2**31 - 1, 65535, 65535)
+
+
+def _refuse_grids_cuda_refuses() -> tuple[str, type, str]:
+    """Wrap the interpreter's grid setter (once per process) to refuse CUDA-invalid grids;
+    returns the (label, owner, attribute) the harness watches."""
+    from triton.runtime.interpreter import InterpreterBuilder
+
+    set_grid_dim = InterpreterBuilder.__dict__["set_grid_dim"]
+    if not getattr(set_grid_dim, "_cuda_limits", False):
+
+        def checked(self, *dims):
+            for axis, (count, limit) in enumerate(zip(dims, CUDA_GRID_LIMITS, strict=False)):
+                if count > limit:
+                    raise RuntimeError(
+                        f"invalid grid: {count} programs on axis {axis}, CUDA allows {limit} "
+                        "(the GPU rejects this launch). Fix: put the largest count on axis 0"
+                    )
+            return set_grid_dim(self, *dims)
+
+        checked._cuda_limits = True  # type: ignore[attr-defined]
+        InterpreterBuilder.set_grid_dim = checked
+    return (
+        "triton.runtime.interpreter.InterpreterBuilder.set_grid_dim",
+        InterpreterBuilder,
+        "set_grid_dim",
+    )

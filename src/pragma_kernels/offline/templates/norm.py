@@ -549,9 +549,10 @@ def _row_finish(part_ptr, stat_ptr, R, SPLIT, BS: tl.constexpr):
 
 @triton.jit
 def _row_apply(x_ptr, w_ptr, b_ptr, stat_ptr, out_ptr, R, BLOCK: tl.constexpr):
-    o = tl.program_id(0).to(tl.int64)
+    # Blocks of the row on grid axis 0: a long row has more than the 65,535 axis 1 allows.
+    o = tl.program_id(1).to(tl.int64)
     row = o * R
-    cols = tl.program_id(1).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    cols = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = cols < R
     center = tl.load(stat_ptr + o * 2)
     factor = tl.load(stat_ptr + o * 2 + 1)
@@ -567,7 +568,7 @@ def _split_row_norm(x, w, b, out, outer, R, sms):
     stat = torch.empty(outer * 2, device=x.device, dtype=torch.float32)
     _row_partials[(outer, split)](x, part, R, chunk, split, BLOCK=2048, num_warps=8)
     _row_finish[(outer,)](part, stat, R, split, BS=triton.next_power_of_2(split))
-    _row_apply[(outer, triton.cdiv(R, 4096))](x, w, b, stat, out, R, BLOCK=4096, num_warps=8)
+    _row_apply[(triton.cdiv(R, 4096), outer)](x, w, b, stat, out, R, BLOCK=4096, num_warps=8)
 """
 
 
