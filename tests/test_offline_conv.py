@@ -46,8 +46,9 @@ CASES = {
     ),
     "depthwise_multiplier": (["Conv2d(3, 6, (3, 1), groups=3)"], (2, 3, 8, 9), "depthwise_conv2d"),
     "pointwise": (["Conv2d(3, 17, 1)"], (2, 3, 6, 37), "pointwise_conv2d"),
+    "pointwise3d_no_bias": (["Conv3d(5, 9, 1, bias=False)"], (2, 5, 3, 4, 7), "pointwise_conv3d"),
     "depthwise_separable": (
-        ["Conv2d(6, 6, 3, groups=6)", "Conv2d(6, 20, 1)"],
+        ["Conv2d(6, 6, 3, groups=6)", "Conv2d(6, 20, 1, bias=False)"],
         (2, 6, 10, 20),
         "depthwise_conv2d+pointwise_conv2d",
     ),
@@ -103,6 +104,8 @@ CASES = {
 }
 # The Triton interpreter runs a kernel per program in Python: its cases stay few and tiny.
 TRITON_CASES = [
+    "pointwise",  # with a bias: the implicit GEMM
+    "pointwise3d_no_bias",  # the GEMM kernel
     "conv1d_strided_dilated",
     "conv2d_asymmetric",
     "conv3d_grouped_padded",
@@ -253,6 +256,21 @@ def test_autotune_variant_lists_every_tile_and_the_single_one_its_first(tmp_path
     assert len(re.findall(r"triton\.Config\(", tuned)) == len(tiles)
     assert len(re.findall(r"triton\.Config\(", single)) == 1
     assert "input_precision=PRECISION" in tuned and "cudnn.allow_tf32" in tuned
+
+
+def test_a_1x1_convolution_without_bias_is_the_gemm_kernel_per_sample(tmp_path):
+    for case, gemm in (("pointwise3d_no_bias", True), ("pointwise", False)):
+        layers, shape, _ = CASES[case]
+        source = TRITON.offline_source(
+            recognise(conv_problem(tmp_path, layers, shape)), CONV_GPU_VARIANTS[0]
+        )
+        assert ("_conv_gemm_0[grid]" in source) is gemm
+        assert ("_conv_igemm_0[grid]" in source) is not gemm
+    layers, shape, _ = CASES["depthwise_separable"]
+    source = TRITON.offline_source(
+        recognise(conv_problem(tmp_path, layers, shape)), CONV_GPU_VARIANTS[0]
+    )
+    assert "_conv_depthwise_0[grid]" in source and "_conv_gemm_1[grid]" in source
 
 
 @pytest.mark.slow

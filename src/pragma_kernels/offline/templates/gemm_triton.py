@@ -168,7 +168,11 @@ def _autotuned(name: str, configs: list[str], key: str, reset: str = "", prune: 
     return f"{name} = triton.autotune(configs=[\n    {listing},\n], key={key}{zero})({name})\n"
 
 
-def _triton_matmul(spec: Gemm, variant: GpuVariant, precision: str) -> str:
+def gemm_kernel(
+    spec: Gemm, variant: GpuVariant, precision: str, name: str = "_gemm"
+) -> tuple[str, bool]:
+    """The autotuned product kernel `name` for this spec, and whether a configuration splits
+    K (then the output must be a zeroed float32 buffer the partial tiles are added into)."""
     tiles = gemm_configs(spec)
     if variant.name != "autotune":
         tiles = tiles[:1]
@@ -178,9 +182,15 @@ def _triton_matmul(spec: Gemm, variant: GpuVariant, precision: str) -> str:
         _GEMM_KERNEL.replace("DEAD_TILE", dead)
         .replace("EPILOGUE_MASK", keep)
         .replace("PRECISION_LITERAL", f'"{precision}"')
+        .replace("def _gemm(", f"def {name}(")
     )
     configs = [t.config(SPLIT_K=t.split_k, GROUP_M=8) for t in tiles]
-    kernel += "\n\n" + _autotuned("_gemm", configs, '["M", "N", "K"]', '["c_ptr"]' if split else "")
+    kernel += "\n\n" + _autotuned(name, configs, '["M", "N", "K"]', '["c_ptr"]' if split else "")
+    return kernel, split
+
+
+def _triton_matmul(spec: Gemm, variant: GpuVariant, precision: str) -> str:
+    kernel, split = gemm_kernel(spec, variant, precision)
     # Split-K adds partial tiles into a float32 output zeroed first.
     alloc = "torch.zeros" if split else "torch.empty"
     out_dtype = "torch.float32" if split else "a.dtype"
