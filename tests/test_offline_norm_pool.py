@@ -149,6 +149,8 @@ GENERAL = {
         (5, 2, 33),
     ),
     "normalize": ("pass", "nn.functional.normalize(x, dim=1)", (3, 5, 6, 7), (2, 9, 4, 3)),
+    # More than 64 values along the normalised dim: the strided kernel's two-read loop.
+    "normalize_wide": ("pass", "nn.functional.normalize(x, dim=1)", (2, 70, 3, 5), None),
     "rms_over_two_dims": (
         "pass",
         "x / torch.sqrt((x * x).mean(dim=(1, 2), keepdim=True) + 1e-5)",
@@ -202,7 +204,15 @@ def test_generalised_cases_verify_on_the_cpu(case, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "case", ["llama_rms", "layer_norm_long_rows", "batch_norm_eval", "avg_pool2d_no_pad_count"]
+    "case",
+    [
+        "llama_rms",
+        "normalize",
+        "normalize_wide",
+        "layer_norm_long_rows",
+        "batch_norm_eval",
+        "avg_pool2d_no_pad_count",
+    ],
 )
 def test_generalised_cases_verify_under_the_interpreter(case, interpreter, tmp_path):
     init, forward, shape, _ = GENERAL[case]
