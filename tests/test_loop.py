@@ -203,7 +203,7 @@ def test_full_loop_records_best_five_components_and_requested_metric(tmp_path):
         "005.json",
     ]
     # The Coder after a regression would see the best too; here attempt 5 follows the best.
-    assert "Attempts left after this one: 1" in fast.conductor_prompt
+    assert "The writer has 1 attempt left" in fast.conductor_prompt
     # The failure reached the next Coder prompt with its cause; the advice too.
     assert "build" in result.attempts[1].coder_prompt and "add the semicolon" in (
         result.attempts[1].coder_prompt
