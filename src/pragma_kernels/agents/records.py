@@ -152,6 +152,10 @@ class RunSettings(BaseModel):
     dtype: str = "auto"  # --dtype: a cast, or auto (the problem's own dtypes)
     coder_model: str = ""
     conductor_model: str = ""
+    # Who wrote the replies: "model", "scripted", "hand-answered" (LLMSettings.replies), or
+    # "offline" (templates, no LLM); a reader of the run must not take a scripted run's
+    # result for a model's
+    replies: str = "model"
     end: RunEnd | None = None  # written when the run stops
 
 
