@@ -100,7 +100,7 @@ def main() -> None:
                 run_dir=run,
                 size=args.size,
                 use_ncu=not args.no_ncu,
-                llm=LLMSettings(model="scripted", base_url=server.base_url),
+                llm=LLMSettings(model="scripted", base_url=server.base_url, replies="scripted"),
             )
         finally:
             server.close()

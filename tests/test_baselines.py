@@ -12,6 +12,7 @@ from pragma_kernels.evaluation.baselines import (
     cache_key,
     cacheable,
     drift_tolerance,
+    probe_words,
 )
 from pragma_kernels.evaluation.jobs import AttemptOptions, run_attempt
 from pragma_kernels.targets import Target
@@ -113,4 +114,17 @@ def test_measured_then_cached_then_re_timed_when_the_machine_drifts(tmp_path, mo
     cache.put(key, stale)
     third = run_attempt(PROBLEM, candidate, target, options)
     assert third.baseline_source == "re-timed" and "re-timed" in third.method
+    assert "eager re-timed at" in third.method and "drifted" not in third.method
     assert cache.get(key)["eager"].median_ms < stale["eager"].median_ms / 10  # fresh figure kept
+
+
+def test_the_drift_check_gives_the_probes_time_in_plain_words():
+    """Hand-answered finding 13: "the eager probe drifted +254.8%" was jargon for the Coder
+    and did not give the probe's time."""
+    retimed = probe_words("re-timed", 2.548, 4.0)
+    assert retimed.startswith("baselines re-timed beside this candidate (eager re-timed at")
+    assert "14.19 ms this attempt, +254.8% from the cached 4 ms" in retimed
+    cached = probe_words("cached", -0.05, 10.0)
+    assert "eager re-timed at 9.5 ms this attempt, -5.0% from the cached 10 ms" in cached
+    assert cached.startswith("baselines from the cache")
+    assert probe_words("measured", None, None) == "" and probe_words("cached", None, 1.0) == ""

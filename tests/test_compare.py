@@ -69,3 +69,24 @@ def test_with_times_the_verdict_is_on_ms_and_their_spreads_not_on_speedups():
     assert compare(faster, best).verdict == "improved"
     text = compare(faster, best).render_text()
     assert "0.05 ms (median, IQR 0.004 ms" in text and "-44% time" in text
+
+
+def test_each_side_marks_a_speedup_inside_its_baselines_noise():
+    """Finding 10: 'Current vs best' said "1.00x vs eager (eager 16.48 ms)" with overlapping
+    IQRs; each side's speedup now says so, by the same criterion as the verdict."""
+    eager = Spread(median_ms=16.48, iqr_ms=12.0)
+    ms = Spread(median_ms=16.4, iqr_ms=0.5)
+    side = Attempt(
+        1.0, cpu(0.01, 0.01, 16), ms=ms, speedups={"eager": 1.0}, baselines={"eager": eager}
+    )
+    tight = Spread(median_ms=32.0, iqr_ms=0.5)
+    best = Attempt(
+        2.0,
+        cpu(0.01, 0.01, 8),
+        ms=Spread(median_ms=8.0, iqr_ms=0.1),
+        speedups={"eager": 4.0},
+        baselines={"eager": tight},
+    )
+    text = compare(side, best).render_text()
+    assert "1.00x vs eager (eager 16.48 ms, within noise)" in text
+    assert "4.00x vs eager (eager 32 ms)" in text

@@ -3,6 +3,8 @@ price table for cost accounting; bad files are refused naming the file and the f
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from typer.testing import CliRunner
 
@@ -80,7 +82,8 @@ def test_cli_optimize_reads_the_config_file_and_counts_cost(tmp_path, monkeypatc
         result = CliRunner().invoke(
             app,
             ["optimize", str(PROBLEM), "--target", "cpu", "--attempts", "2", "--mode", "no-profile"]
-            + ["--run-dir", str(tmp_path / "run"), "--llm-config", str(config)],
+            + ["--run-dir", str(tmp_path / "run"), "--llm-config", str(config)]
+            + ["--replies-label", "scripted"],
         )
     finally:
         server.close()
@@ -90,3 +93,18 @@ def test_cli_optimize_reads_the_config_file_and_counts_cost(tmp_path, monkeypatc
     # attempt 2 is the result, or (slower than eager) the one kept for reading
     assert "$4.5000" in unfolded
     assert "Best:attempt2" in unfolded or "bestcorrectone(attempt2:" in unfolded
+    # run.json says the replies were scripted, not a model's (hand-answered finding 13)
+    saved = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert saved["coder_model"] == "scripted" and saved["replies"] == "scripted"
+
+
+def test_who_wrote_the_replies_defaults_to_a_model_and_is_checked():
+    coder, conductor = resolve(parse_config(CONFIG, "llm.toml"), {}, {})
+    assert coder.replies == conductor.replies == "model"
+    hand = parse_config(
+        CONFIG.replace("[conductor]", 'replies = "hand-answered"\n[conductor]'), "f"
+    )
+    coder, conductor = resolve(hand, {}, {})
+    assert coder.replies == conductor.replies == "hand-answered"
+    with pytest.raises(PragmaError, match="replies"):
+        resolve(parse_config(CONFIG, "llm.toml"), {}, {"replies": "guessed"})

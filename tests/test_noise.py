@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pragma_kernels.noise import Spread, change_words, load_flag, within_noise
+from pragma_kernels.noise import (
+    Spread,
+    change_words,
+    implausible,
+    load_flag,
+    speedup_note,
+    within_noise,
+)
 from pragma_kernels.profilers.schema import Metric, Profile
 from pragma_kernels.timing import summarise
 from pragma_kernels.verdict import Verdict, VerdictKind
@@ -83,3 +90,19 @@ def test_a_distorted_profile_is_retaken_once_and_the_prompt_says_so(tmp_path):
     loads, retakes[:] = iter([0.1]), []
     _, note = evaluator._steady_profile(Path("c.py"), _profile(0.1), [], evaluation)
     assert note == "" and retakes == []
+
+
+def test_a_speedup_note_reuses_the_noise_criterion_and_flags_an_implausible_baseline():
+    eager = Spread(median_ms=16.48, iqr_ms=12.0, min_ms=9.0, samples=40)
+    kernel = Spread(median_ms=22.88, iqr_ms=1.0, min_ms=21.0, samples=40)
+    assert speedup_note(kernel, eager) == "within noise"  # 6.4 ms inside eager's IQR
+    assert speedup_note(kernel, Spread(median_ms=40.0, iqr_ms=1.0)) == ""
+    assert speedup_note(None, eager) == "" and speedup_note(kernel, None) == ""
+    tiny = Spread(median_ms=0.09, iqr_ms=0.001, min_ms=0.088, samples=100)
+    compile_ = Spread(median_ms=40.06, iqr_ms=16.0, min_ms=12.08, samples=40)
+    assert compile_.disturbed and not tiny.disturbed
+    assert implausible(compile_, tiny).startswith("implausible baseline: 40.06 ms, 445x eager")
+    assert speedup_note(tiny, compile_, tiny).startswith("implausible baseline")
+    steady = Spread(median_ms=40.06, iqr_ms=0.5, min_ms=39.0, samples=40)
+    assert implausible(steady, tiny) == ""  # slow but steady: a real (poor) baseline
+    assert implausible(compile_, Spread(median_ms=10.0, iqr_ms=1.0)) == ""  # 4x: plausible

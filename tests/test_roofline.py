@@ -54,3 +54,26 @@ def test_a_cached_peak_keeps_the_best_and_remeasures_one_taken_under_load(tmp_pa
     assert cpu.cached_peak(path, lambda: 1.0) == 330.0  # quiet and stored: not measured
     path.write_text("330.0 loaded")
     assert cpu.cached_peak(path, lambda: 100.0) == 330.0  # noise never lowers a peak
+
+
+def test_one_peak_for_the_roofline_with_the_spec_beside_it_and_the_ridge():
+    """Hand-answered finding 12: 332 GFLOP/s (spec) in the Hardware line, peak_gflops 19.84
+    (measured) in the profile, nothing saying which the roofline used, and no ridge."""
+    from pragma_kernels.profilers.roofline import roofs_text
+
+    text = roofs_text(19.84, 332.0, 63.0)
+    assert "fp32 peak for the roofline 19.84 GFLOP/s (measured" in text
+    assert "spec 332 GFLOP/s (theoretical" in text and "not a roof here" in text
+    assert "DRAM roof 63 GB/s" in text and "ridge point 0.31 FLOP/byte" in text
+    assert "ridge" not in roofs_text(None, 332.0, 63.0)
+
+
+def test_a_footprint_inside_the_last_level_cache_is_not_judged_by_the_dram_roof():
+    from pragma_kernels.profilers.roofline import cache_fit
+
+    caches = {"L1d": 48 * 2**10, "L2": 2**20, "L3": 32 * 2**20}
+    fit = cache_fit(2_100_000, caches)
+    assert fit is not None and fit.message.startswith("footprint 2.1 MB (inputs and outputs)")
+    assert "fits the LLC (L3), 32 MiB: the DRAM roof does not apply" in fit.message
+    assert "fits L2, 1 MiB" in cache_fit(500_000, caches).message
+    assert cache_fit(64 * 2**20, caches) is None and cache_fit(10, {}) is None

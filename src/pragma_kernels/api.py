@@ -155,6 +155,7 @@ def optimize(
             return OptimizeResult(None, [], why, folder, unsupported=True, recognition=why)
         coder, conductor_llm = OfflineCoder(recognised, resolved.backend), None
         coder_model = conductor_model = "offline (no LLM)"
+        replies = "offline"
     else:
         if llm is None:
             llm, configured_conductor = llm_settings()
@@ -174,7 +175,7 @@ def optimize(
         cache = ReplyCache(folder / "llm-cache")  # a resumed run replays paid-for calls
         coder = LLM(llm, cache, budget)
         conductor_llm = LLM(conductor or llm, cache, budget) if mode != "single" else None
-        coder_model = llm.model
+        coder_model, replies = llm.model, llm.replies
         conductor_model = (conductor or llm).model if mode != "single" else ""
     context = LoopContext(
         problem=prompts.ProblemView(
@@ -211,6 +212,7 @@ def optimize(
         dtype=dtype or "auto",
         coder_model=coder_model,
         conductor_model=conductor_model,
+        replies=replies,
     )
     result = loop.run(settings, listener)
     return OptimizeResult(

@@ -49,6 +49,14 @@ ThreadsOpt = Annotated[
     typer.Option(help="CPU threads for reference and candidate (default: all available cores)"),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON")]
+RepliesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--replies-label",
+        help="Who writes the replies, recorded in run.json: model (default), scripted or "
+        "hand-answered (a person answering through a bridge endpoint)",
+    ),
+]
 NcuOpt = Annotated[
     bool,
     typer.Option(
@@ -612,6 +620,7 @@ def optimize(
     conductor_model: Annotated[
         str | None, typer.Option(help="A different model for the Conductor")
     ] = None,
+    replies: RepliesOpt = None,
     attempts: Annotated[int, typer.Option(help="Attempts at most")] = 15,
     run_dir: Annotated[
         Path | None,
@@ -674,6 +683,7 @@ def optimize(
         _check_choice(provider, ("openai", "anthropic"), "provider")
     flags = {"provider": provider, "model": model, "base_url": base_url}
     flags |= {"api_key_env": api_key_env, "timeout_s": llm_timeout, "max_retries": llm_retries}
+    flags["replies"] = replies
     llm = conductor = None
     if mode != "offline":  # offline uses no model: a broken LLM config must not stop it
         try:
@@ -804,6 +814,7 @@ def bench(
         str | None, typer.Option(help="openai (any compatible endpoint) or anthropic")
     ] = None,
     max_usd: Annotated[float | None, typer.Option(help="LLM budget in dollars per run")] = None,
+    replies: RepliesOpt = None,
 ) -> None:
     """Run the loop over a suite in several modes into one resumable SQLite store.
 
@@ -828,7 +839,7 @@ def bench(
         raise _bad_input("--baselines must include eager (the speedup's reference)")
     llm = conductor = None
     if any(m != "offline" for m in chosen):
-        flags = {"provider": provider, "model": model, "base_url": base_url}
+        flags = {"provider": provider, "model": model, "base_url": base_url, "replies": replies}
         try:
             llm, conductor = llm_settings(flags, {}, None)
         except PragmaError as exc:

@@ -141,7 +141,7 @@ class LiveView:
         """The attempt's own time and speedups (against the baselines timed beside it), and
         the loop's best by time: the same notion of best as the trace and the summary."""
         spread = record.spread() if record.correct else None
-        speedups = ", ".join(f"{x:.2f}x vs {name}" for name, x in record.speedups().items())
+        speedups = ", ".join(record.speedup_text(n, x) for n, x in record.speedups().items())
         row = (
             str(record.number),
             record.verdict.kind.value,

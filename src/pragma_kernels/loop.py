@@ -43,7 +43,7 @@ from pragma_kernels.events import (
     StageStarted,
 )
 from pragma_kernels.llm import LLM, BudgetExhausted, LLMError, Message, Reply
-from pragma_kernels.noise import Spread
+from pragma_kernels.noise import Spread, speedup_note
 from pragma_kernels.profilers.schema import Profile
 from pragma_kernels.verdict import VerdictKind, failure
 
@@ -321,7 +321,7 @@ class OptimizationLoop:
             record.number,
             "evaluate",
             lambda: self.evaluator.evaluate(path, asked, profiles),
-            _evaluation_summary,
+            lambda done: _evaluation_summary(done, self.options.baseline),
         )
         record.verdict = evaluation.verdict
         record.harness_s = evaluation.seconds
@@ -428,8 +428,9 @@ class OptimizationLoop:
         return reply
 
 
-def _evaluation_summary(evaluation: Evaluation) -> str:
-    """How far the candidate got: its verdict, its speedup, its bottleneck."""
+def _evaluation_summary(evaluation: Evaluation, baseline: str = "eager") -> str:
+    """How far the candidate got: its verdict, its speedup (over `baseline`, with what it is
+    worth), its bottleneck."""
     if not evaluation.verdict.ok:
         return evaluation.verdict.summary()[:300]
     timed = evaluation.timed
@@ -437,7 +438,12 @@ def _evaluation_summary(evaluation: Evaluation) -> str:
         return f"correct, not timed: {timed.method if timed else ''}"[:300]
     spread = timed.spreads.get("candidate")
     ms = spread.render() if spread else f"{timed.candidate_ms:.4g} ms"
-    parts = [f"correct, {ms}, {timed.speedup:.2f}x vs the baseline timed beside it"]
+    eager = timed.spreads.get("eager") if baseline != "eager" else None
+    note = speedup_note(spread, timed.spreads.get(baseline), eager)
+    parts = [
+        f"correct, {ms}, {timed.speedup:.2f}x vs the baseline timed beside it"
+        + (f" ({note})" if note else "")
+    ]
     if evaluation.diagnosis is not None:
         diagnosis = evaluation.diagnosis
         parts.append(f"{diagnosis.bottleneck.value} ({diagnosis.confidence:.2f})")

@@ -23,6 +23,11 @@ PROFILE_TIME_FACTOR = 3.0  # a profile's own time this far from the verifier's: 
 # and byte-identical kernels read 11.99 and 15.98 ms with IQRs of 0.05-0.09 ms.
 WAITS_FACTOR = 5.0
 MIN_SAMPLES_FOR_WAITS = 10
+# A baseline this many times slower than eager, with a disturbed spread, is not a fair
+# baseline: torch.compile timed 40.06 ms (IQR 16 ms) beside a 0.09 ms eager softmax and
+# yielded a silent "3.34x vs torch.compile" (hand-answered review, finding 13).
+IMPLAUSIBLE_FACTOR = 5.0
+DISTURBED_IQR = 0.25  # an IQR above this share of its median: the samples were disturbed
 
 
 class Spread(BaseModel):
@@ -73,6 +78,13 @@ class Spread(BaseModel):
         )
 
     @property
+    def disturbed(self) -> bool:
+        """The samples were disturbed: a median on scheduler waits, or an IQR above
+        `DISTURBED_IQR` of the median."""
+        wide = self.iqr_ms is not None and self.iqr_ms > DISTURBED_IQR * self.median_ms
+        return self.waits or wide
+
+    @property
     def low(self) -> float:
         return self.median_ms - (self.iqr_ms or 0.0) / 2
 
@@ -99,6 +111,35 @@ def change_words(current: Spread, reference: Spread) -> str:
     if within_noise(current, reference):
         return "within noise"
     return "faster" if current.median_ms < reference.median_ms else "slower"
+
+
+def implausible(baseline: Spread, eager: Spread) -> str:
+    """Why a baseline other than eager is not a fair one ('' when it is): over
+    `IMPLAUSIBLE_FACTOR` times eager's median with a disturbed spread, so a speedup over it
+    says nothing about the kernel."""
+    if eager.median_ms <= 0 or not baseline.disturbed:
+        return ""
+    ratio = baseline.median_ms / eager.median_ms
+    if ratio <= IMPLAUSIBLE_FACTOR:
+        return ""
+    return (
+        f"implausible baseline: {baseline.median_ms:.4g} ms, {ratio:.0f}x eager's "
+        f"{eager.median_ms:.4g} ms, with a disturbed spread"
+    )
+
+
+def speedup_note(
+    candidate: Spread | None, baseline: Spread | None, eager: Spread | None = None
+) -> str:
+    """What a speedup over `baseline` is worth, in words ('' when it stands): the baseline is
+    implausible (`implausible`, against `eager`; None when `baseline` is eager), or the two
+    timings are within noise (`within_noise`, the one criterion), so "0.72x vs eager" inside
+    eager's IQR is not read as a slowdown."""
+    if candidate is None or baseline is None:
+        return ""
+    if eager is not None and (why := implausible(baseline, eager)):
+        return why
+    return "within noise" if within_noise(candidate, baseline) else ""
 
 
 def load_flag(

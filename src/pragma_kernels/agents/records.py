@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from pragma_kernels.agents.advice import ConductorAdvice
 from pragma_kernels.diagnosis.model import Diagnosis
-from pragma_kernels.noise import Spread
+from pragma_kernels.noise import Spread, speedup_note
 from pragma_kernels.profilers.schema import Profile
 from pragma_kernels.verdict import Verdict
 
@@ -80,6 +80,18 @@ class AttemptRecord(BaseModel):
         )
         return {name: ms / self.candidate_ms for name, ms in baselines.items() if ms}
 
+    def speedup_note(self, name: str) -> str:
+        """'within noise', 'implausible baseline: ...' or '' for the speedup over baseline
+        `name` (noise.speedup_note)."""
+        eager = self.spread("eager") if name != "eager" else None
+        return speedup_note(self.spread(), self.spread(name), eager)
+
+    def speedup_text(self, name: str, speedup: float, shown: str | None = None) -> str:
+        """'0.72x vs eager (within noise)': the speedup with what it is worth; `shown`: the
+        baseline's name as the reader knows it."""
+        note = self.speedup_note(name)
+        return f"{speedup:.2f}x vs {shown or name}" + (f" ({note})" if note else "")
+
     def outcome(self, baseline: str) -> str:
         """The verdict, the time with its spread, and each baseline timed beside it."""
         if not self.correct:
@@ -92,7 +104,7 @@ class AttemptRecord(BaseModel):
         for name, speedup in speedups.items():
             base = self.spread(name)
             timed = f", {name} {base.render()}" if base else ""
-            text += f"; {speedup:.2f}x vs {name}{timed}"
+            text += f"; {self.speedup_text(name, speedup)}{timed}"
         return text
 
 
@@ -122,7 +134,13 @@ class RunEnd(BaseModel):
     result: str = ""  # the summary's sentence: the best's speedups, or "no faster kernel"
     best_attempt: int | None = None
     best_ms: float | None = None
+    # The best's time and its baselines' with their spreads (IQR, min, n): best_ms alone
+    # cannot say whether a speedup is beyond the noise
+    best_timing: Spread | None = None
+    baseline_timings: dict[str, Spread] = {}
     speedups: dict[str, float] = {}  # the best's, against each baseline timed beside it
+    # What a speedup is worth where it is not a plain gain: "within noise", "implausible ..."
+    speedup_notes: dict[str, str] = {}
 
 
 class RunSettings(BaseModel):
@@ -134,6 +152,10 @@ class RunSettings(BaseModel):
     dtype: str = "auto"  # --dtype: a cast, or auto (the problem's own dtypes)
     coder_model: str = ""
     conductor_model: str = ""
+    # Who wrote the replies: "model", "scripted", "hand-answered" (LLMSettings.replies), or
+    # "offline" (templates, no LLM); a reader of the run must not take a scripted run's
+    # result for a model's
+    replies: str = "model"
     end: RunEnd | None = None  # written when the run stops
 
 

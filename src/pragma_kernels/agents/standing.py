@@ -85,6 +85,9 @@ def run_end(
         end.result = f"no correct kernel in {len(records)} attempts"
         return end
     end.best_attempt, end.best_ms, end.speedups = best.number, best.candidate_ms, best.speedups()
+    end.best_timing = best.spread()
+    end.baseline_timings = {name: s for name in best.baselines_ms if (s := best.spread(name))}
+    end.speedup_notes = {n: note for n in end.speedups if (note := best.speedup_note(n))}
     end.faster_found = faster_than(best, baseline)
     against = speedup_words(best)
     if end.faster_found:
@@ -111,9 +114,12 @@ def faster_than(record: AttemptRecord, baseline: str = "eager") -> bool:
 
 
 def speedup_words(record: AttemptRecord) -> str:
-    """'2.91x vs eager, 0.62x vs torch.compile (torch.compile not timed)' and the time."""
+    """'2.91x vs eager, 0.98x vs torch.compile (within noise)' (or 'torch.compile not
+    timed') and the time."""
     speedups = record.speedups()
-    parts = [f"{x:.2f}x vs {BASELINE_WORDS.get(name, name)}" for name, x in speedups.items()]
+    parts = [
+        record.speedup_text(name, x, BASELINE_WORDS.get(name, name)) for name, x in speedups.items()
+    ]
     if "compile" not in speedups:
         parts.append("torch.compile not timed")
     ms = record.spread()

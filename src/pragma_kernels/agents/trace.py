@@ -13,17 +13,14 @@ from __future__ import annotations
 from pragma_kernels.agents.records import AttemptRecord, is_better
 
 
-def _cell(value: float | None, form: str) -> str:
-    return format(value, form) if value else ""
-
-
 def table(records: list[AttemptRecord]) -> list[str]:
-    """One row per attempt: candidate ms (IQR), each baseline's ms and the speedup over it,
-    and the best so far as the loop chose it."""
+    """One row per attempt: candidate ms (IQR), each baseline's ms (IQR) and the speedup over
+    it (with "within noise" where the two overlap), and the best so far as the loop chose
+    it."""
     names = list(dict.fromkeys(n for r in records for n in r.baselines_ms)) or ["eager"]
     head = ["attempt", "verdict", "candidate ms (IQR)"]
     for name in names:
-        head += [f"{name} ms", f"vs {name}"]
+        head += [f"{name} ms (IQR)", f"vs {name}"]
     lines = ["| " + " | ".join([*head, "best so far"]) + " |"]
     lines.append("|" + "---|" * (len(head) + 1))
     best: AttemptRecord | None = None
@@ -35,8 +32,8 @@ def table(records: list[AttemptRecord]) -> list[str]:
         cells.append(_ms_cell(spread))
         speedups = record.speedups()
         for name in names:
-            cells.append(_cell(record.baselines_ms.get(name) if record.correct else None, ".4g"))
-            cells.append(f"{speedups[name]:.2f}x" if name in speedups else "")
+            cells.append(_ms_cell(record.spread(name) if record.correct else None))
+            cells.append(_speedup_cell(record, name, speedups.get(name)))
         cells.append(f"attempt {best.number}" if best else "none correct yet")
         lines.append("| " + " | ".join(cells) + " |")
     return lines
@@ -97,3 +94,11 @@ def _ms_cell(spread) -> str:
         return ""
     iqr = f" ({spread.iqr_ms:.2g})" if spread.iqr_ms is not None else ""
     return f"{spread.median_ms:.4g}{iqr}"
+
+
+def _speedup_cell(record: AttemptRecord, name: str, speedup: float | None) -> str:
+    """'0.72x (within noise)': the speedup and what it is worth (records.speedup_note)."""
+    if speedup is None:
+        return ""
+    note = record.speedup_note(name)
+    return f"{speedup:.2f}x" + (f" ({note})" if note else "")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, Field
 
 from pragma_kernels.diagnosis.model import Diagnosis
-from pragma_kernels.noise import Spread, within_noise
+from pragma_kernels.noise import Spread, speedup_note, within_noise
 from pragma_kernels.profilers.schema import Profile
 
 NEUTRAL_BAND = 0.03  # speedup changes within +-3 % are noise, not a new best
@@ -99,16 +99,19 @@ class Side(BaseModel):
     def render(self, fallback_speedup: float) -> str:
         if self.ms is None:
             return f"speedup {fallback_speedup:.2f}x"
-        against = ", ".join(
-            f"{x:.2f}x vs {name}"
-            + (
-                f" ({name} {self.baselines[name].median_ms:.4g} ms)"
-                if name in self.baselines
-                else ""
-            )
-            for name, x in self.speedups.items()
-        )
+        against = ", ".join(self._against(name, x) for name, x in self.speedups.items())
         return f"{self.ms.render()}" + (f"; {against}" if against else "")
+
+    def _against(self, name: str, speedup: float) -> str:
+        """'0.98x vs eager (eager 0.339 ms, within noise)'."""
+        base = self.baselines.get(name)
+        if base is None:
+            return f"{speedup:.2f}x vs {name}"
+        eager = self.baselines.get("eager") if name != "eager" else None
+        note = speedup_note(self.ms, base, eager)
+        return f"{speedup:.2f}x vs {name} ({name} {base.median_ms:.4g} ms" + (
+            f", {note})" if note else ")"
+        )
 
 
 class Comparison(BaseModel):

@@ -39,6 +39,20 @@ def drift_tolerance(cached_eager: Timing) -> float:
     return min(MAX_DRIFT_TOLERANCE, max(MIN_DRIFT_TOLERANCE, 3 * cached_eager.cv))
 
 
+def probe_words(source: str, drift: float | None, cached_eager_ms: float | None) -> str:
+    """The drift check in words a kernel writer reads ('' when no probe ran): "the eager
+    probe drifted +254.8%" was jargon and hid the probe's own time."""
+    if source not in ("cached", "re-timed") or drift is None or not cached_eager_ms:
+        return ""
+    probe = (
+        f"eager re-timed at {cached_eager_ms * (1 + drift):.4g} ms this attempt, "
+        f"{drift:+.1%} from the cached {cached_eager_ms:.4g} ms"
+    )
+    if source == "cached":
+        return f"baselines from the cache ({probe}: close enough, the cached figures stand)"
+    return f"baselines re-timed beside this candidate ({probe}: the machine changed)"
+
+
 def cacheable(timings: dict[str, Timing]) -> bool:
     """Steady enough to stand for later attempts: no figure with a CV above MAX_CACHED_CV
     or a median on scheduler waits."""

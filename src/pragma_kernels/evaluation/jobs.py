@@ -19,6 +19,7 @@ from pragma_kernels.evaluation.baselines import (
     cache_key,
     cacheable,
     drift_tolerance,
+    probe_words,
 )
 from pragma_kernels.evaluation.isolation import Limits, run_isolated
 from pragma_kernels.evaluation.schema import BASELINES, DTYPES, Job
@@ -351,10 +352,9 @@ def run_attempt(
         seconds["profile worker"] = round(time.monotonic() - start, 2)
         profile_error = None if profiled is not None else verdict
     method = backend.timing_label(next((t.method for t in result.timings.values()), ""))
-    if result.baseline_source == "cached":
-        method += f"; baselines from the cache (eager probe {result.drift:+.1%})"
-    elif result.baseline_source == "re-timed":
-        method += f"; baselines re-timed (the eager probe drifted {result.drift:+.1%})"
+    cached_eager = cached["eager"].median_ms if "eager" in cached else None
+    if probe := probe_words(result.baseline_source, result.drift, cached_eager):
+        method += f"; {probe}"
     return AttemptResult(
         verdict=result.verdict,
         timings=result.timings,

@@ -72,6 +72,9 @@ class LLMSettings(BaseModel):
     retry_cut: bool = True  # a reply cut at max_tokens is asked for again, shorter, once
     usd_per_mtok_in: float = 0.0  # prices for cost accounting (0: unknown, not counted)
     usd_per_mtok_out: float = 0.0
+    # Who wrote the replies, recorded in run.json: a scripted endpoint (llm/scripted.py) or a
+    # person answering through a bridge shows the machinery, never a model's skill
+    replies: Literal["model", "scripted", "hand-answered"] = "model"
 
     def key_env(self) -> str:
         return self.api_key_env or DEFAULT_KEY_ENV[self.provider]

@@ -5,6 +5,7 @@
     model = "deepseek-chat"
     base_url = "https://api.deepseek.com"
     api_key_env = "DEEPSEEK_API_KEY"   # the variable holding the key, never the key
+    replies = "model"                  # or "scripted", "hand-answered": noted in run.json
 
     [conductor]                 # optional: only what differs from [llm]
     model = "deepseek-reasoner"
@@ -42,6 +43,7 @@ class _Section(BaseModel):
     max_tokens: int | None = None
     usd_per_mtok_in: float | None = None
     usd_per_mtok_out: float | None = None
+    replies: str | None = None
 
 
 class LLMConfig(BaseModel):

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pragma_kernels.profilers import cachegrind, perf, registry
-from pragma_kernels.profilers.roofline import roofline_metrics, traffic_metrics
+from pragma_kernels.profilers.roofline import cache_fit, roofline_metrics, traffic_metrics
 from pragma_kernels.profilers.schema import (
     Finding,
     KernelProfile,
@@ -445,6 +445,10 @@ def profile_cpu(
     with _timed(profile, "compute peak"):
         peak = compute_peak_gflops(threads) if flops > 0 else None
     profile.metrics += roofline(bytes_moved, flops, seconds, bandwidth, peak)
+    from pragma_kernels.hardware import detect_cpu
+
+    if fit := cache_fit(bytes_moved, detect_cpu().caches):
+        profile.findings.append(fit)
     if not calls:
         profile.unavailable += [
             Unavailable(

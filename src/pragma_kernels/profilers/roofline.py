@@ -10,7 +10,7 @@ compared with which peak, whatever the bound.
 
 from __future__ import annotations
 
-from pragma_kernels.profilers.schema import Metric, metric_maker
+from pragma_kernels.profilers.schema import Finding, Metric, metric_maker
 
 
 def roofline_metrics(
@@ -92,3 +92,50 @@ def traffic_metrics(
         make("traffic_bytes_estimate", traffic, "bytes"),
         make("traffic_bandwidth_fraction", traffic / seconds / 1e9 / peak_gbps, "ratio"),
     ]
+
+
+def roofs_text(measured_gflops: float | None, spec_gflops: float | None, gbps: float) -> str:
+    """The roofs in one place, each named: the compute peak the roofline uses (measured, the
+    profile's peak_gflops), the spec peak beside it, the DRAM roof and the ridge point. A
+    prompt gave 332 GFLOP/s (spec) and peak_gflops 19.84 (measured) with nothing saying
+    which one counted, and a glossary ridge "often ~10-30" against a true one near 5."""
+    spec = (
+        f"spec {spec_gflops:.0f} GFLOP/s (theoretical: clock x SIMD lanes x FMA)"
+        if spec_gflops
+        else "spec unknown"
+    )
+    memory = f"DRAM roof {gbps:.0f} GB/s (measured: a large copy)"
+    if not measured_gflops:
+        return f"fp32 peak: {spec}, not measured; {memory}; the roofline uses the DRAM roof only"
+    return (
+        f"fp32 peak for the roofline {measured_gflops:.4g} GFLOP/s (measured: torch's matmul; "
+        f"the profile's peak_gflops), {spec}, not a roof here; {memory}; ridge point "
+        f"{measured_gflops / gbps:.2g} FLOP/byte (peak / DRAM roof): a kernel whose "
+        "arithmetic_intensity is above it is compute-bound on the roofline, below it "
+        "memory-bound"
+    )
+
+
+def cache_fit(footprint_bytes: int, caches: dict[str, int]) -> Finding | None:
+    """Where the tensors' footprint fits: within the last-level cache the DRAM roof does not
+    apply (softmax's 2 MiB was judged against 63 GB/s of DRAM while it sat in L3); None when
+    the caches are unknown or the footprint exceeds them."""
+    levels = sorted(
+        ((name, size) for name, size in caches.items() if name[:2] in ("L2", "L3") and size),
+        key=lambda item: item[1],
+    )
+    fits = [name for name, size in levels if footprint_bytes <= size]
+    if not fits:
+        return None
+    largest = levels[-1]
+    within = fits[0] if fits[0] != largest[0] else f"the LLC ({largest[0]})"
+    return Finding(
+        severity="INF",
+        message=(
+            f"footprint {footprint_bytes / 1e6:.2g} MB (inputs and outputs) fits {within}, "
+            f"{dict(levels)[fits[0]] / 2**20:g} MiB: the DRAM roof does not apply; "
+            "copy_bandwidth_fraction and roofline_fraction understate how close the kernel "
+            "is to its limit"
+        ),
+        source="tensor bytes vs cache sizes (/sys)",
+    )

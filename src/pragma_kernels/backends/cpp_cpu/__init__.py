@@ -58,8 +58,9 @@ class CppCpu(Backend):
         return f"cpu (C++, {threads} CPU threads)"
 
     def hardware_text(self, threads: int) -> str:
-        from pragma_kernels.hardware import ASSUMED_FMA_UNITS, detect_cpu, peak_gflops_fp32
-        from pragma_kernels.profilers.cpu import copy_bandwidth_gbps
+        from pragma_kernels.hardware import detect_cpu, peak_gflops_fp32
+        from pragma_kernels.profilers.cpu import compute_peak_gflops, copy_bandwidth_gbps
+        from pragma_kernels.profilers.roofline import roofs_text
 
         cpu = detect_cpu()
         caches = ", ".join(
@@ -67,19 +68,16 @@ class CppCpu(Backend):
         )
         generation = f" ({cpu.generation()})" if cpu.generation() else ""
         clock = f"{cpu.ghz:.2f} GHz (current clock)" if cpu.ghz else "clock unknown"
-        peak = peak_gflops_fp32(cpu.simd, cpu.ghz, threads)
-        peak_text = (
-            f"fp32 peak about {peak:.0f} GFLOP/s on {threads} threads (theoretical: clock x "
-            f"SIMD lanes x FMA, {ASSUMED_FMA_UNITS} FMA units per core assumed)"
-            if peak
-            else "fp32 peak unknown"
+        roofs = roofs_text(
+            compute_peak_gflops(threads),
+            peak_gflops_fp32(cpu.simd, cpu.ghz, threads),
+            copy_bandwidth_gbps(threads),
         )
         return (
             f"{cpu.model}{generation}, {clock}, {cpu.logical_cpus} logical CPUs, "
-            f"{threads} threads for the candidate; caches: {caches or 'unknown'}; "
-            f"SIMD: {' '.join(cpu.simd) or 'unknown'}; {peak_text}; memory bandwidth about "
-            f"{copy_bandwidth_gbps(threads):.0f} GB/s (a measured large copy: the roof "
-            "for memory-bound kernels)"
+            f"{threads} threads for the candidate; caches: {caches or 'unknown'} (data that "
+            f"fits the last level is not bound by the DRAM roof); SIMD: "
+            f"{' '.join(cpu.simd) or 'unknown'}; {roofs}"
         )
 
     def rules_facts(self, threads: int) -> dict:
