@@ -1,13 +1,14 @@
 """The offline Triton convolution template on the GPU at KernelBench level-1 (main) shapes:
 correct against eager (same seed, same weights, the Verifier's float32 tolerance), and
-timed against eager with triton.testing.do_bench (median ms; the first call autotunes).
+timed against eager with triton.testing.do_bench (median ms; the first call autotunes),
+every variant asked for beside eager in the same process.
 
 The layers and shapes are written out here (from KernelBench's conv problems 54-87, main
 sizes), so the script needs no KernelBench checkout. Recognition runs on a small input of
 the same layers (the candidate reads the spatial sizes at run time), not on the CPU at
 the full size.
 
-    python benchmarks/gpu_conv.py [--only 63,57] [--no-tf32] [--variant single-config]
+    python benchmarks/gpu_conv.py [--only 63,57] [--no-tf32] [--variants autotune,channels-last]
 """
 
 from __future__ import annotations
@@ -68,61 +69,78 @@ def problem_file(folder: Path, layers: list[str], shape: tuple) -> Path:
     return path
 
 
-def run_one(name: str, variant_name: str, folder: Path) -> str:
+def run_one(name: str, variant_names: list[str], folder: Path) -> list[str]:
+    """One row per variant; eager and every variant timed in turn, the same input, in this
+    process (so their figures compare)."""
     layers, shape = SHAPES[name]
     problem = problem_file(folder, layers, shape)
     recognised = recognise(problem)
     if recognised.family != "conv":
-        return f"| {name} | unsupported: {recognised.why} | | | | |"
-    variant = next(v for v in CONV_GPU_VARIANTS if v.name == variant_name)
-    source = backends.get("triton-cuda").offline_source(recognised, variant)
-    candidate_path = folder / "candidate.py"
-    candidate_path.write_text(source)
-    namespace: dict = {}
-    exec(compile(source, str(candidate_path), "exec"), namespace)
+        return [f"| {name} | unsupported: {recognised.why} | | | | | |"]
+    import triton.testing
+
     module = import_module(problem)
     with torch.device("cuda"):
         torch.manual_seed(0)
         reference = module.Model()
-        torch.manual_seed(0)
-        candidate = namespace["ModelNew"]()
         x = torch.randn(*shape)
-    import triton.testing
-
     with torch.no_grad():
-        expected, got = reference(x), candidate(x)  # the first call autotunes
+        expected = reference(x)
+    rows, timed = [], {"eager": lambda: reference(x)}
+    for variant_name in variant_names:
+        variant = next(v for v in CONV_GPU_VARIANTS if v.name == variant_name)
+        source = backends.get("triton-cuda").offline_source(recognised, variant)
+        candidate_path = folder / f"candidate_{variant_name}.py"
+        candidate_path.write_text(source)
+        namespace: dict = {}
+        exec(compile(source, str(candidate_path), "exec"), namespace)
+        with torch.device("cuda"):
+            torch.manual_seed(0)
+            candidate = namespace["ModelNew"]()
+        with torch.no_grad():
+            got = candidate(x)  # the first call autotunes
         tolerance = DEFAULT_TOLERANCE["float32"]
         result = compare_outputs(expected, got, tolerance, tolerance)
         error = (expected - got).abs().max().item()
-        eager_ms = triton.testing.do_bench(lambda: reference(x))
-        ours_ms = triton.testing.do_bench(lambda: candidate(x))
-    verdict = "correct" if result.kind is None else f"WRONG ({result.kind})"
-    return (
-        f"| {name} | {recognised.kind} | {verdict}, max err {error:.1e} | {eager_ms:.3f} | "
-        f"{ours_ms:.3f} | {eager_ms / ours_ms:.2f}x |"
-    )
+        rows.append((variant_name, recognised.kind, result.kind, error))
+        timed[variant_name] = lambda c=candidate: c(x)
+        del got
+    with torch.no_grad():
+        ms = {label: triton.testing.do_bench(call) for label, call in timed.items()}
+    lines = []
+    for variant_name, kind, mismatch, error in rows:
+        verdict = "correct" if mismatch is None else f"WRONG ({mismatch})"
+        lines.append(
+            f"| {name} | {kind} | {variant_name} | {verdict}, max err {error:.1e} | "
+            f"{ms['eager']:.3f} | {ms[variant_name]:.3f} | {ms['eager'] / ms[variant_name]:.2f}x |"
+        )
+    return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(SHAPES), help="comma-separated numbers")
     parser.add_argument("--no-tf32", action="store_true", help="cudnn.allow_tf32 = False")
-    parser.add_argument("--variant", default="autotune", help="autotune or single-config")
+    parser.add_argument(
+        "--variants",
+        default="autotune",
+        help="comma-separated: autotune, single-config, channels-last",
+    )
     args = parser.parse_args()
     torch.backends.cudnn.allow_tf32 = not args.no_tf32
     print(
-        f"# offline Triton conv, {torch.cuda.get_device_name()}, variant {args.variant}, "
+        f"# offline Triton conv, {torch.cuda.get_device_name()}, variants {args.variants}, "
         f"cudnn.allow_tf32={torch.backends.cudnn.allow_tf32}\n"
     )
-    print("| KernelBench | kind | result | eager ms | triton ms | speedup |")
-    print("|---|---|---|---:|---:|---:|", flush=True)
+    print("| KernelBench | kind | variant | result | eager ms | triton ms | speedup |")
+    print("|---|---|---|---|---:|---:|---:|", flush=True)
     for name in args.only.split(","):
         with tempfile.TemporaryDirectory() as folder:
             try:
-                line = run_one(name, args.variant, Path(folder))
+                lines = run_one(name, args.variants.split(","), Path(folder))
             except Exception as exc:  # one shape's failure is a row, not the end of the run
-                line = f"| {name} | failed: {type(exc).__name__}: {str(exc)[:300]} | | | | |"
-            print(line, flush=True)
+                lines = [f"| {name} | failed: {type(exc).__name__}: {str(exc)[:300]} | | | | | |"]
+            print("\n".join(lines), flush=True)
             torch.cuda.empty_cache()
 
 

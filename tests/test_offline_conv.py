@@ -251,7 +251,7 @@ def test_tiles_fit_the_shapes(tmp_path):
 def test_autotune_variant_lists_every_tile_and_the_single_one_its_first(tmp_path):
     layers, shape, _ = CASES["conv2d_asymmetric"]
     recognised = recognise(conv_problem(tmp_path, layers, shape))
-    tuned, single = (TRITON.offline_source(recognised, v) for v in CONV_GPU_VARIANTS)
+    tuned, single = (TRITON.offline_source(recognised, v) for v in CONV_GPU_VARIANTS[:2])
     tiles = igemm_configs(recognised.spec.convs[0])
     assert len(re.findall(r"triton\.Config\(", tuned)) == len(tiles)
     assert len(re.findall(r"triton\.Config\(", single)) == 1
@@ -273,15 +273,28 @@ def test_a_1x1_convolution_without_bias_is_the_gemm_kernel_per_sample(tmp_path):
     assert "_conv_depthwise_0[grid]" in source and "_conv_gemm_1[grid]" in source
 
 
+# The channels-last variant's own offsets: forward padded, transposed strided, grouped 3-D.
+CHANNELS_LAST_CASES = [
+    "conv2d_asymmetric",
+    "conv3d_grouped_padded",
+    "transposed2d_grouped_strided_dilated",
+]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("case", TRITON_CASES)
-def test_triton_candidate_verifies_under_the_interpreter(case, monkeypatch, tmp_path):
+@pytest.mark.parametrize(
+    ("case", "variant"),
+    [(case, "single-config") for case in TRITON_CASES]
+    + [(case, "channels-last") for case in CHANNELS_LAST_CASES],
+)
+def test_triton_candidate_verifies_under_the_interpreter(case, variant, monkeypatch, tmp_path):
     pytest.importorskip("triton")
     monkeypatch.setenv("TRITON_INTERPRET", "1")
     layers, shape, _ = CASES[case]
     problem = conv_problem(tmp_path, layers, shape)
     candidate = tmp_path / "candidate.py"
-    candidate.write_text(TRITON.offline_source(recognise(problem), CONV_GPU_VARIANTS[1]))
+    chosen = next(v for v in CONV_GPU_VARIANTS if v.name == variant)
+    candidate.write_text(TRITON.offline_source(recognise(problem), chosen))
     options = VerifyOptions(trials=1, limits=Limits(timeout_s=120))
     verdict = verify(problem, candidate, Target.gpu(threads=1), options)
     assert verdict.ok, verdict.model_dump_json(indent=1)

@@ -21,6 +21,12 @@ candidate is then as exact as the reference it is compared with: a relative erro
 float32-accurate split on the tensor cores) when the user turned TF32 off. The static
 check `tf32-dot` warns on this file for that reason; the warning is expected.
 
+Layout: the default variant reads NC(D)HW as given; the `channels-last` variant copies the
+input to N(D)HWC first and orders the weights (out, tap, in), so both operands of `tl.dot`
+are contiguous along the reduction (what Hopper's TF32 tensor-core instructions read) at
+the cost of one copy of the input. Which wins is measured, not assumed: the loop tries it
+as a later attempt, `benchmarks/gpu_conv.py --variant channels-last` times it.
+
 Autotuning: the configurations are chosen from the recorded shapes (`igemm_configs`):
 BLOCK_N no wider than the channels of a group, BLOCK_K no deeper than the reduction,
 BLOCK_M / warps / stages from a short list, so one attempt explores them all.
@@ -46,7 +52,12 @@ from pragma_kernels.offline.templates.gemm_triton import gemm_kernel
 CONV_GPU_VARIANTS = (
     GpuVariant("autotune", block=0, num_warps=0),
     GpuVariant("single-config", block=1, num_warps=4),
+    # The input copied channels-last first and the weights as (out, tap, in): both tl.dot
+    # operands contiguous along the reduction, the layout Hopper's TF32 tensor-core
+    # instructions read (NCHW gives the input tile contiguous along the pixels instead).
+    GpuVariant("channels-last", block=0, num_warps=0),
 )
+CHANNELS_LAST = "channels-last"
 
 
 def tap_table(conv: Conv) -> tuple[list[list[int]], list[int]]:
@@ -107,6 +118,7 @@ def _conv_igemm(x_ptr, w_ptr, b_ptr, y_ptr, taps_ptr, counts_ptr,
                 PD: tl.constexpr, PH: tl.constexpr, PW: tl.constexpr,
                 DD: tl.constexpr, DH: tl.constexpr, DW: tl.constexpr,
                 TRANSPOSED: tl.constexpr, HAS_BIAS: tl.constexpr, PRECISION: tl.constexpr,
+                CHANNELS_LAST: tl.constexpr,
                 SOD: tl.constexpr, SOH: tl.constexpr, SOW: tl.constexpr,
                 CHECK_D: tl.constexpr, CHECK_H: tl.constexpr, CHECK_W: tl.constexpr,
                 BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
@@ -139,7 +151,10 @@ def _conv_igemm(x_ptr, w_ptr, b_ptr, y_ptr, taps_ptr, counts_ptr,
     else:
         row_d, row_h, row_w = od * SD, oh * SH, ow * SW
     HW = H * W
-    row_off = (n * (G * CIG) + g * CIG) * D * HW + row_d * HW + row_h * W + row_w
+    if CHANNELS_LAST:  # x is (N, D, H, W, C), weights (G, COG, KVOL, CIG)
+        row_off = (((n * D + row_d) * H + row_h) * W + row_w) * (G * CIG) + g * CIG
+    else:  # x is (N, C, D, H, W), weights (G, KVOL, CIG, COG)
+        row_off = (n * (G * CIG) + g * CIG) * D * HW + row_d * HW + row_h * W + row_w
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
     for k0 in range(0, depth, BLOCK_K):
         k = k0 + tl.arange(0, BLOCK_K)
@@ -167,10 +182,14 @@ def _conv_igemm(x_ptr, w_ptr, b_ptr, y_ptr, taps_ptr, counts_ptr,
         if CHECK_W:
             iw = row_w[:, None] + col_w[None, :]
             ok = ok & (iw >= 0) & (iw < W)
-        col_off = ic * (D * HW) + col_d * HW + col_h * W + col_w
+        if CHANNELS_LAST:
+            col_off = ((col_d * H + col_h) * W + col_w) * (G * CIG) + ic
+            w_off = ((g * COG + oc[None, :]) * KVOL + tap[:, None]) * CIG + ic[:, None]
+        else:
+            col_off = ic * (D * HW) + col_d * HW + col_h * W + col_w
+            w_off = ((g * KVOL + tap[:, None]) * CIG + ic[:, None]) * COG + oc[None, :]
         x_off = row_off[:, None] + col_off[None, :]
         a = tl.load(x_ptr + x_off, mask=ok, other=0.0)
-        w_off = ((g * KVOL + tap[:, None]) * CIG + ic[:, None]) * COG + oc[None, :]
         b = tl.load(w_ptr + w_off, mask=k_ok[:, None] & oc_ok[None, :], other=0.0)
         acc = tl.dot(a, b, acc, input_precision=PRECISION)
     if HAS_BIAS:
@@ -222,7 +241,7 @@ DEPTHWISE_CONFIGS = [(256, 2), (512, 4), (1024, 4), (2048, 8)]
 
 def _autotuned(name: str, configs: list[str], key: str) -> str:
     listing = ",\n    ".join(configs)
-    return f"{name} = triton.autotune(configs=[\n    {listing},\n], key={key})({name})\n"
+    return f"{name} = triton.autotune(configs=[\n    {listing},\n], key={key}, **_TUNE)({name})\n"
 
 
 def _three(values: tuple[int, ...], fill: int) -> tuple[int, int, int]:
@@ -239,13 +258,17 @@ def _constants(conv: Conv) -> str:
     return ", ".join(values) + f", HAS_BIAS={conv.bias}"
 
 
-def _launch_igemm(conv: Conv, i: int) -> str:
+def _launch_igemm(conv: Conv, i: int, channels_last: bool) -> str:
     kd, kh, kw = _three(conv.kernel, 1)
     volume, g = kd * kh * kw, conv.groups
     cig, cog = conv.in_channels // g, conv.out_channels // g
     strides = _three(conv.stride, 1) if conv.transposed else (1, 1, 1)
-    perm = "(0, 3, 1, 2)" if conv.transposed else "(0, 3, 2, 1)"
     shape = (g, cig, cog, volume) if conv.transposed else (g, cog, cig, volume)
+    # to (G, KVOL, CIG, COG), or channels-last (G, COG, KVOL, CIG)
+    perms = {(False, False): (0, 3, 2, 1), (True, False): (0, 3, 1, 2)}
+    perms |= {(False, True): (0, 1, 3, 2), (True, True): (0, 2, 3, 1)}
+    perm = perms[(conv.transposed, channels_last)]
+    source = "x.movedim(1, -1).contiguous()" if channels_last else "x"
     space = ["1"] * (3 - conv.dims) + [f"x.shape[{2 + a}]" for a in range(conv.dims)]
     out = ["1"] * (3 - conv.dims) + [f"y.shape[{2 + a}]" for a in range(conv.dims)]
     bias = f"self.conv{i}.bias" if conv.bias else "wk"
@@ -263,10 +286,10 @@ def _launch_igemm(conv: Conv, i: int) -> str:
         grid = lambda META: (triton.cdiv(M, META["BLOCK_M"]), triton.cdiv({cog}, META["BLOCK_N"]),
                              {g * strides[0] * strides[1] * strides[2]})
         if y.numel():
-            _conv_igemm_{i}[grid](x, wk, {bias}, y, self.taps{i}, self.counts{i},
+            _conv_igemm_{i}[grid]({source}, wk, {bias}, y, self.taps{i}, self.counts{i},
                 x.shape[0], D, H, W, Do, Ho, Wo, TD, TH, TW, M,
                 CIG={cig}, COG={cog}, G={g}, KVOL={volume}, {_constants(conv)},
-                TRANSPOSED={conv.transposed}, PRECISION=precision,
+                TRANSPOSED={conv.transposed}, PRECISION=precision, CHANNELS_LAST={channels_last},
                 SOD={strides[0]}, SOH={strides[1]}, SOW={strides[2]}, {checks})"""
 
 
@@ -357,7 +380,7 @@ def _kernels(spec: ConvChain, variant: GpuVariant) -> str:
             configs = [tile.config() for tile in igemm_configs(conv)]
             kernel = IGEMM_KERNEL.replace("_conv_igemm", f"_conv_igemm_{i}")
             name, key = f"_conv_igemm_{i}", '["M", "D", "H", "W"]'
-        if variant.name != "autotune":
+        if variant.name == "single-config":
             configs = configs[:1]
         parts.append(kernel + "\n\n" + _autotuned(name, configs, key))
     return "\n\n".join(parts)
@@ -385,7 +408,9 @@ def triton_conv(problem: Recognised, variant: GpuVariant) -> str:
     def launch(conv: Conv, i: int) -> str:
         if _as_gemm(conv) is not None:
             return _launch_gemm(conv, i)
-        return _launch_depthwise(conv, i) if _direct(conv) else _launch_igemm(conv, i)
+        if _direct(conv):
+            return _launch_depthwise(conv, i)
+        return _launch_igemm(conv, i, variant.name == CHANNELS_LAST)
 
     forward = forward_lines(spec, ".contiguous()", launch)
     init = layers_init(spec) + _tables(spec)

@@ -165,7 +165,8 @@ def _autotuned(name: str, configs: list[str], key: str, reset: str = "", prune: 
     listing = ",\n    ".join(configs)
     zero = f", reset_to_zero={reset}" if reset else ""
     zero += f", prune_configs_by={{'early_config_prune': {prune}}}" if prune else ""
-    return f"{name} = triton.autotune(configs=[\n    {listing},\n], key={key}{zero})({name})\n"
+    tuned = f"triton.autotune(configs=[\n    {listing},\n], key={key}{zero}, **_TUNE)"
+    return f"{name} = {tuned}({name})\n"
 
 
 def gemm_kernel(
@@ -174,7 +175,7 @@ def gemm_kernel(
     """The autotuned product kernel `name` for this spec, and whether a configuration splits
     K (then the output must be a zeroed float32 buffer the partial tiles are added into)."""
     tiles = gemm_configs(spec)
-    if variant.name != "autotune":
+    if variant.name == "single-config":
         tiles = tiles[:1]
     split = any(t.split_k > 1 for t in tiles)
     dead, keep = _epilogue(spec)
