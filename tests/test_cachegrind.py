@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
 import torch
 
 from pragma_kernels.profilers.cachegrind import (
+    NO_AVX512_NOTE,
+    avx512_paths,
+    builds_avx512,
     footprint_metrics,
     harness_source,
     metrics_from_counts,
     parse_cachegrind_out,
+    path_differences,
     per_kernel,
     profile_calls,
     replay_flags,
+    replay_note,
     valgrind_cause,
 )
-from pragma_kernels.profilers.schema import UnavailableKind
+from pragma_kernels.profilers.schema import KernelProfile, UnavailableKind
 from pragma_kernels.runtime import cpp
 from pragma_kernels.runtime.cpp_abi import parse_exports
 
@@ -197,3 +203,63 @@ def test_a_failure_names_valgrinds_error_not_the_summary_after_it():
     assert cause.startswith("killed by signal 4")
     assert "Unrecognised instruction" in cause and "SIGILL" in cause and "refs" not in cause
     assert "no error line" in valgrind_cause("==1== I refs: 5\n", 1)
+
+
+# The reviewer's softmax: the AVX-512 path computes exp with a polynomial, the #else path
+# calls libm expf per element and walks the row once where the AVX-512 path blocks it.
+TWO_PATHS = """#include <immintrin.h>
+#include <cmath>
+extern "C" void softmax(const float* x, float* y, long n) {
+#ifdef __AVX512F__
+    for (long b = 0; b < n; b += 256)
+        for (long i = b; i + 16 <= b + 256; i += 16) {
+#if 1
+            _mm512_storeu_ps(y + i, exp512(_mm512_loadu_ps(x + i)));
+#endif
+        }
+    for (long i = n / 16 * 16; i < n; ++i) y[i] = fast_exp(x[i]);
+#else
+    for (long i = 0; i < n; ++i) y[i] = std::exp(x[i]) + expf(0.0f);
+#endif
+}
+"""
+
+
+def test_paths_split_at_the_avx512_ifdef_with_nested_directives():
+    avx, other = avx512_paths(TWO_PATHS)
+    assert "_mm512_storeu_ps" in avx and "#if 1" in avx and "#endif" in avx
+    assert "expf" in other and "_mm512" not in other and "#else" not in other
+    assert avx512_paths(SCALE) is None  # no #ifdef: the replay builds the same code
+    elif_source = "#if defined(__AVX512F__)\nfor(\n#elif defined(__AVX2__)\nfor(\n#else\n#endif"
+    assert avx512_paths(elif_source) is None  # the replay builds the AVX2 branch
+
+
+def test_visible_differences_between_the_paths_are_named():
+    assert path_differences(TWO_PATHS) == [
+        "the #else path calls libm exp, expf, the AVX-512 path does not",
+        "the AVX-512 path has 3 for loops, the #else path 1 (a remainder loop aside, the same "
+        "loops and blocking give the same count)",
+    ]
+    mirrored = TWO_PATHS.replace("std::exp(x[i]) + expf(0.0f)", "fast_exp(x[i])").replace(
+        "    for (long i = 0; i < n; ++i) y[i]",
+        "    for (long b = 0; b < n; b += 256) for (long i = b; i < b + 256; ++i) y[i]",
+    )
+    assert path_differences(mirrored) == []  # one fewer loop: the remainder, not a difference
+
+
+def test_the_replay_note_says_all_metrics_describe_the_else_path_and_flags_differences():
+    assert "ALL cachegrind metrics" in NO_AVX512_NOTE and "`#else` path" in NO_AVX512_NOTE
+    assert replay_note([SCALE], []) == NO_AVX512_NOTE
+    callees = KernelProfile(name="callees (OpenMP runtime, libm, ...)", time_share=0.75)
+    note = replay_note([TWO_PATHS, TWO_PATHS], [KernelProfile(name="softmax"), callees])
+    assert note.startswith(NO_AVX512_NOTE) and note.count("calls libm exp, expf") == 1
+    assert "75% of its instructions in callees" in note
+    assert "same loops, blocking" in note
+    assert "in callees" not in replay_note([TWO_PATHS], [])
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="AVX-512 is x86-64 only")
+def test_only_a_native_build_with_avx512_differs_from_the_replay():
+    assert builds_avx512(("-O3", "-mavx512f"))
+    assert not builds_avx512(("-O2",))  # both builds take the #else path
+    assert not builds_avx512(("-O3", "-mavx512f", "-mno-avx512f"))

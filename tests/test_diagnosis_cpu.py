@@ -243,3 +243,15 @@ def test_one_scalar_op_in_an_all_scalar_loop_is_not_vectorised():
         diagnose({"packed_simd_fraction": 0.1, "scalar_fp_instructions": 1}, PARALLEL).bottleneck
         != B.NOT_VECTORISED
     )
+
+
+def test_intrinsics_whose_tail_the_compiler_missed_are_not_called_unvectorised():
+    """An AVX-512 intrinsics kernel: g++ vectorises none of its loops (they are vector code
+    already) and misses the scalar tail, yet its hot loop is all packed."""
+    remarks = {"missed_vectorisation_loops": 1, "vectorised_loops": 0}
+    assert diagnose({**remarks, "packed_simd_fraction": 1.0}, PARALLEL).bottleneck != (
+        B.NOT_VECTORISED
+    )
+    without_mix = {k: v for k, v in GOOD.items() if k != "packed_simd_fraction"}
+    found = rules.diagnose(cpu({**without_mix, **remarks}), rules.CPP_RULES, None, PARALLEL)
+    assert found.bottleneck == B.NOT_VECTORISED  # the remarks alone still count

@@ -182,6 +182,8 @@ def test_conductor_prompt_explains_the_timing_and_fits_the_target():
 def test_cpu_rules_say_how_to_keep_the_replay_building_with_avx512_intrinsics():
     rules = cpu_rules("avx512f")
     assert "#ifdef __AVX512F__" in rules and "-mno-avx512f" in rules
+    flat = " ".join(rules.split())
+    assert "same loops, blocking" in flat and "All cache metrics (cachegrind) come from" in flat
 
 
 def test_prompts_state_the_timed_input_shapes_and_the_best_after_a_regression():

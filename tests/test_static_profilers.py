@@ -10,12 +10,17 @@ import pytest
 
 from pragma_kernels.errors import BuildError, PragmaError
 from pragma_kernels.profilers.instruction_mix import (
+    InstructionMix,
+    LoopMix,
     classify_disassembly,
     instruction_mix,
+    pick_hot_loop,
     select_functions,
 )
 from pragma_kernels.profilers.vectorisation import (
+    NOISE,
     LoopNote,
+    VectorisationReport,
     parse_opt_info,
     vectorisation_report,
 )
@@ -273,3 +278,94 @@ extern "C" void entry(const float* a, float* o, int64_t n) { body(a, o, n); }
     whole = instruction_mix(library, None)
     assert whole.packed_simd_fraction() == 1.0 and whole.packed_fp > 0
     assert any("body" in symbol for symbol in whole.symbols)
+
+
+# A hot AVX-512 FMA loop and a cold scalar tail (K % 16 elements) that calls expf: the
+# reviewer's matvec/softmax case, where the tail's calls, spills and scalar FP were read as
+# the kernel's. OpenMP outlines the row loop, so g++ also reports an outer loop.
+HOT_AND_TAIL = """#include <cstdint>
+#include <cmath>
+#include <immintrin.h>
+extern "C" void rows(const float* __restrict__ A, const float* __restrict__ x,
+                     float* __restrict__ y, int64_t M, int64_t K) {
+    #pragma omp parallel for
+    for (int64_t i = 0; i < M; ++i) {
+        const float* a = A + i * K;
+        __m512 acc = _mm512_setzero_ps();
+        int64_t k = 0;
+        for (; k + 16 <= K; k += 16)
+            acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + k), _mm512_loadu_ps(x + k), acc);
+        float s = _mm512_reduce_add_ps(acc);
+        for (; k < K; ++k) s += expf(a[k] * x[k]);
+        y[i] = s;
+    }
+}
+"""
+AVX512_FLAGS = ("-O3", "-mavx512f", "-mfma", "-fopenmp")
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="instruction classes are x86-64 only")
+def test_headline_metrics_describe_the_hot_loop_not_the_cold_tail():
+    mix = instruction_mix(build_shared_library(HOT_AND_TAIL, AVX512_FLAGS, "tail"), None)
+    assert len(mix.per_loop) == 2 and mix.hot is not None
+    assert mix.hot.mix.packed_fmas >= 1 and "static estimate" in mix.hot_method
+    got = mix.metrics()
+    assert got["packed_simd_fraction"] == 1.0 and got["scalar_fp_instructions"] == 0
+    assert got["math_calls_in_loops"] == 0 and got["stack_accesses_in_loops"] == 0
+    # The totals still hold the tail, and the summary labels them as totals.
+    assert any("expf" in c for c in mix.math_calls) and mix.scalar_fp > 0
+    summary = mix.summary()
+    assert summary.startswith("hot loop at rows._omp_fn.0+0x") and "static estimate" in summary
+    assert "Totals over all 2 innermost loops" in summary and "expf" in summary
+    lines = mix.loop_lines()
+    assert lines[0].startswith("HOT loop") and "FMA" in lines[0]
+    assert lines[1].startswith("loop at") and "expf" in lines[1]
+
+
+def _loop(depth: int, packed: int = 0, scalar: int = 0, fmas: int = 0) -> LoopMix:
+    counts = InstructionMix(scalar_fp=scalar, packed_fp_by_width={512: packed}, packed_fmas=fmas)
+    return LoopMix("k", 16 * depth + packed, depth, counts)
+
+
+def test_hot_loop_is_the_deepest_then_the_most_packed():
+    shallow_vector, deep_scalar = _loop(1, packed=8, fmas=8), _loop(3, scalar=4)
+    assert pick_hot_loop([shallow_vector, deep_scalar])[0] is deep_scalar
+    tail, body = _loop(2, scalar=3), _loop(2, packed=16, fmas=16)
+    hot, method = pick_hot_loop([tail, body])
+    assert hot is body and "deepest loop nest" in method
+    assert pick_hot_loop([tail]) == (tail, "being the only innermost loop")
+    assert pick_hot_loop([]) == (None, "")
+
+
+INTRINSICS_OPT_INFO = """\
+k.cpp:8:32: missed:  not vectorized: loop nest containing two or more consecutive inner loops
+k.cpp:8:32: missed: couldn't vectorize loop
+k.cpp:8:32: missed: not vectorized: loop nest containing two or more consecutive inner loops
+k.cpp:15:37: missed:  statement clobbers memory: _51 = expf (_49);
+k.cpp:15:18: missed:  not vectorized: loop contains function calls or data references
+k.cpp:15:18: missed: couldn't vectorize loop
+k.cpp:15:37: missed: statement clobbers memory: _51 = expf (_49);
+k.cpp:12:23: missed:   not vectorized: no vectype for stmt: _76 = MEM[(__m512_u * {ref-all})_56];
+ scalar_type: __m512_u
+k.cpp:12:23: missed:  bad data references.
+k.cpp:12:23: missed: couldn't vectorize loop
+k.cpp:15:37: missed: statement clobbers memory: _51 = expf (_49);
+"""  # g++ 12.2 (long lines trimmed): an OpenMP row loop, an AVX-512 loop and a scalar tail
+
+
+def test_intrinsics_and_outer_loop_notes_are_left_out_and_counted():
+    notes = parse_opt_info(INTRINSICS_OPT_INFO, "k.cpp")
+    kept = [n for n in notes if n.reason != NOISE]
+    assert [(n.line, n.reason) for n in kept] == [(15, "call to expf (may clobber memory)")]
+    assert sorted(n.line for n in notes if n.reason == NOISE) == [8, 12]
+    lines = VectorisationReport([], kept, "g++", omitted=2).summary_lines()
+    assert lines[0] == "k.cpp:15: not vectorised: call to expf (may clobber memory)"
+    assert lines[1].startswith("2 loops not shown: intrinsics code")
+    assert not any("no vectype" in line or "consecutive inner" in line for line in lines)
+
+
+def test_vectorisation_report_leaves_out_intrinsics_and_outer_loops():
+    report = vectorisation_report(HOT_AND_TAIL, AVX512_FLAGS)
+    text = "; ".join(report.summary_lines())
+    assert "no vectype" not in text and "consecutive inner loops" not in text
+    assert report.omitted >= 1 and "expf" in text

@@ -222,6 +222,8 @@ def not_vectorised(s: Signals, context: dict) -> Candidate | None:
     least = 1 if packed and packed.value == 0 else 2
     if packed and scalar and scalar.value >= least and packed.value < 0.2:
         return found(B.NOT_VECTORISED, 0.75, evidence(packed, "< 0.2 packed SIMD"))
+    if packed and packed.value >= 0.2:  # the hot loop is packed: intrinsics, which the
+        return None  # compiler does not count as vectorised, or a tail it missed
     missed, vectorised = s.read("missed_vectorisation_loops"), s.read("vectorised_loops")
     if missed and missed.value > 0 and vectorised and vectorised.value == 0:
         return found(B.NOT_VECTORISED, 0.6, evidence(missed, "> 0 loops, none vectorised"))

@@ -220,9 +220,104 @@ def _write_arguments(calls: list[RecordedCall], directory: Path):
 
 # valgrind (3.19 here) cannot decode AVX-512 instructions: the replay is built without them.
 NO_AVX512_NOTE = (
-    "cachegrind's replay was built with -mno-avx512f (valgrind cannot decode "
-    "AVX-512), so its instruction counts describe the AVX2 version of the code"
+    "cachegrind's replay was built with -mno-avx512f (valgrind cannot decode AVX-512), so "
+    "ALL cachegrind metrics (instruction and miss counts, miss rates, misses per footprint "
+    "line, the callees' share) describe the code built without AVX-512: the `#else` path "
+    "of an `#ifdef __AVX512F__`, or the AVX2 version of plain code, not the native build"
 )
+_AVX512_IF = re.compile(r"#\s*if(?:def\s+__AVX512F__\b|\s+defined\s*\(?\s*__AVX512F__\b)")
+_PREPROCESSOR = re.compile(r"#\s*(if|ifdef|ifndef|elif|else|endif)\b")
+# libm calls in source: `expf(`, `std::exp(`; not intrinsics (`_mm512_exp_ps`) or helpers.
+_LIBM_CALL = re.compile(
+    r"(?<![\w.])(?:std::)?((?:exp|exp2|expm1|log|log2|log10|log1p|pow|sin|cos|tan|sinh|cosh"
+    r"|tanh|asin|acos|atan|atan2|erf|erfc|cbrt|tgamma|lgamma)f?)\s*\("
+)
+_FOR = re.compile(r"\bfor\s*\(")
+CALLEE_SHARE_FLAGGED = 0.25  # a callee share above this, from calls only the replay makes
+
+
+def avx512_paths(source: str) -> tuple[str, str] | None:
+    """The text of the source's `#ifdef __AVX512F__` parts and of their `#else` parts
+    (each joined over every such block; pure); None when it has no such block with an
+    `#else`, or one with an `#elif`."""
+    avx, other, where, depth = [], [], None, 0  # where: None outside, else the list filled
+    for line in source.splitlines():
+        directive = _PREPROCESSOR.match(line.strip())
+        if where is None:
+            if _AVX512_IF.match(line.strip()):
+                where, depth = avx, 0
+            continue
+        if directive and directive[1] in ("if", "ifdef", "ifndef"):
+            depth += 1
+        elif directive and directive[1] == "endif":
+            if depth == 0:
+                where = None
+                continue
+            depth -= 1
+        elif directive and directive[1] == "elif" and depth == 0:
+            return None  # `#elif __AVX2__`: which branch the replay builds is not plain text
+        elif directive and directive[1] == "else" and depth == 0:
+            where = other
+            continue
+        where.append(line)
+    return ("\n".join(avx), "\n".join(other)) if other else None
+
+
+def path_differences(source: str) -> list[str]:
+    """What visibly differs between the AVX-512 and the `#else` path (pure): libm calls
+    only the `#else` path makes, a different number of loops (beyond the AVX-512 path's
+    remainder loop). Cheap text checks, not a proof."""
+    paths = avx512_paths(source)
+    if paths is None:
+        return []
+    avx, other = paths
+    found = []
+    only_else = sorted(set(_libm(other)) - set(_libm(avx)))
+    if only_else:
+        found.append(f"the #else path calls libm {', '.join(only_else)}, the AVX-512 path does not")
+    avx_loops, else_loops = len(_FOR.findall(avx)), len(_FOR.findall(other))
+    if not 0 <= avx_loops - else_loops <= 1:  # one more: the vector loop's remainder loop
+        found.append(
+            f"the AVX-512 path has {avx_loops} for loops, the #else path {else_loops} (a "
+            "remainder loop aside, the same loops and blocking give the same count)"
+        )
+    return found
+
+
+def _libm(text: str) -> list[str]:
+    return [m[1] for m in _LIBM_CALL.finditer(text)]
+
+
+def builds_avx512(flags: tuple[str, ...]) -> bool:
+    """Whether the native build defines __AVX512F__ (-mavx512f, or -march=native here):
+    only then does its code differ from the replay's. The compiler's own answer."""
+    command = [config.cxx_compiler(), *flags, "-x", "c++", "-dM", "-E", "-"]
+    try:
+        done = subprocess.run(command, input="", capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return True  # unknown: the note's caveat stands
+    return done.returncode != 0 or "__AVX512F__" in done.stdout
+
+
+def replay_note(sources: list[str], kernels: list[KernelProfile]) -> str:
+    """What the replay describes (NO_AVX512_NOTE), and where the two paths visibly differ,
+    with the callees' share when libm calls only the replay makes can explain it.
+    `sources`: those whose native build has AVX-512 (builds_avx512)."""
+    differences = [d for source in sorted(set(sources)) for d in path_differences(source)]
+    if not differences:
+        return NO_AVX512_NOTE
+    share = next((k.time_share for k in kernels if k.name.startswith("callees")), 0.0)
+    callees = (
+        f"; the replay spent {share:.0%} of its instructions in callees, where those libm "
+        "calls count but the native build makes none"
+        if share > CALLEE_SHARE_FLAGGED and any("libm" in d for d in differences)
+        else ""
+    )
+    return (
+        f"{NO_AVX512_NOTE}. The two paths differ here: {'; '.join(differences)}{callees}. "
+        "The cache metrics describe the #else path only: give it the same loops, blocking "
+        "and math as the AVX-512 path"
+    )
 
 
 def replay_flags(flags: tuple[str, ...]) -> list[str]:
@@ -318,7 +413,14 @@ def profile_calls(
     return kernels, [
         Unavailable(
             what="AVX-512 under cachegrind",
-            why=NO_AVX512_NOTE,
+            why=replay_note(
+                [
+                    source
+                    for source, flags in sorted({(c.source, c.flags) for c in calls})
+                    if "__AVX512F__" in source and builds_avx512(flags)
+                ],
+                kernels,
+            ),
             kind=UnavailableKind.ALTERED_BUILD,
             profiler=PROFILER,
         )

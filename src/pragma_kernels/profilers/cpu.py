@@ -268,6 +268,9 @@ def static_metrics(
             static(k, v, "bits" if "bits" in k else "", source) for k, v in mix.metrics().items()
         ]
         metrics.append(static("instruction_mix_notes", mix.summary(), "", source))
+        if len(mix.per_loop) > 1:  # which loop is which: a cold tail's hazards are not the hot's
+            loops = "; ".join(mix.loop_lines())
+            metrics.append(static("instruction_mix_loops", loops, "", source))
     return metrics, missing
 
 

@@ -4,6 +4,10 @@ The vectoriser's remarks say what it intended; the disassembly says what was emi
 float sum without -ffast-math is "vectorised" but its adds stay scalar). Counts are static
 (each instruction once, however often it runs), so by default only innermost loop bodies
 are counted: a vectorised loop's unrolled scalar remainder would otherwise outnumber it.
+Even then a cold remainder *loop* (a `K % 32` tail, a scalar tail calling expf) adds its
+stack accesses and scalar FP to the hot loop's, so every innermost loop is also counted on
+its own, one is picked as the hot loop (pick_hot_loop says how), and the headline metrics
+describe that loop; the totals over all loops stay in the summary, labelled as such.
 
 Counting rule: FP arithmetic and compare instructions only (add, sub, mul, div, min, max,
 sqrt, rsqrt, rcp, all fused multiply-add/sub forms, addsub, horizontal add/sub, dot product,
@@ -75,6 +79,10 @@ class InstructionMix:
     parallel_calls: int = 0  # anywhere in the functions: calls that start threads
     loops: int = 0  # innermost loops counted
     conditional_branches: int = 0  # in them: one closes each loop, the rest test data
+    packed_fmas: int = 0  # of the packed FP instructions, fused multiply-add/sub forms
+    per_loop: tuple[LoopMix, ...] = ()  # each innermost loop counted alone
+    hot: LoopMix | None = None  # the one the headline metrics describe
+    hot_method: str = ""  # how it was picked
 
     @property
     def packed_fp(self) -> int:
@@ -90,6 +98,14 @@ class InstructionMix:
         return self.double_fp / fp if fp else 0.0
 
     def metrics(self) -> dict[str, float]:
+        """The headline numbers: of the hot loop when one was picked (a cold tail loop's
+        scalar FP or spills must not read as the kernel's), else of everything counted;
+        `parallel_regions` is always of the whole functions."""
+        if self.hot is None:
+            return self._metrics()
+        return self.hot.mix._metrics() | {"parallel_regions": float(self.parallel_calls)}
+
+    def _metrics(self) -> dict[str, float]:
         return {
             "packed_simd_fraction": self.packed_simd_fraction(),
             "max_vector_width_bits": float(self.max_vector_width_bits),
@@ -108,19 +124,39 @@ class InstructionMix:
         }
 
     def summary(self) -> str:
+        """The hot loop's counts (the headline metrics), then the totals, labelled."""
         if self.note:
             return f"instruction mix not available: {self.note}"
+        where = f" of {', '.join(self.symbols)}" if self.symbols else ""
+        if self.hot is None or len(self.per_loop) < 2:
+            return (
+                f"static FP arithmetic/compare instructions in {self.scope}{where} "
+                f"({self.counted} of {self.total} instructions): {self._counts_text()}"
+            )
+        return (
+            f"hot loop {self.hot.where()}, {self.hot.mix.counted} instructions, picked by "
+            f"{self.hot_method} (the headline metrics describe it): "
+            f"{self.hot.mix._counts_text()}. Totals over all {self.scope}{where} "
+            f"({self.counted} of {self.total} instructions), cold ones included: "
+            f"{self._counts_text()}"
+        )
+
+    def _counts_text(self) -> str:
         widths = ", ".join(
             f"{bits}-bit: {n}" for bits, n in sorted(self.packed_fp_by_width.items(), reverse=True)
         )
-        where = f" of {', '.join(self.symbols)}" if self.symbols else ""
         return (
-            f"static FP arithmetic/compare instructions in {self.scope}{where} ({self.counted} of "
-            f"{self.total} instructions): {self.packed_fp} packed"
-            f"{f' ({widths})' if widths else ''}, {self.scalar_fp} scalar; packed SIMD fraction "
-            f"{self.packed_simd_fraction():.2f}; widest packed FP {self.max_vector_width_bits} bits"
-            f"{self._hazard_text()}"
+            f"{self.packed_fp} packed FP{f' ({widths})' if widths else ''}, {self.scalar_fp} "
+            f"scalar; packed SIMD fraction {self.packed_simd_fraction():.2f}; widest packed FP "
+            f"{self.max_vector_width_bits} bits{self._hazard_text()}"
         )
+
+    def loop_lines(self, limit: int = 8) -> list[str]:
+        """One line per innermost loop, the hot one marked (hottest first, then by place)."""
+        ordered = sorted(self.per_loop, key=lambda loop: (loop is not self.hot, loop.where()))
+        lines = [loop.describe(hot=loop is self.hot) for loop in ordered[:limit]]
+        left = len(ordered) - len(lines)
+        return [*lines, f"... and {left} more loops"] if left > 0 else lines
 
     def _hazard_text(self) -> str:
         parts = [
@@ -132,6 +168,59 @@ class InstructionMix:
         ]
         shown = "; ".join(p for p in parts if p)
         return f"; in that code: {shown}" if shown else ""
+
+
+@dataclass(frozen=True)
+class LoopMix:
+    """One innermost loop of the disassembly, counted alone."""
+
+    function: str
+    offset: int  # of its first instruction, from the function's start (objdump's fn+0x..)
+    depth: int  # natural loops of its function that contain it, itself included
+    mix: InstructionMix  # its own counts (scope "1 innermost loop")
+
+    def where(self) -> str:
+        return f"at {self.function}+{self.offset:#x} (nesting depth {self.depth})"
+
+    def describe(self, hot: bool = False) -> str:
+        m = self.mix
+        parts = [
+            f"{m.counted} instructions",
+            f"{m.packed_fp} packed FP ({m.packed_fmas} FMA)" if m.packed_fp else "",
+            f"{m.scalar_fp} scalar FP" if m.scalar_fp else "",
+            f"calls {', '.join(sorted(set(m.math_calls)))}" if m.math_calls else "",
+            f"{m.stack_accesses} stack loads/stores" if m.stack_accesses else "",
+            f"{m.atomics} atomics" if m.atomics else "",
+            f"{m.conversions} float<->double conversions" if m.conversions else "",
+        ]
+        label = "HOT loop" if hot else "loop"
+        return f"{label} {self.where()}: {', '.join(p for p in parts if p)}"
+
+
+def pick_hot_loop(loops: list[LoopMix]) -> tuple[LoopMix | None, str]:
+    """The loop that most likely runs most, and how it was picked (pure).
+
+    Static estimate: the deepest nest first (what runs inside more loops runs more often),
+    then the most packed FMAs, packed FP, any FP, instructions (a vectorised body does the
+    work; its remainder loop, at the same depth, runs at most a vector's width of times).
+    """
+    if not loops:
+        return None, ""
+    if len(loops) == 1:
+        return loops[0], "being the only innermost loop"
+    hot = max(
+        loops,
+        key=lambda loop: (
+            loop.depth,
+            loop.mix.packed_fmas,
+            loop.mix.packed_fp,
+            loop.mix.packed_fp + loop.mix.scalar_fp,
+            loop.mix.counted,
+        ),
+    )
+    return hot, (
+        "static estimate: the deepest loop nest, then the most packed FMAs/FP; no run-time counts"
+    )
 
 
 def select_functions(text: str, functions: list[str] | None) -> str:
@@ -184,8 +273,9 @@ def _instructions(text: str) -> list[Insn]:
     return found
 
 
-def _innermost_loops(insns: list[Insn]) -> list[list[Insn]]:
-    """The instructions of each innermost natural loop (one that holds no other loop).
+def _innermost_loops(insns: list[Insn]) -> list[tuple[int, list[Insn]]]:
+    """Each innermost natural loop (one that holds no other loop): its nesting depth in its
+    function and its instructions.
 
     Per function: basic blocks from the direct branches, dominators, then back edges (a
     branch to a block that dominates it), as a compiler defines loops. Out-of-line code that
@@ -236,7 +326,8 @@ def _innermost_loops(insns: list[Insn]) -> list[list[Insn]]:
                         todo += pred[m] & reach
         for head, nodes in body.items():
             if not any(h != head and h in nodes for h in body):
-                loops.append([i for n in sorted(nodes) for i in blocks[n]])
+                depth = sum(1 for other in body.values() if head in other)
+                loops.append((depth, [i for n in sorted(nodes) for i in blocks[n]]))
     return loops
 
 
@@ -245,7 +336,8 @@ def classify_disassembly(text: str, loops_only: bool = True) -> InstructionMix:
 
     With `loops_only`, FP arithmetic is counted in innermost loop bodies only (the code that
     runs most often), so scalar remainder and setup code does not dilute a vectorised loop;
-    when there is no loop, everything is counted and `scope` says so.
+    each loop is also counted alone and the hot one picked (see InstructionMix.metrics).
+    When there is no loop, everything is counted and `scope` says so.
     """
     fmt = re.search(r"file format (\S+)", text)
     symbols = tuple(m["name"] for m in map(_SYMBOL.match, text.splitlines()) if m)
@@ -253,10 +345,40 @@ def classify_disassembly(text: str, loops_only: bool = True) -> InstructionMix:
         return InstructionMix(symbols=symbols, note=f"not x86-64 code ({fmt.group(1)})")
     every = _instructions(text)
     loops = _innermost_loops(every) if loops_only else []
-    insns = [i for loop in loops for i in loop] if loops else every
+    insns = [i for _, loop in loops for i in loop] if loops else every
     scope = f"{len(loops)} innermost loop{'s' * (len(loops) > 1)}" if loops else "whole functions"
     scope += " (no loop found)" if loops_only and not loops else ""
-    scalar, packed = 0, {}
+    first = {}  # each function's first address: loops are placed as objdump's fn+0x..
+    for function, address, _, _ in every:
+        first.setdefault(function, address)
+    per_loop = tuple(
+        LoopMix(
+            loop[0][0],
+            loop[0][1] - first[loop[0][0]],
+            depth,
+            InstructionMix(**_counts(loop, 1), scope="1 innermost loop"),
+        )
+        for depth, loop in loops
+    )
+    hot, method = pick_hot_loop(list(per_loop))
+    called = [
+        b["symbol"] for _, _, m, o in every if m.startswith("call") and (b := _BRANCH.search(o))
+    ]
+    return InstructionMix(
+        **_counts(insns, len(loops)),
+        scope=scope,
+        parallel_calls=sum(1 for c in called if _PARALLEL_CALL.match(c.split("@")[0])),
+        total=len(every),
+        symbols=symbols,
+        per_loop=per_loop,
+        hot=hot,
+        hot_method=method,
+    )
+
+
+def _counts(insns: list[Insn], loops: int) -> dict:
+    """The FP mix and hazards of `insns`, the body of `loops` innermost loops (0: none)."""
+    scalar, packed, fmas = 0, {}, 0
     for _, _, mnemonic, operands in insns:
         if not (arith := _FP_ARITH.fullmatch(mnemonic)):
             continue
@@ -265,24 +387,18 @@ def classify_disassembly(text: str, loops_only: bool = True) -> InstructionMix:
         else:
             bits = max((_WIDTH[r] for r in _REGISTER.findall(operands)), default=128)
             packed[bits] = packed.get(bits, 0) + 1
-    starts = [
-        b["symbol"] for _, _, m, o in every if m.startswith("call") and (b := _BRANCH.search(o))
-    ]
-    return InstructionMix(
+            fmas += mnemonic.startswith(("vfm", "vfnm"))
+    branches = sum(1 for i in insns if i[2] != "jmp" and _JUMP.fullmatch(i[2]))
+    return {
         **_hazards(insns),
-        parallel_calls=sum(1 for c in starts if _PARALLEL_CALL.match(c.split("@")[0])),
-        loops=len(loops),
-        conditional_branches=sum(1 for i in insns if i[2] != "jmp" and _JUMP.fullmatch(i[2]))
-        if loops
-        else 0,
-        total=len(every),
-        counted=len(insns),
-        scope=scope,
-        scalar_fp=scalar,
-        packed_fp_by_width=dict(sorted(packed.items())),
-        max_vector_width_bits=max(packed, default=0),
-        symbols=symbols,
-    )
+        "loops": loops,
+        "conditional_branches": branches if loops else 0,
+        "counted": len(insns),
+        "scalar_fp": scalar,
+        "packed_fp_by_width": dict(sorted(packed.items())),
+        "packed_fmas": fmas,
+        "max_vector_width_bits": max(packed, default=0),
+    }
 
 
 def _hazards(insns: list[Insn]) -> dict:

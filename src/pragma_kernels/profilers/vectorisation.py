@@ -6,7 +6,10 @@ failed loop, only the failure of the *last* vector mode tried, which in GCC 12 i
 misleading "no vectype for stmt" (e.g. for a loop-carried dependency). The `-internals` form
 adds the nested analysis messages, from which the specific reason ("possible dependence
 between data-refs", "complicated access pattern") is picked. Basic-block (SLP) remarks are
-ignored: only loops are reported.
+ignored: only loops are reported. So are two kinds of missed loop that only add noise:
+loops of intrinsics code (a statement of a vector type such as `__m512` has "no vectype":
+the loop is vector code already) and outer loops (the compiler reports their inner loops
+on their own).
 """
 
 from __future__ import annotations
@@ -35,6 +38,19 @@ _REASON_START = ("not vectorized", "failed:", "statement clobbers memory")
 _CLOBBER = re.compile(r"^statement clobbers memory: .*?([\w.]+) \(.*$")
 # Reasons that name a GIMPLE detail of one vector mode rather than the source-level cause.
 _VAGUE = ("no vectype for stmt", "bad data references", "bad data access", "bad data dependence")
+# A statement already of a vector type (`__m512_u`, `__m256i`, `vector(16) float`): intrinsics.
+_VECTOR_TYPED = re.compile(r"scalar type (?:__m\d|__v\d|vector\()")
+# Outer-loop failures: GCC vectorises inner loops, and reports each of them on its own.
+_OUTER_LOOP = (
+    "loop nest containing two or more consecutive inner loops",
+    "multiple nested loops",
+    "unsupported outerloop form",
+    "Bad inner loop",
+    "inner-loop count not invariant",
+)
+
+
+NOISE = "(noise: intrinsics code or an outer loop)"  # the reason of a loop left unreported
 
 
 @dataclass(frozen=True)
@@ -63,6 +79,7 @@ class VectorisationReport:
     vectorised: list[LoopNote]
     missed: list[LoopNote]
     command: str
+    omitted: int = 0  # missed loops left out as noise: intrinsics code and outer loops
 
     def metrics(self) -> dict[str, float]:
         return {
@@ -75,8 +92,17 @@ class VectorisationReport:
         cut, both kinds keep room (the hot loop may be either) and the rest is counted."""
         missed = sorted(self.missed, key=lambda n: n.line)
         vectorised = sorted(self.vectorised, key=lambda n: n.line)
+        omitted = (
+            [
+                f"{self.omitted} loop{'s' * (self.omitted > 1)} not shown: intrinsics code "
+                "(vector-typed statements) and outer loops, which the compiler does not "
+                "vectorise further"
+            ]
+            if self.omitted
+            else []
+        )
         if len(missed) + len(vectorised) <= limit:
-            return [n.describe() for n in [*missed, *vectorised]]
+            return [n.describe() for n in [*missed, *vectorised]] + omitted
         room = max(limit - 1, 0)
         take_missed = min(len(missed), max(room - len(vectorised), room // 2))
         take_vectorised = min(len(vectorised), room - take_missed)
@@ -86,6 +112,7 @@ class VectorisationReport:
             *lines,
             f"... and {left_missed + left_vectorised} more loops "
             f"({left_vectorised} vectorised, {left_missed} not)",
+            *omitted,
         ]
 
 
@@ -102,6 +129,12 @@ def _clean_reason(message: str) -> str:
 
 def _is_vague(reason: str) -> bool:
     return reason.startswith(_VAGUE)
+
+
+def is_noise(reason: str) -> bool:
+    """A missed loop that says nothing to fix: intrinsics code (a vector-typed statement),
+    or an outer loop (its inner loops are reported on their own)."""
+    return bool(_VECTOR_TYPED.search(reason)) or reason.startswith(_OUTER_LOOP)
 
 
 def parse_opt_info(text: str, cpp_name: str, origin: Origin | None = None) -> list[LoopNote]:
@@ -155,6 +188,9 @@ def parse_opt_info(text: str, cpp_name: str, origin: Origin | None = None) -> li
                 continue
             candidates = [top] if top.startswith(_REASON_START) else []
             reasons = [_clean_reason(r) for r in [*candidates, *nested]]
+            if any(is_noise(r) for r in reasons):
+                found.setdefault(("n", line), LoopNote(*place(line), 0, NOISE))
+                continue
             reason = next((r for r in reasons if not _is_vague(r)), reasons[0] if reasons else "")
             reason = reason or "no reason given"
             old = found.get(("m", line))
@@ -196,6 +232,7 @@ def vectorisation_report(
     notes = parse_opt_info(log, CPP_NAME, origin)
     return VectorisationReport(
         vectorised=[n for n in notes if not n.reason],
-        missed=[n for n in notes if n.reason],
+        missed=[n for n in notes if n.reason and n.reason != NOISE],
         command=shlex.join(command),
+        omitted=sum(1 for n in notes if n.reason == NOISE),
     )
