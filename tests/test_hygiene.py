@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import signal
 import tempfile
 import time
@@ -97,9 +98,13 @@ def _pids(path: Path) -> list[int]:
 
 
 def _job_dirs() -> set[str]:
-    """Job folders, and the judge's spools (in /dev/shm where it has room)."""
+    """Job folders, and the judge's spools (in /dev/shm where it has room). A spool names
+    its owner's pid: another process's (a test run beside this one) is not this test's."""
     roots = (tempfile.gettempdir(), "/dev/shm")
-    return {found for root in roots for found in glob.glob(os.path.join(root, "pragma-job-*"))}
+    found = {path for root in roots for path in glob.glob(os.path.join(root, "pragma-job-*"))}
+    spools = {path for path in found if re.match(r"pragma-job-\d+-", os.path.basename(path))}
+    mine = f"pragma-job-{os.getpid()}-"
+    return {path for path in found if path not in spools or os.path.basename(path).startswith(mine)}
 
 
 def _run(tmp_path: Path, body: str, pids: Path, way: str, monkeypatch, timeout_s: float):
