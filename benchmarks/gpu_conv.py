@@ -54,8 +54,10 @@ SHAPES = {
 
 
 def problem_file(folder: Path, layers: list[str], shape: tuple) -> Path:
-    """A problem applying `layers`, whose get_inputs() makes a small input (recognition)."""
+    """A problem applying `layers`, whose get_inputs() makes a small input (recognition).
+    Without bias unless a layer says so, as in KernelBench's convolution problems."""
     small = shape[:2] + tuple(min(s, 16) for s in shape[2:])
+    layers = [layer if "bias" in layer else layer[:-1] + ", bias=False)" for layer in layers]
     built = "\n".join(f"        self.l{i} = nn.{layer}" for i, layer in enumerate(layers))
     applied = "\n".join(f"        x = self.l{i}(x)" for i in range(len(layers)))
     path = folder / "conv.py"
