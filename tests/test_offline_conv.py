@@ -258,7 +258,7 @@ def test_autotune_variant_lists_every_tile_and_the_single_one_its_first(tmp_path
     assert "input_precision=PRECISION" in tuned and "cudnn.allow_tf32" in tuned
 
 
-def test_a_1x1_convolution_without_bias_is_the_gemm_kernel_per_sample(tmp_path):
+def test_a_1x1_convolution_without_bias_is_a_gemm_per_sample(tmp_path):
     for case, gemm in (("pointwise3d_no_bias", True), ("pointwise", False)):
         layers, shape, _ = CASES[case]
         source = TRITON.offline_source(
@@ -266,6 +266,10 @@ def test_a_1x1_convolution_without_bias_is_the_gemm_kernel_per_sample(tmp_path):
         )
         assert ("_conv_gemm_0[grid]" in source) is gemm
         assert ("_conv_igemm_0[grid]" in source) is not gemm
+        cpp_source = CPP.offline_source(
+            recognise(conv_problem(tmp_path, layers, shape)), CPU_VARIANTS[0]
+        )
+        assert ("lib.gemm(" in cpp_source) is gemm and ("lib.conv0(" in cpp_source) is not gemm
     layers, shape, _ = CASES["depthwise_separable"]
     source = TRITON.offline_source(
         recognise(conv_problem(tmp_path, layers, shape)), CONV_GPU_VARIANTS[0]

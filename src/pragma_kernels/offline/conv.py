@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pragma_kernels.offline.gemm import Gemm, Operand
 from pragma_kernels.offline.recorded import OpCall, Recognised, unsupported
 
 # aten name -> positions of (stride, padding, dilation, transposed, output_padding, groups)
@@ -70,6 +71,30 @@ class Conv:
     def depthwise(self) -> bool:
         """Each input channel convolved alone (groups == in_channels > 1)."""
         return self.groups == self.in_channels and self.groups > 1
+
+    def as_product(self) -> Gemm | None:
+        """A 1x1 convolution with stride 1, no padding, one group and no bias is the weight
+        (C_out x C_in) times each sample's (C_in x pixels): a batched matrix product, with the
+        weight shared by every sample, that the GEMM kernels run faster than a convolution
+        kernel does. None for any other convolution."""
+        ones = zip(self.kernel, self.stride, self.padding, strict=True)
+        plain = all(k == 1 and s == 1 and p == 0 for k, s, p in ones)
+        if not plain or self.transposed or self.groups != 1 or self.bias:
+            return None
+        pixels = 1
+        for size in self.input_shape[2:]:
+            pixels *= size
+        weight, sample = Operand(0, False), Operand(0, False)  # operands passed explicitly
+        return Gemm(
+            "matmul",
+            weight,
+            sample,
+            m=self.out_channels,
+            n=pixels,
+            k=self.in_channels,
+            batch=self.input_shape[0],
+            batched=True,
+        )
 
     @property
     def kind(self) -> str:

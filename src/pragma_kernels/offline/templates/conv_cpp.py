@@ -20,6 +20,7 @@ from __future__ import annotations
 from pragma_kernels.offline.conv import Conv, ConvChain
 from pragma_kernels.offline.recorded import Recognised
 from pragma_kernels.offline.templates.base import CpuVariant, cpp_module, model_new
+from pragma_kernels.offline.templates.gemm_cpp import gemm_source
 
 
 def narrow(conv: Conv) -> bool:
@@ -403,11 +404,39 @@ def _cpp_launch(conv: Conv, i: int) -> str:
     )
 
 
+def _product_index(spec: ConvChain) -> int | None:
+    """The convolution run by the GEMM kernel: the first 1x1 one (`Conv.as_product`); one
+    per module, as the GEMM source's blocking constants are global."""
+    return next((i for i, conv in enumerate(spec.convs) if conv.as_product()), None)
+
+
+def _gemm_launch(conv: Conv, i: int) -> str:
+    cin, cout = conv.in_channels, conv.out_channels
+    return (
+        "        pixels = y[0, 0].numel() if y.numel() else 0\n"
+        "        if y.numel():\n"
+        f"            lib.gemm(self.conv{i}.weight.float(), x, y, x.shape[0], {cout}, pixels, "
+        f"{cin}, 0, {cin}, 1, {cin} * pixels, pixels, 1)"
+    )
+
+
 def cpp_conv(problem: Recognised, variant: CpuVariant) -> str:
     spec: ConvChain = problem.spec
-    functions = "\n".join(cpp_function(conv, i, variant) for i, conv in enumerate(spec.convs))
+    product = _product_index(spec)
+    functions = "\n".join(
+        cpp_function(conv, i, variant) for i, conv in enumerate(spec.convs) if i != product
+    )
     source = "#include <cstdint>\n#include <cstring>\n#include <vector>\n\n" + functions
-    forward = forward_lines(spec, ".contiguous().float()", _cpp_launch)
-    blocks = ", ".join("OCBxTW {}x{}".format(*blocking(conv)) for conv in spec.convs)
+    if product is not None:
+        source = gemm_source(spec.convs[product].as_product(), variant) + "\n" + source
+
+    def launch(conv: Conv, i: int) -> str:
+        return _gemm_launch(conv, i) if i == product else _cpp_launch(conv, i)
+
+    forward = forward_lines(spec, ".contiguous().float()", launch)
+    blocks = ", ".join(
+        "GEMM" if i == product else "OCBxTW {}x{}".format(*blocking(conv))
+        for i, conv in enumerate(spec.convs)
+    )
     what = f"{problem.kind} ({blocks})"
     return cpp_module(source, variant, what, model_new(forward, init=layers_init(spec)))

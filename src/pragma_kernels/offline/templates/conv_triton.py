@@ -35,7 +35,7 @@ BLOCK_M / warps / stages from a short list, so one attempt explores them all.
 from __future__ import annotations
 
 from pragma_kernels.offline.conv import Conv, ConvChain
-from pragma_kernels.offline.gemm import Gemm, Operand
+from pragma_kernels.offline.gemm import Gemm
 from pragma_kernels.offline.recorded import Recognised
 from pragma_kernels.offline.templates.base import (
     GpuVariant,
@@ -313,30 +313,13 @@ def _direct(conv: Conv) -> bool:
 
 
 def _as_gemm(conv: Conv) -> Gemm | None:
-    """A 1x1 convolution (stride 1, no padding, one group, no bias) is a product per
-    sample, weight (C_out x C_in) @ x[n] (C_in x pixels), with the pixels contiguous: the
-    GEMM kernel's layout, without the implicit GEMM's per-pixel index arithmetic (that kernel
-    ran KernelBench 87 at 0.32x of cuDNN on the H200). None for any other convolution, or
-    where the product would split K (its output must then be a zeroed float32 buffer)."""
-    one = all(
-        k == 1 and s == 1 and p == 0
-        for k, s, p in zip(conv.kernel, conv.stride, conv.padding, strict=True)
-    )
-    if conv.transposed or conv.groups != 1 or conv.bias or not one:
+    """A 1x1 convolution (`Conv.as_product`) on the GEMM kernel, the pixels contiguous,
+    without the implicit GEMM's per-pixel index arithmetic (that kernel ran KernelBench 87
+    at 0.32x of cuDNN on the H200); None where the product would split K (its output must
+    then be a zeroed float32 buffer)."""
+    spec = conv.as_product()
+    if spec is None:
         return None
-    pixels = 1
-    for size in conv.input_shape[2:]:
-        pixels *= size
-    spec = Gemm(
-        "matmul",
-        Operand(0, False),
-        Operand(0, False),
-        m=conv.out_channels,
-        n=pixels,
-        k=conv.in_channels,
-        batch=conv.input_shape[0],
-        batched=True,
-    )
     _, split = gemm_kernel(spec, GpuVariant("autotune", block=0, num_warps=0), "tf32")
     return None if split else spec
 

@@ -303,8 +303,9 @@ def cpp_gemm(problem: Recognised, variant: CpuVariant) -> str:
     return _cpp_streaming(problem, variant)
 
 
-def _cpp_matmul(problem: Recognised, variant: CpuVariant) -> str:
-    spec: Gemm = problem.spec
+def gemm_source(spec: Gemm, variant: CpuVariant) -> str:
+    """C++ defining `gemm(A, B, C, batch, M, N, K, strides...)`, blocked for this product's
+    sizes on this machine's caches (one per translation unit: its constants are global)."""
     block = blocking(machine_caches(), spec.m, spec.n, spec.k)
     epilogue = {"": 0, "triu": 1, "tril": 2}[spec.epilogue]
     parallel = _pragma("#pragma omp parallel for schedule(static)" if variant.parallel else "")
@@ -314,7 +315,12 @@ def _cpp_matmul(problem: Recognised, variant: CpuVariant) -> str:
         f"constexpr int64_t MC = {block.mc}, KC = {block.kc}, NC = {block.nc};  "
         f"// blocking for M={spec.m} N={spec.n} K={spec.k} on this machine's caches\n"
     )
-    source = "#include <cstdint>\n" + header + _GEMM
+    return "#include <cstdint>\n" + header + _GEMM
+
+
+def _cpp_matmul(problem: Recognised, variant: CpuVariant) -> str:
+    spec: Gemm = problem.spec
+    source = gemm_source(spec, variant)
     body = (
         matmul_prologue(spec, ".contiguous().float()")
         + """\
