@@ -488,22 +488,27 @@ def test_scripted_loop_has_one_best_and_never_divides_a_retimed_eager_by_an_old_
     assert "torch.compile not timed" in summary and "3 made of 5 allowed" in summary
 
 
-def test_a_kernel_slower_than_eager_is_never_the_result(tmp_path):
-    """Issue 18: the best correct kernel at 0.8x is kept to read, and the run says so."""
+def _single_attempt(tmp_path, timings, live=None):
+    """One attempt in single mode against scripted replies, timed by `timings`."""
     server = ScriptedLLM([fenced("class ModelNew:\n    pass\n")])
     try:
         llm = LLM(LLMSettings(model="scripted", base_url=server.base_url))
         loop = OptimizationLoop(
             make_loop(tmp_path, llm).context,
-            KnownTimings({1: 12.5}, iqr=0.01),
+            timings,
             llm,
             None,
             LoopOptions(mode="single", attempts=1),
             RunDir(tmp_path / "run"),
         )
-        result = loop.run(SETTINGS.model_copy(update={"mode": "single"}))
+        return loop.run(SETTINGS.model_copy(update={"mode": "single"}), live)
     finally:
         server.close()
+
+
+def test_a_kernel_slower_than_eager_is_never_the_result(tmp_path):
+    """Issue 18: the best correct kernel at 0.8x is kept to read, and the run says so."""
+    result = _single_attempt(tmp_path, KnownTimings({1: 12.5}, iqr=0.01))
     saved = json.loads((tmp_path / "run" / "run.json").read_text())["end"]
     assert result.best.number == 1 and not saved["faster_found"]
     assert saved["result"].startswith("no faster kernel found: the best correct attempt (1)")
@@ -525,23 +530,12 @@ def test_a_speedup_inside_the_noise_says_so_everywhere_it_is_shown(tmp_path):
 
     from pragma_kernels.live import LiveView
 
-    server = ScriptedLLM([fenced("class ModelNew:\n    pass\n")])
     out = io.StringIO()
     live = LiveView(Console(file=out, width=300), "tiny_relu")
-    try:
-        llm = LLM(LLMSettings(model="scripted", base_url=server.base_url))
-        loop = OptimizationLoop(
-            make_loop(tmp_path, llm).context,
-            KnownTimings({1: 12.0}, iqr=0.5),  # eager 10 ms IQR 5, candidate 12 ms IQR 6
-            llm,
-            None,
-            LoopOptions(mode="single", attempts=1),
-            RunDir(tmp_path / "run"),
-        )
-        result = loop.run(SETTINGS.model_copy(update={"mode": "single"}), live)
+    try:  # eager 10 ms IQR 5, candidate 12 ms IQR 6
+        result = _single_attempt(tmp_path, KnownTimings({1: 12.0}, iqr=0.5), live)
     finally:
         live.stop()
-        server.close()
     record = result.attempts[0]
     assert "0.83x vs eager (within noise), eager 10 ms (median, IQR 5 ms" in record.outcome("eager")
     assert "0.83x vs eager (within noise)" in out.getvalue()
@@ -560,21 +554,10 @@ def test_a_speedup_inside_the_noise_says_so_everywhere_it_is_shown(tmp_path):
 def test_a_compile_baseline_far_slower_than_eager_is_flagged_not_a_silent_speedup(tmp_path):
     """Finding 13: torch.compile timed 40.06 ms (IQR 16 ms) beside a 0.09 ms eager gave a
     silent "3.34x vs torch.compile"."""
-    server = ScriptedLLM([fenced("class ModelNew:\n    pass\n")])
     compile_ = Spread(median_ms=40.06, iqr_ms=16.0, min_ms=12.08, samples=40)
-    try:
-        llm = LLM(LLMSettings(model="scripted", base_url=server.base_url))
-        loop = OptimizationLoop(
-            make_loop(tmp_path, llm).context,
-            KnownTimings({1: 0.05}, baseline_ms=0.09, iqr=0.01, compile=compile_),
-            llm,
-            None,
-            LoopOptions(mode="single", attempts=1),
-            RunDir(tmp_path / "run"),
-        )
-        result = loop.run(SETTINGS.model_copy(update={"mode": "single"}))
-    finally:
-        server.close()
+    result = _single_attempt(
+        tmp_path, KnownTimings({1: 0.05}, baseline_ms=0.09, iqr=0.01, compile=compile_)
+    )
     flag = "implausible baseline: 40.06 ms, 445x eager's 0.09 ms, with a disturbed spread"
     assert f"801.20x vs compile ({flag})" in result.attempts[0].outcome("eager")
     summary = (tmp_path / "run" / "summary.md").read_text()
