@@ -25,7 +25,8 @@ Layout: the default variant reads NC(D)HW as given; the `channels-last` variant 
 input to N(D)HWC first and orders the weights (out, tap, in), so both operands of `tl.dot`
 are contiguous along the reduction (what Hopper's TF32 tensor-core instructions read) at
 the cost of one copy of the input. Which wins is measured, not assumed: the loop tries it
-as a later attempt, `benchmarks/gpu_conv.py --variant channels-last` times it.
+as a later attempt, `benchmarks/gpu_conv.py --variants autotune,channels-last` times
+both.
 
 Autotuning: the configurations are chosen from the recorded shapes (`igemm_configs`):
 BLOCK_N no wider than the channels of a group, BLOCK_K no deeper than the reduction,
@@ -45,7 +46,7 @@ from pragma_kernels.offline.templates.base import (
     triton_module,
 )
 from pragma_kernels.offline.templates.conv_cpp import forward_lines, layers_init
-from pragma_kernels.offline.templates.gemm_triton import gemm_kernel
+from pragma_kernels.offline.templates.gemm_triton import gemm_configs, gemm_kernel
 
 # The conv family's GPU variants: every shape-chosen configuration autotuned, or the first
 # one alone (the interpreter's tests, and a machine where autotuning is too slow).
@@ -318,10 +319,9 @@ def _as_gemm(conv: Conv) -> Gemm | None:
     at 0.32x of cuDNN on the H200); None where the product would split K (its output must
     then be a zeroed float32 buffer)."""
     spec = conv.as_product()
-    if spec is None:
+    if spec is None or any(tile.split_k > 1 for tile in gemm_configs(spec)):
         return None
-    _, split = gemm_kernel(spec, GpuVariant("autotune", block=0, num_warps=0), "tf32")
-    return None if split else spec
+    return spec
 
 
 def _conv_precision() -> str:
