@@ -251,7 +251,7 @@ def test_tiles_fit_the_shapes(tmp_path):
 def test_autotune_variant_lists_every_tile_and_the_single_one_its_first(tmp_path):
     layers, shape, _ = CASES["conv2d_asymmetric"]
     recognised = recognise(conv_problem(tmp_path, layers, shape))
-    tuned, single = (TRITON.offline_source(recognised, v) for v in CONV_GPU_VARIANTS[:2])
+    tuned, single = (TRITON.offline_source(recognised, v) for v in CONV_GPU_VARIANTS[1:])
     tiles = igemm_configs(recognised.spec.convs[0])
     assert len(re.findall(r"triton\.Config\(", tuned)) == len(tiles)
     assert len(re.findall(r"triton\.Config\(", single)) == 1

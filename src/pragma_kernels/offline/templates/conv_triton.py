@@ -21,12 +21,11 @@ candidate is then as exact as the reference it is compared with: a relative erro
 float32-accurate split on the tensor cores) when the user turned TF32 off. The static
 check `tf32-dot` warns on this file for that reason; the warning is expected.
 
-Layout: the default variant reads NC(D)HW as given; the `channels-last` variant copies the
-input to N(D)HWC first and orders the weights (out, tap, in), so both operands of `tl.dot`
-are contiguous along the reduction (what Hopper's TF32 tensor-core instructions read) at
-the cost of one copy of the input. Which wins is measured, not assumed: the loop tries it
-as a later attempt, `benchmarks/gpu_conv.py --variants autotune,channels-last` times
-both.
+Layout: the default `channels-last` variant copies the input to N(D)HWC first and orders
+the weights (out, tap, in), so both operands of `tl.dot` are contiguous along the reduction
+(what Hopper's TF32 tensor-core instructions read) at the cost of one copy of the input;
+the `autotune` variant reads NC(D)HW as given and is the loop's next attempt.
+`benchmarks/gpu_conv.py --variants channels-last,autotune` times both.
 
 Autotuning: the configurations are chosen from the recorded shapes (`igemm_configs`):
 BLOCK_N no wider than the channels of a group, BLOCK_K no deeper than the reduction,
@@ -48,15 +47,17 @@ from pragma_kernels.offline.templates.base import (
 from pragma_kernels.offline.templates.conv_cpp import forward_lines, layers_init
 from pragma_kernels.offline.templates.gemm_triton import gemm_configs, gemm_kernel
 
-# The conv family's GPU variants: every shape-chosen configuration autotuned, or the first
-# one alone (the interpreter's tests, and a machine where autotuning is too slow).
+# The conv family's GPU variants, in the order the loop tries them. First the input copied
+# channels-last and the weights as (out, tap, in): both tl.dot operands contiguous along the
+# reduction, the layout Hopper's TF32 tensor-core instructions read (NCHW gives the input
+# tile contiguous along the pixels instead); on the H200 it ran dense 2-D and 1-D
+# convolutions 2.1-2.5x faster than NCHW (benchmarks/results/gpu_conv_layout_h200.md).
+# Then NCHW as given, every shape-chosen configuration autotuned; then its first one alone
+# (the interpreter's tests, and a machine where autotuning is too slow).
 CONV_GPU_VARIANTS = (
+    GpuVariant("channels-last", block=0, num_warps=0),
     GpuVariant("autotune", block=0, num_warps=0),
     GpuVariant("single-config", block=1, num_warps=4),
-    # The input copied channels-last first and the weights as (out, tap, in): both tl.dot
-    # operands contiguous along the reduction, the layout Hopper's TF32 tensor-core
-    # instructions read (NCHW gives the input tile contiguous along the pixels instead).
-    GpuVariant("channels-last", block=0, num_warps=0),
 )
 CHANNELS_LAST = "channels-last"
 
