@@ -84,6 +84,7 @@ def test_category_override_and_validation():
         ("89_cumsum", "others"),
         ("94_MSELoss", "others"),
         ("97_CosineSimilarityLoss", "others"),
+        ("97_ScaledDotProductAttention", "others"),  # not "product": a reduction
     ],
 )
 def test_category_inferred_from_kernelbench_names(name, category):
