@@ -206,6 +206,15 @@ def test_fallback_profile_lowers_confidence_and_source_shows_missing_tl_dot():
     assert uses_dot.bottleneck != B.TENSOR_CORES_UNUSED or uses_dot.confidence < 0.4
 
 
+def test_a_memory_bound_matmul_form_is_not_told_to_use_tensor_cores():
+    # A GEMV at 96 % of DRAM: FLOPs counted (matmul-like) but below the ridge point.
+    tensor = "sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active"
+    whole = {"compute_roofline_fraction": 0.004, "roofline_bound": "memory"}
+    diagnosis = diagnose(gpu({"grid_size": 4096, tensor: 0.0, DRAM: 96.0}, whole), 132)
+    assert diagnosis.bottleneck == B.MEMORY_BANDWIDTH
+    assert B.TENSOR_CORES_UNUSED not in [c.bottleneck for c in diagnosis.alternatives]
+
+
 def test_unclear_profile_says_so_and_asks_for_the_counters_that_would_tell():
     throughput = "sm__throughput.avg.pct_of_peak_sustained_elapsed"
     diagnosis = diagnose(gpu({"launch__grid_size": 4096, throughput: 20.0}))

@@ -2,6 +2,7 @@
 
 import pytest
 
+from pragma_kernels.profilers import gpu_ncu
 from pragma_kernels.profilers.ncu import (
     LAUNCH_COUNT,
     NVTX_RANGE,
@@ -16,7 +17,7 @@ from pragma_kernels.profilers.ncu import (
     refusal,
     tally_launches,
 )
-from pragma_kernels.profilers.schema import UnavailableKind
+from pragma_kernels.profilers.schema import Profile, UnavailableKind
 
 # Shaped like the H200 probe's output: program output and ==PROF== lines first, units in
 # row 2, thousands separators, one row per launch.
@@ -76,6 +77,27 @@ def test_rule_findings_with_continuations_and_estimated_speedup():
     assert "identify the DRAM bottleneck" in findings[0].message
     assert "Est." not in findings[0].message
     assert findings[1].estimated_speedup_pct is None
+
+
+def test_findings_name_their_kernel_and_a_tiny_kernels_advice_is_left_out():
+    details = (
+        "  gemv_kernel (4096, 1, 1)x(256, 1, 1), Context 1, Stream 7, Device 0, CC 9.0\n"
+        + RULES
+        + "  reduce_kernel (16, 1, 1)x(128, 1, 1), Context 1, Stream 7, Device 0, CC 9.0\n"
+        "    OPT   The grid for this launch is configured to execute only 16 blocks.\n"
+        "          Est. Speedup: 87.88%\n"
+    )
+    findings = parse_rule_findings(details)
+    assert [f.kernel for f in findings] == ["gemv_kernel", "gemv_kernel", "reduce_kernel"]
+    assert findings[0].render().startswith("OPT [gemv_kernel]: Memory is more heavily")
+    rows = parse_raw_csv(
+        '"ID","Kernel Name","gpu__time_duration.sum"\n"","","nsecond"\n'
+        '"0","gemv_kernel","1861000"\n"1","reduce_kernel","2656"\n'
+    )
+    assert [round(k.time_share, 3) for k in rows] == [0.999, 0.001]
+    profile = Profile(target="gpu", tools=["gpu fallback"])
+    kept = gpu_ncu.merge(profile, rows, findings).findings
+    assert [f.kernel for f in kept] == ["gemv_kernel", "gemv_kernel"]
 
 
 def test_command_profiles_only_the_candidates_nvtx_range_into_a_report(tmp_path):

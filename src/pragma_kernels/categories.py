@@ -13,7 +13,11 @@ CATEGORIES = ("matmul", "activation", "normalization", "pooling_reduction", "con
 # Ordered: the first matching rule wins. Patterns are matched on the lower-cased
 # name with separators turned into spaces and camelCase split.
 _NAME_RULES: tuple[tuple[str, str], ...] = (
-    ("others", r"loss|cumsum|cumprod|cumulative|scan|cross entropy|kl div|hinge|huber|triplet|attention"),
+    (
+        "others",
+        r"loss|cumsum|cumprod|cumulative|scan|cross entropy|kl div|hinge|huber|triplet"
+        r"|attention",
+    ),
     ("conv", r"conv|convolution"),
     (
         "normalization",

@@ -57,6 +57,8 @@ def tensor_cores_unused(s: Signals, context: dict) -> Candidate | None:
     compute = s.read("compute_roofline_fraction")
     if not compute:  # torch counted no matmul/conv FLOPs: not a matmul-like operator
         return None
+    if s.text("roofline_bound") == "memory":  # below the ridge (a GEMV): bytes, not FLOPs
+        return None
     tensor = s.read(
         "sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active",
         "sm__pipe_tensor_cycles_active.avg.pct_of_peak_sustained_active",

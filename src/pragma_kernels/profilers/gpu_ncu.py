@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # the evaluation layer runs the job and passes `run` in
 # candidate whose replays take minutes still gets its counter-free profile in the job's time.
 NCU_TIMEOUT_S = 120.0
 READ_TIMEOUT_S = 60.0  # each of the two read-backs of the report
+MIN_FINDING_SHARE = 0.05  # ncu advice about kernels taking less of the time is left out
 
 
 @dataclass
@@ -163,10 +164,20 @@ def merge(profile: Profile, rows: list[KernelProfile], findings: list[Finding]) 
         update={
             "tools": ["ncu", *profile.tools],
             "kernels": merged + unseen,
-            "findings": [*profile.findings, *findings],
+            "findings": [*profile.findings, *_worth_reading(findings, merged)],
             "unavailable": [*profile.unavailable, *([gap] if gap else [])],
         }
     )
+
+
+def _worth_reading(findings: list[Finding], kernels: list[KernelProfile]) -> list[Finding]:
+    """ncu's advice, less what it says about kernels taking under MIN_FINDING_SHARE of the
+    time: its estimated speedups are the kernel's own (a tiny reduction's "87 %" grid
+    advice would otherwise read as the call's)."""
+    shares: dict[str, float] = {}
+    for kernel in kernels:
+        shares[kernel.name] = shares.get(kernel.name, 0.0) + kernel.time_share
+    return [f for f in findings if shares.get(f.kernel, 1.0) >= MIN_FINDING_SHARE]
 
 
 def _pop_metrics(counter_free: dict[str, KernelProfile], name: str) -> list:

@@ -342,14 +342,17 @@ def _set_time_shares(kernels: list[KernelProfile]) -> None:
 
 
 _RULE = re.compile(r"^\s*(OPT|WRN|INF)\s+(.*)$")
+# A details page's kernel header: "  name (grid)x(block), Context 1, Stream 7, Device 0, ..."
+_KERNEL_HEADER = re.compile(r"^\s{0,4}(\S.*?)\s+\([\d, ]+\)x\([\d, ]+\), Context \d+")
 _SPEEDUP = re.compile(r"Est\.\s*(?:Local\s+)?Speedup:\s*([\d.]+)%")
 
 
 def parse_rule_findings(text: str) -> list[Finding]:
-    """Nsight's rule results: an OPT/WRN/INF line, its continuation lines, the est. speedup."""
+    """Nsight's rule results: an OPT/WRN/INF line, its continuation lines, the est. speedup,
+    and the kernel whose header precedes them."""
     findings: list[Finding] = []
     current: list[str] = []
-    severity = ""
+    severity = kernel = ""
 
     def close() -> None:
         if current:
@@ -361,12 +364,17 @@ def parse_rule_findings(text: str) -> list[Finding]:
                     source=SOURCE,
                     message=_SPEEDUP.sub("", message).strip(" ,;"),
                     estimated_speedup_pct=float(speedup.group(1)) if speedup else None,
+                    kernel=kernel,
                 )
             )
 
     for line in text.splitlines():
         match = _RULE.match(line)
-        if match:
+        header = _KERNEL_HEADER.match(line)
+        if header:
+            close()
+            current, kernel = [], header.group(1)
+        elif match:
             close()
             severity, current = match.group(1), [match.group(2).strip()]
         elif current and line.startswith(" " * 10) and line.strip():

@@ -60,6 +60,7 @@ class Finding(BaseModel):
     message: str
     estimated_speedup_pct: float | None = None
     source: str = ""
+    kernel: str = ""  # the kernel the finding is about, where the profiler says
 
     def render(self) -> str:
         gain = (
@@ -67,7 +68,8 @@ class Finding(BaseModel):
             if self.estimated_speedup_pct is not None
             else ""
         )
-        return f"{self.severity}: {self.message}{gain}"
+        about = f" [{self.kernel}]" if self.kernel else ""
+        return f"{self.severity}{about}: {self.message}{gain}"
 
 
 class UnavailableKind(StrEnum):
