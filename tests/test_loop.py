@@ -488,6 +488,32 @@ def test_scripted_loop_has_one_best_and_never_divides_a_retimed_eager_by_an_old_
     assert "torch.compile not timed" in summary and "3 made of 5 allowed" in summary
 
 
+def test_a_failed_conductor_call_keeps_the_verified_attempt(tmp_path):
+    """Seen on the H200 (a hand-answered run whose endpoint refused the Conductor's call):
+    attempt 1 was verified, timed and profiled, then the run said "no correct kernel in 0
+    attempts". The attempt is now kept (record, best, run.json); only its advice is missing."""
+    server = ScriptedLLM([fenced("class ModelNew:\n    pass\n"), {"status": 400}])
+    try:
+        llm = LLM(LLMSettings(model="scripted", base_url=server.base_url, max_retries=0))
+        loop = OptimizationLoop(
+            make_loop(tmp_path, llm).context,
+            KnownTimings({1: 5.0}, iqr=0.01),
+            llm,
+            llm,
+            LoopOptions(mode="no-profile", attempts=3),
+            RunDir(tmp_path / "run"),
+        )
+        result = loop.run(SETTINGS.model_copy(update={"mode": "no-profile"}))
+    finally:
+        server.close()
+    assert result.stopped.startswith("stopped: ") and "400" in result.stopped
+    assert [r.number for r in result.attempts] == [1] and result.best.number == 1
+    assert result.attempts[0].conductor_prompt and result.attempts[0].advice is None
+    saved = json.loads((tmp_path / "run" / "run.json").read_text())["end"]
+    assert (saved["attempts_made"], saved["best_attempt"]) == (1, 1) and saved["faster_found"]
+    assert (tmp_path / "run" / "attempts" / "001.json").exists()
+
+
 def _single_attempt(tmp_path, timings, live=None):
     """One attempt in single mode against scripted replies, timed by `timings`."""
     server = ScriptedLLM([fenced("class ModelNew:\n    pass\n")])

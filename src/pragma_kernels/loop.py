@@ -164,13 +164,14 @@ class OptimizationLoop:
                 stopped = f"stopped: {exc}"
                 break
             self.records.append(record)
+            stopped = self._advise(record)  # compares with the best before this attempt
             if is_better(record, self.best):
                 self.best = record
                 self.run_dir.save_best(record.code or "")
             self.run_dir.save(record)
             self.run_dir.write_trace(render_trace(self.records, self.options.baseline))
             self._emit(AttemptFinished(record, self.best))
-            stopped = self._stop_reason()
+            stopped = stopped or self._stop_reason()
         end = run_end(
             self.records, self.best, self.options.attempts, stopped, self.options.baseline
         )
@@ -297,12 +298,24 @@ class OptimizationLoop:
         )
         if record.code is not None:
             self._evaluate(record)
-        last = number >= self.options.attempts  # advice no Coder would read: not paid for
+        return record
+
+    def _advise(self, record: AttemptRecord) -> str | None:
+        """The advice for the next attempt; a stop reason when the Conductor's call fails
+        (the attempt, already verified and timed, is kept without advice)."""
+        last = record.number >= self.options.attempts  # advice no Coder would read: not paid
         if self.options.mode in ("pragma", "no-profile") and self.conductor is not None:
-            if not last:
+            if last:
+                return None
+            try:
                 self._stage(
-                    number, "conduct", lambda: self._conduct(record, usage), _advice_summary
+                    record.number,
+                    "conduct",
+                    lambda: self._conduct(record, record.usage),
+                    _advice_summary,
                 )
+            except (BudgetExhausted, LLMError, StopRun) as exc:
+                return f"stopped: {exc}"
         elif self.options.mode == "offline" and record.diagnosis is not None:
             diagnosis = record.diagnosis
             record.advice = ConductorAdvice(
@@ -310,7 +323,7 @@ class OptimizationLoop:
                 evidence=[e.render() for e in diagnosis.evidence],
                 actions=diagnosis.hints,
             )
-        return record
+        return None
 
     def _evaluate(self, record: AttemptRecord) -> None:
         path = self.run_dir.attempts_dir / f"{record.number:03d}.py"
