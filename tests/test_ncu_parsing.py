@@ -17,7 +17,7 @@ from pragma_kernels.profilers.ncu import (
     refusal,
     tally_launches,
 )
-from pragma_kernels.profilers.schema import Profile, UnavailableKind
+from pragma_kernels.profilers.schema import Metric, Profile, UnavailableKind
 
 # Shaped like the H200 probe's output: program output and ==PROF== lines first, units in
 # row 2, thousands separators, one row per launch.
@@ -98,6 +98,22 @@ def test_findings_name_their_kernel_and_a_tiny_kernels_advice_is_left_out():
     profile = Profile(target="gpu", tools=["gpu fallback"])
     kept = gpu_ncu.merge(profile, rows, findings).findings
     assert [f.kernel for f in kept] == ["gemv_kernel", "gemv_kernel"]
+
+
+def test_dram_traffic_is_compared_with_the_bytes_the_operator_must_move():
+    # The hand-answered H200 softmax: 12.31 GB read + 6.42 GB written for 12.88 GB of tensors.
+    rows = parse_raw_csv(
+        '"ID","Kernel Name","gpu__time_duration.sum","dram__bytes_read.sum",'
+        '"dram__bytes_write.sum"\n"","","nsecond","byte","byte"\n'
+        '"0","softmax_kernel","4603000","12310000000","6417000000"\n'
+    )
+    profile = Profile(
+        target="gpu",
+        tools=["gpu fallback"],
+        metrics=[Metric(name="operator_bytes", value=12.884e9, profiler="ncu", source="t")],
+    )
+    ratio = gpu_ncu.merge(profile, rows, []).metric("dram_traffic_over_minimum")
+    assert ratio is not None and round(ratio.value, 2) == 1.45
 
 
 def test_command_profiles_only_the_candidates_nvtx_range_into_a_report(tmp_path):

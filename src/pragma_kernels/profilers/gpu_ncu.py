@@ -160,6 +160,8 @@ def merge(profile: Profile, rows: list[KernelProfile], findings: list[Finding]) 
         )
     )
     gap = _sampling_gap(tallies, unseen, capped, known, profiled, total)
+    if known and profiled == total:  # every launch's bytes counted
+        profile.metrics += _traffic_over_minimum(profile.metric("operator_bytes"), merged)
     return profile.model_copy(
         update={
             "tools": ["ncu", *profile.tools],
@@ -168,6 +170,29 @@ def merge(profile: Profile, rows: list[KernelProfile], findings: list[Finding]) 
             "unavailable": [*profile.unavailable, *([gap] if gap else [])],
         }
     )
+
+
+def _traffic_over_minimum(minimum: Metric | None, kernels: list[KernelProfile]) -> list[Metric]:
+    """DRAM bytes ncu counted (read + written, all kernels) over the bytes the operator must
+    move: 1 is each byte once; 1.9 was a two-pass softmax at 85 % of DRAM throughput whose
+    roofline fraction (0.56, on the minimal bytes) read as latency-bound instead."""
+    moved = [
+        m.value
+        for kernel in kernels
+        for m in kernel.metrics
+        if m.name in ("dram__bytes_read.sum", "dram__bytes_write.sum") and m.is_numeric()
+    ]
+    if minimum is None or not minimum.is_numeric() or not minimum.value or not moved:
+        return []
+    return [
+        Metric(
+            name="dram_traffic_over_minimum",
+            value=sum(moved) / minimum.value,
+            unit="ratio",
+            profiler=ncu.PROFILER,
+            source="ncu: dram__bytes_read.sum + dram__bytes_write.sum over operator_bytes",
+        )
+    ]
 
 
 def _worth_reading(findings: list[Finding], kernels: list[KernelProfile]) -> list[Finding]:

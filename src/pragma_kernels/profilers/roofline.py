@@ -59,6 +59,7 @@ def gpu_roofline_metrics(
     make = metric_maker(profiler, source)
     achieved_gbps = bytes_moved / seconds / 1e9
     metrics = [
+        make("operator_bytes", bytes_moved, "bytes"),
         make("achieved_dram_gbps", achieved_gbps, "GB/s"),
         make("dram_roofline_fraction", achieved_gbps / peak_gbps, "ratio"),
     ]
