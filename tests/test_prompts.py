@@ -198,7 +198,7 @@ def test_prompts_state_the_timed_input_shapes_and_the_best_after_a_regression():
     first = prompts.coder_first(problem, gpu_rules(), FACTS)
     conductor = prompts.conductor(problem, "H200", CURRENT, BEST, MEANINGS, attempts_left=1)
     assert f"Inputs at the timed size: {shapes}" in first and shapes in conductor
-    assert "The writer has 1 attempt left (the last: prefer a safe gain" in conductor
+    assert "The writer has 1 attempt left (the last; the best so far is kept" in conductor
     assert "Attempts left after this one" not in conductor  # whose attempts? (finding 13)
     # The previous attempt regressed: the Coder sees the best too, to go back to it.
     revise = prompts.coder_revise(problem, gpu_rules(), CURRENT, Advice("x", []), FACTS, BEST)
