@@ -168,15 +168,16 @@ def test_conductor_prompt_explains_the_timing_and_fits_the_target():
     timed = AttemptView(2, "code", "correct, 0.8211 ms (median, IQR 0.01 ms)", profile="p")
     text = prompts.conductor(cpu, "EPYC", timed, None, MEANINGS)
     assert "CPU performance engineer" in text and "num_warps" not in text
-    assert "medians with their spread" in text and "time_ms disagrees" in text
+    assert "medians with their spread" in text and "times disagree" in text
     assert "inside the spreads as noise" in text
     assert "cannot build, run or time" in text and CPP.metric_names in text
     failed = AttemptView(2, "code", "failed: compile_error", verdict_detail="Likely cause: x")
     assert "medians" not in prompts.conductor(cpu, "EPYC", failed, None, MEANINGS)
     gpu = prompts.conductor(PROBLEM, "H200", CURRENT, BEST, MEANINGS)
     assert "GPU performance engineer" in gpu and "num_warps" in gpu and "Nsight Compute" in gpu
+    assert "base clocks ncu locks" in gpu and "base clocks ncu locks" not in text
     no_profile = prompts.conductor(cpu, "EPYC", timed, None, MEANINGS, profiles=False)
-    assert "medians" in no_profile and "time_ms disagrees" not in no_profile
+    assert "medians" in no_profile and "times disagree" not in no_profile
 
 
 def test_cpu_rules_say_how_to_keep_the_replay_building_with_avx512_intrinsics():
