@@ -223,7 +223,7 @@ def test_generated_suite_saved_profiles():
     from pragma_kernels.profilers.schema import Profile
 
     saved = root / "tests" / "fixtures" / "profiles" / "cpu_generated"
-    hits: dict[str, list[bool]] = {"calibrate": [], "heldout": [], "heldout2": []}
+    hits: dict[str, list[bool]] = {s: [] for s in generate_cpu.SPLITS}
     for case in generate_cpu.cases():
         if case.split not in hits:
             continue
@@ -243,8 +243,12 @@ def test_generated_suite_saved_profiles():
     # 22/25 with the rules frozen; 25/25 after the post-hoc changes the misses prompted
     # (own-code branch rate, one scalar op in an all-scalar loop): not a held-out figure
     assert sum(hits["heldout"]) == 25 and len(hits["heldout"]) == 25
-    # the second held-out split, run once after those changes: 21/22
+    # the second held-out split, run once after those changes: 21/22; 22/22 since
+    # memory_bandwidth_cpu's cache fit (a fix for its one miss: not a held-out figure)
     assert sum(hits["heldout2"]) >= 21 and len(hits["heldout2"]) == 22
+    # the third, generated after that change and run once (diagnosis_cpu_heldout3.md):
+    # 21/22, multi_pass_gelu_skinny a tie with cache_miss_bound at 4.00 lines per line
+    assert sum(hits["heldout3"]) >= 21 and len(hits["heldout3"]) == 22
 
 
 def test_libm_branches_do_not_hide_the_kernels_own_mispredicts():
