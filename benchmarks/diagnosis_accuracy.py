@@ -133,7 +133,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--suite", choices=("labelled", "generated"), default="labelled")
     parser.add_argument(
-        "--split", choices=("calibrate", "heldout", "heldout2", "all"), default="all"
+        "--split", choices=("calibrate", "heldout", "heldout2", "heldout3", "all"), default="all"
     )
     parser.add_argument("--save", type=Path, help="write each profile here as JSON")
     parser.add_argument("--no-twins", action="store_true", help="planted kernels only")

@@ -146,6 +146,47 @@ def test_compute_bound_conv_is_not_called_memory_bound():
     assert diagnose(conv, PARALLEL).bottleneck != B.MEMORY_BANDWIDTH
 
 
+L3 = {"L1d": 48 * 1024, "L2": 1 << 20, "L3": 32 << 20}  # the 2-core VM's caches
+
+
+@pytest.mark.parametrize(
+    ("planted", "source"),
+    [
+        ({"D1_misses_per_footprint_line": 3.0, "parallel_regions": 3}, PARALLEL),
+        ({"double_fp_fraction": 1.0, "fp_conversions_in_loops": 4}, PARALLEL),
+        ({"packed_simd_fraction": 0.0, "scalar_fp_instructions": 6}, PARALLEL),
+    ],
+)
+def test_an_llc_resident_footprint_is_not_called_dram_bound(planted, source):
+    """The recheck's misses (multi_pass_matvec_wide, slow_math_lerp_tall, ...): an 8-24 MB
+    footprint re-read from the 32 MiB L3 ran at 1-1.7x the DRAM copy roof and tied or beat
+    the planted class. Within the LLC the fraction counts half, loaded or not; a DRAM-sized
+    footprint with the same fraction still names the memory roof, with or without them."""
+    from pragma_kernels.profilers.roofline import cache_fit
+
+    def run(changes: dict, footprint: int):
+        profile = cpu({**GOOD, "copy_bandwidth_fraction": 1.0, **changes})
+        if fit := cache_fit(footprint, L3):
+            profile.findings.append(fit)
+        return rules.diagnose(profile, rules.CPP_RULES, None, source)
+
+    expected = diagnose(planted, source).bottleneck
+    for load in (0.2, 2.0):  # quiet, and loaded as in the recheck (1.9-2.6 per core)
+        resident = run({**planted, "machine_load_per_core": load}, 24 << 20)
+        assert resident.bottleneck == expected, resident.render_text()
+        memory = [c for c in resident.alternatives if c.bottleneck == B.MEMORY_BANDWIDTH]
+        assert memory and memory[0].score <= 0.4 * (0.8 if load > 1 else 1.0)
+    # the same fraction over a DRAM-sized footprint on a quiet machine: as before the change
+    streaming = run(planted, 256 << 20)
+    assert streaming.bottleneck == B.MEMORY_BANDWIDTH, streaming.render_text()
+    # alone, an LLC-resident copy-speed kernel is at most a weak memory verdict
+    assert run({}, 24 << 20).confidence < 0.4
+    dram = run({}, 256 << 20)
+    assert dram.bottleneck == B.MEMORY_BANDWIDTH and dram.confidence >= 0.6
+    loaded = run({"machine_load_per_core": 2.0}, 256 << 20)
+    assert loaded.bottleneck == B.MEMORY_BANDWIDTH and loaded.confidence < dram.confidence
+
+
 def test_spills_explained_by_calls_are_not_spills():
     calls = {"stack_accesses_in_loops": 6, "loop_instructions": 30, "math_calls_in_loops": 1}
     assert diagnose(calls, PARALLEL).bottleneck != B.REGISTER_SPILLS
@@ -182,7 +223,7 @@ def test_generated_suite_saved_profiles():
     from pragma_kernels.profilers.schema import Profile
 
     saved = root / "tests" / "fixtures" / "profiles" / "cpu_generated"
-    hits: dict[str, list[bool]] = {"calibrate": [], "heldout": [], "heldout2": []}
+    hits: dict[str, list[bool]] = {s: [] for s in generate_cpu.SPLITS}
     for case in generate_cpu.cases():
         if case.split not in hits:
             continue
@@ -202,8 +243,12 @@ def test_generated_suite_saved_profiles():
     # 22/25 with the rules frozen; 25/25 after the post-hoc changes the misses prompted
     # (own-code branch rate, one scalar op in an all-scalar loop): not a held-out figure
     assert sum(hits["heldout"]) == 25 and len(hits["heldout"]) == 25
-    # the second held-out split, run once after those changes: 21/22
+    # the second held-out split, run once after those changes: 21/22; 22/22 since
+    # memory_bandwidth_cpu's cache fit (a fix for its one miss: not a held-out figure)
     assert sum(hits["heldout2"]) >= 21 and len(hits["heldout2"]) == 22
+    # the third, generated after that change and run once (diagnosis_cpu_heldout3.md):
+    # 21/22, multi_pass_gelu_skinny a tie with cache_miss_bound at 4.00 lines per line
+    assert sum(hits["heldout3"]) >= 21 and len(hits["heldout3"]) == 22
 
 
 def test_libm_branches_do_not_hide_the_kernels_own_mispredicts():

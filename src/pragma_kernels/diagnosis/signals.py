@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pragma_kernels.profilers import registry
-from pragma_kernels.profilers.schema import Metric, Profile
+from pragma_kernels.profilers.roofline import CACHE_FIT_SOURCE
+from pragma_kernels.profilers.schema import Finding, Metric, Profile
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,12 @@ class Signals:
             if metric.name == name and isinstance(metric.value, str):
                 return metric.value
         return None
+
+    def cache_fit(self) -> Finding | None:
+        """The profiler's finding that the tensors' footprint (the roofline's bytes) fits a
+        cache level up to the LLC, against the machine's cache sizes; None when it does not
+        fit or the sizes were unknown."""
+        return next((f for f in self.profile.findings if f.source == CACHE_FIT_SOURCE), None)
 
     def has_counters(self) -> bool:
         """A profiler that reads hardware counters delivered: its metrics are here and

@@ -117,6 +117,9 @@ def roofs_text(measured_gflops: float | None, spec_gflops: float | None, gbps: f
     )
 
 
+CACHE_FIT_SOURCE = "tensor bytes vs cache sizes (/sys)"  # the finding rules look for
+
+
 def cache_fit(footprint_bytes: int, caches: dict[str, int]) -> Finding | None:
     """Where the tensors' footprint fits: within the last-level cache the DRAM roof does not
     apply (softmax's 2 MiB was judged against 63 GB/s of DRAM while it sat in L3); None when
@@ -138,5 +141,5 @@ def cache_fit(footprint_bytes: int, caches: dict[str, int]) -> Finding | None:
             "copy_bandwidth_fraction and roofline_fraction understate how close the kernel "
             "is to its limit"
         ),
-        source="tensor bytes vs cache sizes (/sys)",
+        source=CACHE_FIT_SOURCE,
     )
