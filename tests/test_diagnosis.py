@@ -215,6 +215,16 @@ def test_a_memory_bound_matmul_form_is_not_told_to_use_tensor_cores():
     assert B.TENSOR_CORES_UNUSED not in [c.bottleneck for c in diagnosis.alternatives]
 
 
+def test_a_two_pass_kernel_at_the_dram_roof_shows_its_extra_bytes():
+    # The hand-answered H200 softmax: 84.6 % of DRAM, 1.45x the operator's minimum bytes.
+    kernel = {DRAM: 84.55, SECTORS: 16.0, "grid_size": 4096}
+    two_pass = diagnose(gpu(kernel, {"dram_traffic_over_minimum": 1.45}), 132)
+    assert two_pass.bottleneck == B.MEMORY_BANDWIDTH
+    assert "dram_traffic_over_minimum" in [e.metric for e in two_pass.evidence]
+    one_pass = diagnose(gpu(kernel, {"dram_traffic_over_minimum": 1.0}), 132)
+    assert "dram_traffic_over_minimum" not in [e.metric for e in one_pass.evidence]
+
+
 def test_unclear_profile_says_so_and_asks_for_the_counters_that_would_tell():
     throughput = "sm__throughput.avg.pct_of_peak_sustained_elapsed"
     diagnosis = diagnose(gpu({"launch__grid_size": 4096, throughput: 20.0}))

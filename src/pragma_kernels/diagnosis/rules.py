@@ -26,6 +26,7 @@ SECTORS_PER_STORE = "l1tex__average_t_sectors_per_request_pipe_lsu_mem_global_op
 # A warp's coalesced load touches 4 sectors (fp32), 8 (64-bit) or 16 (128-bit vector
 # loads, which Triton emits for contiguous blocks): up to 16 is coalesced for some width.
 MAX_VECTOR_SECTORS = 16
+REREAD_RATIO = 1.3  # DRAM bytes over the operator's minimum above which passes or re-reads show
 
 
 # -- GPU rules -------------------------------------------------------------------------------
@@ -112,7 +113,11 @@ def memory_bandwidth(s: Signals, context: dict) -> Candidate | None:
     scattered = sectors is None or sectors.value > MAX_VECTOR_SECTORS
     if ratio and ratio > 1.8 and scattered and not s.read("compute_roofline_fraction"):
         score -= 0.3  # at the roof, but the excess traffic may be wasted sectors
-    return found(B.MEMORY_BANDWIDTH, score, evidence(reading, ">= 60 % of peak DRAM bandwidth"))
+    items = [evidence(reading, ">= 60 % of peak DRAM bandwidth")]
+    over = s.read("dram_traffic_over_minimum")
+    if over and over.value >= REREAD_RATIO and not scattered:  # whole sectors, moved twice
+        items.append(evidence(over, f">= {REREAD_RATIO}: bytes moved more than once"))
+    return found(B.MEMORY_BANDWIDTH, score, *items)
 
 
 def uncoalesced(s: Signals, context: dict) -> Candidate | None:

@@ -76,6 +76,9 @@ class Signals:
 
     def traffic_ratio(self) -> float | None:
         """DRAM bytes ncu measured over the minimal bytes the operator must move."""
+        measured = self.read("dram_traffic_over_minimum")  # profile-made, from operator_bytes
+        if measured:
+            return measured.value
         read, write = self.read("dram__bytes_read.sum"), self.read("dram__bytes_write.sum")
         achieved, time = self.read("achieved_dram_gbps"), self.time_ms()
         if not (read and write and achieved and time):
