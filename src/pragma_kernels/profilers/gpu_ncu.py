@@ -174,7 +174,7 @@ def merge(profile: Profile, rows: list[KernelProfile], findings: list[Finding]) 
 
 def _traffic_over_minimum(minimum: Metric | None, kernels: list[KernelProfile]) -> list[Metric]:
     """DRAM bytes ncu counted (read + written, all kernels) over the bytes the operator must
-    move: 1 is each byte once; 1.9 was a two-pass softmax at 85 % of DRAM throughput whose
+    move: 1 is each byte once; 1.45 was a two-pass softmax at 85 % of DRAM throughput whose
     roofline fraction (0.56, on the minimal bytes) read as latency-bound instead."""
     moved = [
         m.value
