@@ -211,6 +211,19 @@ def check_call(function: CFunction, args: tuple[object, ...]) -> list[int | floa
         )
     raw: list[int | float] = []
     for position, (param, value) in enumerate(zip(function.params, args, strict=True), 1):
+        if param.pointer:  # the common cases inline: a Python call costs ~0.1 us per level
+            if (
+                type(value) is torch.Tensor
+                and value.is_cpu
+                and (value.dtype in POINTER_DTYPES[param.base] or not POINTER_DTYPES[param.base])
+                and value.is_contiguous()
+                and (param.const or not value.requires_grad)
+            ):
+                raw.append(value.data_ptr())
+                continue
+        elif type(value) is int and param.base not in FLOAT_SCALARS:
+            raw.append(value)
+            continue
         check = _check_pointer if param.pointer else _check_scalar
         result = check(param, value)
         if isinstance(result, _Refusal):
@@ -231,14 +244,6 @@ class _Refusal:
 
 def _check_pointer(param: CParam, value: object) -> int | _Refusal:
     dtypes = POINTER_DTYPES[param.base]
-    if (
-        type(value) is torch.Tensor
-        and value.device.type == "cpu"
-        and (not dtypes or value.dtype in dtypes)
-        and value.is_contiguous()
-        and (param.const or not value.requires_grad)
-    ):
-        return value.data_ptr()  # the common case, checked first
     wanted = "/".join(str(d).removeprefix("torch.") for d in dtypes) or "any-dtype"
     if not isinstance(value, torch.Tensor):
         return _Refusal(f"expects a contiguous {wanted} CPU tensor, got {_describe_value(value)}")
