@@ -80,6 +80,19 @@ def test_real_h200_profiles_of_the_hand_written_solutions(fixture, expected):
     assert diagnosis.counters and diagnosis.evidence and diagnosis.hints
 
 
+def test_a_persistent_kernel_beside_a_tiny_fill_kernel_is_not_a_launch_tail():
+    """H200, ncu (hand-answered run, 23_Softmax attempt 2): a cooperative softmax, grid =
+    132 SMs at one program each, register-capped at 25 % occupancy, DRAM 55 %; torch's
+    4-program counter fill is 0.04 % of the time. The launch figures are the dominant
+    kernel's, not a time-weighted mean (131.95 programs, "< 132 SMs")."""
+    profile = load("gpu/softmax_coop_h200_ncu.json")
+    assert profile.metric("launch__grid_size").value == 132
+    diagnosis = diagnose(profile, 132)
+    assert diagnosis.bottleneck == B.LOW_OCCUPANCY_REGISTERS
+    alternatives = {a.bottleneck for a in diagnosis.alternatives}
+    assert not alternatives & {B.LAUNCH_TAIL, B.UNCOALESCED_ACCESS}  # 128-bit stores
+
+
 def test_memory_bound_names_its_evidence_with_threshold_and_source():
     diagnosis = diagnose(gpu({DRAM: 88.0}))
     assert diagnosis.bottleneck == B.MEMORY_BANDWIDTH
@@ -150,6 +163,28 @@ SECTORS = "l1tex__average_t_sectors_per_request_pipe_lsu_mem_global_op_ld.ratio"
         ({SECTORS: 16, DRAM: 86.0, "launch__grid_size": 4096}, B.MEMORY_BANDWIDTH),
         # 16 sectors far below the roof: scattered scalar loads are the likely reading
         ({SECTORS: 16, DRAM: 14.0, "launch__grid_size": 4096}, B.UNCOALESCED_ACCESS),
+        # ... unless the PTX says every access is a 128-bit vector: 16 whole sectors
+        (
+            {
+                SECTORS: 16,
+                DRAM: 14.0,
+                "launch__grid_size": 4096,
+                "ptx_global_accesses": 64,
+                "ptx_global_access_instructions": 16,
+            },
+            B.NONE_FOUND,
+        ),
+        # scalar PTX accesses (width 1) touching 8 sectors: uncoalesced
+        (
+            {
+                SECTORS: 8,
+                DRAM: 14.0,
+                "launch__grid_size": 4096,
+                "ptx_global_accesses": 16,
+                "ptx_global_access_instructions": 16,
+            },
+            B.UNCOALESCED_ACCESS,
+        ),
         # a streaming reduction's final cross-warp tl.sum conflicts on few wavefronts: the
         # kernel is at the DRAM roof (H200 scripted loop, sum_reduction_dim's fixed kernel)
         (

@@ -129,6 +129,9 @@ def uncoalesced(s: Signals, context: dict) -> Candidate | None:
         if sectors.value > MAX_VECTOR_SECTORS:
             return found(B.UNCOALESCED_ACCESS, 0.9, evidence(sectors, "> 16 sectors per request"))
         dram = s.dram_pct()
+        vector = s.ptx_vector_width()
+        if vector and sectors.value <= 4 * vector:  # 4-byte lanes x width: whole sectors
+            return None
         if sectors.value > 4 and dram is not None and dram[0] < 60:
             # coalesced only if every load is a wide vector load; DRAM well below its peak
             return found(

@@ -162,20 +162,18 @@ def static_access_and_branches(s: Signals, context: dict) -> Candidate | None:
     Weak evidence: it names the likeliest cause, not a measured one."""
     if s.has_counters() or not _below_roof(s, 40):
         return None
-    accesses, instructions = s.read("ptx_global_accesses"), s.read("ptx_global_access_instructions")
-    if accesses and instructions and instructions.value:
-        width = accesses.value / instructions.value
-        if width < 2:
-            return found(
-                B.UNCOALESCED_ACCESS,
-                0.55,
-                _ratio(
-                    "PTX global elements per access instruction",
-                    width,
-                    "< 2 (contiguous blocks load 4 per instruction), DRAM roofline < 0.4",
-                    accesses.metric.source,
-                ),
-            )
+    width = s.ptx_vector_width()
+    if width is not None and width < 2:
+        return found(
+            B.UNCOALESCED_ACCESS,
+            0.55,
+            _ratio(
+                "PTX global elements per access instruction",
+                width,
+                "< 2 (contiguous blocks load 4 per instruction), DRAM roofline < 0.4",
+                s.read("ptx_global_accesses").metric.source,
+            ),
+        )
     branches = s.read("sass_reconvergence_points")
     fp64, atomics = s.read("ptx_fp64_instructions"), s.read("ptx_atomic_instructions")
     if (

@@ -86,6 +86,15 @@ class Signals:
         minimal = achieved.value * 1e9 * time.value / 1e3  # the roofline's tensor bytes
         return (read.value + write.value) / minimal if minimal else None
 
+    def ptx_vector_width(self) -> float | None:
+        """32-bit registers per global load/store instruction in the Triton kernels' PTX
+        (4: all 128-bit vector accesses, one warp request then spans 16 whole sectors)."""
+        accesses = self.read("ptx_global_accesses")
+        instructions = self.read("ptx_global_access_instructions")
+        if accesses and instructions and instructions.value:
+            return accesses.value / instructions.value
+        return None
+
     def occupancy_limiter(self) -> str | None:
         limiter = self.text("occupancy_limiter")
         if limiter:

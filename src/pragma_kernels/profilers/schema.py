@@ -17,8 +17,20 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, Field
 
-# Metrics that add up across kernels (bytes, counts, time); the rest are averaged by time.
+# Metrics that add up across kernels (bytes, counts, time); the rest are averaged by time,
+# except a launch's configuration and the occupancy it allows, which are the dominant
+# kernel's: a time-weighted mean of a 132-program grid and a 4-program fill kernel (131.95)
+# describes neither launch.
 _ADDITIVE_UNITS = {"byte", "bytes", "ms", "us", "ns", "s", "count", "instructions", "cycles"}
+_LAUNCH_CONFIG = {
+    *("grid_size", "waves", "num_warps", "num_stages", "n_regs", "shared_mem_bytes"),
+    *("theoretical_occupancy", "sm__maximum_warps_per_active_cycle_pct"),
+}
+
+
+def is_launch_config(name: str) -> bool:
+    """ncu's `launch__*` figures and the counter-free fallback's launch metadata."""
+    return name.startswith("launch__") or name in _LAUNCH_CONFIG
 
 
 # The profilers' names (profilers/registry.py has one entry for each; a test pins that).
@@ -150,7 +162,8 @@ class Profile(BaseModel):
         return next((m for m in self.aggregate() if m.name == name), None)
 
     def aggregate(self) -> list[Metric]:
-        """Numeric kernel metrics combined: additive units summed, the rest time-weighted."""
+        """Numeric kernel metrics combined: additive units summed, launch configuration
+        the dominant kernel's, the rest time-weighted."""
         if len(self.kernels) == 1:
             return list(self.kernels[0].metrics)
         combined: dict[str, list[tuple[float, Metric]]] = {}
@@ -161,7 +174,9 @@ class Profile(BaseModel):
         result = []
         for name, pairs in combined.items():
             first = pairs[0][1]
-            if first.unit.lower() in _ADDITIVE_UNITS:
+            if is_launch_config(name):
+                value = max(pairs, key=lambda pair: pair[0])[1].value
+            elif first.unit.lower() in _ADDITIVE_UNITS:
                 value = sum(m.value for _, m in pairs)
             else:
                 weight = sum(share for share, _ in pairs) or 1.0
