@@ -96,6 +96,10 @@ def test_coder_prompts_carry_problem_rules_previous_code_and_advice():
         FACTS,
     )  # fmt: skip
     assert "# current" in revise and "- Use BLOCK=1024\n- num_warps=8" in revise
+    # the hand-answered H200 run: the Coder could not tell whether it may depart from unsafe
+    # advice, nor whether the advised `torch.cuda.get_device_properties` was allowed
+    assert "where a piece of it is wrong or\nunsafe for this problem, say so" in revise
+    assert "`torch.cuda.get_device_properties`" in gpu_rules()
 
 
 def test_every_coder_prompt_states_hardware_attempts_timing_baselines_and_the_evidence():
