@@ -43,7 +43,12 @@ class TritonCuda(Backend):
     rules_template: ClassVar[str] = "backend_gpu.j2"
     key_metrics = GPU_KEY_METRICS
     knobs = "block sizes, num_warps, num_stages, tl.dot, loop order, tiling, ..."
-    metric_names = "Nsight Compute metric names"
+    metric_names = (
+        "Nsight Compute names as `ncu --query-metrics` spells them, with a rollup suffix "
+        "(`.sum`, `.avg.pct_of_peak_sustained_active`, `.ratio`, `.pct`), e.g. warp stall "
+        "reasons `smsp__warp_issue_stalled_<reason>_per_warp_active.pct` with <reason> "
+        "barrier, long_scoreboard, short_scoreboard, mio_throttle, math_pipe_throttle, wait"
+    )
 
     @classmethod
     def check_available(cls) -> None:
