@@ -230,6 +230,11 @@ def test_full_loop_records_best_five_components_and_requested_metric(tmp_path):
     assert slow.profile.metric("major-faults") is None
     trace = (run / "trace.md").read_text()
     assert "## Attempt 4: correct" in trace and "Action: use -O3 and OpenMP" in trace
+    # summary.md says why the result runs at its speed: the best's bottleneck and reading
+    summary = (run / "summary.md").read_text()
+    why = f"- Bottleneck of attempt 4 (profile rules): {fast.diagnosis.bottleneck.value} ("
+    assert "## Why" in summary and why in summary
+    assert "- Conductor's analysis: memory bound now" in summary
 
 
 @pytest.mark.slow
@@ -590,3 +595,39 @@ def test_a_compile_baseline_far_slower_than_eager_is_flagged_not_a_silent_speedu
     assert "1.80x vs eager, 801.20x vs torch.compile (implausible baseline" in summary
     end = json.loads((tmp_path / "run" / "run.json").read_text())["end"]
     assert end["speedup_notes"] == {"compile": flag} and end["faster_found"]
+
+
+def test_the_summary_says_why_once_and_names_the_stop_once():
+    """An offline run's summary.md said "stopped: stopped: offline agent: ..." and repeated
+    the rule diagnosis as the "Conductor's analysis" (offline, the Conductor is the rules)."""
+    from pragma_kernels.agents.advice import ConductorAdvice
+    from pragma_kernels.agents.standing import run_end, summary_text
+    from pragma_kernels.bottlenecks import Bottleneck
+    from pragma_kernels.diagnosis.model import Diagnosis, Evidence
+
+    diagnosis = Diagnosis(
+        bottleneck=Bottleneck.MEMORY_BANDWIDTH,
+        confidence=0.64,
+        evidence=[Evidence(metric="copy_bandwidth_fraction", value=0.9, threshold=">= 0.6")],
+        hints=["Only fewer bytes will help."],
+    )
+    best = AttemptRecord(
+        number=2, coder_prompt="", coder_reply="", code="x", speedup=3.0,
+        candidate_ms=1.0, baseline_ms=3.0, baselines_ms={"eager": 3.0},
+        verdict=Verdict(ok=True, kind=VerdictKind.OK), diagnosis=diagnosis,
+        advice=ConductorAdvice(bottleneck="memory_bandwidth_bound (rule diagnosis, no LLM)"),
+        mode="offline",
+    )  # fmt: skip
+    stopped = "stopped: offline agent: every template variant has been tried"
+    summary = summary_text("p", run_end([best], best, 15, stopped, "eager"), best, "RUN")
+    assert (
+        "## Why\n\n- Bottleneck of attempt 2 (profile rules): memory_bandwidth_bound (0.64): "
+        in (summary)
+    )
+    assert "copy_bandwidth_fraction = 0.9 (>= 0.6)" in summary
+    assert "- Next lever: Only fewer bytes will help." in summary
+    assert "Conductor's analysis" not in summary
+    assert "stopped: offline agent: every" in summary and "stopped: stopped" not in summary
+    pragma = best.model_copy(update={"mode": "pragma"})
+    summary = summary_text("p", run_end([pragma], pragma, 15, stopped, "eager"), pragma, "RUN")
+    assert "- Conductor's analysis: memory_bandwidth_bound (rule" in summary

@@ -732,7 +732,7 @@ def optimize(
         raise typer.Exit(EXIT_FAILED)
     if mode == "offline":
         console.print("[yellow]offline mode: kernels from templates, no LLM was used[/yellow]")
-    from pragma_kernels.agents.standing import speedup_words
+    from pragma_kernels.agents.standing import speedup_words, why_lines
 
     best = result.best
     if not result.faster_found:  # never present a kernel slower than the baseline as the result
@@ -744,14 +744,16 @@ def optimize(
                 f"{result.run_dir / 'best.py'} (summary: {result.run_dir / 'summary.md'})"
             )
         )
-        return
-    console.print(
-        escape(
-            f"Best: attempt {best.number}, {speedup_words(best)} in "
-            f"{best.verdict.dtype_text()} -> "
-            f"{result.run_dir / 'best.py'} (summary: {result.run_dir / 'summary.md'})"
+    else:
+        console.print(
+            escape(
+                f"Best: attempt {best.number}, {speedup_words(best)} in "
+                f"{best.verdict.dtype_text()} -> "
+                f"{result.run_dir / 'best.py'} (summary: {result.run_dir / 'summary.md'})"
+            )
         )
-    )
+    for line in why_lines(best)[:1]:  # the bottleneck; summary.md has the rest
+        console.print(escape(line))
 
 
 @app.command()

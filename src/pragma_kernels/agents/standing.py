@@ -126,12 +126,36 @@ def speedup_words(record: AttemptRecord) -> str:
     return ", ".join(parts) + (f"; {ms.render()}" if ms else "")
 
 
+def why_lines(best: AttemptRecord) -> list[str]:
+    """Why the best attempt runs at its speed: the profile rules' bottleneck with its
+    evidence and next lever, and the Conductor's reading where it gave one."""
+    lines = []
+    diagnosis = best.diagnosis
+    if diagnosis is not None:
+        evidence = "; ".join(e.render() for e in diagnosis.evidence[:3])
+        lines.append(
+            f"Bottleneck of attempt {best.number} (profile rules): "
+            f"{diagnosis.bottleneck.value} ({diagnosis.confidence:.2f})"
+            + (f": {evidence}" if evidence else ": no metric passed a rule's threshold")
+        )
+        if diagnosis.hints:
+            lines.append(f"Next lever: {diagnosis.hints[0]}")
+    elif best.profile_error:
+        lines.append(f"Attempt {best.number} was not profiled: {best.profile_error}")
+    if best.advice is not None and best.advice.bottleneck and best.mode != "offline":
+        lines.append(f"Conductor's analysis: {best.advice.bottleneck}")
+    return lines
+
+
 def summary_text(problem: str, end: RunEnd, best: AttemptRecord | None, run_dir: str) -> str:
-    """summary.md: the result first, then what the run did."""
+    """summary.md: the result first, then why (the best's bottleneck), then what the run
+    did."""
     lines = [f"# {problem}", "", f"Result: {end.result}.", ""]
+    if best is not None and (why := why_lines(best)):
+        lines += ["## Why", "", *(f"- {line}" for line in why), ""]
     lines.append(
         f"Attempts: {end.attempts_made} made of {end.attempts_allowed} allowed; "
-        f"stopped: {end.stopped}."
+        f"stopped: {end.stopped.removeprefix('stopped: ')}."
     )
     if best is not None:
         kept = "the result" if end.faster_found else "kept for reading, not a result"
