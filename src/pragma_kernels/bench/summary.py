@@ -34,6 +34,7 @@ class ProblemLine(BaseModel):
     first_correct: int | None = None
     reason: str = ""  # why the loop stopped, or the error
     recognition: str = ""  # offline: the family and parameters matched, or why none fits
+    bottleneck: str = ""  # the best attempt's diagnosis: why the result runs at its speed
     # "best.py", "trace.md", "attempt" (the best attempt's JSON, with its profile) -> the
     # file's path relative to the report's folder; only files that exist
     files: dict[str, str] = {}
@@ -93,6 +94,7 @@ def read_bench(bench_dir: Path) -> BenchRows:
 def summarise(rows: BenchRows, bench_dir: Path, out_dir: Path) -> BenchReport:
     """The summary; `out_dir`: where the report goes (its links are relative to it)."""
     categories = rows.categories
+    bottlenecks = {(a.problem, a.mode, a.number): a.bottleneck for a in rows.attempts}
     return BenchReport(
         bench_dir=str(bench_dir),
         settings=rows.settings,
@@ -101,7 +103,11 @@ def summarise(rows: BenchRows, bench_dir: Path, out_dir: Path) -> BenchReport:
         baselines=baselines_of(rows),
         metrics=grouped(rows.runs, rows.attempts, categories),
         problems=[
-            _line(run, categories.get(run.problem, "others"), bench_dir, out_dir)
+            _line(run, categories.get(run.problem, "others"), bench_dir, out_dir).model_copy(
+                update={
+                    "bottleneck": bottlenecks.get((run.problem, run.mode, run.best_attempt), "")
+                }
+            )
             for run in sorted(rows.runs, key=lambda r: (natural_key(r.problem), r.mode))
         ],
     )

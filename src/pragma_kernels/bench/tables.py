@@ -168,6 +168,8 @@ def problems_table(report: BenchReport, links: bool, reason_chars: int = 300) ->
     columns = ["problem", "category", "mode", "status", "attempts", "best vs eager"]
     columns += ["best vs compile"] if compile_ else []
     columns += ["first correct", "stopped / reason"]
+    diagnosed = any(line.bottleneck for line in report.problems)
+    columns += ["bottleneck (best)"] if diagnosed else []
     # offline runs: what the problem was recognised as (family, parameters) or why not
     recognised = any(line.recognition for line in report.problems)
     columns += ["recognised as"] if recognised else []
@@ -178,6 +180,7 @@ def problems_table(report: BenchReport, links: bool, reason_chars: int = 300) ->
         row += [str(line.attempts), times(line.speedup_eager)]
         row += [times(line.speedup_compile)] if compile_ else []
         row += [_optional(line.first_correct), _shorten(line.reason, reason_chars)]
+        row += [line.bottleneck or "-"] if diagnosed else []
         row += [_shorten(line.recognition, reason_chars)] if recognised else []
         row += [_file_links(line)] if links else []
         rows.append(tuple(row))
