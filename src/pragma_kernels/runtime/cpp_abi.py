@@ -7,6 +7,7 @@ expected) raises a clear `CppCallError` instead of segfaulting in C++.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -76,6 +77,20 @@ class CFunction:
 
     def signature(self) -> str:
         return f"{self.returns} {self.name}({', '.join(p.describe() for p in self.params)})"
+
+    @functools.cached_property
+    def plan(self) -> tuple[tuple[bool, tuple[torch.dtype, ...], bool, bool], ...]:
+        """Per parameter, what the common case needs (check_call's fast path): pointer,
+        its dtypes (empty: any), written through (not const), integer scalar."""
+        return tuple(
+            (
+                p.pointer,
+                POINTER_DTYPES[p.base] if p.pointer else (),
+                p.pointer and not p.const,
+                not p.pointer and p.base not in FLOAT_SCALARS,
+            )
+            for p in self.params
+        )
 
 
 def strip_comments(source: str) -> str:
@@ -210,20 +225,30 @@ def check_call(function: CFunction, args: tuple[object, ...]) -> list[int | floa
             f"{len(function.params)}"
         )
     raw: list[int | float] = []
-    for position, (param, value) in enumerate(zip(function.params, args, strict=True), 1):
-        if param.pointer:  # the common cases inline: a Python call costs ~0.1 us per level
+    # The common cases inline, from the precomputed plan (1.1 -> 0.7 us for three
+    # arguments): each Python call or lookup costs ~0.1 us on every forward.
+    for (pointer, dtypes, written, integer), value in zip(function.plan, args):
+        if pointer:
             if (
                 type(value) is torch.Tensor
                 and value.is_cpu
-                and (value.dtype in POINTER_DTYPES[param.base] or not POINTER_DTYPES[param.base])
+                and (not dtypes or value.dtype in dtypes)
                 and value.is_contiguous()
-                and (param.const or not value.requires_grad)
+                and not (written and value.requires_grad)
             ):
                 raw.append(value.data_ptr())
                 continue
-        elif type(value) is int and param.base not in FLOAT_SCALARS:
+        elif integer and type(value) is int:
             raw.append(value)
             continue
+        return _checked(function, args)
+    return raw
+
+
+def _checked(function: CFunction, args: tuple[object, ...]) -> list[int | float]:
+    """check_call's general path: every argument checked, the first misfit named."""
+    raw: list[int | float] = []
+    for position, (param, value) in enumerate(zip(function.params, args, strict=True), 1):
         check = _check_pointer if param.pointer else _check_scalar
         result = check(param, value)
         if isinstance(result, _Refusal):
