@@ -103,10 +103,12 @@ def summarise(rows: BenchRows, bench_dir: Path, out_dir: Path) -> BenchReport:
         baselines=baselines_of(rows),
         metrics=grouped(rows.runs, rows.attempts, categories),
         problems=[
-            _line(run, categories.get(run.problem, "others"), bench_dir, out_dir).model_copy(
-                update={
-                    "bottleneck": bottlenecks.get((run.problem, run.mode, run.best_attempt), "")
-                }
+            _line(
+                run,
+                categories.get(run.problem, "others"),
+                bottlenecks.get((run.problem, run.mode, run.best_attempt), ""),
+                bench_dir,
+                out_dir,
             )
             for run in sorted(rows.runs, key=lambda r: (natural_key(r.problem), r.mode))
         ],
@@ -137,7 +139,9 @@ def run_folder(run: RunRow, bench_dir: Path) -> Path | None:
     return None
 
 
-def _line(run: RunRow, category: str, bench_dir: Path, out_dir: Path) -> ProblemLine:
+def _line(
+    run: RunRow, category: str, bottleneck: str, bench_dir: Path, out_dir: Path
+) -> ProblemLine:
     return ProblemLine(
         problem=run.problem,
         category=category,
@@ -151,6 +155,7 @@ def _line(run: RunRow, category: str, bench_dir: Path, out_dir: Path) -> Problem
         first_correct=run.first_correct,
         reason=run.error if run.status == "error" else run.stopped,
         recognition=run.recognition,
+        bottleneck=bottleneck,
         files=_files(run, bench_dir, out_dir),
     )
 

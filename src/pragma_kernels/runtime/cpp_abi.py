@@ -227,7 +227,7 @@ def check_call(function: CFunction, args: tuple[object, ...]) -> list[int | floa
     raw: list[int | float] = []
     # The common cases inline, from the precomputed plan (1.1 -> 0.7 us for three
     # arguments): each Python call or lookup costs ~0.1 us on every forward.
-    for (pointer, dtypes, written, integer), value in zip(function.plan, args):
+    for (pointer, dtypes, written, integer), value in zip(function.plan, args, strict=True):
         if pointer:
             if (
                 type(value) is torch.Tensor
