@@ -197,7 +197,7 @@ _C = {
     "log": "logf({0})",
     "sqrt": "sqrtf({0})",
     "rsqrt": "(1.0f / sqrtf({0}))",
-    "erf": "erff({0})",
+    "erf": "pk_erf({0})",  # templates/base.py CPP_ERF: vectorises, libm's erff does not
     "reciprocal": "(1.0f / ({0}))",
     "log1p": "log1pf({0})",
     "add": "({0} + {1})",
@@ -208,7 +208,7 @@ _C = {
     "min": "((({0}) != ({0}) || ({0}) < ({1})) ? ({0}) : ({1}))",
     # x * log(y), 0 where x is 0 (unless y is NaN), as torch.xlogy
     "xlogy": "((({0}) == 0.0f && ({1}) == ({1})) ? 0.0f : ({0}) * logf({1}))",
-    "gelu": "(0.5f * ({0}) * (1.0f + erff(({0}) * 0.7071067811865476f)))",
+    "gelu": "(0.5f * ({0}) * (1.0f + pk_erf(({0}) * 0.7071067811865476f)))",
     "gelu_tanh": (
         "(0.5f * ({0}) * (1.0f + tanhf("
         + f"{_SQRT_2_OVER_PI}f"
