@@ -194,6 +194,23 @@ def test_what_was_tried_is_read_from_the_records_variant_never_from_prompt_text(
     assert coder.propose(records) is None
 
 
+def one_input_candidate(tmp_path, call: str):
+    """A problem whose forward returns `call` (of its one input `a`): what recognition
+    made of it, and its offline C++ candidate's source and ModelNew."""
+    problem = tmp_path / "one_input.py"
+    problem.write_text(
+        "import torch\nimport torch.nn as nn\n\n\nclass Model(nn.Module):\n"
+        f"    def forward(self, a):\n        return {call}\n\n\n"
+        "def get_inputs():\n    return [torch.randn(5, 40) * 4]\n\n\n"
+        "def get_init_inputs():\n    return []\n"
+    )
+    recognised = recognise(problem)
+    source = CPP.offline_source(recognised, CPU_VARIANTS[0])
+    namespace: dict = {}
+    exec(compile(source, "candidate", "exec"), namespace)
+    return recognised, source, namespace["ModelNew"]
+
+
 @pytest.mark.parametrize(
     ("call", "reference"),
     [
@@ -203,59 +220,32 @@ def test_what_was_tried_is_read_from_the_records_variant_never_from_prompt_text(
 )
 def test_selu_and_hardsigmoid_are_pointwise(tmp_path, call, reference):
     """KernelBench's 27_SELU_ and 28_HardSigmoid: elu with a scale, relu6(x + 3) / 6."""
-    problem = tmp_path / "activation.py"
-    problem.write_text(
-        "import torch\nimport torch.nn as nn\n\n\nclass Model(nn.Module):\n"
-        f"    def forward(self, a):\n        return {call}\n\n\n"
-        "def get_inputs():\n    return [torch.randn(7, 33) * 4]\n\n\n"
-        "def get_init_inputs():\n    return []\n"
-    )
-    recognised = recognise(problem)
+    recognised, _, model_new = one_input_candidate(tmp_path, call)
     assert recognised.family == "pointwise"
-    namespace: dict = {}
-    exec(compile(CPP.offline_source(recognised, CPU_VARIANTS[0]), "candidate", "exec"), namespace)
     a = torch.randn(7, 33) * 4
-    torch.testing.assert_close(namespace["ModelNew"]()(a), reference(a))
+    torch.testing.assert_close(model_new()(a), reference(a))
 
 
 def test_pointwise_max_and_min_propagate_nan_as_torch_does(tmp_path):
     """relu and clamp are selects (fmaxf would call libm per element and drop NaN)."""
-    problem = tmp_path / "clamped.py"
-    problem.write_text(
-        "import torch\nimport torch.nn as nn\n\n\nclass Model(nn.Module):\n"
-        "    def forward(self, a):\n        return torch.clamp(torch.relu(a) - 1, max=2.0)\n\n\n"
-        "def get_inputs():\n    return [torch.randn(5, 40) * 4]\n\n\n"
-        "def get_init_inputs():\n    return []\n"
-    )
-    namespace: dict = {}
-    source = CPP.offline_source(recognise(problem), CPU_VARIANTS[0])
+    _, source, model_new = one_input_candidate(tmp_path, "torch.clamp(torch.relu(a) - 1, max=2.0)")
     assert "fmaxf" not in source and "fminf" not in source
-    exec(compile(source, "candidate", "exec"), namespace)
     a = torch.randn(5, 40) * 4
     a[0, :3] = torch.tensor([float("nan"), float("inf"), -float("inf")])
     expected = torch.clamp(torch.relu(a) - 1, max=2.0)
-    torch.testing.assert_close(namespace["ModelNew"]()(a), expected, equal_nan=True)
+    torch.testing.assert_close(model_new()(a), expected, equal_nan=True)
 
 
 def test_erf_and_gelu_are_vectorisable_and_match_torch(tmp_path):
     """libm's erff is a scalar call per element without -ffast-math (v0 GELU 0.54x of
     eager); the templates inline a polynomial erf instead, as exact as the tolerance needs
     many times over, with NaN, +-inf and -0 as torch gives them."""
-    problem = tmp_path / "gelu_erf.py"
-    problem.write_text(
-        "import torch\nimport torch.nn as nn\n\n\nclass Model(nn.Module):\n"
-        "    def forward(self, a):\n"
-        "        return torch.nn.functional.gelu(a) + torch.erf(a)\n\n\n"
-        "def get_inputs():\n    return [torch.randn(5, 40)]\n\n\n"
-        "def get_init_inputs():\n    return []\n"
-    )
-    namespace: dict = {}
-    source = CPP.offline_source(recognise(problem), CPU_VARIANTS[0])
+    call = "torch.nn.functional.gelu(a) + torch.erf(a)"
+    _, source, model_new = one_input_candidate(tmp_path, call)
     assert "erff(" not in source and "pk_erf(" in source
-    exec(compile(source, "candidate", "exec"), namespace)
     a = torch.cat([torch.linspace(-8, 8, 200_001), torch.tensor([0.0, -0.0, 0.5, -0.5])])
     a = torch.cat([a, torch.tensor([float("nan"), float("inf"), -float("inf")])])
-    got = namespace["ModelNew"]()(a).double()
+    got = model_new()(a).double()
     x = a.double()
     expected = torch.nn.functional.gelu(x) + torch.erf(x)
     # against float64 torch (float32 torch's GELU gives NaN for +inf, the old erff path inf)
