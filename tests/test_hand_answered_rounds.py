@@ -14,31 +14,12 @@ sys.path.insert(0, str(ROOT.parent / "benchmarks"))
 
 from hand_answered_rounds import run_round  # noqa: E402
 
+from .test_loop import candidate, fenced  # noqa: E402
+
 PROBLEM = ROOT / "fixtures" / "problems" / "tiny_relu.py"
-KERNEL = '''Plain loop, vectorised by the compiler.
-```python
-import torch
-import torch.nn as nn
-
-from pragma_kernels.runtime import cpp
-
-SOURCE = r"""
-#include <cstdint>
-extern "C" void relu(const float* x, float* out, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) out[i] = x[i] > 0.0f ? x[i] : 0.0f;
-}
-"""
-lib = cpp.load(SOURCE, flags=["-O3"])
-
-
-class ModelNew(nn.Module):
-    def forward(self, x):
-        x = x.contiguous()
-        out = torch.empty_like(x)
-        lib.relu(x, out, x.numel())
-        return out
-```
-'''
+KERNEL = fenced(
+    candidate("    for (int64_t i = 0; i < n; ++i) out[i] = x[i] > 0.0f ? x[i] : 0.0f;", '"-O3"')
+)
 
 
 @pytest.mark.slow
